@@ -1,0 +1,207 @@
+"""Repositories: queries over one session. They never commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from service.db.tables import (
+    AuditEvent,
+    AuthToken,
+    CareTeamMember,
+    Patient,
+    Prescription,
+    PrescriptionVersion,
+    User,
+)
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, user: User) -> User:
+        self._s.add(user)
+        self._s.flush()
+        return user
+
+    def get(self, user_id: uuid.UUID) -> User | None:
+        return self._s.get(User, user_id)
+
+    def by_email(self, email: str) -> User | None:
+        return self._s.exec(select(User).where(User.email == email.lower())).first()
+
+    def list_by_role(self, *, roles: Sequence[str], limit: int, offset: int) -> list[User]:
+        query = (
+            select(User)
+            .where(col(User.role).in_(roles))
+            .order_by(col(User.created_at), col(User.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self._s.exec(query))
+
+
+class PatientRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, patient: Patient) -> Patient:
+        self._s.add(patient)
+        self._s.flush()
+        return patient
+
+    def get(self, patient_id: uuid.UUID) -> Patient | None:
+        return self._s.get(Patient, patient_id)
+
+    def by_user(self, user_id: uuid.UUID) -> Patient | None:
+        return self._s.exec(select(Patient).where(Patient.user_id == user_id)).first()
+
+    def by_activation_hash(self, code_hash: str) -> Patient | None:
+        query = select(Patient).where(Patient.activation_code_hash == code_hash)
+        return self._s.exec(query).first()
+
+    def list_for_clinician(
+        self, clinician_id: uuid.UUID, *, limit: int, offset: int
+    ) -> list[tuple[Patient, User]]:
+        query = (
+            select(Patient, User)
+            .join(User, col(User.id) == col(Patient.user_id))
+            .join(CareTeamMember, col(CareTeamMember.patient_id) == col(Patient.id))
+            .where(
+                CareTeamMember.clinician_id == clinician_id,
+                col(CareTeamMember.removed_at).is_(None),
+            )
+            .order_by(col(User.name), col(Patient.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(p, u) for p, u in self._s.exec(query)]
+
+    def list_all(self, *, limit: int, offset: int) -> list[tuple[Patient, User]]:
+        query = (
+            select(Patient, User)
+            .join(User, col(User.id) == col(Patient.user_id))
+            .order_by(col(User.name), col(Patient.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(p, u) for p, u in self._s.exec(query)]
+
+    def care_team(self, patient_id: uuid.UUID) -> list[CareTeamMember]:
+        query = (
+            select(CareTeamMember)
+            .where(
+                CareTeamMember.patient_id == patient_id,
+                col(CareTeamMember.removed_at).is_(None),
+            )
+            .order_by(col(CareTeamMember.added_at))
+        )
+        return list(self._s.exec(query))
+
+    def add_member(self, member: CareTeamMember) -> CareTeamMember:
+        self._s.add(member)
+        self._s.flush()
+        return member
+
+
+class TokenRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, token: AuthToken) -> None:
+        self._s.add(token)
+        self._s.flush()
+
+    def get(self, jti: str) -> AuthToken | None:
+        return self._s.get(AuthToken, jti)
+
+
+class PrescriptionRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, rx: Prescription, version: PrescriptionVersion) -> None:
+        self._s.add(rx)
+        self._s.flush()
+        self._s.add(version)
+        self._s.flush()
+
+    def add_version(self, rx: Prescription, version: PrescriptionVersion) -> None:
+        self._s.add(version)
+        self._s.add(rx)
+        self._s.flush()
+
+    def get(
+        self, *, patient_id: uuid.UUID, rx_id: uuid.UUID, for_update: bool = False
+    ) -> Prescription | None:
+        query = select(Prescription).where(
+            Prescription.id == rx_id, Prescription.patient_id == patient_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        return self._s.exec(query).first()
+
+    def version(self, rx_id: uuid.UUID, number: int) -> PrescriptionVersion:
+        query = select(PrescriptionVersion).where(
+            PrescriptionVersion.prescription_id == rx_id, PrescriptionVersion.version == number
+        )
+        return self._s.exec(query).one()
+
+    def list_current(
+        self, *, patient_id: uuid.UUID, status: str | None, limit: int, offset: int
+    ) -> list[tuple[Prescription, PrescriptionVersion]]:
+        query = (
+            select(Prescription, PrescriptionVersion)
+            .join(
+                PrescriptionVersion,
+                (col(PrescriptionVersion.prescription_id) == col(Prescription.id))
+                & (col(PrescriptionVersion.version) == col(Prescription.current_version)),
+            )
+            .where(Prescription.patient_id == patient_id)
+            .order_by(col(Prescription.created_at), col(Prescription.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        if status is not None:
+            query = query.where(Prescription.status == status)
+        return [(rx, v) for rx, v in self._s.exec(query)]
+
+    def versions(self, rx_id: uuid.UUID) -> list[PrescriptionVersion]:
+        query = (
+            select(PrescriptionVersion)
+            .where(PrescriptionVersion.prescription_id == rx_id)
+            .order_by(col(PrescriptionVersion.version))
+        )
+        return list(self._s.exec(query))
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, event: AuditEvent) -> None:
+        self._s.add(event)
+
+    def list_for_patient(
+        self, patient_id: uuid.UUID, *, limit: int, offset: int
+    ) -> list[AuditEvent]:
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.patient_id == patient_id)
+            .order_by(col(AuditEvent.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self._s.exec(query))
+
+    def count(self) -> int:
+        return self._s.exec(select(func.count()).select_from(AuditEvent)).one()
+
+
+def ping(session: Session) -> bool:
+    """One round trip to the database; used by the health check."""
+    return session.exec(select(1)).one() == 1

@@ -1,0 +1,165 @@
+"""SQLModel tables. The schema is created only by the Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC instants on every engine (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _utc_column(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = True
+    created_at: dt.datetime = _utc_column()
+
+
+class Patient(SQLModel, table=True):
+    __tablename__ = "patients"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", unique=True)
+    date_of_birth: dt.date
+    timezone: str = Field(max_length=64)
+    allergies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    pregnant: bool = False
+    activation_code_hash: str | None = Field(default=None, max_length=64, index=True)
+    activation_expires_at: dt.datetime | None = _utc_column(nullable=True)
+    activated_at: dt.datetime | None = _utc_column(nullable=True)
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: dt.datetime = _utc_column()
+
+
+class CareTeamMember(SQLModel, table=True):
+    """Membership rows are ended (removed_at), never deleted."""
+
+    __tablename__ = "care_team_members"
+    __table_args__ = (Index("ix_care_team_active", "patient_id", "clinician_id", "removed_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    patient_id: uuid.UUID = Field(foreign_key="patients.id", index=True)
+    clinician_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    added_by: uuid.UUID = Field(foreign_key="users.id")
+    added_at: dt.datetime = _utc_column()
+    removed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    removed_at: dt.datetime | None = _utc_column(nullable=True)
+
+
+class AuthToken(SQLModel, table=True):
+    """One row per issued access token, so that a token can be revoked."""
+
+    __tablename__ = "auth_tokens"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    issued_at: dt.datetime = _utc_column()
+    expires_at: dt.datetime = _utc_column(index=True)
+    revoked_at: dt.datetime | None = _utc_column(nullable=True)
+
+
+class LoginFailure(SQLModel, table=True):
+    """Failed-login counter shared by every worker (fixed window per key)."""
+
+    __tablename__ = "login_failures"
+
+    key: str = Field(primary_key=True, max_length=64)
+    window_start: dt.datetime = _utc_column()
+    count: int = 0
+
+
+class Prescription(SQLModel, table=True):
+    """The stable identity of a prescription; its terms live in versions."""
+
+    __tablename__ = "prescriptions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    patient_id: uuid.UUID = Field(foreign_key="patients.id", index=True)
+    current_version: int = 1
+    status: str = Field(max_length=16, index=True)
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: dt.datetime = _utc_column()
+    updated_at: dt.datetime = _utc_column()
+
+
+class PrescriptionVersion(SQLModel, table=True):
+    """Immutable: each change to a prescription adds the next version."""
+
+    __tablename__ = "prescription_versions"
+    __table_args__ = (UniqueConstraint("prescription_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    prescription_id: uuid.UUID = Field(foreign_key="prescriptions.id", index=True)
+    version: int
+    drug: str = Field(max_length=200)
+    dose_amount: Decimal = Field(sa_column=Column(Numeric(14, 4), nullable=False))
+    dose_unit: str = Field(max_length=16)
+    route: str = Field(max_length=32)
+    schedule: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    start_date: dt.date
+    end_date: dt.date | None = None
+    instructions: str | None = Field(default=None, max_length=2000)
+    status: str = Field(max_length=16)
+    change: str = Field(max_length=32)
+    reason: str | None = Field(default=None, max_length=2000)
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: dt.datetime = _utc_column()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only audit trail shaped like FHIR AuditEvent.
+
+    Database triggers (see the migrations) refuse UPDATE and DELETE.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_patient_recorded", "patient_id", "recorded"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recorded: dt.datetime = _utc_column()
+    action: str = Field(max_length=1)
+    subtype: str = Field(max_length=64)
+    outcome: str = Field(max_length=2)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    actor_role: str | None = Field(default=None, max_length=16)
+    entity_type: str = Field(max_length=32)
+    entity_id: str | None = Field(default=None, max_length=64)
+    patient_id: uuid.UUID | None = Field(default=None, foreign_key="patients.id")
+    request_id: str | None = Field(default=None, max_length=64)
+    source_ip: str | None = Field(default=None, max_length=64)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

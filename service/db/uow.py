@@ -1,0 +1,107 @@
+"""The unit of work: one transaction per use case, rolled back unless committed."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from service.db.engine import make_engine, make_session_factory
+from service.db.repositories import (
+    AuditRepository,
+    PatientRepository,
+    PrescriptionRepository,
+    TokenRepository,
+    UserRepository,
+    ping,
+)
+from service.db.throttle import DatabaseLoginThrottle, LoginThrottle, RedisLoginThrottle
+
+
+class UnitOfWork:
+    users: UserRepository
+    patients: PatientRepository
+    tokens: TokenRepository
+    prescriptions: PrescriptionRepository
+    audit: AuditRepository
+    login_throttle: LoginThrottle
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._session
+
+    def __enter__(self) -> UnitOfWork:
+        session = self._db.session_factory()
+        self._session = session
+        self.users = UserRepository(session)
+        self.patients = PatientRepository(session)
+        self.tokens = TokenRepository(session)
+        self.prescriptions = PrescriptionRepository(session)
+        self.audit = AuditRepository(session)
+        self.login_throttle = self._db.login_throttle(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def ping(self) -> bool:
+        return ping(self.session)
+
+
+class Database:
+    """Engine, session factory and the shared adapters that go with them."""
+
+    def __init__(
+        self, url: str, *, redis_url: str | None = None, login_window_seconds: int = 900
+    ) -> None:
+        self.url = url
+        self.redis_url = redis_url
+        self.login_window_seconds = login_window_seconds
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.url)
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def _redis(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.redis_url or "", socket_timeout=2)
+
+    def login_throttle(self, session: Session) -> LoginThrottle:
+        if self.redis_url:
+            return RedisLoginThrottle(self._redis, window_seconds=self.login_window_seconds)
+        return DatabaseLoginThrottle(session, window_seconds=self.login_window_seconds)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    def dispose(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
