@@ -76,9 +76,7 @@ class Settings:
             login_max_failures=_int(e, "MEDTRACK_LOGIN_MAX_FAILURES", 5, low=1, high=1000),
             login_window_seconds=_int(e, "MEDTRACK_LOGIN_WINDOW_SECONDS", 900, low=1, high=86400),
             argon2_time_cost=_int(e, "MEDTRACK_ARGON2_TIME_COST", 3, low=1, high=20),
-            argon2_memory_kib=_int(
-                e, "MEDTRACK_ARGON2_MEMORY_KIB", 65536, low=8, high=4_194_304
-            ),
+            argon2_memory_kib=_int(e, "MEDTRACK_ARGON2_MEMORY_KIB", 65536, low=8, high=4_194_304),
             max_body_bytes=_int(e, "MEDTRACK_MAX_BODY_BYTES", 1_000_000, low=1024, high=50_000_000),
             workers=_int(e, "MEDTRACK_WORKERS", 2, low=1, high=64),
             threads=_int(e, "MEDTRACK_THREADS", 4, low=1, high=64),

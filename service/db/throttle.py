@@ -58,7 +58,9 @@ class DatabaseLoginThrottle:
             index_elements=[table.c.key],
             set_={
                 "count": case((in_window, table.c.count + 1), else_=1),
-                "window_start": case((in_window, table.c.window_start), else_=stmt.excluded.window_start),
+                "window_start": case(
+                    (in_window, table.c.window_start), else_=stmt.excluded.window_start
+                ),
             },
         )
         self._s.execute(stmt)

@@ -45,6 +45,15 @@ def can_read_patient(
     return False
 
 
+def can_view_patient_record(
+    who: Principal, *, patient_id: uuid.UUID, care_team: Collection[uuid.UUID]
+) -> bool:
+    """The patient record (not prescriptions): its readers, plus admins who manage teams."""
+    return who.role is Role.ADMIN or can_read_patient(
+        who, patient_id=patient_id, care_team=care_team
+    )
+
+
 def can_write_clinical(who: Principal, *, care_team: Collection[uuid.UUID]) -> bool:
     """Only a clinician on the patient's care team changes clinical records."""
     return who.role is Role.CLINICIAN and who.user_id in care_team

@@ -41,7 +41,9 @@ def transition(status: Status, action: Action) -> Status:
     try:
         return _TRANSITIONS[(status, action)]
     except KeyError:
-        raise TransitionError(f"cannot {action.value} a prescription that is {status.value}") from None
+        raise TransitionError(
+            f"cannot {action.value} a prescription that is {status.value}"
+        ) from None
 
 
 # Plausibility ceilings for one administration, per unit. They catch data-entry

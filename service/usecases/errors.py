@@ -1,0 +1,38 @@
+"""Typed errors raised by use cases. They know nothing of HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class UseCaseError(Exception):
+    def __init__(self, message: str, *, errors: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors: dict[str, list[str]] = dict(errors or {})
+
+
+class NotFound(UseCaseError):
+    """Absent, or not the caller's to see: the two are indistinguishable on purpose."""
+
+
+class Forbidden(UseCaseError):
+    """The caller may see the resource but may not do this to it."""
+
+
+class Conflict(UseCaseError):
+    """The request clashes with the current state (duplicate, wrong status)."""
+
+
+class ValidationFailed(UseCaseError):
+    """Input breaks a rule; `errors` maps field paths to messages."""
+
+
+class Unauthenticated(UseCaseError):
+    """No valid credentials."""
+
+
+class RateLimited(UseCaseError):
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

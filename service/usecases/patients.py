@@ -1,0 +1,387 @@
+"""Patients: creation by a clinician, reading, updating, and care-team membership."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from service.db.tables import CareTeamMember, Patient, User
+from service.db.uow import UnitOfWork
+from service.domain.accounts import Role, forbidden_patient_fields
+from service.domain.audit import AuditAction
+from service.domain.errors import Problems
+from service.domain.timezones import is_valid_timezone
+from service.usecases.access import PatientContext, load_readable_patient
+from service.usecases.audit import record
+from service.usecases.context import Caller, Clock
+from service.usecases.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.usecases.security import activation_code_hash, new_activation_code
+
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
+MAX_ALLERGIES = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientRecord:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    email: str
+    timezone: str
+    date_of_birth: dt.date
+    allergies: list[str]
+    pregnant: bool
+    activated: bool
+    care_team: list[uuid.UUID]
+    created_at: dt.datetime
+    activation_code: str | None = None
+    activation_expires_at: dt.datetime | None = None
+
+
+def _record_of(patient: Patient, user: User, care_team: list[uuid.UUID]) -> PatientRecord:
+    return PatientRecord(
+        id=patient.id,
+        user_id=user.id,
+        name=user.name,
+        email=user.email,
+        timezone=patient.timezone,
+        date_of_birth=patient.date_of_birth,
+        allergies=list(patient.allergies),
+        pregnant=patient.pregnant,
+        activated=patient.activated_at is not None,
+        care_team=care_team,
+        created_at=patient.created_at,
+    )
+
+
+def _from_ctx(ctx: PatientContext) -> PatientRecord:
+    return _record_of(ctx.patient, ctx.user, ctx.care_team)
+
+
+def _check_fields(values: Mapping[str, Any], *, today: dt.date) -> None:
+    problems = Problems()
+    if "timezone" in values and not is_valid_timezone(values["timezone"]):
+        problems.add("timezone", "Unknown time zone; use an IANA name such as Europe/London.")
+    dob = values.get("date_of_birth")
+    if dob is not None and not EARLIEST_BIRTH <= dob <= today:
+        problems.add("date_of_birth", f"Must be between {EARLIEST_BIRTH} and today.")
+    if "name" in values and not str(values["name"]).strip():
+        problems.add("name", "Must not be blank.")
+    allergies = values.get("allergies")
+    if allergies is not None:
+        if len(allergies) > MAX_ALLERGIES:
+            problems.add("allergies", f"At most {MAX_ALLERGIES} entries.")
+        if any(not a.strip() for a in allergies):
+            problems.add("allergies", "Entries must not be blank.")
+    problems.raise_if_any()
+
+
+def _normalise(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if "name" in out:
+        out["name"] = out["name"].strip()
+    if "email" in out:
+        out["email"] = out["email"].strip().lower()
+    if "allergies" in out:
+        seen: dict[str, str] = {}
+        for a in out["allergies"]:
+            seen.setdefault(a.strip().lower(), a.strip())
+        out["allergies"] = list(seen.values())
+    return out
+
+
+def create_patient(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    activation_ttl: dt.timedelta,
+    name: str,
+    email: str,
+    timezone: str,
+    date_of_birth: dt.date,
+    allergies: list[str] | None = None,
+    pregnant: bool = False,
+) -> PatientRecord:
+    """A clinician registers a patient and joins their care team; returns a one-time code."""
+    who = caller.require()
+    if who.role is not Role.CLINICIAN:
+        raise Forbidden("Only clinicians create patients.")
+    now = clock()
+    values = {
+        "name": name,
+        "email": email,
+        "timezone": timezone,
+        "date_of_birth": date_of_birth,
+        "allergies": allergies or [],
+        "pregnant": pregnant,
+    }
+    _check_fields(values, today=now.date())
+    v = _normalise(values)
+    code = new_activation_code()
+    with uow:
+        if uow.users.by_email(v["email"]) is not None:
+            raise Conflict(
+                "An account with this email already exists.",
+                errors={"email": ["Already registered."]},
+            )
+        user = uow.users.add(
+            User(email=v["email"], name=v["name"], role=Role.PATIENT.value, created_at=now)
+        )
+        patient = uow.patients.add(
+            Patient(
+                user_id=user.id,
+                date_of_birth=v["date_of_birth"],
+                timezone=v["timezone"],
+                allergies=v["allergies"],
+                pregnant=v["pregnant"],
+                created_by=who.user_id,
+                created_at=now,
+                activation_code_hash=activation_code_hash(code),
+                activation_expires_at=now + activation_ttl,
+            )
+        )
+        uow.patients.add_member(
+            CareTeamMember(
+                patient_id=patient.id, clinician_id=who.user_id, added_by=who.user_id, added_at=now
+            )
+        )
+        rec = _record_of(patient, user, [who.user_id])
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.CREATE,
+            subtype="patient.create",
+            entity_type="Patient",
+            entity_id=patient.id,
+            patient_id=patient.id,
+            after=rec,
+        )
+        uow.commit()
+    return PatientRecord(
+        **{
+            **rec.__dict__,
+            "activation_code": code,
+            "activation_expires_at": patient.activation_expires_at,
+        }
+    )
+
+
+def list_patients(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, limit: int, offset: int
+) -> list[PatientRecord]:
+    """Clinicians see their care-team patients, admins every patient, a patient themself."""
+    who = caller.require()
+    with uow:
+        if who.role is Role.CLINICIAN:
+            rows = uow.patients.list_for_clinician(who.user_id, limit=limit, offset=offset)
+        elif who.role is Role.ADMIN:
+            rows = uow.patients.list_all(limit=limit, offset=offset)
+        else:
+            own = uow.patients.get(who.patient_id) if who.patient_id else None
+            user = uow.users.get(who.user_id)
+            rows = [(own, user)] if own and user and offset == 0 and limit > 0 else []
+        records = [
+            _record_of(p, u, [m.clinician_id for m in uow.patients.care_team(p.id)])
+            for p, u in rows
+        ]
+        if records:
+            record(
+                uow,
+                caller=caller,
+                now=clock(),
+                action=AuditAction.EXECUTE,
+                subtype="patient.search",
+                entity_type="Patient",
+                after={"patients": [r.id for r in records]},
+            )
+            uow.commit()
+        return records
+
+
+def get_patient(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, patient_id: uuid.UUID
+) -> PatientRecord:
+    with uow:
+        ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
+        record(
+            uow,
+            caller=caller,
+            now=clock(),
+            action=AuditAction.READ,
+            subtype="patient.read",
+            entity_type="Patient",
+            entity_id=patient_id,
+            patient_id=patient_id,
+        )
+        uow.commit()
+        return _from_ctx(ctx)
+
+
+def update_patient(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID,
+    changes: Mapping[str, Any],
+) -> PatientRecord:
+    """Patients change their name and time zone; the care team changes the rest."""
+    who = caller.require()
+    now = clock()
+    with uow:
+        ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        denied = forbidden_patient_fields(who, changes)
+        if denied:
+            raise Forbidden(
+                "These fields are set by the care team.",
+                errors={f: ["Only the care team may change this."] for f in denied},
+            )
+        _check_fields(changes, today=now.date())
+        v = _normalise(changes)
+        if "email" in v and v["email"] != ctx.user.email and uow.users.by_email(v["email"]):
+            raise Conflict(
+                "An account with this email already exists.",
+                errors={"email": ["Already registered."]},
+            )
+        before = _from_ctx(ctx)
+        for key in ("name", "email"):
+            if key in v:
+                setattr(ctx.user, key, v[key])
+        for key in ("timezone", "date_of_birth", "allergies", "pregnant"):
+            if key in v:
+                setattr(ctx.patient, key, v[key])
+        after = _from_ctx(ctx)
+        if after != before:
+            uow.session.add_all([ctx.user, ctx.patient])
+            record(
+                uow,
+                caller=caller,
+                now=now,
+                action=AuditAction.UPDATE,
+                subtype="patient.update",
+                entity_type="Patient",
+                entity_id=patient_id,
+                patient_id=patient_id,
+                before=before,
+                after=after,
+            )
+            uow.commit()
+        return after
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareTeamEntry:
+    clinician_id: uuid.UUID
+    name: str
+    email: str
+    added_at: dt.datetime
+
+
+def get_care_team(*, uow: UnitOfWork, caller: Caller, patient_id: uuid.UUID) -> list[CareTeamEntry]:
+    with uow:
+        load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
+        return _team(uow, patient_id)
+
+
+def _team(uow: UnitOfWork, patient_id: uuid.UUID) -> list[CareTeamEntry]:
+    entries = []
+    for m in uow.patients.care_team(patient_id):
+        user = uow.users.get(m.clinician_id)
+        assert user is not None
+        entries.append(
+            CareTeamEntry(
+                clinician_id=user.id, name=user.name, email=user.email, added_at=m.added_at
+            )
+        )
+    return entries
+
+
+def _require_admin_on(uow: UnitOfWork, caller: Caller, patient_id: uuid.UUID) -> None:
+    load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
+    if caller.require().role is not Role.ADMIN:
+        raise Forbidden("Only an administrator changes care teams.")
+
+
+def add_care_team_member(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID,
+    clinician_id: uuid.UUID,
+) -> list[CareTeamEntry]:
+    now = clock()
+    with uow:
+        _require_admin_on(uow, caller, patient_id)
+        clinician = uow.users.get(clinician_id)
+        if clinician is None or clinician.role != Role.CLINICIAN.value or not clinician.is_active:
+            raise ValidationFailed(
+                "No active clinician with this id.",
+                errors={"clinician_id": ["Not an active clinician."]},
+            )
+        if any(m.clinician_id == clinician_id for m in uow.patients.care_team(patient_id)):
+            raise Conflict("This clinician is already on the care team.")
+        uow.patients.add_member(
+            CareTeamMember(
+                patient_id=patient_id,
+                clinician_id=clinician_id,
+                added_by=caller.require().user_id,
+                added_at=now,
+            )
+        )
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.UPDATE,
+            subtype="careteam.add",
+            entity_type="CareTeam",
+            entity_id=clinician_id,
+            patient_id=patient_id,
+            after={"clinician_id": clinician_id},
+        )
+        team = _team(uow, patient_id)
+        uow.commit()
+        return team
+
+
+def remove_care_team_member(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID,
+    clinician_id: uuid.UUID,
+) -> list[CareTeamEntry]:
+    """Ends a membership (the row is kept); a patient is never left without a clinician."""
+    now = clock()
+    with uow:
+        _require_admin_on(uow, caller, patient_id)
+        members = uow.patients.care_team(patient_id)
+        member = next((m for m in members if m.clinician_id == clinician_id), None)
+        if member is None:
+            raise NotFound("This clinician is not on the care team.")
+        if len(members) == 1:
+            raise Conflict("A patient must keep at least one clinician; add another first.")
+        member.removed_at = now
+        member.removed_by = caller.require().user_id
+        uow.session.add(member)
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.UPDATE,
+            subtype="careteam.remove",
+            entity_type="CareTeam",
+            entity_id=clinician_id,
+            patient_id=patient_id,
+            before={"clinician_id": clinician_id},
+        )
+        team = _team(uow, patient_id)
+        uow.commit()
+        return team

@@ -1,0 +1,104 @@
+"""Staff accounts (admins and clinicians) and the caller's own profile."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from service.db.tables import User
+from service.db.uow import UnitOfWork
+from service.domain.accounts import STAFF_ROLES, Role
+from service.domain.audit import AuditAction
+from service.usecases.audit import record
+from service.usecases.context import Caller, Clock
+from service.usecases.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.usecases.security import Passwords, password_problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class Me:
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    patient_id: uuid.UUID | None
+
+
+def _require_admin(caller: Caller) -> None:
+    # The command line runs with the operator's authority (bootstrap accounts).
+    if caller.agent == "cli":
+        return
+    if caller.require().role is not Role.ADMIN:
+        raise Forbidden("Only an administrator may manage staff accounts.")
+
+
+def create_staff_user(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    passwords: Passwords,
+    role: Role,
+    email: str,
+    password: str,
+    name: str,
+) -> User:
+    """Create an admin or clinician account (command line, or an admin over the API)."""
+    _require_admin(caller)
+    if role not in STAFF_ROLES:
+        raise ValidationFailed(
+            "Patients are created by their clinician.",
+            errors={"role": ["Must be admin or clinician."]},
+        )
+    problems = password_problems(password)
+    if problems:
+        raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
+    now = clock()
+    with uow:
+        email = email.strip().lower()
+        if uow.users.by_email(email) is not None:
+            raise Conflict(
+                "An account with this email already exists.",
+                errors={"email": ["Already registered."]},
+            )
+        user = uow.users.add(
+            User(
+                email=email,
+                name=name.strip(),
+                role=role.value,
+                password_hash=passwords.hash(password),
+                created_at=now,
+            )
+        )
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.CREATE,
+            subtype="user.create",
+            entity_type="User",
+            entity_id=user.id,
+            after={"email": user.email, "name": user.name, "role": user.role},
+        )
+        uow.commit()
+        return user
+
+
+def list_staff(
+    *, uow: UnitOfWork, caller: Caller, role: Role | None, limit: int, offset: int
+) -> list[User]:
+    _require_admin(caller)
+    roles = [role.value] if role else [r.value for r in STAFF_ROLES]
+    with uow:
+        return uow.users.list_by_role(roles=roles, limit=limit, offset=offset)
+
+
+def get_me(*, uow: UnitOfWork, caller: Caller) -> Me:
+    who = caller.require()
+    with uow:
+        user = uow.users.get(who.user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        return Me(
+            id=user.id, email=user.email, name=user.name, role=user.role, patient_id=who.patient_id
+        )
