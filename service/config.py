@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ class Settings:
     workers: int = 2
     threads: int = 4
     log_level: str = "INFO"
+
+    @property
+    def activation_ttl(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.activation_ttl_hours)
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:

@@ -18,6 +18,7 @@ from service.usecases.security import (
     activation_code_hash,
     password_problems,
 )
+from service.usecases.users import Me
 
 # A whole address space behind one IP gets more room than one account, so that
 # a clinic's shared NAT is not locked out by one user's typos.
@@ -167,7 +168,7 @@ def activate(
     policy: LoginPolicy,
     activation_code: str,
     password: str,
-) -> User:
+) -> Me:
     """A patient sets their password with the one-time code the clinician gave them."""
     now = clock()
     problems = password_problems(password)
@@ -210,4 +211,6 @@ def activate(
             after={"activated_at": now},
         )
         uow.commit()
-        return user
+        return Me(
+            id=user.id, email=user.email, name=user.name, role=user.role, patient_id=patient.id
+        )

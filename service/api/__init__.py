@@ -1,0 +1,1 @@
+"""HTTP entry point: flask-smorest blueprints over the use cases."""

@@ -1,0 +1,37 @@
+"""A patient's audit trail, for the care team."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.api.context import caller, require_auth, services, uow
+from service.api.docs import AUTH, errors
+from service.api.schemas.audit import AuditEventSchema
+from service.api.schemas.common import PageQuery
+from service.db.tables import AuditEvent
+from service.usecases.audit import list_patient_audit
+
+blp = Blueprint("audit", __name__, url_prefix="/v1/patients", description="Audit trail")
+
+
+@blp.route("/<uuid:patient_id>/audit")
+class PatientAudit(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, AuditEventSchema(many=True))
+    @errors(blp, *AUTH, 403, 404)
+    def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[AuditEvent]:
+        """Every write and every read of this patient's records, oldest first."""
+        return list_patient_audit(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            limit=query["limit"],
+            offset=query["offset"],
+        )

@@ -1,0 +1,149 @@
+"""One JSON error shape for every failure: {code, status, message, errors}.
+
+`errors` maps a field path to messages: body fields by their dotted path
+(`schedule.times.0`), query and path parameters prefixed (`query.limit`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from service.usecases.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    UseCaseError,
+    ValidationFailed,
+)
+
+log = logging.getLogger("medtrack.api")
+
+STATUS_OF: dict[type[UseCaseError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    ValidationFailed: 422,
+    Unauthenticated: 401,
+    RateLimited: 429,
+}
+
+
+class ErrorSchema(ma.Schema):
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = ma.fields.String(required=True, metadata={"description": "HTTP status name"})
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Messages by field path (`dose.amount`, `query.limit`)"},
+    )
+
+
+def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """webargs/marshmallow nested messages -> {"a.b.0": ["..."]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = "" if key == "_schema" else str(key)
+            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
+            for k, v in flatten(value, path).items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
+        out[prefix] = [str(m) for m in messages]
+    elif isinstance(messages, list | tuple):
+        for m in messages:
+            for k, v in flatten(m, prefix).items():
+                out.setdefault(k, []).extend(v)
+    else:
+        out[prefix] = [str(messages)]
+    return out
+
+
+def _locations(messages: Mapping[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for location, msgs in messages.items():
+        prefix = "" if location in ("json", "form") else location
+        for path, texts in flatten(msgs, prefix).items():
+            out.setdefault(path or "body", []).extend(texts)
+    return out
+
+
+def error_response(
+    status: int,
+    message: str,
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "code": status,
+        "status": HTTPStatus(status).phrase,
+        "message": message,
+        "errors": dict(errors or {}),
+    }
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+_DEFAULT_MESSAGES = {
+    400: "The request could not be read; send a JSON body with Content-Type application/json.",
+    404: "No such resource.",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+    415: "Send the body as application/json.",
+    422: "Some fields are not valid; see errors.",
+}
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors: dict[str, list[str]] = {}
+    if "messages" in data:
+        errors = _locations(data["messages"])
+    message = data.get("message") or _DEFAULT_MESSAGES.get(status) or error.description or ""
+    headers = dict(data.get("headers") or {})
+    if status == 405 and error.get_response().headers.get("Allow"):
+        headers["Allow"] = error.get_response().headers["Allow"]
+    return error_response(status, message, errors, headers)
+
+
+def handle_use_case_error(error: UseCaseError) -> Response:
+    status = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
+    return error_response(status, error.message, error.errors, headers)
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    # A concurrent request won a uniqueness race; the client may retry.
+    log.warning("integrity error: %s", error.orig.__class__.__name__)
+    return error_response(409, "The change conflicts with another one; retry.")
+
+
+def handle_unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("unhandled error")
+    return error_response(500, "An unexpected error occurred; it has been logged.")
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(UseCaseError, handle_use_case_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(Exception, handle_unexpected)

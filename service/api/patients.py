@@ -1,0 +1,118 @@
+"""Patients and their care teams."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.api.context import caller, require_auth, services, uow
+from service.api.docs import AUTH, errors
+from service.api.schemas.common import PageQuery
+from service.api.schemas.patients import (
+    CareTeamAddSchema,
+    CareTeamEntrySchema,
+    PatientCreatedSchema,
+    PatientCreateSchema,
+    PatientSchema,
+    PatientUpdateSchema,
+)
+from service.usecases import patients
+from service.usecases.patients import CareTeamEntry, PatientRecord
+
+blp = Blueprint("patients", __name__, url_prefix="/v1/patients", description="Patients")
+
+
+@blp.route("")
+class Patients(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, PatientSchema(many=True))
+    @errors(blp, *AUTH)
+    def get(self, query: dict[str, Any]) -> list[PatientRecord]:
+        """The caller's patients: a clinician's care-team patients, or the patient themself."""
+        return patients.list_patients(uow=uow(), caller=caller(), clock=services().clock, **query)
+
+    @blp.arguments(PatientCreateSchema)
+    @blp.response(201, PatientCreatedSchema)
+    @errors(blp, *AUTH, 403, 409)
+    def post(self, body: dict[str, Any]) -> PatientRecord:
+        """Register a patient (clinicians); the response carries a one-time activation code."""
+        s = services()
+        return patients.create_patient(
+            uow=uow(),
+            caller=caller(),
+            clock=s.clock,
+            activation_ttl=s.settings.activation_ttl,
+            **body,
+        )
+
+
+@blp.route("/<uuid:patient_id>")
+class PatientView(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, PatientSchema)
+    @errors(blp, *AUTH, 404)
+    def get(self, patient_id: uuid.UUID) -> PatientRecord:
+        """One patient's record."""
+        return patients.get_patient(
+            uow=uow(), caller=caller(), clock=services().clock, patient_id=patient_id
+        )
+
+    @blp.arguments(PatientUpdateSchema)
+    @blp.response(200, PatientSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def patch(self, body: dict[str, Any], patient_id: uuid.UUID) -> PatientRecord:
+        """Change a patient's record; patients may change only `name` and `timezone`."""
+        return patients.update_patient(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            changes=body,
+        )
+
+
+@blp.route("/<uuid:patient_id>/care-team")
+class CareTeam(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, CareTeamEntrySchema(many=True))
+    @errors(blp, *AUTH, 404)
+    def get(self, patient_id: uuid.UUID) -> list[CareTeamEntry]:
+        """The clinicians on the patient's care team."""
+        return patients.get_care_team(uow=uow(), caller=caller(), patient_id=patient_id)
+
+    @blp.arguments(CareTeamAddSchema)
+    @blp.response(201, CareTeamEntrySchema(many=True))
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> list[CareTeamEntry]:
+        """Add a clinician to the care team (administrators)."""
+        return patients.add_care_team_member(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            clinician_id=body["clinician_id"],
+        )
+
+
+@blp.route("/<uuid:patient_id>/care-team/<uuid:clinician_id>")
+class CareTeamMember(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, CareTeamEntrySchema(many=True))
+    @errors(blp, *AUTH, 403, 404, 409)
+    def delete(self, patient_id: uuid.UUID, clinician_id: uuid.UUID) -> list[CareTeamEntry]:
+        """End a clinician's membership (administrators); the history is kept."""
+        return patients.remove_care_team_member(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            clinician_id=clinician_id,
+        )

@@ -1,0 +1,148 @@
+"""Prescriptions: entered by the care team, read by the patient, never edited in place."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.api.context import caller, require_auth, services, uow
+from service.api.docs import AUTH, errors
+from service.api.schemas.common import ReasonSchema
+from service.api.schemas.prescriptions import (
+    PrescriptionCreateSchema,
+    PrescriptionQuery,
+    PrescriptionSchema,
+    PrescriptionUpdateSchema,
+)
+from service.domain.prescriptions import Action, PrescriptionTerms, Status
+from service.usecases import prescriptions as rx
+from service.usecases.prescriptions import PrescriptionRecord
+
+blp = Blueprint(
+    "prescriptions",
+    __name__,
+    url_prefix="/v1/patients/<uuid:patient_id>/prescriptions",
+    description="Prescriptions (versioned)",
+)
+
+
+@blp.route("")
+class Prescriptions(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PrescriptionQuery, location="query")
+    @blp.response(200, PrescriptionSchema(many=True))
+    @errors(blp, *AUTH, 404)
+    def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[PrescriptionRecord]:
+        """The patient's prescriptions (current versions), optionally by status."""
+        status = Status(query["status"]) if "status" in query else None
+        return rx.list_prescriptions(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            status=status,
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+
+    @blp.arguments(PrescriptionCreateSchema)
+    @blp.response(201, PrescriptionSchema)
+    @errors(blp, *AUTH, 403, 404)
+    def post(self, terms: PrescriptionTerms, patient_id: uuid.UUID) -> PrescriptionRecord:
+        """Prescribe (clinicians on the care team)."""
+        return rx.create_prescription(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            terms=terms,
+        )
+
+
+@blp.route("/<uuid:rx_id>")
+class PrescriptionView(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, PrescriptionSchema)
+    @errors(blp, *AUTH, 404)
+    def get(self, patient_id: uuid.UUID, rx_id: uuid.UUID) -> PrescriptionRecord:
+        """The current version of a prescription."""
+        return rx.get_prescription(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            rx_id=rx_id,
+        )
+
+    @blp.arguments(PrescriptionUpdateSchema)
+    @blp.response(200, PrescriptionSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def patch(
+        self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
+    ) -> PrescriptionRecord:
+        """Change the terms; stored as a new version, the previous one is kept."""
+        reason = body.pop("reason", None)
+        return rx.revise_prescription(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            rx_id=rx_id,
+            changes=body,
+            reason=reason,
+        )
+
+
+@blp.route("/<uuid:rx_id>/versions")
+class Versions(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, PrescriptionSchema(many=True))
+    @errors(blp, *AUTH, 404)
+    def get(self, patient_id: uuid.UUID, rx_id: uuid.UUID) -> list[PrescriptionRecord]:
+        """Every version of the prescription, oldest first."""
+        return rx.list_versions(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            rx_id=rx_id,
+        )
+
+
+def _status_view(action: Action, summary: str) -> type[MethodView]:
+    class StatusChange(MethodView):
+        decorators = [require_auth]
+
+        @blp.arguments(ReasonSchema)
+        @blp.response(200, PrescriptionSchema)
+        @errors(blp, *AUTH, 403, 404, 409)
+        def post(
+            self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
+        ) -> PrescriptionRecord:
+            return rx.change_status(
+                uow=uow(),
+                caller=caller(),
+                clock=services().clock,
+                patient_id=patient_id,
+                rx_id=rx_id,
+                action=action,
+                reason=body["reason"],
+            )
+
+    StatusChange.post.__doc__ = summary
+    StatusChange.__name__ = f"{action.value.title()}Prescription"
+    return StatusChange
+
+
+for _action, _summary in (
+    (Action.PAUSE, "Pause an active prescription (no doses until resumed)."),
+    (Action.RESUME, "Resume a paused prescription."),
+    (Action.DISCONTINUE, "Stop a prescription for good; it stays on record."),
+):
+    blp.route(f"/<uuid:rx_id>/{_action.value}")(_status_view(_action, _summary))

@@ -1,0 +1,12 @@
+"""Every blueprint, registered in one place."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+from service.api import audit, auth, health, patients, prescriptions, users
+
+
+def register(api: Api) -> None:
+    for module in (health, auth, users, patients, prescriptions, audit):
+        api.register_blueprint(module.blp)

@@ -1,0 +1,75 @@
+"""Fields and schemas shared by several resources."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+MAX_PAGE = 200
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class StrictSchema(ma.Schema):
+    """Unknown fields are an error, never silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+def _no_control_chars(value: str) -> None:
+    if _CONTROL.search(value):
+        raise ma.ValidationError("Must not contain control characters.")
+
+
+def text(*, max_length: int, min_length: int = 1, **kwargs: Any) -> fields.String:
+    """A bounded string without control characters (which some databases refuse)."""
+    return fields.String(
+        validate=[validate.Length(min=min_length, max=max_length), _no_control_chars], **kwargs
+    )
+
+
+def email(**kwargs: Any) -> fields.Email:
+    return fields.Email(validate=[validate.Length(max=254), _no_control_chars], **kwargs)
+
+
+class ClockTime(fields.String):
+    """A local wall-clock time of day, HH:MM (24-hour)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": _HHMM.pattern, "example": "08:00", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.strftime("%H:%M")
+
+    def _deserialize(  # type: ignore[override]
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dt.time:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if not _HHMM.match(raw):
+            raise ma.ValidationError("Not a valid time; use HH:MM from 00:00 to 23:59.")
+        return dt.time.fromisoformat(raw)
+
+
+def password(**kwargs: Any) -> fields.String:
+    # Length rules live in the use case so the CLI applies them too; this bound
+    # only keeps absurd bodies away from the hasher.
+    return fields.String(validate=validate.Length(min=1, max=1024), load_only=True, **kwargs)
+
+
+class PageQuery(StrictSchema):
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": f"Page size (at most {MAX_PAGE})."},
+    )
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class ReasonSchema(StrictSchema):
+    reason = text(max_length=2000, required=True, metadata={"description": "Why (audited)."})

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields, validate
+
+from service.api.schemas.common import StrictSchema, email, text
+
+
+def _allergies(**kwargs: Any) -> fields.List[Any]:
+    return fields.List(
+        text(max_length=100),
+        validate=validate.Length(max=100),
+        metadata={"description": "Allergens (ingredients or classes)."},
+        **kwargs,
+    )
+
+
+class PatientCreateSchema(StrictSchema):
+    name = text(max_length=200, required=True)
+    email = email(required=True)
+    timezone = text(
+        max_length=64, required=True, metadata={"description": "IANA name, e.g. Europe/London"}
+    )
+    date_of_birth = fields.Date(required=True)
+    allergies = _allergies(load_default=list)
+    pregnant = fields.Boolean(load_default=False)
+
+
+class PatientUpdateSchema(StrictSchema):
+    """Patients may change `name` and `timezone`; the care team changes everything."""
+
+    name = text(max_length=200)
+    email = email()
+    timezone = text(max_length=64)
+    date_of_birth = fields.Date()
+    allergies = _allergies()
+    pregnant = fields.Boolean()
+
+
+class PatientSchema(StrictSchema):
+    id = fields.UUID(required=True)
+    user_id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    timezone = fields.String(required=True)
+    date_of_birth = fields.Date(required=True)
+    allergies = fields.List(fields.String(), required=True)
+    pregnant = fields.Boolean(required=True)
+    activated = fields.Boolean(required=True)
+    care_team = fields.List(fields.UUID(), required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class PatientCreatedSchema(PatientSchema):
+    activation_code = fields.String(
+        required=True,
+        metadata={"description": "One-time code for POST /v1/auth/activate; shown only once."},
+    )
+    activation_expires_at = fields.AwareDateTime(required=True)
+
+
+class CareTeamAddSchema(StrictSchema):
+    clinician_id = fields.UUID(required=True)
+
+
+class CareTeamEntrySchema(StrictSchema):
+    clinician_id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    added_at = fields.AwareDateTime(required=True)

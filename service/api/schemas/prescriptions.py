@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from service.api.schemas.common import ClockTime, PageQuery, StrictSchema, text
+from service.domain.prescriptions import (
+    DOSE_UNITS,
+    MAX_EVERY_N_DAYS,
+    MAX_PRN_DOSES_PER_DAY,
+    MAX_TIMES_PER_DAY,
+    ROUTES,
+    WEEKDAYS,
+    Dose,
+    PrescriptionTerms,
+    Schedule,
+    Status,
+)
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    # Through str() so that 0.1 stays 0.1 rather than its binary expansion.
+    return None if value is None else Decimal(str(value))
+
+
+class DoseSchema(StrictSchema):
+    amount = fields.Float(
+        required=True,
+        allow_nan=False,
+        validate=validate.Range(min=0, min_inclusive=False, max=10_000_000),
+        metadata={"description": "Amount per administration.", "example": 10},
+    )
+    unit = fields.String(required=True, validate=validate.OneOf(DOSE_UNITS))
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Dose:
+        return Dose(amount=_decimal(data["amount"]) or Decimal(0), unit=data["unit"])
+
+
+class ScheduleSchema(StrictSchema):
+    times = fields.List(
+        ClockTime(),
+        load_default=list,
+        validate=validate.Length(max=MAX_TIMES_PER_DAY),
+        metadata={"description": "Local times of day in the patient's time zone."},
+    )
+    every_n_days = fields.Integer(
+        load_default=1, validate=validate.Range(min=1, max=MAX_EVERY_N_DAYS)
+    )
+    days_of_week = fields.List(
+        fields.String(validate=validate.OneOf(WEEKDAYS)),
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(min=1, max=7),
+    )
+    as_needed = fields.Boolean(load_default=False)
+    max_doses_per_day = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_PRN_DOSES_PER_DAY),
+    )
+    min_hours_between = fields.Float(
+        allow_none=True,
+        load_default=None,
+        allow_nan=False,
+        validate=validate.Range(min=0, min_inclusive=False, max=72),
+    )
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Schedule:
+        dow = data["days_of_week"]
+        return Schedule(
+            times=tuple(data["times"]),
+            every_n_days=data["every_n_days"],
+            days_of_week=tuple(dow) if dow is not None else None,
+            as_needed=data["as_needed"],
+            max_doses_per_day=data["max_doses_per_day"],
+            min_hours_between=_decimal(data["min_hours_between"]),
+        )
+
+
+class PrescriptionCreateSchema(StrictSchema):
+    drug = text(max_length=200, required=True, metadata={"example": "escitalopram"})
+    dose = fields.Nested(DoseSchema, required=True)
+    route = fields.String(required=True, validate=validate.OneOf(ROUTES))
+    schedule = fields.Nested(ScheduleSchema, required=True)
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(allow_none=True, load_default=None)
+    instructions = text(max_length=2000, min_length=0, allow_none=True, load_default=None)
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **_: Any) -> PrescriptionTerms:
+        return PrescriptionTerms(**data)
+
+
+class PrescriptionUpdateSchema(StrictSchema):
+    """Fields to change; `dose` and `schedule` are replaced whole."""
+
+    drug = text(max_length=200)
+    dose = fields.Nested(DoseSchema)
+    route = fields.String(validate=validate.OneOf(ROUTES))
+    schedule = fields.Nested(ScheduleSchema)
+    start_date = fields.Date()
+    end_date = fields.Date(allow_none=True)
+    instructions = text(max_length=2000, min_length=0, allow_none=True)
+    reason = text(max_length=2000, metadata={"description": "Why the change (audited)."})
+
+
+class DoseOutSchema(StrictSchema):
+    amount = fields.Float(required=True)
+    unit = fields.String(required=True)
+
+
+class ScheduleOutSchema(StrictSchema):
+    times = fields.List(ClockTime(), required=True)
+    every_n_days = fields.Integer(required=True)
+    days_of_week = fields.List(fields.String(), allow_none=True, required=True)
+    as_needed = fields.Boolean(required=True)
+    max_doses_per_day = fields.Integer(allow_none=True, required=True)
+    min_hours_between = fields.Float(allow_none=True, required=True)
+
+
+class PrescriptionSchema(StrictSchema):
+    id = fields.UUID(required=True)
+    patient_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in Status]))
+    drug = fields.String(required=True)
+    dose = fields.Nested(DoseOutSchema, required=True)
+    route = fields.String(required=True)
+    schedule = fields.Nested(ScheduleOutSchema, required=True)
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(allow_none=True, required=True)
+    instructions = fields.String(allow_none=True, required=True)
+    change = fields.String(
+        required=True,
+        metadata={"description": "What made this version: create, revise, pause, resume..."},
+    )
+    reason = fields.String(allow_none=True, required=True)
+    created_by = fields.UUID(required=True, metadata={"description": "Author of this version."})
+    created_at = fields.AwareDateTime(required=True)
+    updated_at = fields.AwareDateTime(required=True)
+
+
+class PrescriptionQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf([s.value for s in Status]))
