@@ -58,6 +58,9 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
+            # Rows a use case hands back stay readable: detach them before the
+            # rollback, which would otherwise expire their loaded state.
+            self.session.expunge_all()
             self.session.rollback()
         finally:
             self.session.close()

@@ -1,0 +1,165 @@
+"""The `medtrack` command: database, accounts, demo data, OpenAPI and the server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from service.config import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """medtrack: medication tracking, dose reminders and safe tapering.
+
+    Settings come from MEDTRACK_* environment variables (see README).
+    """
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations to MEDTRACK_DATABASE_URL (SQLite or PostgreSQL)."""
+    from service.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Staff accounts."""
+
+
+@users_group.command("create")
+@click.option("--role", type=click.Choice(["admin", "clinician"]), required=True)
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when omitted (keeps it out of shell history).",
+)
+def users_create(role: str, email: str, name: str, password: str) -> None:
+    """Create an admin or clinician account (bootstrap)."""
+    from service.domain.accounts import Role
+    from service.usecases import users
+    from service.usecases.context import SYSTEM, utc_now
+    from service.usecases.errors import UseCaseError
+
+    settings = _settings()
+    passwords, database = _passwords(settings), _database(settings)
+    try:
+        user = users.create_staff_user(
+            uow=database.uow(),
+            caller=SYSTEM,
+            clock=utc_now,
+            passwords=passwords,
+            role=Role(role),
+            email=email,
+            password=password,
+            name=name,
+        )
+    except UseCaseError as exc:
+        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+        raise click.ClickException(f"{exc.message} {details}".strip()) from exc
+    click.echo(f"created {user.role} {user.email} ({user.id})")
+
+
+@main.command()
+def demo() -> None:
+    """Seed demo accounts and prescriptions (idempotent) and print the credentials."""
+    from service.usecases import demo as demo_data
+    from service.usecases.auth import LoginPolicy
+    from service.usecases.context import utc_now
+
+    settings = _settings()
+    database = _database(settings)
+    creds = demo_data.seed(
+        uow=database.uow,
+        clock=utc_now,
+        passwords=_passwords(settings),
+        policy=LoginPolicy(max_failures=settings.login_max_failures),
+    )
+    click.echo("Demo accounts (for development only):")
+    for c in creds:
+        state = "created" if c.created else "exists"
+        click.echo(f"  {c.role:<9} {c.email:<32} {c.password:<26} ({state})")
+
+
+@main.group()
+def openapi() -> None:
+    """The OpenAPI description generated from the code."""
+
+
+@openapi.command("write")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default="openapi.yaml")
+def openapi_write(path: Path) -> None:
+    """Write the spec as YAML (the committed openapi.yaml is produced this way)."""
+    path.write_text(generated_openapi_yaml(), encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+def generated_openapi_yaml() -> str:
+    from service import create_app
+
+    app = create_app(Settings(env="test", database_url="sqlite://"))
+    with app.app_context():
+        return str(app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_yaml())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", type=click.IntRange(1, 64), help="Default: MEDTRACK_WORKERS (2).")
+@click.option("--threads", type=click.IntRange(1, 64), help="Default: MEDTRACK_THREADS (4).")
+def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Serve the API with gunicorn (a production WSGI server)."""
+    settings = _settings()
+    from service.server import run
+
+    run(
+        settings,
+        host=host,
+        port=port,
+        workers=workers or settings.workers,
+        threads=threads or settings.threads,
+    )
+
+
+def _passwords(settings: Settings) -> Any:
+    from service.usecases.security import Passwords
+
+    return Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+
+
+def _database(settings: Settings) -> Any:
+    from service.db.uow import Database
+
+    return Database(
+        settings.database_url,
+        redis_url=settings.redis_url,
+        login_window_seconds=settings.login_window_seconds,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

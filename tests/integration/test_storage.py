@@ -1,0 +1,107 @@
+"""The schema as migrated: append-only tables, SQLite settings, the unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
+
+from service.db.tables import AuditEvent, User
+from service.db.uow import Database
+from tests.conftest import Builders, is_postgres
+
+
+def _audit_row(database: Database) -> int:
+    with database.uow() as uow:
+        uow.audit.add(
+            AuditEvent(
+                recorded=dt.datetime.now(dt.UTC),
+                action="E",
+                subtype="test",
+                outcome="0",
+                entity_type="Test",
+            )
+        )
+        uow.commit()
+        return uow.audit.count()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_events SET subtype = 'tampered'", "DELETE FROM audit_events"],
+)
+def test_audit_log_refuses_update_and_delete(database: Database, statement: str) -> None:
+    assert _audit_row(database) == 1
+    with pytest.raises(DatabaseError, match="append-only"), database.engine.begin() as conn:
+        conn.execute(text(statement))
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT subtype FROM audit_events")).scalars().all() == ["test"]
+
+
+def test_prescription_versions_refuse_update(make: Builders, database: Database) -> None:
+    doc = make.clinician()
+    make.prescription(doc, make.patient(doc))
+    with pytest.raises(DatabaseError, match="append-only"), database.engine.begin() as conn:
+        conn.execute(text("UPDATE prescription_versions SET dose_amount = 99"))
+
+
+@pytest.mark.skipif(is_postgres(), reason="SQLite connection settings")
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(database: Database) -> None:
+    with database.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+
+
+def test_foreign_keys_are_enforced(database: Database) -> None:
+    with pytest.raises(DatabaseError), database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO care_team_members (id, patient_id, clinician_id, added_by, added_at)"
+                " VALUES (:i, :p, :c, :c, :t)"
+            ),
+            {
+                "i": uuid.uuid4().hex,
+                "p": uuid.uuid4().hex,
+                "c": uuid.uuid4().hex,
+                "t": dt.datetime.now(dt.UTC),
+            },
+        )
+
+
+def _user(email: str) -> User:
+    return User(email=email, name="N", role="clinician", created_at=dt.datetime.now(dt.UTC))
+
+
+def test_unit_of_work_rolls_back_unless_committed(database: Database) -> None:
+    with database.uow() as uow:
+        uow.users.add(_user("rolled-back@example.org"))
+
+    def failing_use_case() -> None:
+        with database.uow() as uow:
+            uow.users.add(_user("failed@example.org"))
+            raise RuntimeError("use case failed after writing")
+
+    with pytest.raises(RuntimeError):
+        failing_use_case()
+    with database.uow() as uow:
+        uow.users.add(_user("kept@example.org"))
+        uow.commit()
+    with database.uow() as uow:
+        assert uow.users.by_email("rolled-back@example.org") is None
+        assert uow.users.by_email("failed@example.org") is None
+        assert uow.users.by_email("kept@example.org") is not None
+
+
+def test_instants_come_back_in_utc(database: Database) -> None:
+    local = dt.datetime(2026, 3, 29, 3, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    with database.uow() as uow:
+        user = uow.users.add(User(email="tz@example.org", name="T", role="admin", created_at=local))
+        uow.commit()
+    with database.uow() as uow:
+        stored = uow.users.get(user.id)
+        assert stored is not None
+        assert stored.created_at == local
+        assert stored.created_at.utcoffset() == dt.timedelta(0)
