@@ -72,7 +72,7 @@ class Settings:
         e = os.environ if env is None else env
         defaults = cls.__dataclass_fields__
         return cls(
-            env=e.get("MEDTRACK_ENV", "development"),
+            env=e.get("MEDTRACK_ENV") or "development",
             database_url=e.get("MEDTRACK_DATABASE_URL") or _default_database_url(),
             secret_key=e.get("MEDTRACK_SECRET_KEY") or DEV_SECRET_KEY,
             token_ttl_seconds=_int(e, "MEDTRACK_TOKEN_TTL_SECONDS", 3600, low=60, high=2_592_000),

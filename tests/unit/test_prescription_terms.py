@@ -31,6 +31,7 @@ from service.domain.prescriptions import (
 )
 
 T8, T12, T20 = dt.time(8), dt.time(12), dt.time(20)
+TWENTY_FIVE_TIMES = tuple(dt.time(h, m) for h in range(5) for m in range(5))
 PRN = Schedule(as_needed=True, max_doses_per_day=4, min_hours_between=Decimal(4))
 
 
@@ -112,7 +113,7 @@ def test_unknown_route_and_blank_drug_are_refused(field: str, value: str) -> Non
         (Schedule(times=(T8,), min_hours_between=Decimal(4)), "schedule.min_hours_between"),
         (Schedule(times=(T8, T12, T8)), "schedule.times"),
         (Schedule(times=(dt.time(8, 0, 30),)), "schedule.times"),
-        (Schedule(times=tuple(dt.time(h, m) for h in range(5) for m in range(5))), "schedule.times"),
+        (Schedule(times=TWENTY_FIVE_TIMES), "schedule.times"),
         (replace(PRN, times=(T8,)), "schedule.times"),
         (replace(PRN, max_doses_per_day=None), "schedule.max_doses_per_day"),
         (replace(PRN, max_doses_per_day=0), "schedule.max_doses_per_day"),
@@ -120,6 +121,7 @@ def test_unknown_route_and_blank_drug_are_refused(field: str, value: str) -> Non
         (replace(PRN, min_hours_between=Decimal(0)), "schedule.min_hours_between"),
         (replace(PRN, min_hours_between=Decimal("72.01")), "schedule.min_hours_between"),
         (replace(PRN, days_of_week=("mon",)), "schedule.as_needed"),
+        (replace(PRN, every_n_days=2), "schedule.as_needed"),
         (Schedule(times=(T8,), every_n_days=0), "schedule.every_n_days"),
         (Schedule(times=(T8,), every_n_days=366), "schedule.every_n_days"),
         (Schedule(times=(T8,), days_of_week=()), "schedule.days_of_week"),
@@ -131,10 +133,6 @@ def test_unknown_route_and_blank_drug_are_refused(field: str, value: str) -> Non
 )
 def test_bad_schedule_is_reported_under_its_field(schedule: Schedule, key: str) -> None:
     assert list(errors_of(make_terms(schedule=schedule))) == [key]
-
-
-def test_prn_with_a_day_interval_is_refused() -> None:
-    assert "schedule.as_needed" in errors_of(make_terms(schedule=replace(PRN, every_n_days=2)))
 
 
 @pytest.mark.parametrize(
@@ -264,7 +262,7 @@ prn_schedules = st.builds(
     as_needed=st.just(True),
     max_doses_per_day=st.integers(1, 24),
     min_hours_between=st.none()
-    | st.decimals(min_value=0, max_value=72, exclude_min=True, allow_nan=False),
+    | st.decimals(min_value=0, max_value=72, allow_nan=False).filter(lambda d: d > 0),
 )
 valid_schedules = fixed_schedules | prn_schedules
 
@@ -304,7 +302,7 @@ def implausible_doses(draw: st.DrawFn) -> Dose:
     ceiling = DOSE_UNIT_CEILINGS[unit]
     amount = draw(
         st.decimals(max_value=0, allow_nan=False)
-        | st.decimals(min_value=ceiling, exclude_min=True, allow_nan=False)
+        | st.decimals(min_value=ceiling, allow_nan=False).filter(lambda d: d > ceiling)
     )
     return Dose(amount=amount, unit=unit)
 
