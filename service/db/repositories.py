@@ -98,7 +98,7 @@ class PatientRepository:
                 CareTeamMember.patient_id == patient_id,
                 col(CareTeamMember.removed_at).is_(None),
             )
-            .order_by(col(CareTeamMember.added_at))
+            .order_by(col(CareTeamMember.added_at), col(CareTeamMember.id))
         )
         return list(self._s.exec(query))
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from service.domain.errors import DomainValidationError
 
 
 class UseCaseError(Exception):
@@ -36,3 +39,12 @@ class RateLimited(UseCaseError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+@contextmanager
+def domain_rules(message: str) -> Iterator[None]:
+    """Report a broken domain rule as ValidationFailed, keeping its field paths."""
+    try:
+        yield
+    except DomainValidationError as exc:
+        raise ValidationFailed(message, errors=exc.errors) from exc

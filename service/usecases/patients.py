@@ -17,7 +17,13 @@ from service.domain.timezones import is_valid_timezone
 from service.usecases.access import PatientContext, load_readable_patient
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
-from service.usecases.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.usecases.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    domain_rules,
+)
 from service.usecases.security import activation_code_hash, new_activation_code
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
@@ -76,7 +82,8 @@ def _check_fields(values: Mapping[str, Any], *, today: dt.date) -> None:
             problems.add("allergies", f"At most {MAX_ALLERGIES} entries.")
         if any(not a.strip() for a in allergies):
             problems.add("allergies", "Entries must not be blank.")
-    problems.raise_if_any()
+    with domain_rules("Some patient fields are not valid."):
+        problems.raise_if_any()
 
 
 def _normalise(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from service.db.tables import Prescription, PrescriptionVersion
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
-from service.domain.errors import DomainValidationError, TransitionError
+from service.domain.errors import TransitionError
 from service.domain.prescriptions import (
     Action,
     Dose,
@@ -27,7 +26,7 @@ from service.domain.prescriptions import (
 from service.usecases.access import load_readable_patient, load_writable_patient
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
-from service.usecases.errors import Conflict, NotFound, ValidationFailed
+from service.usecases.errors import Conflict, NotFound, ValidationFailed, domain_rules
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,14 +121,6 @@ def _version_row(
     )
 
 
-@contextmanager
-def _as_validation_failure() -> Iterator[None]:
-    try:
-        yield
-    except DomainValidationError as exc:
-        raise ValidationFailed("The prescription is not valid.", errors=exc.errors) from exc
-
-
 def create_prescription(
     *,
     uow: UnitOfWork,
@@ -139,7 +130,7 @@ def create_prescription(
     terms: PrescriptionTerms,
 ) -> PrescriptionRecord:
     now = clock()
-    with _as_validation_failure():
+    with domain_rules("The prescription is not valid."):
         terms = validate_terms(terms)
     with uow:
         load_writable_patient(uow, caller=caller, patient_id=patient_id)
@@ -333,7 +324,7 @@ def revise_prescription(
             raise Conflict("A discontinued prescription cannot be changed; prescribe anew.")
         current = uow.prescriptions.version(rx.id, rx.current_version)
         old = _terms(current)
-        with _as_validation_failure():
+        with domain_rules("The prescription is not valid."):
             new = revise(old, changes)
         if new == old:
             return _record(rx, current)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import jwt
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -144,8 +145,6 @@ def test_logout_revokes_the_token(make: Builders) -> None:
 
 
 def test_token_signed_with_another_key_is_refused(make: Builders, settings: Settings) -> None:
-    import jwt
-
     doc = make.clinician()
     token = doc.headers["Authorization"].removeprefix("Bearer ")
     claims = jwt.decode(token, options={"verify_signature": False})

@@ -124,9 +124,7 @@ def test_success_resets_the_account_counter(make: Builders, settings: Settings) 
     assert login(make.client, doc.email, doc.password).status_code == 200
 
 
-def test_failures_are_audited(
-    make: Builders, settings: Settings, count_rows: Any
-) -> None:
+def test_failures_are_audited(make: Builders, settings: Settings, count_rows: Any) -> None:
     doc = make.clinician()
     before = count_rows("audit_events")
     fail(make.client, doc.email, 2)

@@ -56,6 +56,29 @@ class ClockTime(fields.String):
         return dt.time.fromisoformat(raw)
 
 
+class Number(fields.Float):
+    """A JSON number: strings and booleans are refused rather than converted."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ma.ValidationError("Not a valid number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Flag(fields.Boolean):
+    """A JSON boolean: "yes", 1 and "true" are refused rather than interpreted."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ma.ValidationError("Not a valid boolean; use true or false.")
+        return value
+
+
+def whole_number(**kwargs: Any) -> fields.Integer:
+    """A JSON integer: 1.5 and "2" are refused rather than truncated or parsed."""
+    return fields.Integer(strict=True, **kwargs)
+
+
 def password(**kwargs: Any) -> fields.String:
     # Length rules live in the use case so the CLI applies them too; this bound
     # only keeps absurd bodies away from the hasher.

@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import StrictSchema, email, text
+from service.api.schemas.common import Flag, StrictSchema, email, text
 
 
 def _allergies(**kwargs: Any) -> fields.List[Any]:
@@ -24,7 +24,7 @@ class PatientCreateSchema(StrictSchema):
     )
     date_of_birth = fields.Date(required=True)
     allergies = _allergies(load_default=list)
-    pregnant = fields.Boolean(load_default=False)
+    pregnant = Flag(load_default=False)
 
 
 class PatientUpdateSchema(StrictSchema):
@@ -35,7 +35,7 @@ class PatientUpdateSchema(StrictSchema):
     timezone = text(max_length=64)
     date_of_birth = fields.Date()
     allergies = _allergies()
-    pregnant = fields.Boolean()
+    pregnant = Flag()
 
 
 class PatientSchema(StrictSchema):

@@ -6,7 +6,15 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from service.api.schemas.common import ClockTime, PageQuery, StrictSchema, text
+from service.api.schemas.common import (
+    ClockTime,
+    Flag,
+    Number,
+    PageQuery,
+    StrictSchema,
+    text,
+    whole_number,
+)
 from service.domain.prescriptions import (
     DOSE_UNITS,
     MAX_EVERY_N_DAYS,
@@ -27,7 +35,7 @@ def _decimal(value: float | None) -> Decimal | None:
 
 
 class DoseSchema(StrictSchema):
-    amount = fields.Float(
+    amount = Number(
         required=True,
         allow_nan=False,
         validate=validate.Range(min=0, min_inclusive=False, max=10_000_000),
@@ -47,7 +55,7 @@ class ScheduleSchema(StrictSchema):
         validate=validate.Length(max=MAX_TIMES_PER_DAY),
         metadata={"description": "Local times of day in the patient's time zone."},
     )
-    every_n_days = fields.Integer(
+    every_n_days = whole_number(
         load_default=1, validate=validate.Range(min=1, max=MAX_EVERY_N_DAYS)
     )
     days_of_week = fields.List(
@@ -56,13 +64,13 @@ class ScheduleSchema(StrictSchema):
         load_default=None,
         validate=validate.Length(min=1, max=7),
     )
-    as_needed = fields.Boolean(load_default=False)
-    max_doses_per_day = fields.Integer(
+    as_needed = Flag(load_default=False)
+    max_doses_per_day = whole_number(
         allow_none=True,
         load_default=None,
         validate=validate.Range(min=1, max=MAX_PRN_DOSES_PER_DAY),
     )
-    min_hours_between = fields.Float(
+    min_hours_between = Number(
         allow_none=True,
         load_default=None,
         allow_nan=False,
