@@ -7,15 +7,18 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, jsonify
-from sqlalchemy.exc import IntegrityError
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from service.domain.errors import DomainValidationError
+from service.usecases import audit
 from service.usecases.errors import (
     Conflict,
     Forbidden,
@@ -120,14 +123,40 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(status, message, errors, headers)
 
 
+def _audit_refusal(status: int) -> None:
+    """Refusals of an authenticated caller go to the audit trail (HIPAA 164.312(b))."""
+    from service.api.context import caller, services, uow
+
+    if g.get("principal") is None:
+        return
+    patient_id = (request.view_args or {}).get("patient_id")
+    try:
+        audit.record_refusal(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id if isinstance(patient_id, uuid.UUID) else None,
+            description=f"{status} {request.method} {request.path}",
+        )
+    except SQLAlchemyError:
+        log.exception("could not record a refused request in the audit trail")
+
+
 def handle_use_case_error(error: UseCaseError) -> Response:
     status = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
+    if status in (403, 404):
+        _audit_refusal(status)
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
     return error_response(status, error.message, error.errors, headers)
+
+
+def handle_domain_error(error: DomainValidationError) -> Response:
+    # Use cases report broken rules as ValidationFailed; this is the backstop.
+    return error_response(422, "Some fields are not valid; see errors.", error.errors)
 
 
 def handle_integrity_error(error: IntegrityError) -> Response:
@@ -145,5 +174,6 @@ def handle_unexpected(error: Exception) -> Response:
 
 def register(app: Flask) -> None:
     app.register_error_handler(UseCaseError, handle_use_case_error)
+    app.register_error_handler(DomainValidationError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

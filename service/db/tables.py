@@ -154,6 +154,7 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=1)
     subtype: str = Field(max_length=64)
     outcome: str = Field(max_length=2)
+    outcome_desc: str | None = Field(default=None, max_length=300)
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     actor_role: str | None = Field(default=None, max_length=16)
     entity_type: str = Field(max_length=32)

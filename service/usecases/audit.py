@@ -26,6 +26,7 @@ def record(
     before: Any = None,
     after: Any = None,
     outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    outcome_desc: str | None = None,
     actor_id: uuid.UUID | None = None,
 ) -> None:
     """Add one audit entry to the caller's transaction (it commits with the change)."""
@@ -36,6 +37,7 @@ def record(
             action=action.value,
             subtype=subtype,
             outcome=outcome.value,
+            outcome_desc=outcome_desc[:300] if outcome_desc else None,
             actor_id=who.user_id if who else actor_id,
             actor_role=who.role.value if who else caller.agent,
             entity_type=entity_type,
@@ -47,6 +49,37 @@ def record(
             after=jsonable(after) if after is not None else None,
         )
     )
+
+
+def record_refusal(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID | None,
+    description: str,
+) -> None:
+    """Record, in its own transaction, that an authenticated caller was refused.
+
+    The entry is filed under the patient that was targeted (when there is one) so
+    that the care team sees attempts on the record; the caller's own answer stays
+    the same 404 as for a patient that does not exist.
+    """
+    with uow:
+        known = patient_id is not None and uow.patients.get(patient_id) is not None
+        record(
+            uow,
+            caller=caller,
+            now=clock(),
+            action=AuditAction.EXECUTE,
+            subtype="access.denied",
+            entity_type="Patient" if known else "Request",
+            entity_id=patient_id,
+            patient_id=patient_id if known else None,
+            outcome=AuditOutcome.MINOR_FAILURE,
+            outcome_desc=description,
+        )
+        uow.commit()
 
 
 def list_patient_audit(

@@ -241,7 +241,9 @@ def update_patient(
     who = caller.require()
     now = clock()
     with uow:
-        ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
+        if who.role is Role.ADMIN:
+            raise Forbidden("Administrators manage care teams; the care team edits the record.")
         denied = forbidden_patient_fields(who, changes)
         if denied:
             raise Forbidden(

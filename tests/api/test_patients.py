@@ -218,7 +218,12 @@ def test_patient_cannot_change_care_team_fields(
     r = make.client.patch(f"/v1/patients/{pat.patient_id}", json=changes, headers=pat.headers)
     body = assert_error(r, 403)
     assert set(body["errors"]) == set(changes) - {"name", "timezone"}
-    assert count_rows("audit_events") == audits
+    # The refusal itself is audited; no update is.
+    assert count_rows("audit_events") == audits + 1
+    trail = make.client.get(f"/v1/patients/{pat.patient_id}/audit", headers=doc.headers).json
+    assert "patient.update" not in [e["subtype"] for e in trail]
+    denied = [e for e in trail if e["subtype"] == "access.denied"]
+    assert [(e["outcome"], e["agent"]["role"]) for e in denied] == [("4", "patient")]
     assert get_patient(make, doc, pat.patient_id).get_json() == before
 
 

@@ -32,6 +32,9 @@ class AuditEventSchema(StrictSchema):
     action = fields.String(required=True)
     subtype = fields.String(required=True)
     outcome = fields.String(required=True)
+    outcome_desc = fields.String(
+        allow_none=True, required=True, metadata={"description": "Why it failed, if it did."}
+    )
     agent = fields.Nested(AgentSchema, required=True)
     entity = fields.Nested(EntitySchema, required=True)
     source = fields.Nested(SourceSchema, required=True)
@@ -46,6 +49,7 @@ class AuditEventSchema(StrictSchema):
             "action": ev.action,
             "subtype": ev.subtype,
             "outcome": ev.outcome,
+            "outcome_desc": ev.outcome_desc,
             "agent": {"who": ev.actor_id, "role": ev.actor_role},
             "entity": {"type": ev.entity_type, "id": ev.entity_id, "patient": ev.patient_id},
             "source": {"request_id": ev.request_id, "address": ev.source_ip},

@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=1), nullable=False),
         sa.Column("subtype", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=2), nullable=False),
+        sa.Column("outcome_desc", sa.String(length=300), nullable=True),
         sa.Column("actor_id", sa.Uuid(), nullable=True),
         sa.Column("actor_role", sa.String(length=16), nullable=True),
         sa.Column("entity_type", sa.String(length=32), nullable=False),

@@ -1,0 +1,176 @@
+"""The authorization matrix's table: a patient's world and every endpoint on it.
+
+Shared by test_authorization_matrix.py and test_authorization_scoping.py. Each row
+of ENDPOINTS is one route of app.url_map under /v1/patients/ with the status
+expected for the patient themself, a clinician on the care team and an admin.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from werkzeug.test import TestResponse
+
+from service.db.uow import Database
+from tests.conftest import Account, Builders, prescription_body
+
+WRITTEN_TABLES = ("prescription_versions", "prescriptions", "care_team_members")
+# Rows a denied request could change in place (status, removal, record fields).
+WATCHED_TABLES = (*WRITTEN_TABLES, "patients", "users")
+
+
+@dataclass
+class World:
+    patient: Account  # the patient whose resources are requested
+    team: Account  # the clinician who registered the patient (on the care team)
+    second: Account  # a second care-team clinician, added by the admin
+    outsider: Account  # a clinician on another patient's team only
+    other_patient: Account  # that other patient
+    admin: Account
+    rx_id: str
+    database: Database
+
+    @property
+    def patient_id(self) -> uuid.UUID:
+        assert self.patient.patient_id is not None
+        return self.patient.patient_id
+
+
+def build_world(make: Builders, database: Database) -> World:
+    team, second, outsider = make.clinician(), make.clinician(), make.clinician()
+    admin = make.admin()
+    patient = make.patient(team)
+    other_patient = make.patient(outsider)
+    rx = make.prescription(team, patient)
+    r = make.client.post(
+        f"/v1/patients/{patient.patient_id}/care-team",
+        json={"clinician_id": str(second.id)},
+        headers=admin.headers,
+    )
+    assert r.status_code == 201, r.json
+    return World(patient, team, second, outsider, other_patient, admin, rx["id"], database)
+
+
+def _pause(client: FlaskClient, w: World) -> None:
+    r = client.post(
+        f"/v1/patients/{w.patient_id}/prescriptions/{w.rx_id}/pause",
+        json={"reason": "set up a resume"},
+        headers=w.team.headers,
+    )
+    assert r.status_code == 200, r.json
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    rule: str  # exactly as in app.url_map
+    owner: int  # expected status for the patient themself,
+    clinician: int  # for a clinician on the care team,
+    admin: int  # and for an administrator
+    body: Callable[[World], dict[str, Any]] | None = None
+    setup: Callable[[FlaskClient, World], None] | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.rule.removeprefix('/v1/patients/<uuid:patient_id>') or '/'}"
+
+    def path(self, w: World, *, patient_id: uuid.UUID | None = None) -> str:
+        return (
+            self.rule.replace("<uuid:patient_id>", str(patient_id or w.patient_id))
+            .replace("<uuid:rx_id>", w.rx_id)
+            .replace("<uuid:clinician_id>", str(w.second.id))
+        )
+
+    def call(
+        self, client: FlaskClient, w: World, headers: dict[str, str], **kw: Any
+    ) -> TestResponse:
+        body = self.body(w) if self.body else None
+        return client.open(self.path(w, **kw), method=self.method, json=body, headers=headers)
+
+
+P = "/v1/patients/<uuid:patient_id>"
+RX = f"{P}/prescriptions/<uuid:rx_id>"
+
+
+def _reason(w: World) -> dict[str, Any]:
+    return {"reason": "clinical review"}
+
+
+def _add_outsider(w: World) -> dict[str, Any]:
+    return {"clinician_id": str(w.outsider.id)}
+
+
+def _new_rx(w: World) -> dict[str, Any]:
+    return prescription_body(drug="diazepam", dose={"amount": 5, "unit": "mg"})
+
+
+def _new_dose(w: World) -> dict[str, Any]:
+    return {"dose": {"amount": 20, "unit": "mg"}, "reason": "titrate"}
+
+
+ENDPOINTS = [
+    Endpoint("GET", P, 200, 200, 200),
+    Endpoint("PATCH", P, 403, 200, 403, body=lambda w: {"allergies": ["penicillin"]}),
+    Endpoint("GET", f"{P}/care-team", 200, 200, 200),
+    Endpoint("POST", f"{P}/care-team", 403, 403, 201, _add_outsider),
+    Endpoint("DELETE", f"{P}/care-team/<uuid:clinician_id>", 403, 403, 200),
+    Endpoint("GET", f"{P}/prescriptions", 200, 200, 404),
+    Endpoint("POST", f"{P}/prescriptions", 403, 201, 404, _new_rx),
+    Endpoint("GET", RX, 200, 200, 404),
+    Endpoint("PATCH", RX, 403, 200, 404, _new_dose),
+    Endpoint("GET", f"{RX}/versions", 200, 200, 404),
+    Endpoint("POST", f"{RX}/pause", 403, 200, 404, _reason),
+    Endpoint("POST", f"{RX}/resume", 403, 200, 404, _reason, setup=_pause),
+    Endpoint("POST", f"{RX}/discontinue", 403, 200, 404, _reason),
+    Endpoint("GET", f"{P}/audit", 403, 200, 404),
+]
+ENDPOINT_IDS = [e.id for e in ENDPOINTS]
+
+
+def snapshot(database: Database) -> dict[str, list[str]]:
+    with database.engine.connect() as conn:
+        return {
+            t: sorted(repr(tuple(row)) for row in conn.execute(text(f"SELECT * FROM {t}")))  # noqa: S608
+            for t in WATCHED_TABLES
+        }
+
+
+def assert_error(r: TestResponse, status: int, w: World) -> None:
+    """The one error shape, the status, and nothing of the patient's record in it."""
+    assert r.status_code == status, (r.status_code, r.get_json())
+    body = r.get_json()
+    assert set(body) == {"code", "status", "message", "errors"}, body
+    assert body["code"] == status, body
+    assert body["status"] == HTTPStatus(status).phrase, body
+    assert isinstance(body["message"], str), body
+    assert body["message"].strip(), body
+    assert isinstance(body["errors"], dict), body
+    assert r.headers.get("X-Request-ID"), "every response carries X-Request-ID"
+    raw = r.get_data(as_text=True)
+    assert w.patient.email not in raw, f"the error leaks the patient's record: {raw}"
+    assert "escitalopram" not in raw, f"the error leaks the patient's record: {raw}"
+    if status == 401:
+        challenge = r.headers.get("WWW-Authenticate", "")
+        assert challenge.startswith("Bearer"), f"401 without a Bearer challenge: {challenge!r}"
+
+
+def assert_denied_without_writes(
+    client: FlaskClient,
+    w: World,
+    ep: Endpoint,
+    headers: dict[str, str],
+    status: int,
+    count_rows: Callable[[str], int],
+) -> None:
+    counts = {t: count_rows(t) for t in WRITTEN_TABLES}
+    before = snapshot(w.database)
+    assert_error(ep.call(client, w, headers), status, w)
+    after = {t: count_rows(t) for t in WRITTEN_TABLES}
+    assert after == counts, f"a denied {ep.id} added rows: {counts} -> {after}"
+    assert snapshot(w.database) == before, f"a denied {ep.id} changed stored rows"
