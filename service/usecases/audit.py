@@ -51,6 +51,30 @@ def record(
     )
 
 
+def record_read(
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    clock: Clock,
+    subtype: str,
+    entity_type: str,
+    patient_id: uuid.UUID,
+    entity_id: object | None = None,
+) -> None:
+    """Audit a read of a patient's records and commit it (HIPAA 164.312(b))."""
+    record(
+        uow,
+        caller=caller,
+        now=clock(),
+        action=AuditAction.READ,
+        subtype=subtype,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        patient_id=patient_id,
+    )
+    uow.commit()
+
+
 def record_refusal(
     *,
     uow: UnitOfWork,
@@ -95,14 +119,12 @@ def list_patient_audit(
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id, staff_only=True)
         events = uow.audit.list_for_patient(patient_id, limit=limit, offset=offset)
-        record(
+        record_read(
             uow,
             caller=caller,
-            now=clock(),
-            action=AuditAction.READ,
+            clock=clock,
             subtype="audit.read",
             entity_type="AuditEvent",
             patient_id=patient_id,
         )
-        uow.commit()
         return events

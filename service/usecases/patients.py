@@ -15,7 +15,7 @@ from service.domain.audit import AuditAction
 from service.domain.errors import Problems
 from service.domain.timezones import is_valid_timezone
 from service.usecases.access import PatientContext, load_readable_patient
-from service.usecases.audit import record
+from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import (
     Conflict,
@@ -215,17 +215,15 @@ def get_patient(
 ) -> PatientRecord:
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
-        record(
+        record_read(
             uow,
             caller=caller,
-            now=clock(),
-            action=AuditAction.READ,
+            clock=clock,
             subtype="patient.read",
             entity_type="Patient",
-            entity_id=patient_id,
             patient_id=patient_id,
+            entity_id=patient_id,
         )
-        uow.commit()
         return _from_ctx(ctx)
 
 

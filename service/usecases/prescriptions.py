@@ -24,7 +24,7 @@ from service.domain.prescriptions import (
     validate_terms,
 )
 from service.usecases.access import load_readable_patient, load_writable_patient
-from service.usecases.audit import record
+from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, NotFound, ValidationFailed, domain_rules
 
@@ -188,16 +188,14 @@ def list_prescriptions(
             limit=limit,
             offset=offset,
         )
-        record(
+        record_read(
             uow,
             caller=caller,
-            now=clock(),
-            action=AuditAction.READ,
+            clock=clock,
             subtype="prescription.list",
             entity_type="Prescription",
             patient_id=patient_id,
         )
-        uow.commit()
         return [_record(rx, v) for rx, v in rows]
 
 
@@ -222,17 +220,15 @@ def get_prescription(
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id)
         rec = _record(rx, uow.prescriptions.version(rx.id, rx.current_version))
-        record(
+        record_read(
             uow,
             caller=caller,
-            now=clock(),
-            action=AuditAction.READ,
+            clock=clock,
             subtype="prescription.read",
             entity_type="Prescription",
-            entity_id=rx_id,
             patient_id=patient_id,
+            entity_id=rx_id,
         )
-        uow.commit()
         return rec
 
 
@@ -248,17 +244,15 @@ def list_versions(
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id)
         records = [_record(rx, v) for v in uow.prescriptions.versions(rx.id)]
-        record(
+        record_read(
             uow,
             caller=caller,
-            now=clock(),
-            action=AuditAction.READ,
+            clock=clock,
             subtype="prescription.versions",
             entity_type="Prescription",
-            entity_id=rx_id,
             patient_id=patient_id,
+            entity_id=rx_id,
         )
-        uow.commit()
         return records
 
 
