@@ -14,7 +14,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, g, jsonify, request
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from service.domain.errors import DomainValidationError
@@ -165,6 +165,15 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     return error_response(409, "The change conflicts with another one; retry.")
 
 
+def handle_database_unavailable(error: OperationalError) -> Response:
+    # Connection refused, server restarting, SQLite busy beyond its timeout: the
+    # request changed nothing (its transaction did not commit) and may be retried.
+    log.error("database unavailable: %s", error.orig.__class__.__name__)
+    return error_response(
+        503, "The database is unavailable; retry shortly.", headers={"Retry-After": "5"}
+    )
+
+
 def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -176,4 +185,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(UseCaseError, handle_use_case_error)
     app.register_error_handler(DomainValidationError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
