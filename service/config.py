@@ -48,6 +48,9 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     max_body_bytes: int = 1_000_000
+    # Reverse proxies in front of the API whose X-Forwarded-For/-Proto are
+    # trusted; the client address feeds the login throttle and the audit log.
+    trusted_proxies: int = 0
     workers: int = 2
     threads: int = 4
     log_level: str = "INFO"
@@ -83,6 +86,7 @@ class Settings:
             argon2_time_cost=_int(e, "MEDTRACK_ARGON2_TIME_COST", 3, low=1, high=20),
             argon2_memory_kib=_int(e, "MEDTRACK_ARGON2_MEMORY_KIB", 65536, low=8, high=4_194_304),
             max_body_bytes=_int(e, "MEDTRACK_MAX_BODY_BYTES", 1_000_000, low=1024, high=50_000_000),
+            trusted_proxies=_int(e, "MEDTRACK_TRUSTED_PROXIES", 0, low=0, high=5),
             workers=_int(e, "MEDTRACK_WORKERS", 2, low=1, high=64),
             threads=_int(e, "MEDTRACK_THREADS", 4, low=1, high=64),
             log_level=e.get("MEDTRACK_LOG_LEVEL", str(defaults["log_level"].default)).upper(),

@@ -7,15 +7,17 @@ import logging
 from flask import Flask, Response, request, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api import errors
 from service.api.context import EXTENSION, Services, assign_request_id, echo_request_id
-from service.config import Settings
+from service.config import DEV_SECRET_KEY, Settings
 from service.db.uow import Database
 from service.usecases.auth import LoginPolicy
 from service.usecases.context import utc_now
 from service.usecases.security import Passwords, Tokens
 
+log = logging.getLogger("medtrack")
 API_VERSION = "1.0.0"
 DOCS_ASSETS = "/docs/assets/"
 
@@ -80,6 +82,11 @@ def build_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=settings.log_level)
     app = Flask("medtrack")
     _config(app, settings)
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    if settings.env == "development" and settings.secret_key == DEV_SECRET_KEY:
+        log.warning("MEDTRACK_SECRET_KEY is the development default: tokens are forgeable")
     db = Database(
         settings.database_url,
         redis_url=settings.redis_url,

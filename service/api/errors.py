@@ -14,6 +14,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, g, jsonify, request
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -177,6 +178,14 @@ def handle_database_unavailable(error: OperationalError) -> Response:
 def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
+    if isinstance(error, RecursionError):
+        # A JSON body nested thousands deep exhausts the parser's stack.
+        return error_response(400, "The JSON body is nested too deeply.")
+    if isinstance(error, RedisError):
+        log.error("redis unavailable: %s", error.__class__.__name__)
+        return error_response(
+            503, "A backing service is unavailable; retry shortly.", headers={"Retry-After": "5"}
+        )
     log.exception("unhandled error")
     return error_response(500, "An unexpected error occurred; it has been logged.")
 

@@ -33,7 +33,11 @@ class Patients(MethodView):
     @blp.response(200, PatientSchema(many=True))
     @errors(blp, *AUTH)
     def get(self, query: dict[str, Any]) -> list[PatientRecord]:
-        """The caller's patients: a clinician's care-team patients, or the patient themself."""
+        """The caller's patients.
+
+        A clinician's care-team patients, the patient themself, or for an
+        administrator every patient without clinical fields (null).
+        """
         return patients.list_patients(uow=uow(), caller=caller(), clock=services().clock, **query)
 
     @blp.arguments(PatientCreateSchema)
@@ -85,7 +89,9 @@ class CareTeam(MethodView):
     @errors(blp, *AUTH, 404)
     def get(self, patient_id: uuid.UUID) -> list[CareTeamEntry]:
         """The clinicians on the patient's care team."""
-        return patients.get_care_team(uow=uow(), caller=caller(), patient_id=patient_id)
+        return patients.get_care_team(
+            uow=uow(), caller=caller(), clock=services().clock, patient_id=patient_id
+        )
 
     @blp.arguments(CareTeamAddSchema)
     @blp.response(201, CareTeamEntrySchema(many=True))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from service.db.tables import (
@@ -57,12 +58,32 @@ class PatientRepository:
     def get(self, patient_id: uuid.UUID) -> Patient | None:
         return self._s.get(Patient, patient_id)
 
+    def lock(self, patient_id: uuid.UUID) -> None:
+        """Serialise care-team changes for one patient (a no-op on SQLite's single writer)."""
+        self._s.exec(select(Patient.id).where(Patient.id == patient_id).with_for_update()).first()
+
     def by_user(self, user_id: uuid.UUID) -> Patient | None:
         return self._s.exec(select(Patient).where(Patient.user_id == user_id)).first()
 
-    def by_activation_hash(self, code_hash: str) -> Patient | None:
-        query = select(Patient).where(Patient.activation_code_hash == code_hash)
-        return self._s.exec(query).first()
+    def claim_activation(self, code_hash: str, *, now: dt.datetime) -> Patient | None:
+        """Use up an unexpired activation code; None if it is unknown, expired or used.
+
+        One conditional UPDATE, so that of two parallel claims exactly one wins on
+        every engine (SQLite reads outside transactions; FOR UPDATE is a no-op there).
+        """
+        claimed = self._s.execute(
+            update(Patient)
+            .where(
+                col(Patient.activation_code_hash) == code_hash,
+                col(Patient.activation_expires_at) > now,
+            )
+            .values(activation_code_hash=None, activation_expires_at=None, activated_at=now)
+            .returning(col(Patient.id))
+        ).first()
+        if claimed is None:
+            return None
+        patient = self._s.get(Patient, claimed[0], populate_existing=True)
+        return patient
 
     def list_for_clinician(
         self, clinician_id: uuid.UUID, *, limit: int, offset: int

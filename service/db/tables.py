@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint, text
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -69,7 +69,17 @@ class CareTeamMember(SQLModel, table=True):
     """Membership rows are ended (removed_at), never deleted."""
 
     __tablename__ = "care_team_members"
-    __table_args__ = (Index("ix_care_team_active", "patient_id", "clinician_id", "removed_at"),)
+    __table_args__ = (
+        Index("ix_care_team_active", "patient_id", "clinician_id", "removed_at"),
+        Index(
+            "uq_care_team_active_member",
+            "patient_id",
+            "clinician_id",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     patient_id: uuid.UUID = Field(foreign_key="patients.id", index=True)
@@ -87,6 +97,9 @@ class AuthToken(SQLModel, table=True):
 
     jti: str = Field(primary_key=True, max_length=64)
     user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    # The server's record of whose patient record the token opens; the claim
+    # in the token is only a copy for clients and is never trusted.
+    patient_id: uuid.UUID | None = Field(default=None, foreign_key="patients.id")
     issued_at: dt.datetime = _utc_column()
     expires_at: dt.datetime = _utc_column(index=True)
     revoked_at: dt.datetime | None = _utc_column(nullable=True)

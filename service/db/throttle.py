@@ -1,7 +1,9 @@
-"""Failed-login counters shared by every API worker: in the database or in Redis.
+"""Login-attempt counters shared by every API worker: in the database or in Redis.
 
-Fixed windows: the first failure opens a window of `window_seconds`; once
-`limit` failures are inside it, the key is refused until the window closes.
+Fixed windows: the first attempt opens a window of `window_seconds`. An attempt
+is counted *before* the password is checked, so that parallel guesses cannot
+all slip past the limit while the slow hash runs; a successful login gives its
+attempt back (`release`) or clears the account's counter (`reset`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import datetime as dt
 import hashlib
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, case
+from sqlalchemy import bindparam, case, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -23,12 +25,14 @@ def hashed_key(raw: str) -> str:
 
 
 class LoginThrottle(Protocol):
-    def retry_after(self, key: str, *, now: dt.datetime, limit: int) -> int | None:
-        """Seconds until `key` may try again, or None when it is not blocked."""
+    def attempt(self, key: str, *, now: dt.datetime) -> tuple[int, int]:
+        """Count one attempt; returns (attempts in the window, seconds the window has left)."""
 
-    def record_failure(self, key: str, *, now: dt.datetime) -> None: ...
+    def release(self, key: str, *, now: dt.datetime) -> None:
+        """Give back one attempt (it succeeded)."""
 
-    def reset(self, key: str) -> None: ...
+    def reset(self, key: str) -> None:
+        """Forget the key's attempts."""
 
 
 class DatabaseLoginThrottle:
@@ -38,16 +42,7 @@ class DatabaseLoginThrottle:
         self._s = session
         self._window = dt.timedelta(seconds=window_seconds)
 
-    def retry_after(self, key: str, *, now: dt.datetime, limit: int) -> int | None:
-        row = self._s.get(LoginFailure, hashed_key(key))
-        if row is None or row.count < limit:
-            return None
-        remaining = row.window_start + self._window - now
-        if remaining.total_seconds() <= 0:
-            return None
-        return max(1, int(remaining.total_seconds() + 0.999))
-
-    def record_failure(self, key: str, *, now: dt.datetime) -> None:
+    def attempt(self, key: str, *, now: dt.datetime) -> tuple[int, int]:
         table: Any = LoginFailure.__table__  # type: ignore[attr-defined]
         dialect = self._s.get_bind().dialect.name
         insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -62,9 +57,17 @@ class DatabaseLoginThrottle:
                     (in_window, table.c.window_start), else_=stmt.excluded.window_start
                 ),
             },
+        ).returning(table.c.count, table.c.window_start)
+        count, window_start = self._s.execute(stmt).one()
+        remaining = (window_start + self._window - now).total_seconds()
+        return int(count), max(1, int(remaining + 0.999))
+
+    def release(self, key: str, *, now: dt.datetime) -> None:
+        self._s.execute(
+            update(LoginFailure)
+            .where(LoginFailure.key == hashed_key(key), LoginFailure.count > 0)  # type: ignore[arg-type]
+            .values(count=LoginFailure.count - 1)
         )
-        self._s.execute(stmt)
-        self._s.expire_all()
 
     def reset(self, key: str) -> None:
         row = self._s.get(LoginFailure, hashed_key(key))
@@ -83,23 +86,20 @@ class RedisLoginThrottle:
     def _name(key: str) -> str:
         return f"medtrack:login-failures:{hashed_key(key)}"
 
-    def retry_after(self, key: str, *, now: dt.datetime, limit: int) -> int | None:
-        name = self._name(key)
-        pipe = self._r.pipeline()
-        pipe.get(name)
-        pipe.ttl(name)
-        count, ttl = pipe.execute()
-        if count is None or int(count) < limit or ttl is None or int(ttl) <= 0:
-            return None
-        return int(ttl)
-
-    def record_failure(self, key: str, *, now: dt.datetime) -> None:
+    def attempt(self, key: str, *, now: dt.datetime) -> tuple[int, int]:
         name = self._name(key)
         pipe = self._r.pipeline()
         pipe.incr(name)
-        # NX: the window opens at the first failure and is not pushed back by later ones.
+        # NX: the window opens at the first attempt and is not pushed back by later ones.
         pipe.expire(name, self._window, nx=True)
-        pipe.execute()
+        pipe.ttl(name)
+        count, _, ttl = pipe.execute()
+        return int(count), max(1, int(ttl))
+
+    def release(self, key: str, *, now: dt.datetime) -> None:
+        name = self._name(key)
+        if int(self._r.decr(name)) < 0:
+            self._r.set(name, 0, keepttl=True)
 
     def reset(self, key: str) -> None:
         self._r.delete(self._name(key))

@@ -54,6 +54,11 @@ def can_view_patient_record(
     )
 
 
+def sees_clinical_fields(who: Principal) -> bool:
+    """Admins see who a patient is (to manage care teams), not their clinical details."""
+    return who.role is not Role.ADMIN
+
+
 def can_write_clinical(who: Principal, *, care_team: Collection[uuid.UUID]) -> bool:
     """Only a clinician on the patient's care team changes clinical records."""
     return who.role is Role.CLINICIAN and who.user_id in care_team

@@ -44,6 +44,22 @@ def _throttle_keys(email: str, source_ip: str | None, policy: LoginPolicy) -> li
     return keys
 
 
+def _count_attempt(uow: UnitOfWork, keys: list[tuple[str, int]], now: dt.datetime) -> None:
+    """Count this attempt against every key and make the count visible at once.
+
+    Committed before the (slow) password check, so that parallel guesses see
+    each other; over the limit on any key answers 429.
+    """
+    wait = 0
+    for key, limit in keys:
+        count, remaining = uow.login_throttle.attempt(key, now=now)
+        if count > limit:
+            wait = max(wait, remaining)
+    uow.commit()
+    if wait:
+        raise RateLimited("Too many login attempts; try again later.", retry_after=wait)
+
+
 def login(
     *,
     uow: UnitOfWork,
@@ -55,20 +71,16 @@ def login(
     email: str,
     password: str,
 ) -> IssuedToken:
-    """Exchange e-mail and password for a bearer token; failures are counted and audited."""
+    """Exchange e-mail and password for a bearer token; attempts are counted and audited."""
     now = clock()
     email = email.strip().lower()
     keys = _throttle_keys(email, caller.source_ip, policy)
     with uow:
-        for key, limit in keys:
-            wait = uow.login_throttle.retry_after(key, now=now, limit=limit)
-            if wait is not None:
-                raise RateLimited("Too many failed logins; try again later.", retry_after=wait)
+        _count_attempt(uow, keys, now)
+    with uow:
         user = uow.users.by_email(email)
         stored = user.password_hash if user is not None and user.is_active else None
         if not passwords.verify(stored, password) or user is None:
-            for key, _ in keys:
-                uow.login_throttle.record_failure(key, now=now)
             record(
                 uow,
                 caller=caller,
@@ -78,7 +90,7 @@ def login(
                 entity_type="User",
                 entity_id=user.id if user else None,
                 outcome=AuditOutcome.MINOR_FAILURE,
-                actor_id=user.id if user else None,
+                outcome_desc="incorrect email or password",
             )
             uow.commit()
             raise Unauthenticated("Incorrect email or password.")
@@ -86,6 +98,8 @@ def login(
             user.password_hash = passwords.hash(password)
             uow.session.add(user)
         uow.login_throttle.reset(keys[0][0])
+        for key, _ in keys[1:]:
+            uow.login_throttle.release(key, now=now)
         token = _issue(uow, tokens=tokens, user=user, now=now)
         record(
             uow,
@@ -107,7 +121,15 @@ def _issue(uow: UnitOfWork, *, tokens: Tokens, user: User, now: dt.datetime) -> 
     encoded, jti, expires = tokens.issue(
         user_id=user.id, role=role, patient_id=patient.id if patient else None, now=now
     )
-    uow.tokens.add(AuthToken(jti=jti, user_id=user.id, issued_at=now, expires_at=expires))
+    uow.tokens.add(
+        AuthToken(
+            jti=jti,
+            user_id=user.id,
+            patient_id=patient.id if patient else None,
+            issued_at=now,
+            expires_at=expires,
+        )
+    )
     return IssuedToken(
         access_token=encoded,
         token_type="Bearer",  # noqa: S106
@@ -132,7 +154,9 @@ def authenticate(*, uow: UnitOfWork, clock: Clock, tokens: Tokens, token: str) -
             or not user.is_active
         ):
             raise Unauthenticated("The access token is invalid or has been revoked.")
-        return Principal(user_id=user.id, role=Role(user.role), patient_id=claims.patient_id)
+        if row.patient_id != claims.patient_id:
+            raise Unauthenticated("The access token is invalid or has been revoked.")
+        return Principal(user_id=user.id, role=Role(user.role), patient_id=row.patient_id)
 
 
 def logout(*, uow: UnitOfWork, caller: Caller, clock: Clock, tokens: Tokens, token: str) -> None:
@@ -175,29 +199,25 @@ def activate(
     if problems:
         raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
     key = f"activate-ip:{caller.source_ip}"
-    limit = policy.max_failures * IP_LIMIT_FACTOR
+    keys = [(key, policy.max_failures * IP_LIMIT_FACTOR)]
     with uow:
-        wait = uow.login_throttle.retry_after(key, now=now, limit=limit)
-        if wait is not None:
-            raise RateLimited("Too many failed activations; try again later.", retry_after=wait)
-        patient = uow.patients.by_activation_hash(activation_code_hash(activation_code))
-        expires = patient.activation_expires_at if patient is not None else None
-        if patient is None or expires is None or expires <= now:
-            uow.login_throttle.record_failure(key, now=now)
-            uow.commit()
+        _count_attempt(uow, keys, now)
+    # Hashed before the transaction: Argon2 is slow and SQLite has one writer.
+    password_hash = passwords.hash(password)
+    with uow:
+        patient = uow.patients.claim_activation(activation_code_hash(activation_code), now=now)
+        if patient is None:
             raise ValidationFailed(
                 "The activation code is invalid or has expired.",
                 errors={
                     "activation_code": ["Invalid or expired; ask your clinician for a new one."]
                 },
             )
+        uow.login_throttle.release(key, now=now)
         user = uow.users.get(patient.user_id)
         assert user is not None
-        user.password_hash = passwords.hash(password)
-        patient.activation_code_hash = None
-        patient.activation_expires_at = None
-        patient.activated_at = now
-        uow.session.add_all([user, patient])
+        user.password_hash = password_hash
+        uow.session.add(user)
         record(
             uow,
             caller=caller,

@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from service.db.tables import CareTeamMember, Patient, User
 from service.db.uow import UnitOfWork
-from service.domain.accounts import Role, forbidden_patient_fields
+from service.domain.accounts import (
+    Principal,
+    Role,
+    forbidden_patient_fields,
+    sees_clinical_fields,
+)
 from service.domain.audit import AuditAction
 from service.domain.errors import Problems
 from service.domain.timezones import is_valid_timezone
@@ -37,9 +42,10 @@ class PatientRecord:
     name: str
     email: str
     timezone: str
-    date_of_birth: dt.date
-    allergies: list[str]
-    pregnant: bool
+    # None for administrators, who see who a patient is but not their clinical details.
+    date_of_birth: dt.date | None
+    allergies: list[str] | None
+    pregnant: bool | None
     activated: bool
     care_team: list[uuid.UUID]
     created_at: dt.datetime
@@ -65,6 +71,12 @@ def _record_of(patient: Patient, user: User, care_team: list[uuid.UUID]) -> Pati
 
 def _from_ctx(ctx: PatientContext) -> PatientRecord:
     return _record_of(ctx.patient, ctx.user, ctx.care_team)
+
+
+def _shown_to(who: Principal, rec: PatientRecord) -> PatientRecord:
+    if sees_clinical_fields(who):
+        return rec
+    return replace(rec, date_of_birth=None, allergies=None, pregnant=None)
 
 
 def _check_fields(values: Mapping[str, Any], *, today: dt.date) -> None:
@@ -193,20 +205,22 @@ def list_patients(
             user = uow.users.get(who.user_id)
             rows = [(own, user)] if own and user and offset == 0 and limit > 0 else []
         records = [
-            _record_of(p, u, [m.clinician_id for m in uow.patients.care_team(p.id)])
+            _shown_to(who, _record_of(p, u, [m.clinician_id for m in uow.patients.care_team(p.id)]))
             for p, u in rows
         ]
-        if records:
+        now = clock()
+        for rec in records:
             record(
                 uow,
                 caller=caller,
-                now=clock(),
-                action=AuditAction.EXECUTE,
-                subtype="patient.search",
+                now=now,
+                action=AuditAction.READ,
+                subtype="patient.list",
                 entity_type="Patient",
-                after={"patients": [r.id for r in records]},
+                entity_id=rec.id,
+                patient_id=rec.id,
             )
-            uow.commit()
+        uow.commit()
         return records
 
 
@@ -224,7 +238,7 @@ def get_patient(
             patient_id=patient_id,
             entity_id=patient_id,
         )
-        return _from_ctx(ctx)
+        return _shown_to(caller.require(), _from_ctx(ctx))
 
 
 def update_patient(
@@ -289,10 +303,21 @@ class CareTeamEntry:
     added_at: dt.datetime
 
 
-def get_care_team(*, uow: UnitOfWork, caller: Caller, patient_id: uuid.UUID) -> list[CareTeamEntry]:
+def get_care_team(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, patient_id: uuid.UUID
+) -> list[CareTeamEntry]:
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
-        return _team(uow, patient_id)
+        team = _team(uow, patient_id)
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="careteam.read",
+            entity_type="CareTeam",
+            patient_id=patient_id,
+        )
+        return team
 
 
 def _team(uow: UnitOfWork, patient_id: uuid.UUID) -> list[CareTeamEntry]:
@@ -312,6 +337,7 @@ def _require_admin_on(uow: UnitOfWork, caller: Caller, patient_id: uuid.UUID) ->
     load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
     if caller.require().role is not Role.ADMIN:
         raise Forbidden("Only an administrator changes care teams.")
+    uow.patients.lock(patient_id)
 
 
 def add_care_team_member(
@@ -373,11 +399,13 @@ def remove_care_team_member(
         member = next((m for m in members if m.clinician_id == clinician_id), None)
         if member is None:
             raise NotFound("This clinician is not on the care team.")
-        if len(members) == 1:
-            raise Conflict("A patient must keep at least one clinician; add another first.")
         member.removed_at = now
         member.removed_by = caller.require().user_id
         uow.session.add(member)
+        # Checked after the write, while this transaction holds the write lock, so
+        # that two parallel removals cannot both see a second clinician.
+        if not uow.patients.care_team(patient_id):
+            raise Conflict("A patient must keep at least one clinician; add another first.")
         record(
             uow,
             caller=caller,

@@ -105,3 +105,13 @@ def test_instants_come_back_in_utc(database: Database) -> None:
         assert stored is not None
         assert stored.created_at == local
         assert stored.created_at.utcoffset() == dt.timedelta(0)
+
+
+def test_migrations_build_exactly_the_models_schema(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with database.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert differences == [], "write a migration for: " + repr(differences)

@@ -24,6 +24,15 @@ class StrictSchema(ma.Schema):
 def _no_control_chars(value: str) -> None:
     if _CONTROL.search(value):
         raise ma.ValidationError("Must not contain control characters.")
+    _encodable(value)
+
+
+def _encodable(value: str) -> None:
+    # JSON can carry lone UTF-16 surrogates ("\ud800") that no database or hash accepts.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ma.ValidationError("Must be valid Unicode text.") from None
 
 
 def text(*, max_length: int, min_length: int = 1, **kwargs: Any) -> fields.String:
@@ -51,7 +60,7 @@ class ClockTime(fields.String):
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
     ) -> dt.time:
         raw = super()._deserialize(value, attr, data, **kwargs)
-        if not _HHMM.match(raw):
+        if not _HHMM.fullmatch(raw):
             raise ma.ValidationError("Not a valid time; use HH:MM from 00:00 to 23:59.")
         return dt.time.fromisoformat(raw)
 
@@ -82,7 +91,9 @@ def whole_number(**kwargs: Any) -> fields.Integer:
 def password(**kwargs: Any) -> fields.String:
     # Length rules live in the use case so the CLI applies them too; this bound
     # only keeps absurd bodies away from the hasher.
-    return fields.String(validate=validate.Length(min=1, max=1024), load_only=True, **kwargs)
+    return fields.String(
+        validate=[validate.Length(min=1, max=1024), _encodable], load_only=True, **kwargs
+    )
 
 
 class PageQuery(StrictSchema):

@@ -38,15 +38,20 @@ class PatientUpdateSchema(StrictSchema):
     pregnant = Flag()
 
 
+_HIDDEN = "null for administrators, who do not see clinical details"
+
+
 class PatientSchema(StrictSchema):
     id = fields.UUID(required=True)
     user_id = fields.UUID(required=True)
     name = fields.String(required=True)
     email = fields.String(required=True)
     timezone = fields.String(required=True)
-    date_of_birth = fields.Date(required=True)
-    allergies = fields.List(fields.String(), required=True)
-    pregnant = fields.Boolean(required=True)
+    date_of_birth = fields.Date(required=True, allow_none=True, metadata={"description": _HIDDEN})
+    allergies = fields.List(
+        fields.String(), required=True, allow_none=True, metadata={"description": _HIDDEN}
+    )
+    pregnant = fields.Boolean(required=True, allow_none=True, metadata={"description": _HIDDEN})
     activated = fields.Boolean(required=True)
     care_team = fields.List(fields.UUID(), required=True)
     created_at = fields.AwareDateTime(required=True)

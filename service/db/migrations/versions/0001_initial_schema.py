@@ -41,23 +41,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_users_email"), ["email"], unique=True)
 
     op.create_table(
-        "auth_tokens",
-        sa.Column("jti", sa.String(length=64), nullable=False),
-        sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-        ),
-        sa.PrimaryKeyConstraint("jti"),
-    )
-    with op.batch_alter_table("auth_tokens", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_auth_tokens_expires_at"), ["expires_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_auth_tokens_user_id"), ["user_id"], unique=False)
-
-    op.create_table(
         "patients",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
@@ -85,6 +68,25 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_patients_activation_code_hash"), ["activation_code_hash"], unique=False
         )
+
+    op.create_table(
+        "auth_tokens",
+        sa.Column("jti", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("patient_id", sa.Uuid(), nullable=True),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"]),
+        sa.PrimaryKeyConstraint("jti"),
+    )
+    with op.batch_alter_table("auth_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_auth_tokens_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_auth_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "audit_events",
@@ -146,6 +148,14 @@ def upgrade() -> None:
     with op.batch_alter_table("care_team_members", schema=None) as batch_op:
         batch_op.create_index(
             "ix_care_team_active", ["patient_id", "clinician_id", "removed_at"], unique=False
+        )
+        # One active membership per clinician and patient (ended rows are kept).
+        batch_op.create_index(
+            "uq_care_team_active_member",
+            ["patient_id", "clinician_id"],
+            unique=True,
+            sqlite_where=sa.text("removed_at IS NULL"),
+            postgresql_where=sa.text("removed_at IS NULL"),
         )
         batch_op.create_index(
             batch_op.f("ix_care_team_members_clinician_id"), ["clinician_id"], unique=False
@@ -265,6 +275,7 @@ def downgrade() -> None:
     with op.batch_alter_table("care_team_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_care_team_members_patient_id"))
         batch_op.drop_index(batch_op.f("ix_care_team_members_clinician_id"))
+        batch_op.drop_index("uq_care_team_active_member")
         batch_op.drop_index("ix_care_team_active")
 
     op.drop_table("care_team_members")
