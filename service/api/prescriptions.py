@@ -85,7 +85,10 @@ class PrescriptionView(MethodView):
     def patch(
         self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
     ) -> PrescriptionRecord:
-        """Change the terms; stored as a new version, the previous one is kept."""
+        """Change the terms; stored as a new version, the previous one is kept.
+
+        Terms identical to the current ones store nothing and return the current version.
+        """
         reason = body.pop("reason", None)
         return rx.revise_prescription(
             uow=uow(),
