@@ -150,11 +150,10 @@ def authenticate(*, uow: UnitOfWork, clock: Clock, tokens: Tokens, token: str) -
             row is None
             or row.revoked_at is not None
             or row.user_id != claims.user_id
+            or row.patient_id != claims.patient_id  # a re-signed claim
             or user is None
             or not user.is_active
         ):
-            raise Unauthenticated("The access token is invalid or has been revoked.")
-        if row.patient_id != claims.patient_id:
             raise Unauthenticated("The access token is invalid or has been revoked.")
         return Principal(user_id=user.id, role=Role(user.role), patient_id=row.patient_id)
 
