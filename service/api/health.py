@@ -33,5 +33,4 @@ class Health(MethodView):
                 u.ping()
         except SQLAlchemyError:
             abort(503, message="The database is unreachable.")
-            abort(503, message="The database is unreachable.")
         return {"status": "ok", "database": "ok"}
