@@ -85,32 +85,37 @@ class PatientRepository:
         patient = self._s.get(Patient, claimed[0], populate_existing=True)
         return patient
 
-    def list_for_clinician(
-        self, clinician_id: uuid.UUID, *, limit: int, offset: int
+    def list_page(
+        self, *, clinician_id: uuid.UUID | None, limit: int, offset: int
     ) -> list[tuple[Patient, User]]:
-        query = (
-            select(Patient, User)
-            .join(User, col(User.id) == col(Patient.user_id))
-            .join(CareTeamMember, col(CareTeamMember.patient_id) == col(Patient.id))
-            .where(
+        """Patients by name: all of them, or those on `clinician_id`'s care team."""
+        query = select(Patient, User).join(User, col(User.id) == col(Patient.user_id))
+        if clinician_id is not None:
+            query = query.join(
+                CareTeamMember, col(CareTeamMember.patient_id) == col(Patient.id)
+            ).where(
                 CareTeamMember.clinician_id == clinician_id,
                 col(CareTeamMember.removed_at).is_(None),
             )
-            .order_by(col(User.name), col(Patient.id))
-            .limit(limit)
-            .offset(offset)
-        )
+        query = query.order_by(col(User.name), col(Patient.id)).limit(limit).offset(offset)
         return [(p, u) for p, u in self._s.exec(query)]
 
-    def list_all(self, *, limit: int, offset: int) -> list[tuple[Patient, User]]:
+    def care_teams(self, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """The active clinicians of several patients, in one query."""
+        teams: dict[uuid.UUID, list[uuid.UUID]] = {pid: [] for pid in patient_ids}
+        if not patient_ids:
+            return teams
         query = (
-            select(Patient, User)
-            .join(User, col(User.id) == col(Patient.user_id))
-            .order_by(col(User.name), col(Patient.id))
-            .limit(limit)
-            .offset(offset)
+            select(CareTeamMember.patient_id, CareTeamMember.clinician_id)
+            .where(
+                col(CareTeamMember.patient_id).in_(patient_ids),
+                col(CareTeamMember.removed_at).is_(None),
+            )
+            .order_by(col(CareTeamMember.added_at), col(CareTeamMember.id))
         )
-        return [(p, u) for p, u in self._s.exec(query)]
+        for patient_id, clinician_id in self._s.exec(query):
+            teams[patient_id].append(clinician_id)
+        return teams
 
     def care_team(self, patient_id: uuid.UUID) -> list[CareTeamMember]:
         query = (

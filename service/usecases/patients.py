@@ -196,18 +196,15 @@ def list_patients(
     """Clinicians see their care-team patients, admins every patient, a patient themself."""
     who = caller.require()
     with uow:
-        if who.role is Role.CLINICIAN:
-            rows = uow.patients.list_for_clinician(who.user_id, limit=limit, offset=offset)
-        elif who.role is Role.ADMIN:
-            rows = uow.patients.list_all(limit=limit, offset=offset)
-        else:
+        if who.role is Role.PATIENT:
             own = uow.patients.get(who.patient_id) if who.patient_id else None
             user = uow.users.get(who.user_id)
             rows = [(own, user)] if own and user and offset == 0 and limit > 0 else []
-        records = [
-            _shown_to(who, _record_of(p, u, [m.clinician_id for m in uow.patients.care_team(p.id)]))
-            for p, u in rows
-        ]
+        else:
+            mine = who.user_id if who.role is Role.CLINICIAN else None
+            rows = uow.patients.list_page(clinician_id=mine, limit=limit, offset=offset)
+        teams = uow.patients.care_teams([p.id for p, _ in rows])
+        records = [_shown_to(who, _record_of(p, u, teams[p.id])) for p, u in rows]
         now = clock()
         for rec in records:
             record(
