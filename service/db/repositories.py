@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from service.db.tables import (
@@ -223,9 +223,6 @@ class AuditRepository:
             .offset(offset)
         )
         return list(self._s.exec(query))
-
-    def count(self) -> int:
-        return self._s.exec(select(func.count()).select_from(AuditEvent)).one()
 
 
 def ping(session: Session) -> bool:
