@@ -1,0 +1,399 @@
+"""The drug catalog: ingredients, combination products, classes, and name resolution.
+
+Resolution is what a clinician's free text goes through before any check:
+"Lexapro", "diazepam 5 mg tablet", "Percocet 5/325" and "oxycodone/acetaminophen"
+all become ingredient ids. Nothing is silently dropped: a name that does not
+resolve comes back unresolved, with suggestions when it looks like a misspelling.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from service.domain.severity import Severity
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    id: str
+    citation: str
+    url: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrugClass:
+    id: str
+    name: str
+    implies: tuple[str, ...] = ()
+    duplicate: Severity | None = None
+    allergen: bool = False
+    aliases: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Formulation:
+    form: str
+    strengths: tuple[Decimal, ...]
+    unit: str
+    scored: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Occupancy:
+    """Receptor or transporter occupancy model: occupancy(d) = emax * d / (ed50 + d)."""
+
+    target: str
+    emax_pct: Decimal
+    ed50_mg: Decimal
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Drug:
+    """One ingredient (the active moiety; salts resolve to it)."""
+
+    id: str
+    name: str
+    atc: str | None
+    brands: tuple[str, ...]
+    synonyms: tuple[str, ...]
+    own_classes: tuple[str, ...]
+    classes: frozenset[str]
+    withdrawal_risk: str | None
+    formulations: tuple[Formulation, ...]
+    occupancy: Occupancy | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Product:
+    """A combination product; it resolves to every ingredient."""
+
+    id: str
+    name: str
+    atc: str | None
+    brands: tuple[str, ...]
+    synonyms: tuple[str, ...]
+    ingredients: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resolved:
+    """A name as entered and what it resolved to."""
+
+    input: str
+    entry_id: str
+    name: str
+    ingredients: tuple[str, ...]
+    in_catalog: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unresolved:
+    input: str
+    suggestions: tuple[str, ...] = ()
+
+
+_UNITS = r"(?:mg|mcg|µg|ug|g|ml|l|%|units?|iu|meq|mmol|mcg/h|mg/ml|mg/5ml|mcg/ml)"
+_STRENGTH = re.compile(
+    rf"\b\d+(?:[.,]\d+)?(?:\s*(?:/|-)\s*\d+(?:[.,]\d+)?)*\s*{_UNITS}?(?:\s*/\s*\d*\s*{_UNITS})?(?=\s|$|,|;|\))"
+)
+_FORM_WORDS = frozenset(
+    [
+        "tablet",
+        "tablets",
+        "tab",
+        "tabs",
+        "capsule",
+        "capsules",
+        "cap",
+        "caps",
+        "oral",
+        "solution",
+        "suspension",
+        "liquid",
+        "syrup",
+        "elixir",
+        "concentrate",
+        "drops",
+        "drop",
+        "injection",
+        "inj",
+        "injectable",
+        "vial",
+        "pen",
+        "prefilled",
+        "syringe",
+        "patch",
+        "patches",
+        "cream",
+        "ointment",
+        "gel",
+        "lotion",
+        "spray",
+        "nasal",
+        "inhaler",
+        "inhalation",
+        "hfa",
+        "diskus",
+        "ellipta",
+        "respimat",
+        "powder",
+        "suppository",
+        "film",
+        "chewable",
+        "odt",
+        "er",
+        "xr",
+        "xl",
+        "sr",
+        "cr",
+        "dr",
+        "la",
+        "ir",
+        "ec",
+        "extended",
+        "delayed",
+        "immediate",
+        "sustained",
+        "controlled",
+        "modified",
+        "release",
+        "extended-release",
+        "delayed-release",
+        "immediate-release",
+        "orally",
+        "disintegrating",
+        "sublingual",
+        "buccal",
+        "topical",
+        "transdermal",
+        "ophthalmic",
+        "otic",
+        "vaginal",
+        "rectal",
+        "po",
+        "daily",
+        "once",
+        "twice",
+        "bid",
+        "tid",
+        "qid",
+        "qd",
+        "qhs",
+        "prn",
+        "hs",
+        "at",
+        "bedtime",
+        "each",
+        "every",
+        "dose",
+        "doses",
+        "by",
+        "mouth",
+        "generic",
+        "brand",
+    ]
+)
+_SALT_WORDS = frozenset(
+    [
+        "hydrochloride",
+        "hcl",
+        "hydrobromide",
+        "hbr",
+        "sodium",
+        "potassium",
+        "calcium",
+        "magnesium",
+        "sulfate",
+        "sulphate",
+        "succinate",
+        "tartrate",
+        "maleate",
+        "mesylate",
+        "besylate",
+        "citrate",
+        "carbonate",
+        "phosphate",
+        "acetate",
+        "bromide",
+        "fumarate",
+        "oxalate",
+        "dihydrate",
+        "monohydrate",
+        "trihydrate",
+        "hemihydrate",
+        "anhydrous",
+        "salt",
+        "salts",
+        "bitartrate",
+        "dipropionate",
+        "propionate",
+        "furoate",
+        "xinafoate",
+        "valerate",
+        "sodium-free",
+    ]
+)
+_SPLIT = re.compile(r"\s*(?:/|\+|&|,|;|\bwith\b|\band\b)\s*")
+
+
+def normalize(text: str) -> str:
+    """Lower case, without accents, trademark signs or repeated spaces."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.replace("®", " ").replace("™", " ").replace("(", " ").replace(")", " ")
+    return " ".join(text.lower().split())
+
+
+def _without(text: str, words: frozenset[str]) -> str:
+    return " ".join(w for w in text.split() if w not in words)
+
+
+def _candidates(text: str) -> list[str]:
+    """Progressively simpler forms of one name: as typed, without strength, form, salt."""
+    bare = " ".join(_STRENGTH.sub(" ", text).split())
+    no_form = _without(bare, _FORM_WORDS)
+    no_salt = _without(no_form, _SALT_WORDS)
+    seen: list[str] = []
+    for c in (text, bare, no_form, no_salt):
+        if c and c not in seen:
+            seen.append(c)
+    return seen
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """Ingredients, products and classes, with a case-insensitive name index."""
+
+    drugs: Mapping[str, Drug]
+    products: Mapping[str, Product]
+    classes: Mapping[str, DrugClass]
+    sources: Mapping[str, Source]
+    _names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _class_names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for entry_id, names in self.entry_names():
+            for name in names:
+                self._names.setdefault(normalize(name), entry_id)
+        for c in self.classes.values():
+            for name in (c.id, c.name, *c.aliases):
+                self._class_names.setdefault(normalize(name), c.id)
+
+    def entry_names(self) -> Iterable[tuple[str, tuple[str, ...]]]:
+        for d in self.drugs.values():
+            yield d.id, (d.id, d.name, *d.brands, *d.synonyms)
+        for p in self.products.values():
+            yield p.id, (p.id, p.name, *p.brands, *p.synonyms)
+
+    def ingredients_of(self, entry_id: str) -> tuple[str, ...]:
+        if entry_id in self.drugs:
+            return (entry_id,)
+        return self.products[entry_id].ingredients
+
+    def display_name(self, entry_id: str) -> str:
+        entry = self.drugs.get(entry_id) or self.products[entry_id]
+        return entry.name
+
+    def _lookup(self, text: str) -> str | None:
+        for candidate in _candidates(text):
+            if candidate in self._names:
+                return self._names[candidate]
+        return None
+
+    def resolve(self, text: str) -> Resolved | None:
+        """The catalog entry a name refers to, or None."""
+        norm = normalize(text)
+        entry_id = self._lookup(norm)
+        if entry_id is not None:
+            return Resolved(
+                input=text,
+                entry_id=entry_id,
+                name=self.display_name(entry_id),
+                ingredients=self.ingredients_of(entry_id),
+            )
+        return self._resolve_combination(text, norm)
+
+    def _resolve_combination(self, text: str, norm: str) -> Resolved | None:
+        stripped = " ".join(_STRENGTH.sub(" ", norm).split())
+        parts = [p for p in _SPLIT.split(stripped) if p]
+        if len(parts) < 2:
+            return None
+        ids = [self._lookup(p) for p in parts]
+        if any(i is None for i in ids):
+            return None
+        ingredients: list[str] = []
+        for entry_id in ids:
+            assert entry_id is not None
+            for ingredient in self.ingredients_of(entry_id):
+                if ingredient not in ingredients:
+                    ingredients.append(ingredient)
+        product = self._product_with(ingredients)
+        if product is not None:
+            return Resolved(
+                input=text,
+                entry_id=product.id,
+                name=product.name,
+                ingredients=product.ingredients,
+            )
+        names = "/".join(self.drugs[i].name for i in ingredients)
+        return Resolved(
+            input=text, entry_id="+".join(ingredients), name=names, ingredients=tuple(ingredients)
+        )
+
+    def _product_with(self, ingredients: list[str]) -> Product | None:
+        wanted = frozenset(ingredients)
+        for p in self.products.values():
+            if frozenset(p.ingredients) == wanted:
+                return p
+        return None
+
+    def suggest(self, text: str, *, limit: int = 3) -> tuple[str, ...]:
+        """Catalog names close to a misspelt one ("diazepan" -> diazepam)."""
+        candidates = _candidates(normalize(text))
+        probe = candidates[-1] if candidates else ""
+        if not probe:
+            return ()
+        matches = difflib.get_close_matches(probe, list(self._names), n=limit * 3, cutoff=0.75)
+        if not matches:
+            matches = sorted(n for n in self._names if n.startswith(probe))
+        names: list[str] = []
+        for m in matches:
+            name = self.display_name(self._names[m])
+            if name not in names:
+                names.append(name)
+        return tuple(names[:limit])
+
+    def resolve_class(self, text: str) -> DrugClass | None:
+        """A class named in an allergy list ("penicillins", "sulfa", "NSAIDs")."""
+        class_id = self._class_names.get(normalize(text))
+        return self.classes[class_id] if class_id else None
+
+    def search(self, query: str, *, limit: int) -> list[Drug | Product]:
+        """Entries whose names start with (then contain) the query, for autocomplete."""
+        q = normalize(query)
+        if not q:
+            return []
+        starts: list[str] = []
+        contains: list[str] = []
+        for name, entry_id in self._names.items():
+            if name.startswith(q) or any(w.startswith(q) for w in name.split()):
+                starts.append(entry_id)
+            elif q in name:
+                contains.append(entry_id)
+        ordered: list[str] = []
+        for entry_id in sorted(starts, key=self.display_name) + sorted(
+            contains, key=self.display_name
+        ):
+            if entry_id not in ordered:
+                ordered.append(entry_id)
+        return [self.entry(e) for e in ordered[:limit]]
+
+    def entry(self, entry_id: str) -> Drug | Product:
+        return self.drugs.get(entry_id) or self.products[entry_id]
