@@ -9,6 +9,7 @@ from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from service import knowledge
 from service.api import errors
 from service.api.context import EXTENSION, Services, assign_request_id, echo_request_id
 from service.config import DEV_SECRET_KEY, Settings
@@ -101,6 +102,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         ),
         tokens=Tokens(secret_key=settings.secret_key, ttl_seconds=settings.token_ttl_seconds),
         login_policy=LoginPolicy(max_failures=settings.login_max_failures),
+        knowledge=knowledge.load(),
     )
     app.before_request(assign_request_id)
     app.after_request(echo_request_id)

@@ -13,6 +13,7 @@ from flask import Response, current_app, g, request
 
 from service.config import Settings
 from service.db.uow import Database, UnitOfWork
+from service.domain.interactions import KnowledgeBase
 from service.usecases import auth
 from service.usecases.auth import LoginPolicy
 from service.usecases.context import Caller, Clock
@@ -32,6 +33,7 @@ class Services:
     passwords: Passwords
     tokens: Tokens
     login_policy: LoginPolicy
+    knowledge: KnowledgeBase
 
 
 def services() -> Services:

@@ -23,6 +23,7 @@ from service.usecases import audit
 from service.usecases.errors import (
     Conflict,
     Forbidden,
+    InteractionConflict,
     NotFound,
     RateLimited,
     Unauthenticated,
@@ -87,12 +88,14 @@ def error_response(
     message: str,
     errors: Mapping[str, list[str]] | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "code": status,
         "status": HTTPStatus(status).phrase,
         "message": message,
         "errors": dict(errors or {}),
+        **(extra or {}),
     }
     response = jsonify(body)
     response.status_code = status
@@ -152,7 +155,13 @@ def handle_use_case_error(error: UseCaseError) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
-    return error_response(status, error.message, error.errors, headers)
+    extra = None
+    if isinstance(error, InteractionConflict):
+        extra = {
+            "findings": error.findings,
+            "knowledge_base_version": error.knowledge_base_version,
+        }
+    return error_response(status, error.message, error.errors, headers, extra)
 
 
 def handle_domain_error(error: DomainValidationError) -> Response:

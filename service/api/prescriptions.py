@@ -11,13 +11,14 @@ from flask_smorest import Blueprint
 from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
 from service.api.schemas.common import ReasonSchema
+from service.api.schemas.interactions import InteractionConflictSchema
 from service.api.schemas.prescriptions import (
     PrescriptionCreateSchema,
     PrescriptionQuery,
     PrescriptionSchema,
     PrescriptionUpdateSchema,
 )
-from service.domain.prescriptions import Action, PrescriptionTerms, Status
+from service.domain.prescriptions import Action, Status
 from service.usecases import prescriptions as rx
 from service.usecases.prescriptions import PrescriptionRecord
 
@@ -51,15 +52,28 @@ class Prescriptions(MethodView):
 
     @blp.arguments(PrescriptionCreateSchema)
     @blp.response(201, PrescriptionSchema)
+    @blp.alt_response(
+        409,
+        schema=InteractionConflictSchema,
+        description="Interaction findings need an override or an acknowledgement.",
+    )
     @errors(blp, *AUTH, 403, 404)
-    def post(self, terms: PrescriptionTerms, patient_id: uuid.UUID) -> PrescriptionRecord:
-        """Prescribe (clinicians on the care team)."""
+    def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> PrescriptionRecord:
+        """Prescribe (clinicians on the care team), after an interaction check.
+
+        Contraindicated findings refuse the prescription (409, with the findings)
+        unless `override.reason` is given; major findings need their ids in
+        `acknowledge` (or an override). Moderate and minor findings are stored and
+        returned. A drug the catalog does not list needs `confirm_unlisted: true`.
+        """
         return rx.create_prescription(
             uow=uow(),
             caller=caller(),
             clock=services().clock,
+            kb=services().knowledge,
             patient_id=patient_id,
-            terms=terms,
+            terms=body["terms"],
+            screening=body["screening"],
         )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from service.api import audit, auth, health, patients, prescriptions, users
+from service.api import audit, auth, health, interactions, patients, prescriptions, users
 
 
 def register(api: Api) -> None:
-    for module in (health, auth, users, patients, prescriptions, audit):
+    for module in (health, auth, users, patients, prescriptions, interactions, audit):
         api.register_blueprint(module.blp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -15,6 +15,7 @@ from service.db.tables import (
     CareTeamMember,
     Patient,
     Prescription,
+    PrescriptionFinding,
     PrescriptionVersion,
     User,
 )
@@ -195,6 +196,38 @@ class PrescriptionRepository:
         if status is not None:
             query = query.where(Prescription.status == status)
         return [(rx, v) for rx, v in self._s.exec(query)]
+
+    def regimen(self, patient_id: uuid.UUID) -> list[tuple[Prescription, PrescriptionVersion]]:
+        """Current versions of every prescription not discontinued (paused ones resume)."""
+        query = (
+            select(Prescription, PrescriptionVersion)
+            .join(
+                PrescriptionVersion,
+                (col(PrescriptionVersion.prescription_id) == col(Prescription.id))
+                & (col(PrescriptionVersion.version) == col(Prescription.current_version)),
+            )
+            .where(Prescription.patient_id == patient_id, Prescription.status != "discontinued")
+            .order_by(col(Prescription.created_at), col(Prescription.id))
+        )
+        return [(rx, v) for rx, v in self._s.exec(query)]
+
+    def add_findings(self, findings: Iterable[PrescriptionFinding]) -> None:
+        self._s.add_all(list(findings))
+        self._s.flush()
+
+    def findings(self, rx_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[PrescriptionFinding]]:
+        """Stored findings of several prescriptions in one query, by prescription."""
+        out: dict[uuid.UUID, list[PrescriptionFinding]] = {i: [] for i in rx_ids}
+        if not rx_ids:
+            return out
+        query = (
+            select(PrescriptionFinding)
+            .where(col(PrescriptionFinding.prescription_id).in_(rx_ids))
+            .order_by(col(PrescriptionFinding.created_at), col(PrescriptionFinding.finding_id))
+        )
+        for f in self._s.exec(query):
+            out[f.prescription_id].append(f)
+        return out
 
     def versions(self, rx_id: uuid.UUID) -> list[PrescriptionVersion]:
         query = (

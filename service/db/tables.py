@@ -139,6 +139,10 @@ class PrescriptionVersion(SQLModel, table=True):
     prescription_id: uuid.UUID = Field(foreign_key="prescriptions.id", index=True)
     version: int
     drug: str = Field(max_length=200)
+    # The catalog entry the drug resolved to (null for a confirmed unlisted drug)
+    # and its ingredients, which interaction checks use.
+    drug_id: str | None = Field(default=None, max_length=200)
+    ingredients: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     dose_amount: Decimal = Field(sa_column=Column(Numeric(14, 4), nullable=False))
     dose_unit: str = Field(max_length=16)
     route: str = Field(max_length=32)
@@ -151,6 +155,68 @@ class PrescriptionVersion(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=2000)
     created_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: dt.datetime = _utc_column()
+
+
+class PrescriptionFinding(SQLModel, table=True):
+    """An interaction finding raised when the prescription was written, and how the
+    prescriber answered it. Append-only, like the versions."""
+
+    __tablename__ = "prescription_findings"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    prescription_id: uuid.UUID = Field(foreign_key="prescriptions.id", index=True)
+    finding_id: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    resolution: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=2000)
+    knowledge_base_version: str = Field(max_length=64)
+    detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: dt.datetime = _utc_column()
+
+
+class InteractionImport(SQLModel, table=True):
+    """One run of an importer; the knowledge-base version counts these."""
+
+    __tablename__ = "interaction_imports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    format: str = Field(max_length=16)
+    files: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    rows_read: int
+    pairs_stored: int
+    unknown_level: int
+    unresolved_names: int
+    rejected_rows: int
+    created_at: dt.datetime = _utc_column()
+
+
+class ImportedInteraction(SQLModel, table=True):
+    """A drug pair from a licensed external dataset (DDInter, generic CSV).
+
+    `drug_a` < `drug_b` are ingredient keys: a catalog id, or "x:" and the
+    normalised name for a drug the catalog does not list.
+    """
+
+    __tablename__ = "imported_interactions"
+    __table_args__ = (
+        UniqueConstraint("dataset", "drug_a", "drug_b"),
+        Index("ix_imported_pair", "drug_a", "drug_b"),
+        Index("ix_imported_drug_b", "drug_b"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset: str = Field(max_length=16)
+    drug_a: str = Field(max_length=200)
+    drug_b: str = Field(max_length=200)
+    name_a: str = Field(max_length=200)
+    name_b: str = Field(max_length=200)
+    severity: str = Field(max_length=16)
+    mechanism: str | None = Field(default=None, max_length=4000)
+    management: str | None = Field(default=None, max_length=4000)
+    source: str | None = Field(default=None, max_length=500)
+    import_id: int = Field(foreign_key="interaction_imports.id")
 
 
 class AuditEvent(SQLModel, table=True):

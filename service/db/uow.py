@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from service.db.engine import make_engine, make_session_factory
+from service.db.knowledge import KnowledgeRepository
 from service.db.repositories import (
     AuditRepository,
     PatientRepository,
@@ -28,6 +29,7 @@ class UnitOfWork:
     tokens: TokenRepository
     prescriptions: PrescriptionRepository
     audit: AuditRepository
+    knowledge: KnowledgeRepository
     login_throttle: LoginThrottle
 
     def __init__(self, database: Database) -> None:
@@ -48,6 +50,7 @@ class UnitOfWork:
         self.tokens = TokenRepository(session)
         self.prescriptions = PrescriptionRepository(session)
         self.audit = AuditRepository(session)
+        self.knowledge = KnowledgeRepository(session)
         self.login_throttle = self._db.login_throttle(session)
         return self
 

@@ -247,7 +247,8 @@ def normalize(text: str) -> str:
     """Lower case, without accents, trademark signs or repeated spaces."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.replace("®", " ").replace("™", " ").replace("(", " ").replace(")", " ")
+    for mark in "®™()#-_":
+        text = text.replace(mark, " ")
     return " ".join(text.lower().split())
 
 
@@ -255,13 +256,23 @@ def _without(text: str, words: frozenset[str]) -> str:
     return " ".join(w for w in text.split() if w not in words)
 
 
+def _ignorable(words: list[str]) -> bool:
+    """Strength, form and salt words that may follow a name ("20 mg tablet", "HCl")."""
+    rest = " ".join(words)
+    return not _without(_without(_STRENGTH.sub(" ", rest), _FORM_WORDS), _SALT_WORDS).strip()
+
+
 def _candidates(text: str) -> list[str]:
-    """Progressively simpler forms of one name: as typed, without strength, form, salt."""
+    """Progressively simpler forms of one name: as typed; its longest leading words
+    followed only by strength, form or salt words ("Tylenol 3 tablet" -> "tylenol 3");
+    then without strength, form and salt words."""
+    words = text.split()
+    prefixes = [" ".join(words[:k]) for k in range(len(words) - 1, 0, -1) if _ignorable(words[k:])]
     bare = " ".join(_STRENGTH.sub(" ", text).split())
     no_form = _without(bare, _FORM_WORDS)
     no_salt = _without(no_form, _SALT_WORDS)
     seen: list[str] = []
-    for c in (text, bare, no_form, no_salt):
+    for c in (text, *prefixes, bare, no_form, no_salt):
         if c and c not in seen:
             seen.append(c)
     return seen

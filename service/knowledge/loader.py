@@ -233,8 +233,10 @@ def _drugs(
     members: Mapping[str, set[str]],
     sources: Mapping[str, Source],
     problems: _Problems,
-) -> dict[str, Drug]:
+) -> tuple[dict[str, Drug], dict[str, str]]:
+    """The ingredients, and the file each was read from."""
     extra: dict[str, set[str]] = {}
+    files: dict[str, str] = {}
     for cid, ids in members.items():
         for did in ids:
             extra.setdefault(did, set()).add(cid)
@@ -246,6 +248,7 @@ def _drugs(
             if not did or did in drugs:
                 problems.add(where, "missing or duplicate drug id")
                 continue
+            files[did] = f"drugs/{path.name}"
             own = _tuple(body.get("classes"))
             if not own:
                 problems.add(where, "a drug needs at least one class")
@@ -267,7 +270,7 @@ def _drugs(
     for cid, ids in members.items():
         for did in sorted(ids - drugs.keys()):
             problems.add(f"classes.yaml: {cid}", f"member {did!r} is not in the catalog")
-    return drugs
+    return drugs, files
 
 
 def _products(root: Path, drugs: Mapping[str, Drug], problems: _Problems) -> dict[str, Product]:
@@ -296,7 +299,10 @@ def _products(root: Path, drugs: Mapping[str, Drug], problems: _Problems) -> dic
 
 
 def _check_names(
-    drugs: Mapping[str, Drug], products: Mapping[str, Product], problems: _Problems
+    drugs: Mapping[str, Drug],
+    products: Mapping[str, Product],
+    files: Mapping[str, str],
+    problems: _Problems,
 ) -> None:
     owner: dict[str, str] = {}
     entries: list[tuple[str, tuple[str, ...]]] = [
@@ -306,7 +312,10 @@ def _check_names(
         for name in dict.fromkeys(normalize(n) for n in names):
             other = owner.setdefault(name, entry_id)
             if other != entry_id:
-                problems.add(entry_id, f"name {name!r} is also a name of {other!r}")
+                problems.add(
+                    f"{files.get(entry_id, 'products.yaml')}: {entry_id}",
+                    f"name {name!r} is also a name of {other!r}",
+                )
 
 
 def _selector(
@@ -415,9 +424,9 @@ def load_from(root: Path) -> KnowledgeBase:
     version = (root / "VERSION").read_text(encoding="utf-8").strip()
     sources = _sources(root, problems)
     classes, members = _classes(root, sources, problems)
-    drugs = _drugs(root, classes, members, sources, problems)
+    drugs, files = _drugs(root, classes, members, sources, problems)
     products = _products(root, drugs, problems)
-    _check_names(drugs, products, problems)
+    _check_names(drugs, products, files, problems)
     pairs, cross, conditions = _rules(root, drugs, classes, sources, problems)
     if problems.items:
         raise KnowledgeBaseError(problems.items)

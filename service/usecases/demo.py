@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from service import knowledge
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Principal, Role
 from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule
@@ -110,7 +111,12 @@ def seed(
             if index == 0:
                 for terms in _regimen(clock().date()):
                     prescriptions.create_prescription(
-                        uow=uow(), caller=as_doc, clock=clock, patient_id=rec.id, terms=terms
+                        uow=uow(),
+                        caller=as_doc,
+                        clock=clock,
+                        kb=knowledge.load(),
+                        patient_id=rec.id,
+                        terms=terms,
                     )
         out.append(Credential(Role.PATIENT.value, email, password, exists is None))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from service.domain.errors import DomainValidationError
 
@@ -25,6 +26,15 @@ class Forbidden(UseCaseError):
 
 class Conflict(UseCaseError):
     """The request clashes with the current state (duplicate, wrong status)."""
+
+
+class InteractionConflict(Conflict):
+    """A prescription refused until its findings are acknowledged or overridden."""
+
+    def __init__(self, message: str, *, findings: list[Any], knowledge_base_version: str) -> None:
+        super().__init__(message)
+        self.findings = findings
+        self.knowledge_base_version = knowledge_base_version
 
 
 class ValidationFailed(UseCaseError):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from service.db.tables import Prescription, PrescriptionVersion
+from service.db.tables import Prescription, PrescriptionFinding, PrescriptionVersion
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
+from service.domain.catalog import Resolved
 from service.domain.errors import TransitionError
+from service.domain.interactions import Finding, Item, KnowledgeBase
 from service.domain.prescriptions import (
     Action,
     Dose,
@@ -26,7 +28,15 @@ from service.domain.prescriptions import (
 from service.usecases.access import load_readable_patient, load_writable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
-from service.usecases.errors import Conflict, NotFound, ValidationFailed, domain_rules
+from service.usecases.errors import (
+    Conflict,
+    InteractionConflict,
+    NotFound,
+    ValidationFailed,
+    domain_rules,
+)
+from service.usecases.interactions import knowledge_base_version, resolve_name, run_check
+from service.usecases.screening import Screening, blocking, finding_json, resolution
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +48,8 @@ class PrescriptionRecord:
     version: int
     status: str
     drug: str
+    drug_id: str | None
+    ingredients: tuple[str, ...]
     dose: Dose
     route: str
     schedule: Schedule
@@ -49,6 +61,7 @@ class PrescriptionRecord:
     created_by: uuid.UUID
     created_at: dt.datetime
     updated_at: dt.datetime
+    findings: tuple[dict[str, Any], ...] = ()
 
 
 def _plain(amount: Decimal) -> Decimal:
@@ -69,7 +82,9 @@ def _terms(v: PrescriptionVersion) -> PrescriptionTerms:
     )
 
 
-def _record(rx: Prescription, v: PrescriptionVersion) -> PrescriptionRecord:
+def _record(
+    rx: Prescription, v: PrescriptionVersion, findings: Sequence[PrescriptionFinding] = ()
+) -> PrescriptionRecord:
     t = _terms(v)
     return PrescriptionRecord(
         id=rx.id,
@@ -77,6 +92,9 @@ def _record(rx: Prescription, v: PrescriptionVersion) -> PrescriptionRecord:
         version=v.version,
         status=v.status,
         drug=t.drug,
+        drug_id=v.drug_id,
+        ingredients=tuple(v.ingredients or ()),
+        findings=tuple(_finding_out(f) for f in findings),
         dose=t.dose,
         route=t.route,
         schedule=t.schedule,
@@ -91,9 +109,25 @@ def _record(rx: Prescription, v: PrescriptionVersion) -> PrescriptionRecord:
     )
 
 
+def _finding_out(f: PrescriptionFinding) -> dict[str, Any]:
+    return {
+        **f.detail,
+        "resolution": f.resolution,
+        "reason": f.reason,
+        "knowledge_base_version": f.knowledge_base_version,
+    }
+
+
+def _audited(rec: PrescriptionRecord) -> PrescriptionRecord:
+    """The record as the audit trail keeps it; findings have their own entries."""
+    return replace(rec, findings=())
+
+
 def _version_row(
     *,
     rx_id: uuid.UUID,
+    drug_id: str | None,
+    ingredients: Sequence[str] | None,
     number: int,
     terms: PrescriptionTerms,
     status: Status,
@@ -106,6 +140,8 @@ def _version_row(
         prescription_id=rx_id,
         version=number,
         drug=terms.drug,
+        drug_id=drug_id,
+        ingredients=list(ingredients) if ingredients is not None else None,
         dose_amount=terms.dose.amount,
         dose_unit=terms.dose.unit,
         route=terms.route,
@@ -121,19 +157,55 @@ def _version_row(
     )
 
 
+def _resolve_drug(
+    uow: UnitOfWork, kb: KnowledgeBase, name: str, screening: Screening
+) -> Resolved | None:
+    found = resolve_name(uow, kb, name)
+    if isinstance(found, Resolved):
+        return found
+    if screening.confirm_unlisted:
+        return None
+    hint = f" Did you mean {', '.join(found.suggestions)}?" if found.suggestions else ""
+    raise ValidationFailed(
+        "The drug is not in the catalog.",
+        errors={
+            "drug": [
+                f"{name!r} is not in the drug catalog, so it cannot be checked for "
+                f"interactions.{hint} Send confirm_unlisted: true to prescribe it anyway."
+            ]
+        },
+    )
+
+
 def create_prescription(
     *,
     uow: UnitOfWork,
     caller: Caller,
     clock: Clock,
+    kb: KnowledgeBase,
     patient_id: uuid.UUID,
     terms: PrescriptionTerms,
+    screening: Screening | None = None,
 ) -> PrescriptionRecord:
+    """Prescribe after an interaction check; see `Screening` for how findings gate it."""
     now = clock()
+    screening = screening or Screening()
     with domain_rules("The prescription is not valid."):
         terms = validate_terms(terms)
     with uow:
-        load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        drug = _resolve_drug(uow, kb, terms.drug, screening)
+        new = [Item(input=terms.drug, name=drug.name, ingredients=drug.ingredients)] if drug else []
+        findings = run_check(uow, kb, new=new, patient=ctx.patient)
+        version_label = knowledge_base_version(uow, kb)
+        refused = blocking(findings, screening)
+        if refused:
+            raise InteractionConflict(
+                "The prescription has interaction findings that need an override or an "
+                "acknowledgement.",
+                findings=[finding_json(kb, f) for f in refused],
+                knowledge_base_version=version_label,
+            )
         by = caller.require().user_id
         rx = Prescription(
             patient_id=patient_id,
@@ -145,6 +217,8 @@ def create_prescription(
         )
         version = _version_row(
             rx_id=rx.id,
+            drug_id=drug.entry_id if drug else None,
+            ingredients=drug.ingredients if drug else None,
             number=1,
             terms=terms,
             status=Status.ACTIVE,
@@ -154,7 +228,23 @@ def create_prescription(
             now=now,
         )
         uow.prescriptions.add(rx, version)
-        rec = _record(rx, version)
+        stored = [
+            PrescriptionFinding(
+                prescription_id=rx.id,
+                finding_id=f.id,
+                kind=f.kind.value,
+                severity=f.severity.value,
+                resolution=resolution(f, screening).value,
+                reason=screening.override_reason if screening.override_reason else None,
+                knowledge_base_version=version_label,
+                detail=finding_json(kb, f),
+                created_by=by,
+                created_at=now,
+            )
+            for f in findings
+        ]
+        uow.prescriptions.add_findings(stored)
+        rec = _record(rx, version, stored)
         record(
             uow,
             caller=caller,
@@ -164,10 +254,47 @@ def create_prescription(
             entity_type="Prescription",
             entity_id=rx.id,
             patient_id=patient_id,
-            after=rec,
+            after=_audited(rec),
         )
+        _audit_screening(uow, caller=caller, now=now, rx=rx, findings=findings, screening=screening)
         uow.commit()
         return rec
+
+
+def _audit_screening(
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    now: dt.datetime,
+    rx: Prescription,
+    findings: Sequence[Finding],
+    screening: Screening,
+) -> None:
+    """One audit entry per override or acknowledgement, naming the findings it answered."""
+    for subtype, picked in (
+        ("prescription.interaction-override", screening.overridden(findings)),
+        ("prescription.interaction-acknowledge", screening.acknowledged(findings)),
+    ):
+        if not picked:
+            continue
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.CREATE,
+            subtype=subtype,
+            entity_type="Prescription",
+            entity_id=rx.id,
+            patient_id=rx.patient_id,
+            after={
+                "findings": [
+                    {"id": f.id, "kind": f.kind.value, "severity": f.severity.value, "rule": f.rule}
+                    for f in picked
+                ],
+                "reason": screening.override_reason,
+                "unlisted_drug_confirmed": screening.confirm_unlisted,
+            },
+        )
 
 
 def list_prescriptions(
@@ -196,7 +323,8 @@ def list_prescriptions(
             entity_type="Prescription",
             patient_id=patient_id,
         )
-        return [_record(rx, v) for rx, v in rows]
+        findings = uow.prescriptions.findings([rx.id for rx, _ in rows])
+        return [_record(rx, v, findings[rx.id]) for rx, v in rows]
 
 
 def _load(
@@ -219,7 +347,11 @@ def get_prescription(
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id)
-        rec = _record(rx, uow.prescriptions.version(rx.id, rx.current_version))
+        rec = _record(
+            rx,
+            uow.prescriptions.version(rx.id, rx.current_version),
+            uow.prescriptions.findings([rx.id])[rx.id],
+        )
         record_read(
             uow,
             caller=caller,
@@ -243,7 +375,8 @@ def list_versions(
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id)
-        records = [_record(rx, v) for v in uow.prescriptions.versions(rx.id)]
+        findings = uow.prescriptions.findings([rx.id])[rx.id]
+        records = [_record(rx, v, findings) for v in uow.prescriptions.versions(rx.id)]
         record_read(
             uow,
             caller=caller,
@@ -268,12 +401,15 @@ def _append_version(
     change: str,
     reason: str | None,
 ) -> PrescriptionRecord:
-    before = _record(rx, current)
+    findings = uow.prescriptions.findings([rx.id])[rx.id]
+    before = _record(rx, current, findings)
     rx.current_version += 1
     rx.status = status.value
     rx.updated_at = now
     version = _version_row(
         rx_id=rx.id,
+        drug_id=current.drug_id,
+        ingredients=current.ingredients,
         number=rx.current_version,
         terms=terms,
         status=status,
@@ -283,7 +419,7 @@ def _append_version(
         now=now,
     )
     uow.prescriptions.add_version(rx, version)
-    after = _record(rx, version)
+    after = _record(rx, version, findings)
     record(
         uow,
         caller=caller,
@@ -293,8 +429,8 @@ def _append_version(
         entity_type="Prescription",
         entity_id=rx.id,
         patient_id=rx.patient_id,
-        before=before,
-        after=after,
+        before=_audited(before),
+        after=_audited(after),
     )
     return after
 
@@ -318,10 +454,20 @@ def revise_prescription(
             raise Conflict("A discontinued prescription cannot be changed; prescribe anew.")
         current = uow.prescriptions.version(rx.id, rx.current_version)
         old = _terms(current)
+        if changes.get("drug", old.drug) != old.drug:
+            raise ValidationFailed(
+                "The drug of a prescription cannot be changed.",
+                errors={
+                    "drug": [
+                        "Prescribe the new drug (its interactions are checked) and "
+                        "discontinue this prescription instead."
+                    ]
+                },
+            )
         with domain_rules("The prescription is not valid."):
             new = revise(old, changes)
         if new == old:
-            return _record(rx, current)
+            return _record(rx, current, uow.prescriptions.findings([rx.id])[rx.id])
         rec = _append_version(
             uow,
             caller=caller,

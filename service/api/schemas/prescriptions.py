@@ -15,6 +15,7 @@ from service.api.schemas.common import (
     text,
     whole_number,
 )
+from service.api.schemas.interactions import FindingSchema
 from service.domain.prescriptions import (
     DOSE_UNITS,
     MAX_EVERY_N_DAYS,
@@ -27,6 +28,7 @@ from service.domain.prescriptions import (
     Schedule,
     Status,
 )
+from service.usecases.screening import Resolution, Screening
 
 
 def _decimal(value: float | None) -> Decimal | None:
@@ -90,6 +92,17 @@ class ScheduleSchema(StrictSchema):
         )
 
 
+class OverrideSchema(StrictSchema):
+    reason = text(
+        max_length=2000, required=True, metadata={"description": "Why the findings are overridden."}
+    )
+
+    @ma.validates("reason")
+    def _not_blank(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ma.ValidationError("Must not be blank.")
+
+
 class PrescriptionCreateSchema(StrictSchema):
     drug = text(max_length=200, required=True, metadata={"example": "escitalopram"})
     dose = fields.Nested(DoseSchema, required=True)
@@ -98,10 +111,35 @@ class PrescriptionCreateSchema(StrictSchema):
     start_date = fields.Date(required=True)
     end_date = fields.Date(allow_none=True, load_default=None)
     instructions = text(max_length=2000, min_length=0, allow_none=True, load_default=None)
+    override = fields.Nested(
+        OverrideSchema,
+        load_default=None,
+        metadata={
+            "description": "Override every contraindicated and major finding with a reason."
+        },
+    )
+    acknowledge = fields.List(
+        text(max_length=32),
+        load_default=list,
+        validate=validate.Length(max=100),
+        metadata={"description": "Ids of the major findings the prescriber has read (audited)."},
+    )
+    confirm_unlisted = Flag(
+        load_default=False,
+        metadata={
+            "description": ("Prescribe a drug the catalog does not list (it cannot be checked).")
+        },
+    )
 
     @ma.post_load
-    def make(self, data: dict[str, Any], **_: Any) -> PrescriptionTerms:
-        return PrescriptionTerms(**data)
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        override = data.pop("override")
+        screening = Screening(
+            override_reason=override["reason"].strip() if override else None,
+            acknowledge=frozenset(data.pop("acknowledge")),
+            confirm_unlisted=data.pop("confirm_unlisted"),
+        )
+        return {"terms": PrescriptionTerms(**data), "screening": screening}
 
 
 class PrescriptionUpdateSchema(StrictSchema):
@@ -131,12 +169,35 @@ class ScheduleOutSchema(StrictSchema):
     min_hours_between = fields.Float(allow_none=True, required=True)
 
 
+class StoredFindingSchema(FindingSchema):
+    resolution = fields.String(
+        required=True,
+        validate=validate.OneOf([r.value for r in Resolution]),
+        metadata={"description": "none, acknowledged or overridden by the prescriber."},
+    )
+    reason = fields.String(
+        allow_none=True, required=True, metadata={"description": "Override reason."}
+    )
+    knowledge_base_version = fields.String(required=True)
+
+
 class PrescriptionSchema(StrictSchema):
     id = fields.UUID(required=True)
     patient_id = fields.UUID(required=True)
     version = fields.Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf([s.value for s in Status]))
-    drug = fields.String(required=True)
+    drug = fields.String(required=True, metadata={"description": "As prescribed."})
+    drug_id = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Catalog entry; null for a confirmed unlisted drug."},
+    )
+    ingredients = fields.List(fields.String(), required=True)
+    findings = fields.List(
+        fields.Nested(StoredFindingSchema),
+        required=True,
+        metadata={"description": "Interaction findings raised when it was prescribed."},
+    )
     dose = fields.Nested(DoseOutSchema, required=True)
     route = fields.String(required=True)
     schedule = fields.Nested(ScheduleOutSchema, required=True)

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from service.db.migrations.triggers import allow_changes as _allow_changes
+from service.db.migrations.triggers import forbid_changes as _forbid_changes
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -227,37 +230,6 @@ def upgrade() -> None:
 
     _forbid_changes("audit_events")
     _forbid_changes("prescription_versions")
-
-
-# Audit entries and prescription versions are append-only: the database itself
-# refuses UPDATE and DELETE, whatever code or console reaches it.
-def _forbid_changes(table: str) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.execute(
-            f"""CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
-            BEGIN RAISE EXCEPTION '{table} is append-only'; END; $$ LANGUAGE plpgsql"""
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-        )
-    else:
-        for event in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-            )
-
-
-def _allow_changes(table: str) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
-    else:
-        for event in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")
 
 
 def downgrade() -> None:

@@ -1,0 +1,87 @@
+"""Interaction checks and the drug catalog, for clinician apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.api.context import caller, require_auth, services, uow
+from service.api.docs import AUTH, errors
+from service.api.schemas.interactions import (
+    CheckRequestSchema,
+    CheckResponseSchema,
+    DrugQuery,
+    DrugSchema,
+    DrugSummarySchema,
+)
+from service.usecases import drugs, interactions
+from service.usecases.screening import finding_json
+
+blp = Blueprint(
+    "interactions", __name__, url_prefix="/v1", description="Drug catalog and interaction checks"
+)
+
+
+@blp.route("/interactions/check")
+class Check(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(CheckRequestSchema)
+    @blp.response(200, CheckResponseSchema)
+    @errors(blp, *AUTH, 403, 404)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Check drugs against each other and, with `patient_id`, the patient's record.
+
+        Names that do not resolve are listed under `unresolved`, with suggestions.
+        """
+        kb = services().knowledge
+        result = interactions.check_interactions(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            kb=kb,
+            drugs=body["drugs"],
+            patient_id=body["patient_id"],
+        )
+        return {
+            "findings": [finding_json(kb, f) for f in result.findings],
+            "resolved": [
+                {
+                    "input": r.input,
+                    "drug_id": r.entry_id,
+                    "name": r.name,
+                    "ingredients": list(r.ingredients),
+                    "in_catalog": r.in_catalog,
+                }
+                for r in result.resolved
+            ],
+            "unresolved": [
+                {"input": u.input, "suggestions": list(u.suggestions)} for u in result.unresolved
+            ],
+            "knowledge_base_version": result.knowledge_base_version,
+        }
+
+
+@blp.route("/drugs")
+class Drugs(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(DrugQuery, location="query")
+    @blp.response(200, DrugSummarySchema(many=True))
+    @errors(blp, *AUTH)
+    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Catalog entries whose names start with `q` (autocomplete)."""
+        return drugs.search_drugs(kb=services().knowledge, query=query["q"], limit=query["limit"])
+
+
+@blp.route("/drugs/<string:drug_id>")
+class DrugView(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, DrugSchema)
+    @errors(blp, *AUTH, 404)
+    def get(self, drug_id: str) -> dict[str, Any]:
+        """A catalog entry: ingredients, classes, formulations, withdrawal risk."""
+        return drugs.get_drug(uow=uow(), kb=services().knowledge, drug_id=drug_id)

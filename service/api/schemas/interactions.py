@@ -1,0 +1,155 @@
+"""The interaction-check and drug-catalog contracts."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from service.api.schemas.common import StrictSchema, text
+from service.domain.interactions import Kind
+from service.domain.severity import Severity
+
+MAX_CHECK_DRUGS = 50
+
+
+class CheckRequestSchema(StrictSchema):
+    drugs = fields.List(
+        text(max_length=200),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_CHECK_DRUGS),
+        metadata={
+            "description": (
+                "Drug names as typed: generic, brand or synonym; "
+                "strength and form text is tolerated."
+            ),
+            "example": ["Lexapro", "Valium"],
+        },
+    )
+    patient_id = fields.UUID(
+        load_default=None,
+        metadata={
+            "description": (
+                "Also check against this patient's current prescriptions, allergies and pregnancy."
+            )
+        },
+    )
+
+
+class CitationSchema(StrictSchema):
+    id = fields.String(required=True)
+    citation = fields.String(required=True)
+    url = fields.String(allow_none=True, required=True)
+
+
+class FindingDrugSchema(StrictSchema):
+    input = fields.String(required=True, metadata={"description": "As entered (or as prescribed)."})
+    resolved = fields.String(
+        required=True, metadata={"description": "Catalog name it resolved to."}
+    )
+    ingredients = fields.List(fields.String(), required=True)
+    prescription_id = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The patient's prescription this drug comes from, if any."},
+    )
+
+
+class FindingSchema(StrictSchema):
+    id = fields.String(
+        required=True, metadata={"description": "Stable id; acknowledge major findings by it."}
+    )
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in Kind]))
+    severity = fields.String(required=True, validate=validate.OneOf([s.value for s in Severity]))
+    drugs = fields.List(fields.Nested(FindingDrugSchema), required=True)
+    rule = fields.String(
+        required=True, metadata={"description": "The highest-severity matching rule."}
+    )
+    rules = fields.List(
+        fields.String(), required=True, metadata={"description": "Every matching rule, merged."}
+    )
+    classes = fields.List(
+        fields.String(), required=True, metadata={"description": "Classes that matched."}
+    )
+    mechanism = fields.String(required=True)
+    effect = fields.String(required=True)
+    management = fields.String(required=True)
+    sources = fields.List(fields.Nested(CitationSchema), required=True)
+    allergy = fields.String(allow_none=True, required=True)
+    condition = fields.String(allow_none=True, required=True)
+
+
+class ResolvedSchema(StrictSchema):
+    input = fields.String(required=True)
+    drug_id = fields.String(
+        required=True, metadata={"description": "Catalog entry (or imported-only drug key)."}
+    )
+    name = fields.String(required=True)
+    ingredients = fields.List(fields.String(), required=True)
+    in_catalog = fields.Boolean(required=True)
+
+
+class UnresolvedSchema(StrictSchema):
+    input = fields.String(required=True)
+    suggestions = fields.List(fields.String(), required=True)
+
+
+class CheckResponseSchema(StrictSchema):
+    findings = fields.List(fields.Nested(FindingSchema), required=True)
+    resolved = fields.List(fields.Nested(ResolvedSchema), required=True)
+    unresolved = fields.List(fields.Nested(UnresolvedSchema), required=True)
+    knowledge_base_version = fields.String(required=True)
+
+
+class InteractionConflictSchema(StrictSchema):
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    findings = fields.List(fields.Nested(FindingSchema), required=True)
+    knowledge_base_version = fields.String(required=True)
+
+
+class DrugQuery(StrictSchema):
+    q = text(
+        max_length=100,
+        required=True,
+        metadata={"description": "Start of a generic, brand or synonym name."},
+    )
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
+
+
+class FormulationSchema(StrictSchema):
+    form = fields.String(required=True)
+    strengths = fields.List(fields.Float(), required=True)
+    unit = fields.String(required=True)
+    scored = fields.Boolean(required=True)
+
+
+class ClassRefSchema(StrictSchema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class OccupancySchema(StrictSchema):
+    target = fields.String(required=True)
+    emax_pct = fields.Float(required=True)
+    ed50_mg = fields.Float(required=True)
+    source = fields.Nested(CitationSchema, required=True)
+
+
+class DrugSummarySchema(StrictSchema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["ingredient", "combination"]))
+    brands = fields.List(fields.String(), required=True)
+    ingredients = fields.List(fields.String(), required=True)
+    withdrawal_risk = fields.Boolean(required=True)
+
+
+class DrugSchema(DrugSummarySchema):
+    atc = fields.String(allow_none=True, required=True)
+    synonyms = fields.List(fields.String(), required=True)
+    classes = fields.List(fields.Nested(ClassRefSchema), required=True)
+    formulations = fields.List(fields.Nested(FormulationSchema), required=True)
+    withdrawal_reason = fields.String(allow_none=True, required=True)
+    occupancy = fields.Nested(OccupancySchema, allow_none=True, required=True)
+    knowledge_base_version = fields.String(required=True)

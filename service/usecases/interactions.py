@@ -1,0 +1,165 @@
+"""Interaction checks: free-text drug names against each other, a patient's
+regimen, allergies and pregnancy, with curated and imported rules merged."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from service.db.tables import Patient, PrescriptionVersion
+from service.db.uow import UnitOfWork
+from service.domain.accounts import Role
+from service.domain.catalog import Resolved, Unresolved, normalize
+from service.domain.interactions import (
+    Finding,
+    ImportedRule,
+    Item,
+    KnowledgeBase,
+    check,
+    resolve_allergy,
+)
+from service.domain.interactions import Patient as PatientFacts
+from service.domain.severity import Severity
+from service.usecases.access import load_readable_patient
+from service.usecases.audit import record_read
+from service.usecases.context import Caller, Clock
+from service.usecases.errors import Forbidden
+
+EXTERNAL = "x:"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckResult:
+    findings: list[Finding]
+    resolved: list[Resolved]
+    unresolved: list[Unresolved]
+    knowledge_base_version: str
+
+
+def knowledge_base_version(uow: UnitOfWork, kb: KnowledgeBase) -> str:
+    """The curated version, plus the number of imports run into this database."""
+    imports = uow.knowledge.import_count()
+    return f"{kb.version}+imports.{imports}" if imports else kb.version
+
+
+def external_key(name: str) -> str:
+    return EXTERNAL + normalize(name)
+
+
+def resolve_name(uow: UnitOfWork, kb: KnowledgeBase, text: str) -> Resolved | Unresolved:
+    """Catalog first; then a drug only an imported dataset knows; else suggestions."""
+    found = kb.catalog.resolve(text)
+    if found is not None:
+        return found
+    key = external_key(text)
+    if uow.knowledge.knows(key):
+        return Resolved(
+            input=text, entry_id=key, name=text.strip(), ingredients=(key,), in_catalog=False
+        )
+    return Unresolved(input=text, suggestions=kb.catalog.suggest(text))
+
+
+def imported_rules(uow: UnitOfWork, items: Iterable[Item]) -> list[ImportedRule]:
+    keys = {i for item in items for i in item.ingredients}
+    return [
+        ImportedRule(
+            a=row.drug_a,
+            b=row.drug_b,
+            severity=Severity(row.severity),
+            mechanism=row.mechanism or "",
+            management=row.management or "",
+            sources=(f"import:{row.dataset}:{row.source or row.dataset}",),
+        )
+        for row in uow.knowledge.pairs_among(keys)
+    ]
+
+
+def regimen_items(
+    kb: KnowledgeBase, rows: Iterable[tuple[uuid.UUID, PrescriptionVersion]]
+) -> list[Item]:
+    """The patient's current drugs as check items (older rows resolve their text)."""
+    items: list[Item] = []
+    for rx_id, v in rows:
+        ingredients = tuple(v.ingredients or ())
+        name = v.drug
+        if not ingredients:
+            found = kb.catalog.resolve(v.drug)
+            ingredients = found.ingredients if found else (external_key(v.drug),)
+        if v.drug_id is not None and (
+            v.drug_id in kb.catalog.drugs or v.drug_id in kb.catalog.products
+        ):
+            name = kb.catalog.display_name(v.drug_id)
+        items.append(
+            Item(input=v.drug, name=name, ingredients=ingredients, prescription_id=str(rx_id))
+        )
+    return items
+
+
+def patient_facts(kb: KnowledgeBase, patient: Patient) -> PatientFacts:
+    return PatientFacts(
+        allergies=tuple(resolve_allergy(kb, a) for a in patient.allergies),
+        pregnant=patient.pregnant,
+    )
+
+
+def run_check(
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    *,
+    new: Sequence[Item],
+    patient: Patient | None,
+) -> list[Finding]:
+    """Check new items against each other and, for a patient, their regimen."""
+    current: list[Item] = []
+    if patient is not None:
+        rows = uow.prescriptions.regimen(patient.id)
+        current = regimen_items(kb, ((rx.id, v) for rx, v in rows))
+    return check(
+        kb,
+        new=new,
+        current=current,
+        patient=patient_facts(kb, patient) if patient else None,
+        imported=imported_rules(uow, [*new, *current]),
+    )
+
+
+def check_interactions(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    kb: KnowledgeBase,
+    drugs: Sequence[str],
+    patient_id: uuid.UUID | None,
+) -> CheckResult:
+    """Check drugs by name; with a patient, also against their regimen and record."""
+    who = caller.require()
+    with uow:
+        patient = None
+        if patient_id is not None:
+            ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
+            patient = ctx.patient
+        elif who.role is Role.ADMIN:
+            raise Forbidden("Interaction checks are for clinicians and patients.")
+        names = [resolve_name(uow, kb, d) for d in drugs]
+        resolved = [n for n in names if isinstance(n, Resolved)]
+        new = [Item(input=r.input, name=r.name, ingredients=r.ingredients) for r in resolved]
+        findings = run_check(uow, kb, new=new, patient=patient)
+        version = knowledge_base_version(uow, kb)
+        if patient_id is not None:
+            record_read(
+                uow,
+                caller=caller,
+                clock=clock,
+                subtype="interaction.check",
+                entity_type="Patient",
+                patient_id=patient_id,
+                entity_id=patient_id,
+            )
+        return CheckResult(
+            findings=findings,
+            resolved=resolved,
+            unresolved=[n for n in names if isinstance(n, Unresolved)],
+            knowledge_base_version=version,
+        )

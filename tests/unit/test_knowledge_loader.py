@@ -1,0 +1,257 @@
+"""Validation of the curated knowledge base: a corrupt data folder fails loudly."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from service.knowledge import KnowledgeBaseError, load, load_from
+from service.knowledge.loader import DATA
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    shutil.copytree(DATA, root)
+    return root
+
+
+def edit(path: Path, change: Callable[[Any], None]) -> None:
+    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(content)
+    path.write_text(yaml.safe_dump(content, sort_keys=False, allow_unicode=True), "utf-8")
+
+
+def entry(entries: list[dict[str, Any]], entry_id: str) -> dict[str, Any]:
+    (found,) = [e for e in entries if e.get("id") == entry_id]
+    return found
+
+
+def problems_of(root: Path) -> list[str]:
+    with pytest.raises(KnowledgeBaseError) as info:
+        load_from(root)
+    problems = info.value.problems
+    assert problems
+    for problem in problems:
+        assert problem in str(info.value)
+    return problems
+
+
+def only_problem(root: Path, *fragments: str) -> str:
+    problems = problems_of(root)
+    assert len(problems) == 1, problems
+    for fragment in fragments:
+        assert fragment in problems[0], problems[0]
+    return problems[0]
+
+
+def test_a_copy_of_the_shipped_data_loads(data: Path) -> None:
+    kb = load_from(data)
+    shipped = load()
+    assert kb.version == shipped.version
+    assert set(kb.catalog.drugs) == set(shipped.catalog.drugs)
+    assert set(kb.catalog.products) == set(shipped.catalog.products)
+    assert [r.id for r in kb.pair_rules] == [r.id for r in shipped.pair_rules]
+    assert len(kb.cross_sensitivities) == len(shipped.cross_sensitivities) > 0
+    assert len(kb.condition_rules) == len(shipped.condition_rules) > 0
+
+
+def test_an_unchanged_round_trip_through_the_editor_still_loads(data: Path) -> None:
+    # guards the corruption tests: rewriting a file as-is changes nothing
+    edit(data / "drugs" / "cns-psych.yaml", lambda drugs: None)
+    edit(data / "rules" / "cns.yaml", lambda doc: None)
+    edit(data / "classes.yaml", lambda doc: None)
+    assert len(load_from(data).catalog.drugs) == len(load().catalog.drugs)
+
+
+def test_unknown_class_on_a_drug(data: Path) -> None:
+    edit(
+        data / "drugs" / "cns-psych.yaml",
+        lambda drugs: entry(drugs, "escitalopram")["classes"].append("ssris"),
+    )
+    only_problem(data, "drugs/cns-psych.yaml", "escitalopram", "unknown class 'ssris'")
+
+
+def test_drug_without_a_class(data: Path) -> None:
+    edit(
+        data / "drugs" / "cns-psych.yaml",
+        lambda drugs: entry(drugs, "sertraline").update(classes=[]),
+    )
+    only_problem(data, "drugs/cns-psych.yaml", "sertraline", "at least one class")
+
+
+@pytest.mark.parametrize("brand", ["Lexapro", "LEXAPRO", "lexapro"])
+def test_duplicate_name_across_drugs(data: Path, brand: str) -> None:
+    edit(
+        data / "drugs" / "cns-psych.yaml",
+        lambda drugs: entry(drugs, "sertraline")["brands"].append(brand),
+    )
+    only_problem(data, "'lexapro'", "sertraline", "escitalopram")
+
+
+def test_duplicate_name_between_a_product_and_a_drug(data: Path) -> None:
+    edit(
+        data / "products.yaml",
+        lambda products: entry(products, "oxycodone-acetaminophen")["brands"].append("Tylenol"),
+    )
+    only_problem(data, "'tylenol'", "oxycodone-acetaminophen", "acetaminophen")
+
+
+def test_duplicate_name_problem_names_the_file(data: Path) -> None:
+    # loader.py and data/README.md: each problem comes "with its file and entry"
+    edit(
+        data / "drugs" / "cns-psych.yaml",
+        lambda drugs: entry(drugs, "sertraline")["brands"].append("Lexapro"),
+    )
+    only_problem(data, "drugs/cns-psych.yaml", "'lexapro'")
+
+
+def test_rule_naming_an_unknown_drug(data: Path) -> None:
+    edit(
+        data / "rules" / "cns.yaml",
+        lambda doc: entry(doc["drug_drug"], "ramelteon-fluvoxamine")["b"].update(
+            drugs=["fluvoxamin"]
+        ),
+    )
+    only_problem(data, "rules/cns.yaml", "ramelteon-fluvoxamine", "names unknown drug 'fluvoxamin'")
+
+
+def test_rule_naming_a_product_instead_of_an_ingredient(data: Path) -> None:
+    edit(
+        data / "rules" / "other.yaml",
+        lambda doc: entry(doc["drug_drug"], "methotrexate-trimethoprim")["b"].update(
+            drugs=["sulfamethoxazole-trimethoprim"]
+        ),
+    )
+    only_problem(data, "methotrexate-trimethoprim", "unknown drug 'sulfamethoxazole-trimethoprim'")
+
+
+def test_rule_naming_an_unknown_class(data: Path) -> None:
+    edit(
+        data / "rules" / "cns.yaml",
+        lambda doc: entry(doc["drug_drug"], "opioid-benzodiazepine")["b"].update(
+            classes=["benzodiazepines"]
+        ),
+    )
+    only_problem(data, "opioid-benzodiazepine", "names unknown class 'benzodiazepines'")
+
+
+def test_pregnancy_rule_naming_an_unknown_drug(data: Path) -> None:
+    edit(
+        data / "rules" / "pregnancy.yaml",
+        lambda doc: entry(doc["pregnancy"], "pregnancy-warfarin")["drugs"].update(
+            drugs=["warfarine"]
+        ),
+    )
+    only_problem(data, "rules/pregnancy.yaml", "pregnancy-warfarin", "unknown drug 'warfarine'")
+
+
+def test_rule_citing_an_unknown_source(data: Path) -> None:
+    edit(
+        data / "rules" / "cardio.yaml",
+        lambda doc: entry(doc["drug_drug"], "qt-qt")["sources"].append("no-such-source"),
+    )
+    only_problem(data, "rules/cardio.yaml", "qt-qt", "unknown source 'no-such-source'")
+
+
+def test_rule_without_sources(data: Path) -> None:
+    edit(
+        data / "rules" / "allergy.yaml",
+        lambda doc: entry(doc["cross_sensitivity"], "penicillin-cephalosporin").update(sources=[]),
+    )
+    only_problem(data, "penicillin-cephalosporin", "no sources")
+
+
+def test_class_citing_an_unknown_source(data: Path) -> None:
+    edit(
+        data / "classes.yaml",
+        lambda doc: doc["classes"]["ssri"]["sources"].append("no-such-source"),
+    )
+    only_problem(data, "classes.yaml", "ssri", "unknown source 'no-such-source'")
+
+
+def test_class_member_not_in_the_catalog(data: Path) -> None:
+    edit(
+        data / "classes.yaml",
+        lambda doc: doc["classes"]["maoi"]["members"].append("isoniazide"),
+    )
+    only_problem(data, "classes.yaml", "maoi", "member 'isoniazide' is not in the catalog")
+
+
+def test_class_implying_an_unknown_class(data: Path) -> None:
+    edit(
+        data / "classes.yaml",
+        lambda doc: doc["classes"]["ssri"]["implies"].append("serotonin"),
+    )
+    only_problem(data, "classes.yaml", "ssri", "implies unknown class 'serotonin'")
+
+
+def test_unknown_rule_severity(data: Path) -> None:
+    edit(
+        data / "rules" / "other.yaml",
+        lambda doc: entry(doc["drug_drug"], "methotrexate-trimethoprim").update(severity="severe"),
+    )
+    only_problem(data, "rules/other.yaml", "methotrexate-trimethoprim", "unknown severity 'severe'")
+
+
+@pytest.mark.parametrize("severity", ["Major", "high", None])
+def test_unknown_severity_spellings(data: Path, severity: str | None) -> None:
+    edit(
+        data / "rules" / "pregnancy.yaml",
+        lambda doc: entry(doc["pregnancy"], "pregnancy-nsaid").update(severity=severity),
+    )
+    only_problem(data, "pregnancy-nsaid", "unknown severity")
+
+
+def test_unknown_duplicate_severity_on_a_class(data: Path) -> None:
+    edit(data / "classes.yaml", lambda doc: doc["classes"]["ssri"].update(duplicate="medium"))
+    only_problem(data, "classes.yaml", "ssri", "unknown duplicate severity 'medium'")
+
+
+def test_duplicate_rule_id_across_files(data: Path) -> None:
+    def add(doc: dict[str, Any]) -> None:
+        copy = dict(entry(doc["drug_drug"], "methotrexate-nsaid"), id="qt-qt")
+        doc["drug_drug"].append(copy)
+
+    edit(data / "rules" / "other.yaml", add)
+    only_problem(data, "qt-qt", "duplicate rule id")
+
+
+def test_product_with_an_unknown_ingredient(data: Path) -> None:
+    edit(
+        data / "products.yaml",
+        lambda products: entry(products, "oxycodone-acetaminophen")["ingredients"].append(
+            "caffeine"
+        ),
+    )
+    only_problem(data, "products.yaml", "oxycodone-acetaminophen", "unknown ingredient 'caffeine'")
+
+
+def test_unknown_section_in_a_rules_file(data: Path) -> None:
+    edit(data / "rules" / "cns.yaml", lambda doc: doc.update(drug_food=[]))
+    only_problem(data, "rules/cns.yaml", "unknown section 'drug_food'")
+
+
+def test_every_problem_is_reported_at_once(data: Path) -> None:
+    edit(
+        data / "drugs" / "cns-psych.yaml",
+        lambda drugs: entry(drugs, "escitalopram")["classes"].append("ssris"),
+    )
+    edit(
+        data / "rules" / "cardio.yaml",
+        lambda doc: entry(doc["drug_drug"], "qt-qt")["sources"].append("no-such-source"),
+    )
+    edit(
+        data / "classes.yaml",
+        lambda doc: doc["classes"]["maoi"]["members"].append("isoniazide"),
+    )
+    problems = problems_of(data)
+    assert len(problems) == 3, problems
+    text = "\n".join(problems)
+    for fragment in ("'ssris'", "'no-such-source'", "'isoniazide'"):
+        assert fragment in text
