@@ -145,6 +145,66 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
     )
 
 
+@main.group("interactions")
+def interactions_group() -> None:
+    """Interaction knowledge base."""
+
+
+@interactions_group.command("import")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["ddinter", "csv"]),
+    required=True,
+    help="ddinter: DDInterID_A,Drug_A,DDInterID_B,Drug_B,Level. "
+    "csv: drug_a,drug_b,severity[,mechanism,management,source].",
+)
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+def interactions_import(fmt: str, files: tuple[Path, ...]) -> None:
+    """Load licensed interaction datasets into the rule store (idempotent)."""
+    from service import knowledge
+    from service.knowledge.importers import ImportFormatError
+    from service.usecases.context import SYSTEM, utc_now
+    from service.usecases.imports import import_interactions
+
+    settings = _settings()
+    database = _database(settings)
+    total = sum(max(0, _count_lines(f) - 1) for f in files)
+    try:
+        with click.progressbar(length=total, label="Reading", file=sys.stderr) as bar:
+            summary = import_interactions(
+                uow=database.uow(),
+                caller=SYSTEM,
+                clock=utc_now,
+                kb=knowledge.load(),
+                fmt=fmt,
+                paths=list(files),
+                progress=bar.update,
+            )
+    except ImportFormatError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"rows read:              {summary.rows_read}")
+    click.echo(f"pairs stored:           {summary.pairs_stored}")
+    click.echo(f"  of which unknown level (stored, never alert): {summary.unknown_level}")
+    click.echo(f"names not in catalog:   {summary.unresolved_names} (kept by name)")
+    click.echo(f"rows rejected:          {len(summary.rejected)}")
+    for r in summary.rejected[:20]:
+        click.echo(f"  {r.where}: {r.reason}")
+    if len(summary.rejected) > 20:
+        click.echo(f"  ... and {len(summary.rejected) - 20} more")
+    click.echo(f"knowledge base version: {summary.knowledge_base_version}")
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
 def _passwords(settings: Settings) -> Any:
     from service.usecases.security import Passwords
 

@@ -114,9 +114,7 @@ class PrescriptionCreateSchema(StrictSchema):
     override = fields.Nested(
         OverrideSchema,
         load_default=None,
-        metadata={
-            "description": "Override every contraindicated and major finding with a reason."
-        },
+        metadata={"description": "Override every contraindicated and major finding with a reason."},
     )
     acknowledge = fields.List(
         text(max_length=32),
