@@ -170,7 +170,24 @@ POSITIVE: list[tuple[str, str, str]] = [
     ("opioid-cyp2d6-inhibitor", "tramadol", "quinidine"),
     ("benzodiazepine-cyp3a4-inhibitor", "Halcion", "ketoconazole"),
     ("benzodiazepine-cyp3a4-inhibitor", "midazolam", "clarithromycin"),
-    ("alprazolam-cyp3a4-inhibitor", "alprazolam", "itraconazole"),
+    ("alprazolam-cyp3a4-inhibitor", "alprazolam", "clarithromycin"),
+    ("alprazolam-azole", "Xanax", "itraconazole"),
+    ("maoi-opioid", "phenelzine", "oxycodone"),
+    ("ramelteon-ciprofloxacin", "Rozerem", "Cipro"),
+    ("tizanidine-weak-cyp1a2", "tizanidine", "levofloxacin"),
+    ("booster-contraindicated", "Paxlovid", "amiodarone"),
+    ("ketorolac-nsaid", "ketorolac", "aspirin"),
+    ("warfarin-fibrate-tamoxifen", "warfarin", "fenofibrate"),
+    ("antidepressant-nsaid", "Zoloft", "ibuprofen"),
+    ("vericiguat-pde5", "vericiguat", "sildenafil"),
+    ("booster-cyp3a4-cardiac", "clarithromycin", "ranolazine"),
+    ("methotrexate-acitretin", "methotrexate", "Soriatane"),
+    ("methotrexate-clearance-major", "Trexall", "probenecid"),
+    ("methotrexate-clearance-moderate", "methotrexate", "amoxicillin"),
+    ("valproate-lamotrigine", "Depakote", "Lamictal"),
+    ("phenytoin-cyp2c9-inhibitor", "Dilantin", "fluconazole"),
+    ("theophylline-cimetidine", "theophylline", "cimetidine"),
+    ("potassium-chloride-antimuscarinic", "Klor-Con", "oxybutynin"),
     ("ramelteon-fluvoxamine", "Rozerem", "Luvox"),
     ("clozapine-cyp1a2-inhibitor", "Clozaril", "Cipro"),
     ("duloxetine-cyp1a2-inhibitor", "Cymbalta", "ciprofloxacin"),
@@ -239,7 +256,7 @@ NEGATIVE: list[tuple[str, str, Severity | None]] = [
     ("simvastatin", "azithromycin", MINOR),
     # amlodipine limits the simvastatin dose only: nothing with atorvastatin
     ("amlodipine", "atorvastatin", None),
-    ("simvastatin", "Norvasc", MINOR),
+    ("simvastatin", "Norvasc", MODERATE),
     # lorazepam and temazepam are glucuronidated, not CYP3A4 substrates
     ("lorazepam", "clarithromycin", MINOR),
     ("temazepam", "ketoconazole", MINOR),
@@ -266,13 +283,13 @@ NEGATIVE: list[tuple[str, str, Severity | None]] = [
     ("sertraline", "tamoxifen", MINOR),
     # no nitrate: nothing with a PDE5 inhibitor beyond the alpha-blocker note
     ("sildenafil", "amlodipine", MINOR),
-    ("Viagra", "Flomax", MINOR),
+    ("Viagra", "Flomax", MODERATE),
     # escitalopram + diazepam is moderate (CLINICAL.md), not more
     ("Lexapro", "Valium", MODERATE),
     # a loop diuretic with lithium is moderate, a thiazide major
     ("lithium", "furosemide", MODERATE),
     # ciprofloxacin and clozapine are CYP1A2 matters; levofloxacin is not an inhibitor
-    ("levofloxacin", "tizanidine", MINOR),
+    ("vericiguat", "nitroglycerin", None),
     ("levofloxacin", "theophylline", MINOR),
 ]
 
