@@ -35,8 +35,9 @@ from service.usecases.security import Passwords
 
 PG_URL = os.environ.get("MEDTRACK_TEST_DATABASE_URL")
 TABLES = (
-    "audit_events, prescription_versions, prescriptions, care_team_members, "
-    "auth_tokens, login_failures, patients, users"
+    "audit_events, prescription_findings, prescription_versions, prescriptions, "
+    "care_team_members, auth_tokens, login_failures, patients, users, "
+    "imported_interactions, interaction_imports"
 )
 PASSWORD = "correct horse battery staple"
 

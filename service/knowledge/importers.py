@@ -31,6 +31,7 @@ MAX_TEXT = 4000
 
 @dataclass(frozen=True, kw_only=True)
 class Row:
+    where: str
     name_a: str
     name_b: str
     severity: str
@@ -61,8 +62,8 @@ def read(fmt: str, path: Path) -> Iterator[Row | Rejected]:
         missing = [c for c in _REQUIRED[fmt] if c not in (reader.fieldnames or ())]
         if missing:
             raise ImportFormatError(f"{path}: missing column(s) {', '.join(missing)} for {fmt}")
-        for line, raw in enumerate(reader, start=2):
-            where = f"{path.name}:{line}"
+        for raw in reader:
+            where = f"{path.name}:{reader.line_num}"
             mechanism: str | None
             management: str | None
             source: str | None
@@ -83,6 +84,7 @@ def read(fmt: str, path: Path) -> Iterator[Row | Rejected]:
                 yield Rejected(where=where, reason="a drug name is longer than 200 characters")
             else:
                 yield Row(
+                    where=where,
                     name_a=a,
                     name_b=b,
                     severity=level,

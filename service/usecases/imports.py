@@ -37,24 +37,25 @@ class ImportSummary:
 
 
 class _Keys:
-    """Drug names to ingredient keys, each name resolved once."""
+    """Drug names to ingredient keys, each name resolved once; a combination
+    product stands for each of its ingredients."""
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self._kb = kb
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, tuple[str, ...]] = {}
         self.external: set[str] = set()
 
-    def __call__(self, name: str) -> str:
-        key = self._cache.get(name)
-        if key is None:
+    def __call__(self, name: str) -> tuple[str, ...]:
+        keys = self._cache.get(name)
+        if keys is None:
             found = self._kb.catalog.resolve(name)
-            if found is not None and len(found.ingredients) == 1:
-                key = found.ingredients[0]
+            if found is not None:
+                keys = found.ingredients
             else:
-                key = external_key(name)
-                self.external.add(key)
-            self._cache[name] = key
-        return key
+                keys = (external_key(name),)
+                self.external.add(keys[0])
+            self._cache[name] = keys
+        return keys
 
 
 def _collect(
@@ -73,17 +74,32 @@ def _collect(
                 tick(1000)
             if isinstance(row, Rejected):
                 summary.rejected.append(row)
-                continue
-            _add(pairs, keys, row)
+            elif not _add(pairs, keys, row):
+                summary.rejected.append(
+                    Rejected(where=row.where, reason="both names are the same ingredient")
+                )
     tick(summary.rows_read % 1000)
     return pairs, keys
 
 
-def _add(pairs: dict[tuple[str, str], dict[str, Any]], keys: _Keys, row: Row) -> None:
-    a, b = keys(row.name_a), keys(row.name_b)
-    if a == b:
-        return
-    (ka, na), (kb_, nb) = sorted(((a, row.name_a), (b, row.name_b)))
+def _add(pairs: dict[tuple[str, str], dict[str, Any]], keys: _Keys, row: Row) -> bool:
+    """Add the row's ingredient pairs; False when it names one ingredient twice."""
+    added = False
+    for a in keys(row.name_a):
+        for b in keys(row.name_b):
+            if a != b:
+                _put(pairs, (a, row.name_a), (b, row.name_b), row)
+                added = True
+    return added
+
+
+def _put(
+    pairs: dict[tuple[str, str], dict[str, Any]],
+    one: tuple[str, str],
+    two: tuple[str, str],
+    row: Row,
+) -> None:
+    (ka, na), (kb_, nb) = sorted((one, two))
     seen = pairs.get((ka, kb_))
     if seen is not None and _RANK[seen["severity"]] <= _RANK[row.severity]:
         return

@@ -161,11 +161,13 @@ def _resolve_drug(
     uow: UnitOfWork, kb: KnowledgeBase, name: str, screening: Screening
 ) -> Resolved | None:
     found = resolve_name(uow, kb, name)
-    if isinstance(found, Resolved):
+    if isinstance(found, Resolved) and found.in_catalog:
         return found
     if screening.confirm_unlisted:
-        return None
-    hint = f" Did you mean {', '.join(found.suggestions)}?" if found.suggestions else ""
+        # An imported dataset may still know the name; its pairs are then checked.
+        return found if isinstance(found, Resolved) else None
+    suggestions = () if isinstance(found, Resolved) else found.suggestions
+    hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
     raise ValidationFailed(
         "The drug is not in the catalog.",
         errors={
@@ -217,7 +219,7 @@ def create_prescription(
         )
         version = _version_row(
             rx_id=rx.id,
-            drug_id=drug.entry_id if drug else None,
+            drug_id=drug.entry_id if drug and drug.in_catalog else None,
             ingredients=drug.ingredients if drug else None,
             number=1,
             terms=terms,
@@ -235,7 +237,7 @@ def create_prescription(
                 kind=f.kind.value,
                 severity=f.severity.value,
                 resolution=resolution(f, screening).value,
-                reason=screening.override_reason if screening.override_reason else None,
+                reason=screening.override_reason if f in screening.overridden([f]) else None,
                 knowledge_base_version=version_label,
                 detail=finding_json(kb, f),
                 created_by=by,
@@ -454,7 +456,7 @@ def revise_prescription(
             raise Conflict("A discontinued prescription cannot be changed; prescribe anew.")
         current = uow.prescriptions.version(rx.id, rx.current_version)
         old = _terms(current)
-        if changes.get("drug", old.drug) != old.drug:
+        if changes.get("drug", old.drug).strip().casefold() != old.drug.casefold():
             raise ValidationFailed(
                 "The drug of a prescription cannot be changed.",
                 errors={
