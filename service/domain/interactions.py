@@ -189,18 +189,21 @@ def _pair_matches(kb: KnowledgeBase, x: str, y: str) -> tuple[_Match, ...]:
             classes = _matched(rule.a, cy) + _matched(rule.b, cx)
         else:
             continue
-        found.append(
-            _Match(
-                rule=rule.id,
-                severity=rule.severity,
-                classes=tuple(dict.fromkeys(classes)),
-                mechanism=rule.mechanism,
-                effect=rule.effect,
-                management=rule.management,
-                sources=rule.sources,
-            )
-        )
+        found.append(_of(rule, tuple(dict.fromkeys(classes))))
     return tuple(found)
+
+
+def _of(rule: Rule, classes: tuple[str, ...]) -> _Match:
+    """A curated rule's match, with the classes through which it matched."""
+    return _Match(
+        rule=rule.id,
+        severity=rule.severity,
+        classes=classes,
+        mechanism=rule.mechanism,
+        effect=rule.effect,
+        management=rule.management,
+        sources=rule.sources,
+    )
 
 
 def _matched(side: Selector, classes: frozenset[str]) -> tuple[str, ...]:
@@ -371,17 +374,7 @@ def _allergy_matches(kb: KnowledgeBase, item: Item, allergy: Allergy) -> list[_M
             )
         for rule in kb.cross_sensitivities:
             if rule.drug.matches(ingredient, classes) and _names_allergy(rule.allergen, allergy):
-                found.append(
-                    _Match(
-                        rule=rule.id,
-                        severity=rule.severity,
-                        classes=tuple(sorted(rule.drug.classes & classes)),
-                        mechanism=rule.mechanism,
-                        effect=rule.effect,
-                        management=rule.management,
-                        sources=rule.sources,
-                    )
-                )
+                found.append(_of(rule, tuple(sorted(rule.drug.classes & classes))))
     return found
 
 
@@ -441,17 +434,7 @@ def _condition_matches(kb: KnowledgeBase, item: Item, condition: str) -> list[_M
         classes = kb.classes_of(ingredient)
         for rule in kb.condition_rules:
             if rule.condition == condition and rule.drugs.matches(ingredient, classes):
-                found.append(
-                    _Match(
-                        rule=rule.id,
-                        severity=rule.severity,
-                        classes=tuple(sorted(rule.drugs.classes & classes)),
-                        mechanism=rule.mechanism,
-                        effect=rule.effect,
-                        management=rule.management,
-                        sources=rule.sources,
-                    )
-                )
+                found.append(_of(rule, tuple(sorted(rule.drugs.classes & classes))))
     return found
 
 
