@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import exists, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from service.db.tables import ImportedInteraction, InteractionImport
 
-# Rows per INSERT statement: large enough to amortise round trips, small enough
-# to stay under SQLite's limit on bound parameters (32766).
-_BATCH = 2000
+# Rows per executemany call, to bound the memory of one call.
+_BATCH = 5000
 
 
 class KnowledgeRepository:
@@ -36,14 +35,15 @@ class KnowledgeRepository:
 
     def knows(self, key: str) -> bool:
         """Whether any imported pair names this drug key."""
-        query = (
-            select(ImportedInteraction.id)
-            .where(
-                or_(col(ImportedInteraction.drug_a) == key, col(ImportedInteraction.drug_b) == key)
+        # Two EXISTS probes each use an index even before the table is analysed;
+        # an OR across both columns can fall back to a full scan on PostgreSQL.
+        either = select(
+            or_(
+                exists().where(col(ImportedInteraction.drug_a) == key),
+                exists().where(col(ImportedInteraction.drug_b) == key),
             )
-            .limit(1)
         )
-        return self._s.exec(query).first() is not None
+        return bool(self._s.exec(either).one())
 
     def add_import(self, run: InteractionImport) -> InteractionImport:
         self._s.add(run)
@@ -52,34 +52,29 @@ class KnowledgeRepository:
 
     def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert pairs, replacing a dataset's earlier statement about the same pair."""
+        if not rows:
+            return
         dialect = self._s.get_bind().dialect.name
         insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         table: Any = ImportedInteraction.__table__  # type: ignore[attr-defined]
+        # One statement, compiled once and run with many parameter sets: building a
+        # multi-row VALUES statement per batch spent most of an import compiling SQL.
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["dataset", "drug_a", "drug_b"],
+            set_={
+                c: stmt.excluded[c]
+                for c in (
+                    "name_a",
+                    "name_b",
+                    "severity",
+                    "mechanism",
+                    "management",
+                    "source",
+                    "import_id",
+                )
+            },
+        )
+        connection = self._s.connection()
         for start in range(0, len(rows), _BATCH):
-            stmt = insert(table).values(list(rows[start : start + _BATCH]))
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["dataset", "drug_a", "drug_b"],
-                set_={
-                    c: stmt.excluded[c]
-                    for c in (
-                        "name_a",
-                        "name_b",
-                        "severity",
-                        "mechanism",
-                        "management",
-                        "source",
-                        "import_id",
-                    )
-                },
-            )
-            self._s.execute(stmt)
-
-    def count(self, *, dataset: str | None = None) -> int:
-        query = select(func.count()).select_from(ImportedInteraction)
-        if dataset is not None:
-            query = query.where(ImportedInteraction.dataset == dataset)
-        return int(self._s.exec(query).one())
-
-    def keys(self) -> Iterable[str]:
-        query = select(ImportedInteraction.drug_a).union(select(ImportedInteraction.drug_b))
-        return (str(k) for k in self._s.exec(query))  # type: ignore[call-overload]
+            connection.execute(stmt, list(rows[start : start + _BATCH]))
