@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install lint types contracts pytest openapi clean
+.PHONY: run test install lint types contracts pytest openapi bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -26,8 +26,8 @@ run: $(STAMP)
 test: lint types contracts pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check service schedules tests
-	$(BIN)/ruff format --check service schedules tests
+	$(BIN)/ruff check service schedules tests bench
+	$(BIN)/ruff format --check service schedules tests bench
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -37,6 +37,15 @@ contracts: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# Benchmarks print figures against their targets; PostgreSQL at BENCH_POSTGRES_URL.
+BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.interactions --postgres-url $(BENCH_POSTGRES_URL)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.interactions --quick --postgres-url $(BENCH_POSTGRES_URL)
 
 openapi: $(STAMP)
 	$(BIN)/medtrack openapi write openapi.yaml

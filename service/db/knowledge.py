@@ -2,17 +2,69 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, cast
 
-from sqlalchemy import exists, func, or_
+from sqlalchemy import (
+    CompoundSelect,
+    String,
+    Table,
+    any_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Session
+from sqlmodel import select as model_select
 
 from service.db.tables import ImportedInteraction, InteractionImport
 
 # Rows per executemany call, to bound the memory of one call.
 _BATCH = 5000
+
+_TABLE: Table = ImportedInteraction.__table__  # type: ignore[attr-defined]
+
+# dataset, drug_a, drug_b, severity, mechanism, management, source
+PairRow = tuple[str, str, str, str, str | None, str | None, str | None]
+
+
+def _pairs_query(match: Callable[[Any, str], Any]) -> CompoundSelect[Any]:
+    """Pairs from `keys` to `near`; each half of the union is an index scan from one side."""
+    t = _TABLE
+    columns = (
+        t.c.dataset,
+        t.c.drug_a,
+        t.c.drug_b,
+        t.c.severity,
+        t.c.mechanism,
+        t.c.management,
+        t.c.source,
+    )
+    alerting = t.c.severity != "unknown"
+    return union(
+        select(*columns).where(match(t.c.drug_a, "keys"), match(t.c.drug_b, "near"), alerting),
+        select(*columns).where(match(t.c.drug_b, "keys"), match(t.c.drug_a, "near"), alerting),
+    )
+
+
+# Built once. On PostgreSQL `= ANY(array)` keeps the SQL text the same whatever the
+# list lengths, so psycopg prepares it and the server stops re-planning it; SQLite
+# expands the lists into IN (...).
+_PAIRS = _pairs_query(lambda column, name: column.in_(bindparam(name, expanding=True)))
+_PAIRS_PG = _pairs_query(lambda column, name: column == any_(bindparam(name, type_=ARRAY(String))))
+# Two EXISTS probes each use an index even before the table is analysed; an OR
+# across both columns can fall back to a full scan on PostgreSQL.
+_KNOWS = select(
+    or_(
+        exists().where(_TABLE.c.drug_a == bindparam("key")),
+        exists().where(_TABLE.c.drug_b == bindparam("key")),
+    )
+)
 
 
 class KnowledgeRepository:
@@ -20,30 +72,29 @@ class KnowledgeRepository:
         self._s = session
 
     def import_count(self) -> int:
-        return int(self._s.exec(select(func.count()).select_from(InteractionImport)).one())
+        return int(self._s.exec(model_select(func.count()).select_from(InteractionImport)).one())
 
-    def pairs_among(self, keys: Collection[str]) -> list[ImportedInteraction]:
-        """Imported pairs whose two drugs are both among `keys`, without 'unknown' ones."""
-        if len(keys) < 2:
+    def pairs_touching(self, keys: Collection[str], others: Collection[str]) -> list[PairRow]:
+        """Imported pairs between one of `keys` and one of `keys` or `others`.
+
+        Rows are (dataset, drug_a, drug_b, severity, mechanism, management, source);
+        'unknown' levels are left out. This runs on every check, so it is one
+        prepared statement, one round trip, and plain rows instead of ORM objects.
+        """
+        if not keys:
             return []
-        query = select(ImportedInteraction).where(
-            col(ImportedInteraction.drug_a).in_(keys),
-            col(ImportedInteraction.drug_b).in_(keys),
-            ImportedInteraction.severity != "unknown",
-        )
-        return list(self._s.exec(query))
+        connection = self._s.connection()
+        query = _PAIRS_PG if connection.dialect.name == "postgresql" else _PAIRS
+        params = {"keys": list(keys), "near": [*keys, *others]}
+        return [cast(PairRow, tuple(row)) for row in connection.execute(query, params)]
 
     def knows(self, key: str) -> bool:
         """Whether any imported pair names this drug key."""
-        # Two EXISTS probes each use an index even before the table is analysed;
-        # an OR across both columns can fall back to a full scan on PostgreSQL.
-        either = select(
-            or_(
-                exists().where(col(ImportedInteraction.drug_a) == key),
-                exists().where(col(ImportedInteraction.drug_b) == key),
-            )
-        )
-        return bool(self._s.exec(either).one())
+        return bool(self._s.connection().execute(_KNOWS, {"key": key}).scalar())
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of the imported-pair table."""
+        self._s.connection().exec_driver_sql(f"ANALYZE {_TABLE.name}")
 
     def add_import(self, run: InteractionImport) -> InteractionImport:
         self._s.add(run)
@@ -56,7 +107,7 @@ class KnowledgeRepository:
             return
         dialect = self._s.get_bind().dialect.name
         insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table: Any = ImportedInteraction.__table__  # type: ignore[attr-defined]
+        table: Any = _TABLE
         # One statement, compiled once and run with many parameter sets: building a
         # multi-row VALUES statement per batch spent most of an import compiling SQL.
         stmt = insert(table)

@@ -167,5 +167,8 @@ def import_interactions(
                 "knowledge_base_version": summary.knowledge_base_version,
             },
         )
+        # Fresh statistics, so the per-check pair query is planned on the new rows
+        # rather than waiting for autovacuum (which may be off or lag a bulk load).
+        uow.knowledge.analyze()
         uow.commit()
     return summary

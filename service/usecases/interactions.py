@@ -60,18 +60,24 @@ def resolve_name(uow: UnitOfWork, kb: KnowledgeBase, text: str) -> Resolved | Un
     return Unresolved(input=text, suggestions=kb.catalog.suggest(text))
 
 
-def imported_rules(uow: UnitOfWork, items: Iterable[Item]) -> list[ImportedRule]:
-    keys = {i for item in items for i in item.ingredients}
+def imported_rules(
+    uow: UnitOfWork, new: Iterable[Item], current: Iterable[Item] = ()
+) -> list[ImportedRule]:
+    """Imported pairs that a check of `new` against `current` can report."""
+    keys = {i for item in new for i in item.ingredients}
+    others = {i for item in current for i in item.ingredients} - keys
     return [
         ImportedRule(
-            a=row.drug_a,
-            b=row.drug_b,
-            severity=Severity(row.severity),
-            mechanism=row.mechanism or "",
-            management=row.management or "",
-            sources=(f"import:{row.dataset}:{row.source or row.dataset}",),
+            a=drug_a,
+            b=drug_b,
+            severity=Severity(severity),
+            mechanism=mechanism or "",
+            management=management or "",
+            sources=(f"import:{dataset}:{source or dataset}",),
         )
-        for row in uow.knowledge.pairs_among(keys)
+        for dataset, drug_a, drug_b, severity, mechanism, management, source in (
+            uow.knowledge.pairs_touching(keys, others)
+        )
     ]
 
 
@@ -120,7 +126,7 @@ def run_check(
         new=new,
         current=current,
         patient=patient_facts(kb, patient) if patient else None,
-        imported=imported_rules(uow, [*new, *current]),
+        imported=imported_rules(uow, new, current),
     )
 
 

@@ -14,10 +14,11 @@ from sqlalchemy import text
 from service import knowledge
 from service.cli import main
 from service.db.uow import Database
-from service.domain.interactions import KnowledgeBase
+from service.domain.interactions import Item, KnowledgeBase
 from service.knowledge.importers import ImportFormatError
 from service.usecases.context import SYSTEM
 from service.usecases.imports import ImportSummary, import_interactions
+from service.usecases.interactions import external_key, imported_rules
 from tests.conftest import Builders, prescription_body
 
 DDINTER = """\
@@ -180,6 +181,41 @@ def test_imported_rules_merge_with_curated_ones_at_check_time(
     assert imported["url"] is None
     # Curated texts lead even when the imported rule sets the severity.
     assert finding["mechanism"] == curated["findings"][0]["mechanism"]
+
+
+PAIRS = """\
+drug_a,drug_b,severity,mechanism,management,source
+drug one,drug two,major,m12,,S
+drug three,drug one,moderate,m31,,S
+drug two,drug four,minor,m24,,S
+drug three,drug four,major,m34,,S
+drug one,drug five,unknown,,,S
+"""
+
+
+def test_a_check_fetches_the_imported_pairs_it_can_report(
+    tmp_path: Path, database: Database, kb: KnowledgeBase
+) -> None:
+    """New drugs against each other and the regimen, from either side of a stored
+    pair; pairs within the regimen and 'unknown' levels are not fetched."""
+    run_import(database, kb, "csv", write(tmp_path, "pairs.csv", PAIRS))
+
+    def item(name: str) -> Item:
+        return Item(input=name, name=name, ingredients=(external_key(name),))
+
+    def fetched(new: list[str], current: list[str]) -> set[str]:
+        with database.uow() as uow:
+            rules = imported_rules(uow, [item(n) for n in new], [item(n) for n in current])
+        return {r.mechanism for r in rules}
+
+    assert fetched(["drug one"], ["drug two", "drug three", "drug four", "drug five"]) == {
+        "m12",
+        "m31",
+    }
+    assert fetched(["drug four"], ["drug one", "drug two", "drug three"]) == {"m24", "m34"}
+    assert fetched(["drug one", "drug two"], []) == {"m12"}
+    assert fetched(["drug five"], ["drug one", "drug three"]) == set()
+    assert fetched([], ["drug one", "drug two"]) == set()
 
 
 def test_unknown_level_pairs_never_alert(
