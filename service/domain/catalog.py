@@ -45,13 +45,45 @@ class Formulation:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OccupancyAnchor:
+    """A published figure the occupancy model is fitted through."""
+
+    dose_mg: Decimal
+    occupancy_pct: Decimal
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Occupancy:
-    """Receptor or transporter occupancy model: occupancy(d) = emax * d / (ed50 + d)."""
+    """Receptor or transporter occupancy model: occupancy(d) = emax * d / (ed50 + d).
+
+    `anchors` are the published (daily dose, occupancy) figures the parameters
+    were fitted through; `derivation` says how, in words a reviewer can check.
+    """
 
     target: str
     emax_pct: Decimal
     ed50_mg: Decimal
-    source: str
+    anchors: tuple[OccupancyAnchor, ...]
+    derivation: str
+
+    def at(self, dose_mg: Decimal) -> Decimal:
+        """Occupancy in percent at a daily dose."""
+        if dose_mg <= 0:
+            return Decimal(0)
+        return self.emax_pct * dose_mg / (self.ed50_mg + dose_mg)
+
+    def dose_for(self, occupancy_pct: Decimal) -> Decimal:
+        """The daily dose giving this occupancy (the inverse of `at`), below emax."""
+        if occupancy_pct <= 0:
+            return Decimal(0)
+        if occupancy_pct >= self.emax_pct:
+            raise ValueError("occupancy at or above emax has no finite dose")
+        return self.ed50_mg * occupancy_pct / (self.emax_pct - occupancy_pct)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a.source for a in self.anchors))
 
 
 @dataclass(frozen=True, kw_only=True)

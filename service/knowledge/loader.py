@@ -21,6 +21,7 @@ from service.domain.catalog import (
     DrugClass,
     Formulation,
     Occupancy,
+    OccupancyAnchor,
     Product,
     Source,
     normalize,
@@ -213,18 +214,52 @@ def _formulations(where: str, raw: Any, problems: _Problems) -> tuple[Formulatio
     return tuple(out)
 
 
+# How far, in percentage points, the model may pass from a published anchor.
+OCCUPANCY_TOLERANCE_PCT = Decimal("0.5")
+
+
 def _occupancy(
     where: str, raw: Any, sources: Mapping[str, Source], problems: _Problems
 ) -> Occupancy | None:
     if not raw:
         return None
-    _check_sources(where, (raw.get("source", ""),), sources, problems)
-    return Occupancy(
-        target=str(raw["target"]),
-        emax_pct=_decimal(raw["emax_pct"]),
-        ed50_mg=_decimal(raw["ed50_mg"]),
-        source=str(raw.get("source", "")),
-    )
+    where = f"{where} occupancy"
+    try:
+        anchors = tuple(
+            OccupancyAnchor(
+                dose_mg=_decimal(a["dose_mg"]),
+                occupancy_pct=_decimal(a["occupancy_pct"]),
+                source=str(a.get("source", "")),
+            )
+            for a in raw.get("anchors") or ()
+        )
+        model = Occupancy(
+            target=str(raw["target"]),
+            emax_pct=_decimal(raw["emax_pct"]),
+            ed50_mg=_decimal(raw["ed50_mg"]),
+            anchors=anchors,
+            derivation=str(raw.get("derivation") or ""),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.add(where, f"malformed: {exc}")
+        return None
+    if not model.derivation:
+        problems.add(where, "no derivation")
+    if not 0 < model.emax_pct <= 100 or model.ed50_mg <= 0:
+        problems.add(where, "emax_pct must be in (0, 100] and ed50_mg positive")
+        return None
+    if len(anchors) < 2:
+        problems.add(where, "needs at least two published anchors")
+    _check_sources(where, (a.source for a in anchors), sources, problems)
+    for a in anchors:
+        off = abs(model.at(a.dose_mg) - a.occupancy_pct)
+        if off > OCCUPANCY_TOLERANCE_PCT:
+            problems.add(
+                where,
+                f"the model gives {model.at(a.dose_mg):.1f}% at {a.dose_mg} mg, "
+                f"{off:.1f} points from the anchor's {a.occupancy_pct}%",
+            )
+    return model
 
 
 def _drugs(

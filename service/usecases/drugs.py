@@ -60,7 +60,16 @@ def get_drug(*, uow: UnitOfWork, kb: KnowledgeBase, drug_id: str) -> dict[str, A
                 "target": drug.occupancy.target,
                 "emax_pct": float(drug.occupancy.emax_pct),
                 "ed50_mg": float(drug.occupancy.ed50_mg),
-                "source": describe(kb, drug.occupancy.source),
+                "anchors": [
+                    {
+                        "dose_mg": float(a.dose_mg),
+                        "occupancy_pct": float(a.occupancy_pct),
+                        "source": a.source,
+                    }
+                    for a in drug.occupancy.anchors
+                ],
+                "derivation": drug.occupancy.derivation,
+                "sources": [describe(kb, s) for s in drug.occupancy.sources],
             }
             if drug is not None and drug.occupancy is not None
             else None

@@ -243,6 +243,25 @@ def test_drug_details(make: Builders, app: Flask) -> None:
     assert combo["kind"] == "combination"
     assert sorted(combo["ingredients"]) == ["acetaminophen", "oxycodone"]
     assert "opioid" in [c["id"] for c in combo["classes"]]
+    assert drug["occupancy"] is None
+    assert combo["occupancy"] is None
+
+
+def test_drug_details_carry_the_occupancy_model_with_its_sources(make: Builders) -> None:
+    doc = make.clinician()
+    r = make.client.get("/v1/drugs/escitalopram", headers=doc.headers)
+    assert r.status_code == 200, r.get_json()
+    occupancy = r.get_json()["occupancy"]
+    assert occupancy["target"] == "SERT"
+    assert (occupancy["emax_pct"], occupancy["ed50_mg"]) == (90.7, 1.33)
+    assert [(a["dose_mg"], a["occupancy_pct"]) for a in occupancy["anchors"]] == [
+        (10, 80),
+        (20, 85),
+    ]
+    cited = {s["id"]: s for s in occupancy["sources"]}
+    assert {a["source"] for a in occupancy["anchors"]} == set(cited)
+    assert all(s["citation"] for s in cited.values())
+    assert "assumption" in occupancy["derivation"]
 
 
 def test_unknown_drug_is_404(make: Builders) -> None:

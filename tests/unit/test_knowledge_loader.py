@@ -255,3 +255,46 @@ def test_every_problem_is_reported_at_once(data: Path) -> None:
     text = "\n".join(problems)
     for fragment in ("'ssris'", "'no-such-source'", "'isoniazide'"):
         assert fragment in text
+
+
+def occupancy_of(data: Path, drug_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+    edit(
+        data / "drugs" / "cns-psych.yaml", lambda drugs: change(entry(drugs, drug_id)["occupancy"])
+    )
+
+
+def test_occupancy_model_far_from_its_anchor(data: Path) -> None:
+    occupancy_of(data, "escitalopram", lambda o: o.update(ed50_mg=3))
+    assert problems_of(data) == [
+        "drugs/cns-psych.yaml: escitalopram occupancy: the model gives 69.8% at 10 mg, "
+        "10.2 points from the anchor's 80%",
+        "drugs/cns-psych.yaml: escitalopram occupancy: the model gives 78.9% at 20 mg, "
+        "6.1 points from the anchor's 85%",
+    ]
+
+
+def test_occupancy_anchor_citing_an_unknown_source(data: Path) -> None:
+    occupancy_of(data, "sertraline", lambda o: o["anchors"][0].update(source="meyer-2004"))
+    only_problem(data, "sertraline occupancy", "unknown source 'meyer-2004'")
+
+
+def test_occupancy_needs_two_anchors_and_a_derivation(data: Path) -> None:
+    def strip(o: dict[str, Any]) -> None:
+        del o["anchors"][1]
+        del o["derivation"]
+
+    occupancy_of(data, "citalopram", strip)
+    problems = problems_of(data)
+    assert len(problems) == 2, problems
+    assert any("at least two published anchors" in p for p in problems)
+    assert any("no derivation" in p for p in problems)
+
+
+def test_occupancy_with_impossible_parameters(data: Path) -> None:
+    occupancy_of(data, "paroxetine", lambda o: o.update(emax_pct=120))
+    only_problem(data, "paroxetine occupancy", "emax_pct must be in (0, 100]")
+
+
+def test_occupancy_with_a_missing_parameter(data: Path) -> None:
+    occupancy_of(data, "venlafaxine", lambda o: o.pop("ed50_mg"))
+    only_problem(data, "venlafaxine occupancy", "malformed")

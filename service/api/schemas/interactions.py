@@ -129,11 +129,21 @@ class ClassRefSchema(StrictSchema):
     name = fields.String(required=True)
 
 
+class OccupancyAnchorSchema(StrictSchema):
+    dose_mg = fields.Float(required=True, metadata={"description": "Daily dose."})
+    occupancy_pct = fields.Float(required=True)
+    source = fields.String(required=True, metadata={"description": "Id of one of `sources`."})
+
+
 class OccupancySchema(StrictSchema):
-    target = fields.String(required=True)
+    """occupancy(d) = emax_pct * d / (ed50_mg + d), fitted through published anchors."""
+
+    target = fields.String(required=True, metadata={"description": "Receptor or transporter."})
     emax_pct = fields.Float(required=True)
     ed50_mg = fields.Float(required=True)
-    source = fields.Nested(CitationSchema, required=True)
+    anchors = fields.List(fields.Nested(OccupancyAnchorSchema), required=True)
+    derivation = fields.String(required=True)
+    sources = fields.List(fields.Nested(CitationSchema), required=True)
 
 
 class DrugSummarySchema(StrictSchema):
