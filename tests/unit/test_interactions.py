@@ -91,6 +91,16 @@ POSITIVE: list[tuple[str, str, str]] = [
     ("warfarin-acetaminophen", "Coumadin", "Tylenol"),
     ("antiplatelet-nsaid", "Plavix", "naproxen"),
     ("antiplatelet-nsaid", "aspirin", "ibuprofen"),
+    ("warfarin-thyroid-hormone", "Coumadin", "Synthroid"),
+    ("warfarin-thyroid-hormone", "warfarin", "liothyronine"),
+    ("antidepressant-antiplatelet", "Zoloft", "aspirin"),
+    ("antidepressant-antiplatelet", "Lexapro", "Plavix"),
+    ("antidepressant-antiplatelet", "venlafaxine", "ticagrelor"),
+    ("statin-fibrate", "Lipitor", "fenofibrate"),
+    ("statin-colchicine", "atorvastatin", "Colcrys"),
+    ("clonidine-beta-blocker", "Catapres", "propranolol"),
+    ("beta-blocker-nondihydropyridine", "Lopressor", "verapamil"),
+    ("beta-blocker-nondihydropyridine", "atenolol", "Cardizem"),
     ("clopidogrel-ppi", "Plavix", "Prilosec"),
     ("ticagrelor-cyp3a4", "Brilinta", "rifampin"),
     # statins
@@ -179,6 +189,8 @@ POSITIVE: list[tuple[str, str, str]] = [
     ("ketorolac-nsaid", "ketorolac", "aspirin"),
     ("warfarin-fibrate-tamoxifen", "warfarin", "fenofibrate"),
     ("antidepressant-nsaid", "Zoloft", "ibuprofen"),
+    ("corticosteroid-nsaid", "prednisone", "Advil"),
+    ("corticosteroid-nsaid", "dexamethasone", "naproxen"),
     ("vericiguat-pde5", "vericiguat", "sildenafil"),
     ("booster-cyp3a4-cardiac", "clarithromycin", "ranolazine"),
     ("methotrexate-acitretin", "methotrexate", "Soriatane"),
@@ -349,6 +361,10 @@ HARMLESS: list[tuple[str, str]] = [
     ("allopurinol", "colchicine"),
     ("prednisone", "albuterol"),
     ("Estrace", "Synthroid"),
+    ("metoprolol", "amlodipine"),
+    ("Lipitor", "fenofibrate"),
+    ("prednisone", "Tylenol"),
+    ("warfarin", "metoprolol"),
 ]
 
 
