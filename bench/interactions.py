@@ -183,7 +183,7 @@ def one_check(
 ) -> tuple[float, float, float, float, int, int]:
     """Total, resolve, query, domain seconds; findings; imported rules fetched."""
     t0 = time.perf_counter()
-    with db.uow() as uow:
+    with db.uow().read_only() as uow:
         t1 = time.perf_counter()
         r = resolve_name(uow, kb, new_name)
         if not isinstance(r, Resolved):

@@ -32,9 +32,17 @@ class UnitOfWork:
     knowledge: KnowledgeRepository
     login_throttle: LoginThrottle
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self._db = database
+        self._read_only = read_only
         self._session: Session | None = None
+
+    def read_only(self) -> UnitOfWork:
+        """The same database without a transaction: each statement reads committed
+        data on its own, with no BEGIN and ROLLBACK round trips. For use cases that
+        only read and can live with statements seeing different commits; commit()
+        refuses."""
+        return UnitOfWork(self._db, read_only=True)
 
     @property
     def session(self) -> Session:
@@ -43,7 +51,8 @@ class UnitOfWork:
         return self._session
 
     def __enter__(self) -> UnitOfWork:
-        session = self._db.session_factory()
+        db = self._db
+        session = (db.autocommit_session_factory if self._read_only else db.session_factory)()
         self._session = session
         self.users = UserRepository(session)
         self.patients = PatientRepository(session)
@@ -70,6 +79,8 @@ class UnitOfWork:
             self._session = None
 
     def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self.session.commit()
 
     def ping(self) -> bool:
@@ -93,6 +104,10 @@ class Database:
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:
         return make_session_factory(self.engine)
+
+    @cached_property
+    def autocommit_session_factory(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     @cached_property
     def _redis(self) -> Any:

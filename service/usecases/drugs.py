@@ -31,7 +31,7 @@ def search_drugs(*, kb: KnowledgeBase, query: str, limit: int) -> list[dict[str,
 def get_drug(*, uow: UnitOfWork, kb: KnowledgeBase, drug_id: str) -> dict[str, Any]:
     if drug_id not in kb.catalog.drugs and drug_id not in kb.catalog.products:
         raise NotFound(f"No drug {drug_id!r} in the catalog.")
-    with uow:
+    with uow.read_only() as uow:
         version = knowledge_base_version(uow, kb)
     entry = kb.catalog.entry(drug_id)
     ingredients = [kb.catalog.drugs[i] for i in kb.catalog.ingredients_of(drug_id)]

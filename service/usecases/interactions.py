@@ -141,7 +141,9 @@ def check_interactions(
 ) -> CheckResult:
     """Check drugs by name; with a patient, also against their regimen and record."""
     who = caller.require()
-    with uow:
+    # Without a patient nothing is written (no audit of a record read), so the
+    # check needs no transaction.
+    with uow if patient_id is not None else uow.read_only() as uow:
         patient = None
         if patient_id is not None:
             ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from service.db.tables import AuditEvent, User
-from service.db.uow import Database
+from service.db.uow import Database, UnitOfWork
 from tests.conftest import Builders, is_postgres
 
 
@@ -96,6 +96,34 @@ def test_unit_of_work_rolls_back_unless_committed(database: Database) -> None:
         assert uow.users.by_email("rolled-back@example.org") is None
         assert uow.users.by_email("failed@example.org") is None
         assert uow.users.by_email("kept@example.org") is not None
+
+
+def _in_transaction(uow: UnitOfWork) -> bool:
+    """Whether the unit of work's statements run inside one database transaction."""
+    connection = uow.session.connection()
+    if is_postgres():
+        connection.execute(text("SELECT 1"))
+        # The second statement of a transaction keeps the transaction's start time.
+        same = connection.execute(text("SELECT statement_timestamp() = transaction_timestamp()"))
+        return not same.scalar()
+    return connection.connection.dbapi_connection.isolation_level is not None  # type: ignore[union-attr]
+
+
+def test_a_read_only_unit_of_work_runs_without_a_transaction(database: Database) -> None:
+    with database.uow() as uow:
+        assert _in_transaction(uow)
+    with database.uow().read_only() as uow:
+        assert not _in_transaction(uow)
+        assert uow.users.by_email("nobody@example.org") is None
+        with pytest.raises(RuntimeError, match="read-only"):
+            uow.commit()
+    # Connections go back to the pool transactional again.
+    for _ in range(3):
+        with database.uow() as uow:
+            assert _in_transaction(uow)
+            uow.users.add(_user("not-kept@example.org"))
+    with database.uow() as uow:
+        assert uow.users.by_email("not-kept@example.org") is None
 
 
 def test_instants_come_back_in_utc(database: Database) -> None:
