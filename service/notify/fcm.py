@@ -1,0 +1,160 @@
+"""Firebase Cloud Messaging notifier (FCM HTTP v1 through firebase-admin).
+
+Android devices ("fcm") and iOS devices ("apns", reached through FCM's APNs bridge) are
+addressed by the identifier in `Device.token`. Each message carries a visible
+notification (title, body) and the data map as strings (FCM accepts nothing else), plus
+`idempotency_key` and `kind` so the app can drop a duplicate. Android priority is
+"high" and APNs priority 10 with push type "alert": a reminder must wake a dozing
+device. Both expire after `ttl_seconds` (one hour by default) because a reminder shown
+hours late invites a dose at the wrong time.
+
+Identifiers: FCM is moving from registration tokens to Firebase Installation IDs (FIDs;
+firebase-admin 7.5 deprecated `Message.token` for `Message.fid`). An app build
+registers one or the other, so during the migration both kinds sit in the database. An
+FID has a fixed shape (FID_PATTERN) that a registration token (100+ characters with a
+":") never has, so each identifier is sent in the field that matches it. The legacy
+path emits firebase-admin's DeprecationWarning on purpose: it marks what still has to
+migrate.
+
+Errors: UNREGISTERED and NOT_FOUND put the device in `gone_devices`; unavailable,
+internal, deadline, quota and unknown errors are transient; the rest (invalid argument,
+authentication, permission, sender mismatch) are permanent. OAuth token failures from
+google-auth are transient when google-auth says they are retryable.
+
+Each notifier owns a named firebase-admin App so several can coexist (and tests can
+run in one process); `close` deletes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import firebase_admin  # type: ignore[import-untyped]
+import google.auth.exceptions
+from firebase_admin import credentials, exceptions, messaging
+
+from service.notify.base import DeliveryError, DeliveryReport, Device, Message
+from service.notify.errors import parse_retry_after
+from service.notify.fanout import DeviceGone, fan_out
+from service.notify.fcm_transport import point_messaging_at
+
+PLATFORMS = frozenset({"fcm", "apns"})
+# 22 URL-safe base64 characters whose first 4 bits are 0b0111: firebase-js-sdk,
+# packages/installations/src/helpers/generate-fid.ts, VALID_FID_PATTERN.
+FID_PATTERN = re.compile(r"[cdef][A-Za-z0-9_-]{21}")
+TRANSIENT_CODES = frozenset(
+    {
+        exceptions.UNAVAILABLE,
+        exceptions.INTERNAL,
+        exceptions.DEADLINE_EXCEEDED,
+        exceptions.RESOURCE_EXHAUSTED,
+        exceptions.UNKNOWN,
+        exceptions.ABORTED,
+    }
+)
+
+
+def target(identifier: str) -> dict[str, str]:
+    """The messaging.Message keyword that addresses this device: `fid` or legacy `token`."""
+    return {"fid": identifier} if FID_PATTERN.fullmatch(identifier) else {"token": identifier}
+
+
+def string_data(message: Message) -> dict[str, str]:
+    """FCM data values must be strings: strings pass through, the rest become JSON."""
+    data = {
+        key: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        for key, value in message.data.items()
+    }
+    data["idempotency_key"] = message.idempotency_key
+    data["kind"] = message.kind
+    return data
+
+
+class FcmNotifier:
+    """Sends through a private firebase-admin App; one dispatcher thread at a time."""
+
+    name = "fcm"
+
+    def __init__(
+        self,
+        *,
+        credentials_file: str,
+        project_id: str | None = None,
+        endpoint: str | None = None,
+        ttl_seconds: int = 3600,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        options: dict[str, Any] = {"httpTimeout": timeout_seconds}
+        if project_id:
+            options["projectId"] = project_id
+        credential = credentials.Certificate(credentials_file)
+        self._app = firebase_admin.initialize_app(
+            credential, options, name=f"medtrack-notify-{uuid.uuid4().hex}"
+        )
+        self._ttl = ttl_seconds
+        try:
+            point_messaging_at(self._app, endpoint)
+        except Exception:
+            firebase_admin.delete_app(self._app)
+            raise
+
+    def send(self, message: Message) -> DeliveryReport:
+        data = string_data(message)
+        devices = [device for device in message.devices if device.platform in PLATFORMS]
+        return fan_out(devices, lambda device: self._send_one(device, message, data), channel="fcm")
+
+    def _send_one(self, device: Device, message: Message, data: Mapping[str, str]) -> str:
+        if not device.token:
+            raise DeliveryError("device has no FCM installation ID or token", transient=False)
+        try:
+            return str(messaging.send(self._build(device.token, message, data), app=self._app))
+        except (messaging.UnregisteredError, exceptions.NotFoundError) as exc:
+            raise DeviceGone() from exc
+        except exceptions.FirebaseError as exc:
+            raise _firebase_error(exc) from exc
+        except google.auth.exceptions.GoogleAuthError as exc:
+            raise _auth_error(exc) from exc
+
+    def _build(self, identifier: str, message: Message, data: Mapping[str, str]) -> Any:
+        expires = int(time.time()) + self._ttl
+        return messaging.Message(
+            **target(identifier),
+            notification=messaging.Notification(title=message.title, body=message.body),
+            data=dict(data),
+            android=messaging.AndroidConfig(priority="high", ttl=dt.timedelta(seconds=self._ttl)),
+            apns=messaging.APNSConfig(
+                headers={
+                    "apns-priority": "10",
+                    "apns-push-type": "alert",
+                    "apns-expiration": str(expires),
+                },
+                payload=messaging.APNSPayload(aps=messaging.Aps(sound="default")),
+            ),
+        )
+
+    def close(self) -> None:
+        firebase_admin.delete_app(self._app)
+
+
+def _firebase_error(exc: Any) -> DeliveryError:
+    code = str(exc.code)
+    response = exc.http_response
+    status = f" HTTP {response.status_code}" if response is not None else ""
+    text = f"FCM {code}{status}: {exc}"[:300]
+    if code in TRANSIENT_CODES:
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        return DeliveryError(text, transient=True, retry_after=parse_retry_after(retry_after))
+    return DeliveryError(text, transient=False)
+
+
+def _auth_error(exc: google.auth.exceptions.GoogleAuthError) -> DeliveryError:
+    retryable = bool(getattr(exc, "retryable", False)) or isinstance(
+        exc, google.auth.exceptions.TransportError
+    )
+    return DeliveryError(f"FCM OAuth token: {type(exc).__name__}", transient=retryable)

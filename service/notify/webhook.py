@@ -1,0 +1,120 @@
+"""Webhook notifier: POST each message as signed JSON to one configured URL.
+
+What is sent:
+
+- Body: `{"body", "data", "idempotency_key", "kind", "patient_id", "recipient_id",
+  "sent_at", "title"}` as compact JSON (separators "," and ":", sorted keys, ASCII
+  only). `sent_at` is the Unix time in whole seconds of this attempt. The body is
+  serialised once per attempt and those exact bytes are both sent and signed; a
+  receiver must verify the raw bytes it received, never a re-serialisation.
+- `Idempotency-Key`: the message's idempotency key. A retry (after a timeout, say)
+  repeats it, so the receiver can drop the duplicate.
+- `X-Medtrack-Signature`: `sha256=` + lowercase hex HMAC-SHA256 of the body bytes,
+  keyed with the webhook secret (its UTF-8 bytes). Because `sent_at` is inside the
+  signed body, a receiver can refuse a captured request replayed later (reject when
+  it is more than a few minutes old); the idempotency key handles honest retries.
+  Compare signatures in constant time.
+- `X-Medtrack-Timestamp`: the same `sent_at`, for receivers that log headers.
+
+Outcomes: 2xx is delivered. 408, 429, 5xx, connection failures and timeouts are
+transient (Retry-After honoured). Redirects are not followed (a redirected POST would
+lose its body and signature) and, like other 4xx, are permanent.
+
+Per-device webhook URLs in `Message.devices` are ignored on purpose: only the operator
+configured URL receives signed requests, so a stored URL cannot make the service send
+health information anywhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+
+import requests
+
+from service.notify.base import DeliveryError, DeliveryReport, Message
+from service.notify.errors import error_for_request_failure, error_for_status
+
+SIGNATURE_HEADER = "X-Medtrack-Signature"
+TIMESTAMP_HEADER = "X-Medtrack-Timestamp"
+USER_AGENT = "medtrack-notify/1"
+
+
+def encode_body(message: Message, *, sent_at: int) -> bytes:
+    """The exact bytes sent and signed. Raises DeliveryError if `data` is not JSON-able."""
+    payload = {
+        "sent_at": sent_at,
+        "idempotency_key": message.idempotency_key,
+        "kind": message.kind,
+        "patient_id": message.patient_id,
+        "recipient_id": message.recipient_id,
+        "title": message.title,
+        "body": message.body,
+        "data": dict(message.data),
+    }
+    try:
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise DeliveryError(
+            f"message data is not JSON-serialisable: {exc}", transient=False
+        ) from exc
+    return text.encode("ascii")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Medtrack-Signature value: HMAC-SHA256 of exactly the body bytes."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+class WebhookNotifier:
+    """One pooled HTTP session; meant for one dispatcher thread at a time."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        secret: str,
+        timeout_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._url = url
+        self._secret = secret
+        # (connect, read): a receiver that accepts the connection but never answers
+        # must not stall the dispatcher longer than one that refuses it.
+        self._timeout = (timeout_seconds, timeout_seconds)
+        self._clock = clock
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+
+    def send(self, message: Message) -> DeliveryReport:
+        sent_at = int(self._clock())
+        body = encode_body(message, sent_at=sent_at)
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": message.idempotency_key,
+            TIMESTAMP_HEADER: str(sent_at),
+            SIGNATURE_HEADER: sign(self._secret, body),
+        }
+        try:
+            response = self._session.post(
+                self._url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            raise error_for_request_failure(exc, what="webhook") from exc
+        with response:
+            if 200 <= response.status_code < 300:
+                return DeliveryReport(detail=f"webhook HTTP {response.status_code}")
+            raise error_for_status(
+                response.status_code,
+                retry_after=response.headers.get("Retry-After"),
+                what="webhook",
+                detail=response.text,
+            )
+
+    def close(self) -> None:
+        self._session.close()
