@@ -1,4 +1,5 @@
-# medtrack: `make run` serves the API with demo data; `make test` runs every check.
+# medtrack: `make run` serves the API and the scheduler with demo data; `make test`
+# runs every check.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -21,7 +22,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/medtrack db upgrade
 	$(BIN)/medtrack demo
-	$(BIN)/medtrack serve --host $(HOST) --port $(PORT)
+	$(BIN)/medtrack run --host $(HOST) --port $(PORT)
 
 test: lint types contracts pytest
 

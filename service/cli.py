@@ -145,6 +145,39 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
     )
 
 
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def run_all(host: str, port: int) -> None:
+    """Serve the API and run the scheduler beside it (development: `make run`)."""
+    import subprocess
+
+    settings = _settings()
+    from service.server import run
+
+    scheduler_process = subprocess.Popen([sys.executable, "-m", "schedules"])  # noqa: S603
+    try:
+        run(settings, host=host, port=port, workers=settings.workers, threads=settings.threads)
+    finally:
+        scheduler_process.terminate()
+        try:
+            scheduler_process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            scheduler_process.kill()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every job once and exit (for cron and tests).")
+def scheduler(once: bool) -> None:
+    """Run the scheduler: plan doses, send reminders, follow up on missed doses."""
+    from schedules.main import start
+
+    try:
+        start(_settings(), once=once)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.group("interactions")
 def interactions_group() -> None:
     """Interaction knowledge base."""

@@ -54,12 +54,41 @@ class Settings:
     workers: int = 2
     threads: int = 4
     log_level: str = "INFO"
+    # Reminders: the notifier and its settings (see service.notify.factory).
+    notifier: str = "log"
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_timeout_seconds: float = 5.0
+    vapid_private_key: str | None = field(default=None, repr=False)
+    vapid_subject: str | None = None
+    fcm_credentials: str | None = None
+    fcm_project_id: str | None = None
+    fcm_endpoint: str | None = None
+    # Reminders: planning, dispatch and follow-up timings (README, "Reminders").
+    horizon_hours: int = 48
+    catch_up_hours: int = 24
+    reminder_lead_minutes: int = 10
+    reminder_expiry_minutes: int = 120
+    follow_up_minutes: int = 30
+    missed_after_minutes: int = 120
+    missed_in_a_row: int = 3
+    dispatch_interval_seconds: int = 2
+    dispatch_batch: int = 500
+    claim_lease_seconds: int = 60
+    max_attempts: int = 8
+    retry_base_seconds: int = 10
+    retry_max_seconds: int = 900
+    on_time_minutes: int = 60
 
     @property
     def activation_ttl(self) -> dt.timedelta:
         return dt.timedelta(hours=self.activation_ttl_hours)
 
     def __post_init__(self) -> None:
+        if self.follow_up_minutes >= self.missed_after_minutes:
+            raise SettingsError(
+                "MEDTRACK_FOLLOW_UP_MINUTES must be less than MEDTRACK_MISSED_AFTER_MINUTES"
+            )
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"MEDTRACK_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if self.env == "production" and (
@@ -90,4 +119,31 @@ class Settings:
             workers=_int(e, "MEDTRACK_WORKERS", 2, low=1, high=64),
             threads=_int(e, "MEDTRACK_THREADS", 4, low=1, high=64),
             log_level=e.get("MEDTRACK_LOG_LEVEL", str(defaults["log_level"].default)).upper(),
+            notifier=e.get("MEDTRACK_NOTIFIER") or "log",
+            webhook_url=e.get("MEDTRACK_WEBHOOK_URL") or None,
+            webhook_secret=e.get("MEDTRACK_WEBHOOK_SECRET") or None,
+            webhook_timeout_seconds=_int(e, "MEDTRACK_WEBHOOK_TIMEOUT_SECONDS", 5, low=1, high=60),
+            vapid_private_key=e.get("MEDTRACK_VAPID_PRIVATE_KEY") or None,
+            vapid_subject=e.get("MEDTRACK_VAPID_SUBJECT") or None,
+            fcm_credentials=e.get("MEDTRACK_FCM_CREDENTIALS") or None,
+            fcm_project_id=e.get("MEDTRACK_FCM_PROJECT_ID") or None,
+            fcm_endpoint=e.get("MEDTRACK_FCM_ENDPOINT") or None,
+            horizon_hours=_int(e, "MEDTRACK_HORIZON_HOURS", 48, low=24, high=336),
+            catch_up_hours=_int(e, "MEDTRACK_CATCH_UP_HOURS", 24, low=1, high=168),
+            reminder_lead_minutes=_int(e, "MEDTRACK_REMINDER_LEAD_MINUTES", 10, low=1, high=120),
+            reminder_expiry_minutes=_int(
+                e, "MEDTRACK_REMINDER_EXPIRY_MINUTES", 120, low=5, high=1440
+            ),
+            follow_up_minutes=_int(e, "MEDTRACK_FOLLOW_UP_MINUTES", 30, low=5, high=720),
+            missed_after_minutes=_int(e, "MEDTRACK_MISSED_AFTER_MINUTES", 120, low=10, high=2880),
+            missed_in_a_row=_int(e, "MEDTRACK_MISSED_IN_A_ROW", 3, low=1, high=50),
+            dispatch_interval_seconds=_int(
+                e, "MEDTRACK_DISPATCH_INTERVAL_SECONDS", 2, low=1, high=60
+            ),
+            dispatch_batch=_int(e, "MEDTRACK_DISPATCH_BATCH", 500, low=1, high=10000),
+            claim_lease_seconds=_int(e, "MEDTRACK_CLAIM_LEASE_SECONDS", 60, low=5, high=3600),
+            max_attempts=_int(e, "MEDTRACK_MAX_ATTEMPTS", 8, low=1, high=50),
+            retry_base_seconds=_int(e, "MEDTRACK_RETRY_BASE_SECONDS", 10, low=1, high=3600),
+            retry_max_seconds=_int(e, "MEDTRACK_RETRY_MAX_SECONDS", 900, low=1, high=86400),
+            on_time_minutes=_int(e, "MEDTRACK_ON_TIME_MINUTES", 60, low=1, high=720),
         )

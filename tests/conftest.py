@@ -37,7 +37,7 @@ PG_URL = os.environ.get("MEDTRACK_TEST_DATABASE_URL")
 TABLES = (
     "audit_events, prescription_findings, prescription_versions, prescriptions, "
     "care_team_members, auth_tokens, login_failures, patients, users, "
-    "imported_interactions, interaction_imports"
+    "imported_interactions, interaction_imports, notifications, dose_events, devices"
 )
 PASSWORD = "correct horse battery staple"
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from service.db.engine import make_engine, make_session_factory
 from service.db.knowledge import KnowledgeRepository
+from service.db.reminders import ReminderRepository
 from service.db.repositories import (
     AuditRepository,
     PatientRepository,
@@ -30,6 +31,7 @@ class UnitOfWork:
     prescriptions: PrescriptionRepository
     audit: AuditRepository
     knowledge: KnowledgeRepository
+    reminders: ReminderRepository
     login_throttle: LoginThrottle
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
@@ -60,6 +62,7 @@ class UnitOfWork:
         self.prescriptions = PrescriptionRepository(session)
         self.audit = AuditRepository(session)
         self.knowledge = KnowledgeRepository(session)
+        self.reminders = ReminderRepository(session)
         self.login_throttle = self._db.login_throttle(session)
         return self
 

@@ -1,0 +1,170 @@
+"""The scheduler: an APScheduler 3 `BlockingScheduler` in UTC that only ticks.
+
+The database holds every dose and message; each job opens its own units of work
+and calls a use case, so any number of these processes may run against one
+PostgreSQL database (claims use FOR UPDATE SKIP LOCKED) and a restart loses
+nothing. No job is ever created per dose.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from service.db.uow import Database
+from service.domain.interactions import KnowledgeBase
+from service.notify.base import Notifier
+from service.usecases.context import Clock, utc_now
+from service.usecases.reminders import (
+    ReminderPolicy,
+    dispatch_due,
+    follow_up_missed,
+    materialise_doses,
+    queue_due_messages,
+    release_claims,
+)
+
+log = logging.getLogger("medtrack.scheduler")
+
+# Job ids are fixed: re-adding a job replaces it instead of adding a second one.
+MATERIALISE = "materialise-doses"
+FOLLOW_UP = "follow-up-missed"
+QUEUE = "queue-messages"
+DISPATCH = "dispatch-messages"
+
+
+def worker_id() -> str:
+    """Names this process in claims, so its claims can be told apart and released."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Jobs:
+    """The jobs, bound to their collaborators; each may run from any thread."""
+
+    database: Database
+    kb: KnowledgeBase
+    notifier: Notifier
+    policy: ReminderPolicy
+    clock: Clock = utc_now
+    worker: str = field(default_factory=worker_id)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def materialise(self) -> None:
+        planned = materialise_doses(
+            uow=self.database.uow(), clock=self.clock, kb=self.kb, policy=self.policy
+        )
+        log.info("planned dose events: %d rows written", planned)
+
+    def follow_up(self) -> None:
+        s = follow_up_missed(uow=self.database.uow(), clock=self.clock, policy=self.policy)
+        if s.missed or s.care_team_messages:
+            log.info("missed doses: %d; care-team messages: %d", s.missed, s.care_team_messages)
+
+    def queue(self) -> None:
+        s = queue_due_messages(uow=self.database.uow(), clock=self.clock, policy=self.policy)
+        if s.reminders or s.follow_ups or s.expired:
+            log.info(
+                "queued reminders %d, follow-ups %d; expired %d",
+                s.reminders,
+                s.follow_ups,
+                s.expired,
+            )
+
+    def dispatch(self) -> None:
+        s = dispatch_due(
+            uow=self.database.uow(),
+            clock=self.clock,
+            notifier=self.notifier,
+            policy=self.policy,
+            worker=self.worker,
+            should_stop=self.stopping.is_set,
+        )
+        if s.claimed:
+            log.info(
+                "dispatched: claimed %d, sent %d, retry %d, failed %d, withdrawn %d",
+                s.claimed,
+                s.sent,
+                s.retried,
+                s.failed,
+                s.withdrawn,
+            )
+
+    def run_once(self) -> None:
+        """Every job once, in the order a catch-up needs: plan, settle the past,
+        queue what is due, send it; then send what the follow-up queued."""
+        self.materialise()
+        self.follow_up()
+        self.queue()
+        self.dispatch()
+
+    def release(self) -> None:
+        released = release_claims(uow=self.database.uow(), clock=self.clock, worker=self.worker)
+        if released:
+            log.info("released %d claims", released)
+
+
+def build_scheduler(jobs: Jobs, *, dispatch_seconds: int) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone="UTC")
+    common: dict[str, Any] = {"replace_existing": True, "coalesce": True, "max_instances": 1}
+    # misfire_grace_time: a run late by more than about one interval is skipped
+    # (coalesce folds the backlog into one run), since the next run does the work.
+    scheduler.add_job(
+        jobs.dispatch,
+        IntervalTrigger(seconds=dispatch_seconds),
+        id=DISPATCH,
+        misfire_grace_time=max(dispatch_seconds, 5),
+        **common,
+    )
+    scheduler.add_job(
+        jobs.queue, IntervalTrigger(seconds=30), id=QUEUE, misfire_grace_time=30, **common
+    )
+    scheduler.add_job(
+        jobs.follow_up, IntervalTrigger(seconds=60), id=FOLLOW_UP, misfire_grace_time=60, **common
+    )
+    scheduler.add_job(
+        jobs.materialise,
+        IntervalTrigger(minutes=5),
+        id=MATERIALISE,
+        misfire_grace_time=300,
+        **common,
+    )
+    return scheduler
+
+
+def run(jobs: Jobs, *, once: bool, dispatch_seconds: int) -> None:
+    """`--once`: every job once, then exit. Otherwise a catch-up pass, then tick
+    until SIGTERM or SIGINT, finishing the current batch and releasing claims."""
+    try:
+        jobs.run_once()
+        if once:
+            return
+        scheduler = build_scheduler(jobs, dispatch_seconds=dispatch_seconds)
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: finishing the current batch, then stopping", signum)
+            jobs.stopping.set()
+            threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}).start()
+
+        previous: dict[signal.Signals, Any] = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, stop)
+        log.info("scheduler %s started", jobs.worker)
+        try:
+            scheduler.start()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        jobs.release()
+        jobs.notifier.close()

@@ -1,0 +1,47 @@
+"""Starting the scheduler from settings: `medtrack scheduler` and `python -m schedules`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from schedules.app import Jobs, run
+from service import knowledge
+from service.config import Settings, SettingsError
+from service.db.uow import Database
+from service.notify.factory import build_notifier
+from service.runtime import notifier_settings, reminder_policy
+
+
+def start(settings: Settings, *, once: bool) -> None:
+    """Build the jobs from settings and run them; ValueError for bad notifier settings."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # APScheduler logs every run of every job at INFO: one line every few seconds.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+    notifier = build_notifier(notifier_settings(settings))
+    jobs = Jobs(
+        database=Database(
+            settings.database_url,
+            redis_url=settings.redis_url,
+            login_window_seconds=settings.login_window_seconds,
+        ),
+        kb=knowledge.load(),
+        notifier=notifier,
+        policy=reminder_policy(settings),
+    )
+    run(jobs, once=once, dispatch_seconds=settings.dispatch_interval_seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m schedules", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="run every job once and exit")
+    args = parser.parse_args(argv)
+    try:
+        start(Settings.from_env(), once=args.once)
+    except (SettingsError, ValueError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,45 @@
+"""Settings turned into what the entry points hand to use cases and adapters.
+
+The API, the scheduler and the command line build the same reminder policy and
+notifier from the same settings here, once each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from service.config import Settings
+from service.notify.factory import NotifierSettings
+from service.usecases.reminders import ReminderPolicy
+
+
+def reminder_policy(settings: Settings) -> ReminderPolicy:
+    return ReminderPolicy(
+        horizon=dt.timedelta(hours=settings.horizon_hours),
+        catch_up=dt.timedelta(hours=settings.catch_up_hours),
+        lead=dt.timedelta(minutes=settings.reminder_lead_minutes),
+        expiry=dt.timedelta(minutes=settings.reminder_expiry_minutes),
+        follow_up_after=dt.timedelta(minutes=settings.follow_up_minutes),
+        missed_after=dt.timedelta(minutes=settings.missed_after_minutes),
+        missed_in_a_row=settings.missed_in_a_row,
+        lease=dt.timedelta(seconds=settings.claim_lease_seconds),
+        batch=settings.dispatch_batch,
+        max_attempts=settings.max_attempts,
+        retry_base=dt.timedelta(seconds=settings.retry_base_seconds),
+        retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
+        on_time=dt.timedelta(minutes=settings.on_time_minutes),
+    )
+
+
+def notifier_settings(settings: Settings) -> NotifierSettings:
+    return NotifierSettings(
+        kind=settings.notifier,
+        webhook_url=settings.webhook_url,
+        webhook_secret=settings.webhook_secret,
+        webhook_timeout_seconds=float(settings.webhook_timeout_seconds),
+        vapid_private_key=settings.vapid_private_key,
+        vapid_subject=settings.vapid_subject,
+        fcm_credentials_file=settings.fcm_credentials,
+        fcm_project_id=settings.fcm_project_id,
+        fcm_endpoint=settings.fcm_endpoint,
+    )

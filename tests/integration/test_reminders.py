@@ -1,0 +1,394 @@
+"""Planning, dispatch and follow-up against a real database and a real local
+webhook receiver, with the clock under the test's control."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from schedules.app import Jobs
+from service import knowledge
+from service.config import Settings
+from service.db.uow import Database
+from service.domain.interactions import KnowledgeBase
+from service.notify.base import DeliveryReport, Message
+from service.notify.webhook import WebhookNotifier
+from service.usecases.reminders import ReminderPolicy, dispatch_due
+from tests.conftest import Account, Builders, FrozenClock, is_postgres
+from tests.notify.fake_http import FakeServer, Recorded, Reply
+
+SECRET = "a-webhook-secret-for-tests-only"
+UTC = dt.UTC
+
+
+def at(text_: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text_.replace("Z", "+00:00"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(32),
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        token_ttl_seconds=30 * 86400,
+    )
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return knowledge.load()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 whose answers the test scripts."""
+
+    def __init__(self) -> None:
+        self.script: list[int] = []
+        self.server = FakeServer(self._answer)
+
+    def _answer(self, _: Recorded) -> Reply:
+        status = self.script.pop(0) if self.script else 200
+        return Reply(status=status, headers={"Retry-After": "1"} if status == 503 else {})
+
+    @property
+    def requests(self) -> list[Recorded]:
+        return self.server.requests
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.body) for r in self.requests]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.server.start()
+    yield r
+    r.server.stop()
+
+
+POLICY = ReminderPolicy()
+
+
+@pytest.fixture
+def jobs(
+    database: Database, kb: KnowledgeBase, clock: FrozenClock, receiver: Receiver
+) -> Iterator[Jobs]:
+    notifier = WebhookNotifier(
+        url=receiver.server.url, secret=SECRET, timeout_seconds=2, clock=lambda: clock().timestamp()
+    )
+    j = Jobs(database=database, kb=kb, notifier=notifier, policy=POLICY, clock=clock)
+    yield j
+    notifier.close()
+
+
+def rows(database: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with database.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def start(make: Builders, clock: FrozenClock, now: str, **rx: Any) -> tuple[Account, Account]:
+    """A New York patient and a prescription written at `now`."""
+    clock.now = at(now)
+    doc = make.clinician()
+    pat = make.patient(doc, timezone="America/New_York")
+    body = {"schedule": {"times": ["08:00"], "as_needed": False}, "start_date": now[:10], **rx}
+    make.prescription(doc, pat, **body)
+    return doc, pat
+
+
+def test_planning_and_queueing_are_idempotent(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs
+) -> None:
+    start(make, clock, "2026-06-10T11:00:00Z", schedule={"times": ["08:00", "20:00"]})
+    events = rows(
+        database, "SELECT id, scheduled_at, status FROM dose_events ORDER BY scheduled_at"
+    )
+    # 48 hours from 11:00Z: 12:00Z and 00:00Z twice each.
+    assert len(events) == 4
+    for _ in range(3):
+        jobs.materialise()
+        clock.advance(minutes=55)  # 11:55: the 12:00Z reminder is within the lead time
+        jobs.queue()
+        clock.advance(minutes=-55)
+    assert (
+        rows(database, "SELECT id, scheduled_at, status FROM dose_events ORDER BY scheduled_at")
+        == events
+    )
+    assert rows(database, "SELECT kind, status FROM notifications") == [
+        ("dose-reminder", "pending")
+    ]
+
+
+def test_a_due_dose_reaches_the_webhook_once_signed_and_can_then_be_logged(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    _, pat = start(make, clock, "2026-06-10T11:00:00Z")  # the dose: 08:00 EDT = 12:00Z
+    clock.now = at("2026-06-10T11:59:00Z")
+    jobs.run_once()
+    assert receiver.requests == [], "nothing is sent before its time"
+    clock.now = at("2026-06-10T12:00:00Z")
+    jobs.run_once()
+    jobs.run_once()
+    clock.advance(seconds=20)
+    jobs.run_once()
+    assert len(receiver.requests) == 1
+    (request,) = receiver.requests
+    ((event_id,),) = rows(
+        database, "SELECT id FROM dose_events WHERE scheduled_at <= :t", t=clock.now
+    )
+    body = json.loads(request.body)
+    assert body["kind"] == "dose-reminder"
+    assert body["patient_id"] == str(pat.patient_id)
+    assert body["data"]["drug"] == "escitalopram"
+    assert body["data"]["dose"] == "10 mg"
+    assert body["data"]["scheduled_at"] == "2026-06-10T12:00:00+00:00"
+    assert body["data"]["local_time"] == "2026-06-10T08:00:00-04:00"
+    assert request.headers["Idempotency-Key"] == body["idempotency_key"]
+    assert body["data"]["dose_id"] == str(uuid.UUID(str(event_id)))
+    expected = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(request.headers["X-Medtrack-Signature"], f"sha256={expected}")
+    assert rows(
+        database, "SELECT status FROM dose_events WHERE scheduled_at <= :t", t=clock.now
+    ) == [("reminded",)]
+    assert rows(database, "SELECT status, attempts FROM notifications") == [("sent", 1)]
+
+    r = make.client.post(f"/v1/doses/{body['data']['dose_id']}/taken", json={}, headers=pat.headers)
+    assert r.status_code == 200, r.get_json()
+    clock.advance(hours=1)  # past the follow-up time: a taken dose gets no follow-up
+    jobs.run_once()
+    assert len(receiver.requests) == 1
+
+
+def test_a_failing_receiver_is_retried_with_backoff_then_delivered_once(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    start(make, clock, "2026-06-10T11:00:00Z")
+    receiver.script = [503, 500]
+    clock.now = at("2026-06-10T12:00:00Z")
+    jobs.run_once()
+    (retry_at,) = rows(database, "SELECT next_attempt_at FROM notifications")[0]
+    assert rows(database, "SELECT status, attempts FROM notifications") == [("pending", 1)]
+    first_wait = _utc(retry_at) - clock.now
+    assert first_wait == POLICY.retry_base
+    jobs.dispatch()
+    assert len(receiver.requests) == 1, "not retried before its backoff"
+    clock.now = _utc(retry_at)
+    jobs.dispatch()
+    (retry_at,) = rows(database, "SELECT next_attempt_at FROM notifications")[0]
+    assert _utc(retry_at) - clock.now == 2 * POLICY.retry_base
+    clock.now = _utc(retry_at)
+    jobs.dispatch()
+    assert rows(database, "SELECT status, attempts FROM notifications") == [("sent", 3)]
+    keys = {r.headers["Idempotency-Key"] for r in receiver.requests}
+    assert len(receiver.requests) == 3
+    assert len(keys) == 1, "a retry carries the same idempotency key"
+
+
+def _utc(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def test_after_the_retry_limit_a_message_is_dead_lettered_and_listed(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    jobs.policy = replace(POLICY, max_attempts=3, retry_base=dt.timedelta(seconds=1))
+    start(make, clock, "2026-06-10T11:00:00Z")
+    receiver.script = [500] * 10
+    clock.now = at("2026-06-10T12:00:00Z")
+    for _ in range(6):
+        jobs.run_once()
+        clock.advance(seconds=10)
+    assert len(receiver.requests) == 3
+    ((status, attempts, error),) = rows(
+        database, "SELECT status, attempts, last_error FROM notifications"
+    )
+    assert (status, attempts) == ("failed", 3)
+    assert "500" in error
+    admin = make.admin()
+    r = make.client.get("/v1/admin/notifications?status=failed", headers=admin.headers)
+    assert r.status_code == 200, r.get_json()
+    assert [(n["kind"], n["attempts"]) for n in r.get_json()] == [("dose-reminder", 3)]
+    doc = make.clinician()
+    assert make.client.get("/v1/admin/notifications", headers=doc.headers).status_code == 403
+
+
+def test_a_claim_left_by_a_crashed_dispatcher_is_taken_over_after_its_lease(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    start(make, clock, "2026-06-10T11:00:00Z")
+    clock.now = at("2026-06-10T12:00:00Z")
+    jobs.materialise()
+    jobs.queue()
+    # A dispatcher claims the reminder and dies before sending it.
+    with database.uow() as uow:
+        claimed = uow.reminders.claim(worker="crashed", now=clock(), lease=POLICY.lease, limit=10)
+        uow.commit()
+    assert len(claimed) == 1
+    jobs.dispatch()
+    assert receiver.requests == [], "the claim is respected while its lease runs"
+    clock.advance(seconds=POLICY.lease.total_seconds())
+    jobs.dispatch()
+    jobs.dispatch()
+    assert len(receiver.requests) == 1
+    assert rows(database, "SELECT status, claimed_by FROM notifications") == [("sent", None)]
+
+
+def test_reminders_too_old_after_downtime_are_expired_not_sent(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    start(make, clock, "2026-06-10T11:00:00Z", schedule={"times": ["08:00", "10:30"]})
+    jobs.materialise()
+    clock.now = at("2026-06-10T11:58:00Z")
+    jobs.queue()  # the 12:00Z reminder is queued; then the scheduler is down
+    clock.now = at("2026-06-10T14:45:00Z")  # 12:00Z is 2 h 45 min ago; 14:30Z is 15 min ago
+    jobs.run_once()
+    reminders = [b for b in receiver.bodies() if b["kind"] == "dose-reminder"]
+    assert [b["data"]["local_time"] for b in reminders] == ["2026-06-10T10:30:00-04:00"]
+    # The expired dose is missed, and escitalopram's care team hears of it.
+    assert [b["data"]["reason"] for b in care_team_messages(receiver)] == ["withdrawal-risk"]
+    assert rows(
+        database,
+        "SELECT n.status, e.status FROM notifications n JOIN dose_events e "
+        "ON e.id = n.dose_event_id WHERE n.kind = 'dose-reminder' ORDER BY e.scheduled_at",
+    ) == [("expired", "missed"), ("sent", "reminded")]
+
+
+def care_team_messages(receiver: Receiver) -> list[dict[str, Any]]:
+    return [b for b in receiver.bodies() if b["kind"] == "missed-dose-care-team"]
+
+
+def test_follow_up_then_missed_then_the_care_team_for_a_withdrawal_risk_drug(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    doc, pat = start(
+        make, clock, "2026-06-10T11:00:00Z", drug="diazepam", dose={"amount": 5, "unit": "mg"}
+    )
+    clock.now = at("2026-06-10T12:00:00Z")
+    jobs.run_once()
+    clock.now = at("2026-06-10T12:30:00Z")
+    jobs.run_once()
+    clock.now = at("2026-06-10T14:00:00Z")
+    jobs.run_once()
+    jobs.run_once()
+    kinds = [b["kind"] for b in receiver.bodies()]
+    assert kinds == ["dose-reminder", "dose-follow-up", "missed-dose-care-team"]
+    (alert,) = care_team_messages(receiver)
+    assert alert["recipient_id"] == str(doc.id)
+    assert alert["data"]["reason"] == "withdrawal-risk"
+    assert "diazepam" in alert["body"]
+    assert pat.email not in json.dumps(alert)
+    assert rows(
+        database, "SELECT status FROM dose_events WHERE scheduled_at <= :t", t=clock.now
+    ) == [("missed",)]
+
+
+def test_other_drugs_alert_the_care_team_after_several_misses_in_a_row(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    start(
+        make, clock, "2026-06-10T11:00:00Z", drug="atorvastatin", dose={"amount": 20, "unit": "mg"}
+    )
+    for day in ("10", "11", "12"):
+        clock.now = at(f"2026-06-{day}T12:00:00Z")
+        jobs.run_once()
+        clock.now = at(f"2026-06-{day}T14:30:00Z")
+        jobs.run_once()
+        if day != "12":
+            assert care_team_messages(receiver) == [], f"one or two misses are not alerted ({day})"
+    (alert,) = care_team_messages(receiver)
+    assert alert["data"]["reason"] == "missed-in-a-row"
+    assert "3 doses" in alert["body"]
+
+
+class Recording:
+    """An in-process notifier that counts deliveries per idempotency key."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent: Counter[str] = Counter()
+        self.by_thread: Counter[int] = Counter()
+
+    def send(self, message: Message) -> DeliveryReport:
+        with self.lock:
+            self.sent[message.idempotency_key] += 1
+            self.by_thread[threading.get_ident()] += 1
+        time.sleep(0.001)  # a send takes a moment, so the dispatchers overlap
+        return DeliveryReport()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.skipif(not is_postgres(), reason="concurrent claims need PostgreSQL")
+def test_two_dispatchers_on_postgresql_send_nothing_twice(
+    make: Builders, clock: FrozenClock, database: Database, settings: Settings, kb: KnowledgeBase
+) -> None:
+    clock.now = at("2026-06-10T04:00:00Z")
+    doc = make.clinician()
+    times = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0,)]
+    for _ in range(4):
+        pat = make.patient(doc, timezone="UTC")
+        for drug in ("atorvastatin", "metformin", "lisinopril", "levothyroxine", "omeprazole"):
+            make.prescription(
+                doc,
+                pat,
+                drug=drug,
+                dose={"amount": 10, "unit": "mg"},
+                schedule={"times": times, "as_needed": False},
+                start_date="2026-06-10",
+            )
+    clock.now = at("2026-06-10T23:30:00Z")  # 20 doses a day x 20 prescriptions are due
+    policy = replace(POLICY, batch=25, expiry=dt.timedelta(days=1))
+    notifier = Recording()
+    setup = Jobs(database=database, kb=kb, notifier=notifier, policy=policy, clock=clock)
+    setup.materialise()
+    setup.queue()
+    (due,) = rows(database, "SELECT count(*) FROM notifications WHERE status = 'pending'")[0]
+    assert due == 20 * 20
+    errors: list[BaseException] = []
+
+    def dispatcher() -> None:
+        db = Database(settings.database_url)
+        try:
+            dispatch_due(
+                uow=db.uow(),
+                clock=clock,
+                notifier=notifier,
+                policy=policy,
+                worker=f"w-{threading.get_ident()}",
+            )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sum(notifier.sent.values()) == due
+    assert set(notifier.sent.values()) == {1}
+    assert len(notifier.by_thread) == 2, "both dispatchers took part"
+    assert rows(database, "SELECT DISTINCT status FROM notifications") == [("sent",)]
