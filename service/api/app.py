@@ -14,6 +14,7 @@ from service.api import errors
 from service.api.context import EXTENSION, Services, assign_request_id, echo_request_id
 from service.config import DEV_SECRET_KEY, Settings
 from service.db.uow import Database
+from service.runtime import reminder_policy
 from service.usecases.auth import LoginPolicy
 from service.usecases.context import utc_now
 from service.usecases.security import Passwords, Tokens
@@ -103,6 +104,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         tokens=Tokens(secret_key=settings.secret_key, ttl_seconds=settings.token_ttl_seconds),
         login_policy=LoginPolicy(max_failures=settings.login_max_failures),
         knowledge=knowledge.load(),
+        reminders=reminder_policy(settings),
     )
     app.before_request(assign_request_id)
     app.after_request(echo_request_id)

@@ -18,6 +18,7 @@ from service.usecases import auth
 from service.usecases.auth import LoginPolicy
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Unauthenticated
+from service.usecases.reminders import ReminderPolicy
 from service.usecases.security import Passwords, Tokens
 
 EXTENSION = "medtrack"
@@ -34,6 +35,7 @@ class Services:
     tokens: Tokens
     login_policy: LoginPolicy
     knowledge: KnowledgeBase
+    reminders: ReminderPolicy
 
 
 def services() -> Services:

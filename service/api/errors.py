@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from service.usecases.errors import (
     InteractionConflict,
     NotFound,
     RateLimited,
+    TooSoon,
     Unauthenticated,
     UseCaseError,
     ValidationFailed,
@@ -155,7 +157,9 @@ def handle_use_case_error(error: UseCaseError) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
-    extra = None
+    extra: dict[str, Any] | None = None
+    if isinstance(error, TooSoon):
+        extra = {"next_allowed_at": error.next_allowed_at.astimezone(dt.UTC).isoformat()}
     if isinstance(error, InteractionConflict):
         extra = {
             "findings": error.findings,

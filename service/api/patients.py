@@ -76,8 +76,10 @@ class PatientView(MethodView):
             uow=uow(),
             caller=caller(),
             clock=services().clock,
+            kb=services().knowledge,
             patient_id=patient_id,
             changes=body,
+            policy=services().reminders,
         )
 
 

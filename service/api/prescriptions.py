@@ -74,6 +74,7 @@ class Prescriptions(MethodView):
             patient_id=patient_id,
             terms=body["terms"],
             screening=body["screening"],
+            policy=services().reminders,
         )
 
 
@@ -108,10 +109,12 @@ class PrescriptionView(MethodView):
             uow=uow(),
             caller=caller(),
             clock=services().clock,
+            kb=services().knowledge,
             patient_id=patient_id,
             rx_id=rx_id,
             changes=body,
             reason=reason,
+            policy=services().reminders,
         )
 
 
@@ -146,10 +149,12 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
                 uow=uow(),
                 caller=caller(),
                 clock=services().clock,
+                kb=services().knowledge,
                 patient_id=patient_id,
                 rx_id=rx_id,
                 action=action,
                 reason=body["reason"],
+                policy=services().reminders,
             )
 
     StatusChange.post.__doc__ = summary

@@ -4,9 +4,31 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from service.api import audit, auth, health, interactions, patients, prescriptions, users
+from service.api import (
+    admin,
+    audit,
+    auth,
+    devices,
+    doses,
+    health,
+    interactions,
+    patients,
+    prescriptions,
+    users,
+)
 
 
 def register(api: Api) -> None:
-    for module in (health, auth, users, patients, prescriptions, interactions, audit):
+    for module in (
+        health,
+        auth,
+        users,
+        patients,
+        prescriptions,
+        interactions,
+        doses,
+        devices,
+        audit,
+        admin,
+    ):
         api.register_blueprint(module.blp)

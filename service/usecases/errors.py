@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +36,14 @@ class InteractionConflict(Conflict):
         super().__init__(message)
         self.findings = findings
         self.knowledge_base_version = knowledge_base_version
+
+
+class TooSoon(Conflict):
+    """An as-needed dose before the prescription allows the next one."""
+
+    def __init__(self, message: str, *, next_allowed_at: dt.datetime) -> None:
+        super().__init__(message)
+        self.next_allowed_at = next_allowed_at
 
 
 class ValidationFailed(UseCaseError):

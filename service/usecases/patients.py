@@ -18,6 +18,7 @@ from service.domain.accounts import (
 )
 from service.domain.audit import AuditAction
 from service.domain.errors import Problems
+from service.domain.interactions import KnowledgeBase
 from service.domain.timezones import is_valid_timezone
 from service.usecases.access import PatientContext, load_readable_patient
 from service.usecases.audit import record, record_read
@@ -29,6 +30,7 @@ from service.usecases.errors import (
     ValidationFailed,
     domain_rules,
 )
+from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy, replan
 from service.usecases.security import activation_code_hash, new_activation_code
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
@@ -243,10 +245,13 @@ def update_patient(
     uow: UnitOfWork,
     caller: Caller,
     clock: Clock,
+    kb: KnowledgeBase,
     patient_id: uuid.UUID,
     changes: Mapping[str, Any],
+    policy: ReminderPolicy = DEFAULT_POLICY,
 ) -> PatientRecord:
-    """Patients change their name and time zone; the care team changes the rest."""
+    """Patients change their name and time zone; the care team changes the rest.
+    A new time zone plans the future doses again at the same local times."""
     who = caller.require()
     now = clock()
     with uow:
@@ -288,6 +293,8 @@ def update_patient(
                 before=before,
                 after=after,
             )
+            if after.timezone != before.timezone:
+                replan(uow, kb, policy, now=now, patient_id=patient_id)
             uow.commit()
         return after
 

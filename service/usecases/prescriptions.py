@@ -36,6 +36,7 @@ from service.usecases.errors import (
     domain_rules,
 )
 from service.usecases.interactions import knowledge_base_version, resolve_name, run_check
+from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy, plan, replan
 from service.usecases.screening import Screening, blocking, finding_json, resolution
 
 
@@ -188,6 +189,7 @@ def create_prescription(
     patient_id: uuid.UUID,
     terms: PrescriptionTerms,
     screening: Screening | None = None,
+    policy: ReminderPolicy = DEFAULT_POLICY,
 ) -> PrescriptionRecord:
     """Prescribe after an interaction check; see `Screening` for how findings gate it."""
     now = clock()
@@ -259,6 +261,7 @@ def create_prescription(
             after=_audited(rec),
         )
         _audit_screening(uow, caller=caller, now=now, rx=rx, findings=findings, screening=screening)
+        plan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec
 
@@ -442,12 +445,15 @@ def revise_prescription(
     uow: UnitOfWork,
     caller: Caller,
     clock: Clock,
+    kb: KnowledgeBase,
     patient_id: uuid.UUID,
     rx_id: uuid.UUID,
     changes: Mapping[str, Any],
     reason: str | None,
+    policy: ReminderPolicy = DEFAULT_POLICY,
 ) -> PrescriptionRecord:
-    """A change of terms is stored as the next version; the previous one stays."""
+    """A change of terms is stored as the next version; the previous one stays, and
+    the doses not yet reminded are planned again from the new terms."""
     now = clock()
     with uow:
         load_writable_patient(uow, caller=caller, patient_id=patient_id)
@@ -481,6 +487,7 @@ def revise_prescription(
             change="revise",
             reason=reason,
         )
+        replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec
 
@@ -490,12 +497,15 @@ def change_status(
     uow: UnitOfWork,
     caller: Caller,
     clock: Clock,
+    kb: KnowledgeBase,
     patient_id: uuid.UUID,
     rx_id: uuid.UUID,
     action: Action,
     reason: str,
+    policy: ReminderPolicy = DEFAULT_POLICY,
 ) -> PrescriptionRecord:
-    """Pause, resume or discontinue; each is a new version carrying the reason."""
+    """Pause, resume or discontinue; each is a new version carrying the reason.
+    Future doses not yet reminded are withdrawn, and planned again on resume."""
     now = clock()
     if not reason.strip():
         raise ValidationFailed("A reason is required.", errors={"reason": ["Must not be blank."]})
@@ -518,5 +528,6 @@ def change_status(
             change=action.value,
             reason=reason.strip(),
         )
+        replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec

@@ -20,7 +20,13 @@ from werkzeug.test import TestResponse
 from service.db.uow import Database
 from tests.conftest import Account, Builders, prescription_body
 
-WRITTEN_TABLES = ("prescription_versions", "prescriptions", "care_team_members")
+WRITTEN_TABLES = (
+    "prescription_versions",
+    "prescriptions",
+    "care_team_members",
+    "dose_events",
+    "notifications",
+)
 # Rows a denied request could change in place (status, removal, record fields).
 WATCHED_TABLES = (*WRITTEN_TABLES, "patients", "users")
 
@@ -34,6 +40,7 @@ class World:
     other_patient: Account  # that other patient
     admin: Account
     rx_id: str
+    prn_rx_id: str
     database: Database
 
     @property
@@ -48,13 +55,22 @@ def build_world(make: Builders, database: Database) -> World:
     patient = make.patient(team)
     other_patient = make.patient(outsider)
     rx = make.prescription(team, patient)
+    prn = make.prescription(
+        team,
+        patient,
+        drug="ibuprofen",
+        dose={"amount": 400, "unit": "mg"},
+        schedule={"times": [], "as_needed": True, "max_doses_per_day": 3, "min_hours_between": 6},
+    )
     r = make.client.post(
         f"/v1/patients/{patient.patient_id}/care-team",
         json={"clinician_id": str(second.id)},
         headers=admin.headers,
     )
     assert r.status_code == 201, r.json
-    return World(patient, team, second, outsider, other_patient, admin, rx["id"], database)
+    return World(
+        patient, team, second, outsider, other_patient, admin, rx["id"], prn["id"], database
+    )
 
 
 def _pause(client: FlaskClient, w: World) -> None:
@@ -75,6 +91,9 @@ class Endpoint:
     admin: int  # and for an administrator
     body: Callable[[World], dict[str, Any]] | None = None
     setup: Callable[[FlaskClient, World], None] | None = None
+    query: str = ""
+    prn: bool = False  # the route is about the as-needed prescription
+    json: bool = True  # a success answers JSON (not, say, CSV)
 
     @property
     def id(self) -> str:
@@ -83,9 +102,9 @@ class Endpoint:
     def path(self, w: World, *, patient_id: uuid.UUID | None = None) -> str:
         return (
             self.rule.replace("<uuid:patient_id>", str(patient_id or w.patient_id))
-            .replace("<uuid:rx_id>", w.rx_id)
+            .replace("<uuid:rx_id>", w.prn_rx_id if self.prn else w.rx_id)
             .replace("<uuid:clinician_id>", str(w.second.id))
-        )
+        ) + self.query
 
     def call(
         self, client: FlaskClient, w: World, headers: dict[str, str], **kw: Any
@@ -95,6 +114,7 @@ class Endpoint:
 
 
 P = "/v1/patients/<uuid:patient_id>"
+WINDOW = "?from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z"
 RX = f"{P}/prescriptions/<uuid:rx_id>"
 
 
@@ -129,6 +149,10 @@ ENDPOINTS = [
     Endpoint("POST", f"{RX}/resume", 403, 200, 404, _reason, setup=_pause),
     Endpoint("POST", f"{RX}/discontinue", 403, 200, 404, _reason),
     Endpoint("GET", f"{P}/audit", 403, 200, 404),
+    Endpoint("GET", f"{P}/doses", 200, 200, 404, query=WINDOW),
+    Endpoint("POST", f"{RX}/prn-doses", 201, 201, 404, body=lambda w: {}, prn=True),
+    Endpoint("GET", f"{P}/adherence", 200, 200, 404, query=WINDOW),
+    Endpoint("GET", f"{P}/adherence.csv", 200, 200, 404, query=WINDOW, json=False),
 ]
 ENDPOINT_IDS = [e.id for e in ENDPOINTS]
 

@@ -1,0 +1,155 @@
+"""Devices a signed-in user registers to receive reminders and alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from service.db.tables import Device
+from service.db.uow import UnitOfWork
+from service.domain.audit import AuditAction
+from service.domain.errors import Problems
+from service.usecases.audit import record
+from service.usecases.context import Caller, Clock
+from service.usecases.errors import Conflict, NotFound, domain_rules
+
+PLATFORMS = ("webpush", "webhook", "fcm", "apns")
+MAX_DEVICES = 20
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+# Sizes of a Web Push subscription's keys (RFC 8291): a P-256 point and 16 bytes.
+_P256DH_CHARS = (86, 88)
+_AUTH_CHARS = (22, 24)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceView:
+    id: uuid.UUID
+    platform: str
+    endpoint: str | None
+    label: str | None
+    created_at: dt.datetime
+
+
+def _view(d: Device) -> DeviceView:
+    return DeviceView(
+        id=d.id, platform=d.platform, endpoint=d.endpoint, label=d.label, created_at=d.created_at
+    )
+
+
+def _https(url: str | None) -> bool:
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.hostname) and not parts.username
+
+
+def _validate(
+    platform: str, endpoint: str | None, token: str | None, keys: Mapping[str, str]
+) -> None:
+    problems = Problems()
+    if platform not in PLATFORMS:
+        problems.add("platform", f"Use one of: {', '.join(PLATFORMS)}.")
+    elif platform in ("webpush", "webhook"):
+        if not _https(endpoint):
+            problems.add("endpoint", "An https:// URL is required for this platform.")
+        if token:
+            problems.add("token", "Only for fcm and apns devices.")
+    elif not token:
+        problems.add("token", "The FCM registration token is required.")
+    elif endpoint:
+        problems.add("endpoint", "Only for webpush and webhook devices.")
+    if platform == "webpush":
+        for name, (low, high) in (("p256dh", _P256DH_CHARS), ("auth", _AUTH_CHARS)):
+            value = keys.get(name, "")
+            if not (low <= len(value) <= high and _BASE64URL.match(value)):
+                problems.add(f"keys.{name}", "Required: the subscription's base64url key.")
+        extra = set(keys) - {"p256dh", "auth"}
+        if extra:
+            problems.add("keys", f"Unknown keys: {', '.join(sorted(extra))}.")
+    elif keys:
+        problems.add("keys", "Only Web Push subscriptions carry keys.")
+    problems.raise_if_any()
+
+
+def register_device(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    platform: str,
+    endpoint: str | None,
+    token: str | None,
+    keys: Mapping[str, str],
+    label: str | None,
+) -> tuple[DeviceView, bool]:
+    """Register a device; the same endpoint or token again returns the existing one
+    (created False)."""
+    who = caller.require()
+    with domain_rules("The device is not valid."):
+        _validate(platform, endpoint, token, keys)
+    now = clock()
+    with uow:
+        current = uow.reminders.devices_of([who.user_id])[who.user_id]
+        for d in current:
+            same = (d.platform, d.endpoint, d.token) == (platform, endpoint, token)
+            if same and dict(d.keys) == dict(keys):
+                return _view(d), False
+        if len(current) >= MAX_DEVICES:
+            raise Conflict(f"At most {MAX_DEVICES} devices; remove one first.")
+        device = uow.reminders.add_device(
+            Device(
+                user_id=who.user_id,
+                platform=platform,
+                endpoint=endpoint,
+                token=token,
+                keys=dict(keys),
+                label=(label or "").strip() or None,
+                created_at=now,
+            )
+        )
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.CREATE,
+            subtype="device.register",
+            entity_type="Device",
+            entity_id=device.id,
+            patient_id=who.patient_id,
+            after={"platform": platform, "label": device.label},
+        )
+        uow.commit()
+        return _view(device), True
+
+
+def list_devices(*, uow: UnitOfWork, caller: Caller) -> list[DeviceView]:
+    who = caller.require()
+    with uow.read_only() as reading:
+        return [_view(d) for d in reading.reminders.devices_of([who.user_id])[who.user_id]]
+
+
+def remove_device(*, uow: UnitOfWork, caller: Caller, clock: Clock, device_id: uuid.UUID) -> None:
+    """Removal ends the registration (kept, with when and why)."""
+    who = caller.require()
+    now = clock()
+    with uow:
+        device = uow.reminders.device(who.user_id, device_id)
+        if device is None:
+            raise NotFound(f"No device {device_id}.")
+        uow.reminders.remove_devices([str(device.id)], reason="removed", now=now)
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.DELETE,
+            subtype="device.remove",
+            entity_type="Device",
+            entity_id=device.id,
+            patient_id=who.patient_id,
+            before={"platform": device.platform, "label": device.label},
+        )
+        uow.commit()
