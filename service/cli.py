@@ -155,7 +155,7 @@ def run_all(host: str, port: int) -> None:
     settings = _settings()
     from service.server import run
 
-    scheduler_process = subprocess.Popen([sys.executable, "-m", "schedules"])  # noqa: S603
+    scheduler_process = subprocess.Popen([sys.executable, "-m", "schedules"])
     try:
         run(settings, host=host, port=port, workers=settings.workers, threads=settings.threads)
     finally:

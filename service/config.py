@@ -85,6 +85,11 @@ class Settings:
         return dt.timedelta(hours=self.activation_ttl_hours)
 
     def __post_init__(self) -> None:
+        if self.claim_lease_seconds < 4 * self.webhook_timeout_seconds:
+            raise SettingsError(
+                "MEDTRACK_CLAIM_LEASE_SECONDS must be at least 4 times "
+                "MEDTRACK_WEBHOOK_TIMEOUT_SECONDS, so a claim outlasts the sends made under it"
+            )
         if self.follow_up_minutes >= self.missed_after_minutes:
             raise SettingsError(
                 "MEDTRACK_FOLLOW_UP_MINUTES must be less than MEDTRACK_MISSED_AFTER_MINUTES"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+import zoneinfo
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, Text, and_, bindparam, cast, literal, select, update
+from sqlalchemy import Table, Text, and_, bindparam, cast, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
@@ -28,6 +29,7 @@ _EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
 _OUTBOX: Table = Notification.__table__  # type: ignore[attr-defined]
 _DEVICES: Table = Device.__table__  # type: ignore[attr-defined]
 _PATIENTS: Table = Patient.__table__  # type: ignore[attr-defined]
+_PRESCRIPTIONS: Table = Prescription.__table__  # type: ignore[attr-defined]
 
 # Rows per executemany call, to bound the memory of one call.
 _BATCH = 5000
@@ -67,6 +69,8 @@ class ActiveSchedule:
     start_date: dt.date
     end_date: dt.date | None
     timezone: str
+    planned_until: dt.datetime | None
+    plan_from: dt.datetime | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +86,28 @@ class Claimed:
     due_at: dt.datetime
     attempts: int
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventFacts:
+    id: uuid.UUID
+    prescription_id: uuid.UUID
+    drug: str
+    dose_amount: Any
+    dose_unit: str
+    scheduled_at: dt.datetime
+    timezone: str
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceFacts:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    platform: str
+    endpoint: str | None
+    token: str | None
+    keys: dict[str, str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,10 +132,33 @@ class ReminderRepository:
 
     # --- materialisation --------------------------------------------------------
 
+    def prescriptions_to_plan(
+        self, *, until: dt.datetime, patient_id: uuid.UUID | None = None
+    ) -> list[uuid.UUID]:
+        """Active prescriptions not yet planned up to `until`."""
+        p = _PRESCRIPTIONS
+        query = select(p.c.id).where(
+            p.c.status == "active",
+            or_(p.c.planned_until.is_(None), p.c.planned_until < until),
+        )
+        if patient_id is not None:
+            query = query.where(p.c.patient_id == patient_id)
+        return [r[0] for r in self._s.connection().execute(query.order_by(p.c.id))]
+
     def active_schedules(
-        self, *, patient_id: uuid.UUID | None = None, prescription_id: uuid.UUID | None = None
-    ) -> Iterator[ActiveSchedule]:
-        """Current versions of active prescriptions, streamed."""
+        self,
+        *,
+        ids: Collection[uuid.UUID] | None = None,
+        patient_id: uuid.UUID | None = None,
+        lock: bool = False,
+    ) -> list[ActiveSchedule]:
+        """Current terms of active prescriptions.
+
+        `lock` takes a share lock on the prescriptions (PostgreSQL): a concurrent
+        pause, revision or discontinuation waits until the doses planned from these
+        terms are committed, and then withdraws them; and planning waits for one
+        in flight, then sees its result.
+        """
         v = PrescriptionVersion
         query = (
             select(
@@ -126,6 +175,8 @@ class ReminderRepository:
                 col(v.start_date),
                 col(v.end_date),
                 col(Patient.timezone),
+                col(Prescription.planned_until),
+                col(Prescription.plan_from),
             )
             .join(
                 v,
@@ -134,14 +185,16 @@ class ReminderRepository:
             )
             .join(Patient, col(Patient.id) == col(Prescription.patient_id))
             .where(col(Prescription.status) == "active")
+            .order_by(col(Prescription.id))
         )
+        if ids is not None:
+            query = query.where(col(Prescription.id).in_(list(ids)))
         if patient_id is not None:
             query = query.where(col(Prescription.patient_id) == patient_id)
-        if prescription_id is not None:
-            query = query.where(col(Prescription.id) == prescription_id)
-        result = self._s.connection().execute(query, execution_options={"yield_per": 2000})
-        for row in result:
-            yield ActiveSchedule(
+        if lock:
+            query = query.with_for_update(read=True, of=_PRESCRIPTIONS)
+        return [
+            ActiveSchedule(
                 prescription_id=row[0],
                 patient_id=row[1],
                 version=row[2],
@@ -155,28 +208,71 @@ class ReminderRepository:
                 start_date=row[10],
                 end_date=row[11],
                 timezone=row[12],
+                planned_until=row[13],
+                plan_from=row[14],
             )
+            for row in self._s.connection().execute(query)
+        ]
 
-    def upsert_events(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert planned doses; a cancelled row at the same instant is planned anew
-        (the terms that superseded it plan the same dose); any other is left alone."""
+    def insert_events(self, rows: Sequence[dict[str, Any]], *, revive: bool = False) -> None:
+        """Insert planned doses; one already planned at the same instant is left as
+        it is. With `revive` (only from the transaction that changed the terms, which
+        holds the prescription's lock) a withdrawn one is planned anew instead."""
         if not rows:
             return
         stmt = _insert(self._s)(_EVENTS)
-        renewed = ("version", "timezone", "slot", "drug", "dose_amount", "dose_unit")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["prescription_id", "scheduled_at"],
-            set_={
-                **{c: stmt.excluded[c] for c in renewed},
-                "withdrawal_risk": stmt.excluded.withdrawal_risk,
-                "status": PENDING,
-                "updated_at": stmt.excluded.updated_at,
-            },
-            where=_EVENTS.c.status == CANCELLED,
-        )
+        if revive:
+            renewed = ("version", "timezone", "slot", "drug", "dose_amount", "dose_unit")
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["prescription_id", "scheduled_at"],
+                set_={
+                    **{c: stmt.excluded[c] for c in renewed},
+                    "withdrawal_risk": stmt.excluded.withdrawal_risk,
+                    "status": PENDING,
+                    "snoozes": 0,
+                    "snoozed_until": None,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+                where=_EVENTS.c.status == CANCELLED,
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["prescription_id", "scheduled_at"])
         connection = self._s.connection()
         for start in range(0, len(rows), _BATCH):
             connection.execute(stmt, list(rows[start : start + _BATCH]))
+
+    def set_planned_until(self, ids: Collection[uuid.UUID], until: dt.datetime) -> None:
+        if ids:
+            self._s.connection().execute(
+                update(_PRESCRIPTIONS)
+                .where(_PRESCRIPTIONS.c.id.in_(list(ids)))
+                .values(planned_until=until)
+            )
+
+    def set_plan_from(self, patient_id: uuid.UUID, at: dt.datetime) -> None:
+        """Doses of this patient's prescriptions are not planned before `at` again."""
+        self._s.connection().execute(
+            update(_PRESCRIPTIONS)
+            .where(_PRESCRIPTIONS.c.patient_id == patient_id)
+            .values(plan_from=at)
+        )
+
+    def logged_slots(
+        self, patient_id: uuid.UUID, *, since: dt.datetime
+    ) -> set[tuple[uuid.UUID, dt.date, str]]:
+        """(prescription, local day, slot) of the patient's doses since `since` that
+        stand (not withdrawn), each day in the zone it was planned in."""
+        e = _EVENTS
+        query = select(e.c.prescription_id, e.c.scheduled_at, e.c.timezone, e.c.slot).where(
+            e.c.patient_id == patient_id,
+            e.c.scheduled_at >= since,
+            e.c.status != CANCELLED,
+            e.c.slot.is_not(None),
+        )
+        return {
+            (r[0], r[1].astimezone(zoneinfo.ZoneInfo(r[2])).date(), r[3])
+            for r in self._s.connection().execute(query)
+        }
 
     def cancel_future(
         self,
@@ -185,29 +281,61 @@ class ReminderRepository:
         now: dt.datetime,
         patient_id: uuid.UUID | None = None,
         prescription_id: uuid.UUID | None = None,
-    ) -> int:
-        """Withdraw planned doses after `after` (and their queued messages) so the
-        current terms can plan them again."""
-        where = [
-            _EVENTS.c.scheduled_at > after,
-            _EVENTS.c.status == PENDING,
-            _EVENTS.c.prn.is_(False),
-        ]
+    ) -> list[uuid.UUID]:
+        """Withdraw planned doses after `after` (and their queued messages), so the
+        current terms can plan them again; returns the withdrawn doses."""
+        if patient_id is None and prescription_id is None:
+            raise ValueError("withdraw the doses of a patient or of a prescription")
+        e = _EVENTS
+        where = [e.c.scheduled_at > after, e.c.status == PENDING, e.c.prn.is_(False)]
+        rx_where = []
         if patient_id is not None:
-            where.append(_EVENTS.c.patient_id == patient_id)
+            where.append(e.c.patient_id == patient_id)
+            rx_where.append(_PRESCRIPTIONS.c.patient_id == patient_id)
         if prescription_id is not None:
-            where.append(_EVENTS.c.prescription_id == prescription_id)
-        ids = select(_EVENTS.c.id).where(*where).scalar_subquery()
+            where.append(e.c.prescription_id == prescription_id)
+            rx_where.append(_PRESCRIPTIONS.c.id == prescription_id)
         connection = self._s.connection()
-        connection.execute(
+        withdrawn = [
+            r[0]
+            for r in connection.execute(
+                update(e).where(*where).values(status=CANCELLED, updated_at=now).returning(e.c.id)
+            )
+        ]
+        if withdrawn:
+            connection.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.dose_event_id.in_(withdrawn), _OUTBOX.c.status == QUEUED)
+                .values(status=WITHDRAWN, updated_at=now)
+            )
+        connection.execute(update(_PRESCRIPTIONS).where(*rx_where).values(planned_until=after))
+        return withdrawn
+
+    def reopen_withdrawn(self, event_ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
+        """Reminders withdrawn with their doses are queued again where the dose was
+        planned anew at the same instant (same dose, same idempotency key)."""
+        if not event_ids:
+            return
+        planned_again = (
+            select(_EVENTS.c.id)
+            .where(_EVENTS.c.id.in_(list(event_ids)), _EVENTS.c.status == PENDING)
+            .scalar_subquery()
+        )
+        self._s.connection().execute(
             update(_OUTBOX)
-            .where(_OUTBOX.c.dose_event_id.in_(ids), _OUTBOX.c.status == QUEUED)
-            .values(status=WITHDRAWN, updated_at=now)
+            .where(
+                _OUTBOX.c.dose_event_id.in_(planned_again),
+                _OUTBOX.c.status == WITHDRAWN,
+                _OUTBOX.c.kind == "dose-reminder",
+            )
+            .values(
+                status=QUEUED,
+                attempts=0,
+                next_attempt_at=_OUTBOX.c.due_at,
+                last_error=None,
+                updated_at=now,
+            )
         )
-        result = connection.execute(
-            update(_EVENTS).where(*where).values(status=CANCELLED, updated_at=now)
-        )
-        return int(result.rowcount)
 
     # --- the outbox ---------------------------------------------------------------
 
@@ -220,10 +348,12 @@ class ReminderRepository:
         scheduled_until: dt.datetime,
         now: dt.datetime,
         due_now: bool = False,
+        unless_snoozed: bool = False,
     ) -> int:
         """One message of `kind` to the patient for every dose in one of `statuses`
-        scheduled in (scheduled_after, scheduled_until]; keys already queued are
-        left alone. The message is due at the dose's time, or at once (`due_now`)."""
+        of an active prescription, scheduled in (scheduled_after, scheduled_until];
+        keys already queued are left alone. The message is due at the dose's time, or
+        at once (`due_now`); `unless_snoozed` leaves out doses the patient snoozed."""
         e = _EVENTS
         due = literal(now, type_=_OUTBOX.c.due_at.type) if due_now else e.c.scheduled_at
         source = (
@@ -242,6 +372,12 @@ class ReminderRepository:
                 literal(now, type_=_OUTBOX.c.updated_at.type),
             )
             .join(_PATIENTS, _PATIENTS.c.id == e.c.patient_id)
+            .join(
+                _PRESCRIPTIONS,
+                and_(
+                    _PRESCRIPTIONS.c.id == e.c.prescription_id, _PRESCRIPTIONS.c.status == "active"
+                ),
+            )
             .where(
                 e.c.status.in_(tuple(statuses)),
                 e.c.prn.is_(False),
@@ -249,6 +385,8 @@ class ReminderRepository:
                 e.c.scheduled_at <= scheduled_until,
             )
         )
+        if unless_snoozed:
+            source = source.where(e.c.snoozed_until.is_(None))
         columns = [
             "idempotency_key",
             "kind",
@@ -264,15 +402,24 @@ class ReminderRepository:
             "updated_at",
         ]
         stmt = _insert(self._s)(_OUTBOX).from_select(columns, source)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
-        return int(self._s.connection().execute(stmt).rowcount)
+        # RETURNING counts what was inserted: the driver's rowcount for an
+        # INSERT ... SELECT ... ON CONFLICT is not reliable on every engine.
+        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+            _OUTBOX.c.id
+        )
+        return len(self._s.connection().execute(stmt).all())
 
     def add_messages(self, rows: Sequence[dict[str, Any]]) -> int:
         """Queue messages; one whose idempotency key is queued already is ignored."""
         if not rows:
             return 0
-        stmt = _insert(self._s)(_OUTBOX).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        return sum(int(self._s.connection().execute(stmt, [row]).rowcount) for row in rows)
+        stmt = (
+            _insert(self._s)(_OUTBOX)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(_OUTBOX.c.id)
+        )
+        connection = self._s.connection()
+        return sum(len(connection.execute(stmt, row).all()) for row in rows)
 
     def expire(self, *, kinds: Collection[str], due_before: dt.datetime, now: dt.datetime) -> int:
         """Queued messages too old to be useful any more are expired, not sent."""
@@ -354,19 +501,36 @@ class ReminderRepository:
         withdrawn: Sequence[int] = (),
         retry: Sequence[tuple[int, dt.datetime, str]] = (),
         failed: Sequence[tuple[int, str]] = (),
+        released: Sequence[int] = (),
     ) -> None:
         """Record what happened to claimed messages, where the claim is still ours."""
         o = _OUTBOX
         mine = and_(o.c.id == bindparam("row_id"), o.c.claimed_by == worker, o.c.status == CLAIMED)
         connection = self._s.connection()
+        # The common outcomes are one statement each, not one per row.
         for ids, status in ((sent, SENT), (withdrawn, WITHDRAWN)):
             if ids:
                 values: dict[str, Any] = {"status": status, "claimed_by": None, "updated_at": now}
                 if status == SENT:
                     values.update(sent_at=now, last_error=None)
                 connection.execute(
-                    update(o).where(mine).values(**values), [{"row_id": i} for i in ids]
+                    update(o)
+                    .where(o.c.id.in_(list(ids)), o.c.claimed_by == worker, o.c.status == CLAIMED)
+                    .values(**values)
                 )
+        if released:
+            # Claimed but not attempted: back in the queue at once, the claim uncounted.
+            connection.execute(
+                update(o)
+                .where(o.c.id.in_(list(released)), o.c.claimed_by == worker, o.c.status == CLAIMED)
+                .values(
+                    status=QUEUED,
+                    claimed_by=None,
+                    next_attempt_at=now,
+                    attempts=o.c.attempts - 1,
+                    updated_at=now,
+                )
+            )
         if retry:
             connection.execute(
                 update(o)
@@ -401,20 +565,42 @@ class ReminderRepository:
         )
         return int(self._s.connection().execute(stmt).rowcount)
 
-    def events_by_id(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, DoseEvent]:
+    def event_facts(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, EventFacts]:
+        """What a message about each dose needs, as plain rows (a batch is hundreds)."""
         if not ids:
             return {}
-        query = model_select(DoseEvent).where(col(DoseEvent.id).in_(list(ids)))
-        return {e.id: e for e in self._s.exec(query)}
+        e = _EVENTS
+        query = select(
+            e.c.id,
+            e.c.prescription_id,
+            e.c.drug,
+            e.c.dose_amount,
+            e.c.dose_unit,
+            e.c.scheduled_at,
+            e.c.timezone,
+            e.c.status,
+        ).where(e.c.id.in_(list(ids)))
+        return {
+            r[0]: EventFacts(
+                id=r[0],
+                prescription_id=r[1],
+                drug=r[2],
+                dose_amount=r[3],
+                dose_unit=r[4],
+                scheduled_at=r[5],
+                timezone=r[6],
+                status=r[7],
+            )
+            for r in self._s.connection().execute(query)
+        }
 
     def mark_reminded(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
         if not ids:
             return
         self._s.connection().execute(
             update(_EVENTS)
-            .where(_EVENTS.c.id == bindparam("event_id"), _EVENTS.c.status == PENDING)
-            .values(status=REMINDED, updated_at=now),
-            [{"event_id": i} for i in ids],
+            .where(_EVENTS.c.id.in_(list(ids)), _EVENTS.c.status == PENDING)
+            .values(status=REMINDED, updated_at=now)
         )
 
     def withdraw_messages_for(self, event_id: uuid.UUID, *, now: dt.datetime) -> None:
@@ -476,6 +662,13 @@ class ReminderRepository:
         missed.sort(key=lambda m: (m.scheduled_at, str(m.id)))
         return missed
 
+    def statuses_of(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not ids:
+            return {}
+        p = _PRESCRIPTIONS
+        query = select(p.c.id, p.c.status).where(p.c.id.in_(list(ids)))
+        return {r[0]: r[1] for r in self._s.connection().execute(query)}
+
     def recent_outcomes(
         self, prescription_id: uuid.UUID, *, until: dt.datetime, n: int
     ) -> list[str]:
@@ -522,6 +715,40 @@ class ReminderRepository:
         for d in self._s.exec(query):
             out[d.user_id].append(d)
         return out
+
+    def device_facts(self, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[DeviceFacts]]:
+        """Active devices of each user, as plain rows, for the dispatcher."""
+        out: dict[uuid.UUID, list[DeviceFacts]] = {u: [] for u in user_ids}
+        if not user_ids:
+            return out
+        d = _DEVICES
+        query = (
+            select(d.c.id, d.c.user_id, d.c.platform, d.c.endpoint, d.c.token, d.c["keys"])
+            .where(d.c.user_id.in_(list(user_ids)), d.c.removed_at.is_(None))
+            .order_by(d.c.created_at, d.c.id)
+        )
+        for r in self._s.connection().execute(query):
+            out[r[1]].append(
+                DeviceFacts(
+                    id=r[0], user_id=r[1], platform=r[2], endpoint=r[3], token=r[4], keys=r[5] or {}
+                )
+            )
+        return out
+
+    def same_device_elsewhere(
+        self, *, platform: str, endpoint: str | None, token: str | None, user_id: uuid.UUID
+    ) -> list[Device]:
+        """Active registrations of the same token or endpoint by other users."""
+        query = model_select(Device).where(
+            Device.platform == platform,
+            col(Device.user_id) != user_id,
+            col(Device.removed_at).is_(None),
+        )
+        if token is not None:
+            query = query.where(Device.token == token)
+        else:
+            query = query.where(Device.endpoint == endpoint)
+        return list(self._s.exec(query))
 
     def add_device(self, device: Device) -> Device:
         self._s.add(device)

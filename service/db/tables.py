@@ -127,6 +127,10 @@ class Prescription(SQLModel, table=True):
     created_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: dt.datetime = _utc_column()
     updated_at: dt.datetime = _utc_column()
+    # Dose planning: doses are planned up to `planned_until`, and never before
+    # `plan_from` (set when a new time zone re-plans, so the past is not re-planned).
+    planned_until: dt.datetime | None = _utc_column(nullable=True)
+    plan_from: dt.datetime | None = _utc_column(nullable=True)
 
 
 class PrescriptionVersion(SQLModel, table=True):

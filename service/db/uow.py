@@ -81,6 +81,17 @@ class UnitOfWork:
             self.session.close()
             self._session = None
 
+    def serialise_writes(self) -> None:
+        """Take SQLite's write lock now (BEGIN IMMEDIATE), so nothing this unit of
+        work reads can change before it writes. SQLite otherwise reads outside any
+        transaction until the first write. PostgreSQL uses row locks instead."""
+        connection = self.session.connection()
+        if connection.dialect.name != "sqlite":
+            return
+        raw: Any = connection.connection.dbapi_connection
+        if not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
     def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")

@@ -18,6 +18,16 @@ from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, NotFound, domain_rules
 
 PLATFORMS = ("webpush", "webhook", "fcm", "apns")
+# The push services browsers subscribe with (Chrome, Firefox, Safari, Edge). The
+# dispatcher POSTs to a subscription's endpoint, so only these hosts are accepted:
+# any other URL would let an account make the service call arbitrary servers.
+PUSH_SERVICES = (
+    "fcm.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "push.services.mozilla.com",
+    "web.push.apple.com",
+    "notify.windows.com",
+)
 MAX_DEVICES = 20
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 # Sizes of a Web Push subscription's keys (RFC 8291): a P-256 point and 16 bytes.
@@ -47,6 +57,11 @@ def _https(url: str | None) -> bool:
     return parts.scheme == "https" and bool(parts.hostname) and not parts.username
 
 
+def _push_service(url: str | None) -> bool:
+    host = (urlsplit(url or "").hostname or "").lower()
+    return any(host == h or host.endswith("." + h) for h in PUSH_SERVICES)
+
+
 def _validate(
     platform: str, endpoint: str | None, token: str | None, keys: Mapping[str, str]
 ) -> None:
@@ -56,6 +71,10 @@ def _validate(
     elif platform in ("webpush", "webhook"):
         if not _https(endpoint):
             problems.add("endpoint", "An https:// URL is required for this platform.")
+        elif platform == "webpush" and not _push_service(endpoint):
+            problems.add(
+                "endpoint", f"Not a known push service; use one of: {', '.join(PUSH_SERVICES)}."
+            )
         if token:
             problems.add("token", "Only for fcm and apns devices.")
     elif not token:
@@ -100,6 +119,16 @@ def register_device(
                 return _view(d), False
         if len(current) >= MAX_DEVICES:
             raise Conflict(f"At most {MAX_DEVICES} devices; remove one first.")
+        # A phone that changes hands (or accounts) must stop receiving the previous
+        # account's reminders: the same token or endpoint elsewhere is ended.
+        # (A webhook endpoint names a route on the operator's gateway, not a phone.)
+        if platform != "webhook":
+            taken = uow.reminders.same_device_elsewhere(
+                platform=platform, endpoint=endpoint, token=token, user_id=who.user_id
+            )
+            uow.reminders.remove_devices(
+                [str(d.id) for d in taken], reason="registered by another account", now=now
+            )
         device = uow.reminders.add_device(
             Device(
                 user_id=who.user_id,

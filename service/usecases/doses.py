@@ -45,6 +45,7 @@ EARLIEST_TAKEN_BEFORE = dt.timedelta(hours=12)
 # Clocks of phones drift; a taken_at this far ahead of the server is accepted.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 SNOOZE_MINUTES = (5, 240)
+PRN_LATEST_LOG = dt.timedelta(hours=48)
 MAX_SNOOZES = 6
 
 
@@ -238,7 +239,9 @@ def todays_doses(
 
 
 def _load_event(uow: UnitOfWork, caller: Caller, dose_id: uuid.UUID) -> DoseEvent:
-    """The dose if the caller may log it: the patient, or a clinician on the team."""
+    """The scheduled dose if the caller may log it: the patient, or a clinician on
+    the team."""
+    uow.serialise_writes()
     event = uow.reminders.event(dose_id, for_update=True)
     if event is None:
         raise NotFound(f"No dose {dose_id}.")
@@ -251,6 +254,11 @@ def _load_event(uow: UnitOfWork, caller: Caller, dose_id: uuid.UUID) -> DoseEven
         raise Forbidden("Only the patient or their care team may log doses.")
     if event.status == CANCELLED:
         raise Conflict("This dose was withdrawn when the prescription changed.")
+    if event.prn:
+        raise Conflict(
+            "An as-needed dose is recorded when it is taken; it cannot be re-logged, "
+            "skipped or snoozed."
+        )
     return event
 
 
@@ -372,6 +380,14 @@ def snooze(
         status = _status(event, now=now, policy=policy)
         if status not in OPEN:
             raise Conflict(f"This dose is {status}; only a dose not yet logged can be snoozed.")
+        if event.scheduled_at > now:
+            raise Conflict("This dose is not due yet; it can be snoozed once it is.")
+        missed_at = event.scheduled_at + policy.missed_after
+        if now + dt.timedelta(minutes=minutes) >= missed_at:
+            raise Conflict(
+                "That is past the time the dose counts as missed "
+                f"({missed_at.astimezone(dt.UTC).isoformat()}); snooze for less, or log it."
+            )
         if event.snoozes >= MAX_SNOOZES:
             raise Conflict(f"This dose has been snoozed {MAX_SNOOZES} times already.")
         patient = uow.patients.get(event.patient_id)
@@ -431,6 +447,8 @@ def log_prn_dose(
     minimum interval would be broken (409 saying when the next is allowed)."""
     now = clock()
     with uow:
+        # Two doses logged at once must not both pass the limits.
+        uow.serialise_writes()
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
         who = caller.require()
         if who.role is Role.ADMIN or (
@@ -451,6 +469,11 @@ def log_prn_dose(
             raise ValidationFailed(
                 "taken_at must have an offset and not be in the future.",
                 errors={"taken_at": ["Must not be in the future."]},
+            )
+        if when < now - PRN_LATEST_LOG:
+            raise ValidationFailed(
+                "As-needed doses are logged within 48 hours of taking them.",
+                errors={"taken_at": ["At most 48 hours ago."]},
             )
         when = min(when, now).astimezone(dt.UTC).replace(microsecond=0)
         # Doses either side count (a late entry can sit too close to a later one),

@@ -294,7 +294,7 @@ def update_patient(
                 after=after,
             )
             if after.timezone != before.timezone:
-                replan(uow, kb, policy, now=now, patient_id=patient_id)
+                replan(uow, kb, policy, now=now, patient_id=patient_id, new_zone=True)
             uow.commit()
         return after
 

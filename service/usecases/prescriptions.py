@@ -261,7 +261,7 @@ def create_prescription(
             after=_audited(rec),
         )
         _audit_screening(uow, caller=caller, now=now, rx=rx, findings=findings, screening=screening)
-        plan(uow, kb, policy, now=now, prescription_id=rx.id)
+        plan(uow, kb, policy, now=now, patient_id=patient_id)
         uow.commit()
         return rec
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 import zoneinfo
 from collections.abc import Iterable
@@ -19,9 +20,11 @@ from service.db.reminders import (
     REMINDED,
     ActiveSchedule,
     Claimed,
+    DeviceFacts,
+    EventFacts,
     Missed,
 )
-from service.db.tables import DoseEvent, Notification
+from service.db.tables import Notification
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Role
 from service.domain.interactions import KnowledgeBase
@@ -90,45 +93,88 @@ def _planned_rows(
     start: dt.datetime,
     end: dt.datetime,
     now: dt.datetime,
+    skip: set[tuple[uuid.UUID, dt.date, str]] | None = None,
 ) -> list[dict[str, Any]]:
     schedule = Schedule.from_json(rx.schedule)
-    if schedule.as_needed:
-        return []
-    # Nothing before the terms were written: a prescription entered at 10:00 has
-    # no 08:00 dose that day, and a revision does not re-plan the past.
-    start = max(start, rx.version_created_at)
-    if start >= end:
+    if schedule.as_needed or start >= end:
         return []
     zone = zoneinfo.ZoneInfo(rx.timezone)
     risk = withdrawal_risk(kb, rx.ingredients)
-    return [
-        {
-            "id": dose_event_id(rx.prescription_id, d.at),
-            "prescription_id": rx.prescription_id,
-            "patient_id": rx.patient_id,
-            "version": rx.version,
-            "scheduled_at": d.at,
-            "timezone": rx.timezone,
-            "slot": d.slot.strftime("%H:%M"),
-            "drug": rx.drug,
-            "dose_amount": rx.dose_amount,
-            "dose_unit": rx.dose_unit,
-            "withdrawal_risk": risk,
-            "prn": False,
-            "status": PENDING,
-            "snoozes": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for d in dose_instants(
-            schedule,
-            start_date=rx.start_date,
-            end_date=rx.end_date,
-            zone=zone,
-            window_start=start,
-            window_end=end,
+    rows = []
+    for d in dose_instants(
+        schedule,
+        start_date=rx.start_date,
+        end_date=rx.end_date,
+        zone=zone,
+        window_start=start,
+        window_end=end,
+    ):
+        slot = d.slot.strftime("%H:%M")
+        if skip and (rx.prescription_id, d.day, slot) in skip:
+            continue
+        rows.append(
+            {
+                "id": dose_event_id(rx.prescription_id, d.at),
+                "prescription_id": rx.prescription_id,
+                "patient_id": rx.patient_id,
+                "version": rx.version,
+                "scheduled_at": d.at,
+                "timezone": rx.timezone,
+                "slot": slot,
+                "drug": rx.drug,
+                "dose_amount": rx.dose_amount,
+                "dose_unit": rx.dose_unit,
+                "withdrawal_risk": risk,
+                "prn": False,
+                "status": PENDING,
+                "snoozes": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
-    ]
+    return rows
+
+
+def _window_start(rx: ActiveSchedule, floor: dt.datetime) -> dt.datetime:
+    """Nothing before the terms were written (a prescription entered at 10:00 has no
+    08:00 dose that day; a revision does not re-plan the past), nor before a new
+    time zone took effect, nor again what is planned already."""
+    start = max(floor, rx.version_created_at)
+    for mark in (rx.plan_from, rx.planned_until):
+        if mark is not None:
+            start = max(start, mark)
+    return start
+
+
+# Prescriptions per planning transaction: short transactions keep SQLite's single
+# writer (and PostgreSQL's row locks) free for the API between them.
+PLAN_CHUNK = 1000
+
+
+def _plan_locked(
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
+    schedules: list[ActiveSchedule],
+    *,
+    now: dt.datetime,
+    revive: bool = False,
+    skip: set[tuple[uuid.UUID, dt.date, str]] | None = None,
+) -> int:
+    """Plan the given (locked) prescriptions up to the horizon; returns doses written."""
+    until = now + policy.horizon + PLAN_AHEAD
+    rows: list[dict[str, Any]] = []
+    for rx in schedules:
+        start = _window_start(rx, now - policy.catch_up)
+        rows.extend(_planned_rows(kb, rx, start=start, end=until, now=now, skip=skip))
+    uow.reminders.insert_events(rows, revive=revive)
+    uow.reminders.set_planned_until([rx.prescription_id for rx in schedules], until)
+    return len(rows)
+
+
+# Doses are planned this far beyond the horizon, so a prescription is revisited
+# about once an hour rather than on every run of the planning job.
+PLAN_AHEAD = dt.timedelta(hours=1)
 
 
 def plan(
@@ -138,26 +184,20 @@ def plan(
     *,
     now: dt.datetime,
     patient_id: uuid.UUID | None = None,
-    prescription_id: uuid.UUID | None = None,
 ) -> int:
-    """Plan dose events from `now - catch_up` to `now + horizon`, inside the
-    caller's transaction. Doses already planned are left as they are."""
-    start, end = now - policy.catch_up, now + policy.horizon
-    # Core statements below do not autoflush: write pending ORM changes (a new
-    # prescription, a new time zone) first.
+    """Plan what is missing of the patient's horizon, inside the caller's transaction
+    (a cheap read when nothing is)."""
+    # Core statements do not autoflush: write pending ORM changes first.
     uow.session.flush()
-    planned = 0
-    batch: list[dict[str, Any]] = []
-    for rx in uow.reminders.active_schedules(
-        patient_id=patient_id, prescription_id=prescription_id
-    ):
-        batch.extend(_planned_rows(kb, rx, start=start, end=end, now=now))
-        if len(batch) >= 5000:
-            uow.reminders.upsert_events(batch)
-            planned += len(batch)
-            batch = []
-    uow.reminders.upsert_events(batch)
-    return planned + len(batch)
+    if not uow.reminders.prescriptions_to_plan(until=now + policy.horizon, patient_id=patient_id):
+        return 0
+    uow.serialise_writes()
+    schedules = [
+        rx
+        for rx in uow.reminders.active_schedules(patient_id=patient_id, lock=True)
+        if rx.planned_until is None or rx.planned_until < now + policy.horizon
+    ]
+    return _plan_locked(uow, kb, policy, schedules, now=now)
 
 
 def replan(
@@ -166,31 +206,51 @@ def replan(
     policy: ReminderPolicy,
     *,
     now: dt.datetime,
-    patient_id: uuid.UUID | None = None,
     prescription_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    new_zone: bool = False,
 ) -> None:
-    """After a change of terms, status or time zone: withdraw the future doses not
-    yet reminded and plan them again from the current terms (same transaction)."""
-    uow.reminders.cancel_future(
+    """After a change of terms or status, or a new time zone, in the transaction
+    that made it (which holds the prescription's lock): withdraw the future doses
+    not yet reminded and plan them again from the current terms. A new time zone
+    plans from now only, and not a slot already planned for that local day."""
+    uow.session.flush()
+    uow.serialise_writes()
+    withdrawn = uow.reminders.cancel_future(
         after=now, now=now, patient_id=patient_id, prescription_id=prescription_id
     )
-    plan(
-        uow,
-        kb,
-        policy,
-        now=now,
-        patient_id=patient_id,
-        prescription_id=prescription_id,
+    skip = None
+    if new_zone:
+        assert patient_id is not None
+        uow.reminders.set_plan_from(patient_id, now)
+        skip = uow.reminders.logged_slots(patient_id, since=now - dt.timedelta(days=2))
+    schedules = uow.reminders.active_schedules(
+        ids=[prescription_id] if prescription_id else None, patient_id=patient_id, lock=True
     )
+    _plan_locked(uow, kb, policy, schedules, now=now, revive=True, skip=skip)
+    uow.reminders.reopen_withdrawn(withdrawn, now=now)
 
 
 def materialise_doses(
     *, uow: UnitOfWork, clock: Clock, kb: KnowledgeBase, policy: ReminderPolicy
 ) -> int:
-    """The scheduler's planning job: every active prescription, one transaction."""
-    with uow:
-        planned = plan(uow, kb, policy, now=clock())
-        uow.commit()
+    """The scheduler's planning job: every active prescription not yet planned to
+    the horizon, a chunk per transaction; returns the doses written."""
+    now = clock()
+    with uow.read_only() as reading:
+        due = reading.reminders.prescriptions_to_plan(until=now + policy.horizon)
+    planned = 0
+    for start in range(0, len(due), PLAN_CHUNK):
+        chunk = due[start : start + PLAN_CHUNK]
+        with uow:
+            uow.serialise_writes()
+            schedules = [
+                rx
+                for rx in uow.reminders.active_schedules(ids=chunk, lock=True)
+                if rx.planned_until is None or rx.planned_until < now + policy.horizon
+            ]
+            planned += _plan_locked(uow, kb, policy, schedules, now=now)
+            uow.commit()
     return planned
 
 
@@ -224,6 +284,7 @@ def queue_due_messages(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy)
             scheduled_until=now - policy.follow_up_after,
             now=now,
             due_now=True,
+            unless_snoozed=True,
         )
         summary.expired = uow.reminders.expire(
             kinds=DOSE_KINDS, due_before=now - policy.expiry, now=now
@@ -243,7 +304,7 @@ class DispatchSummary:
     errors: list[str] = field(default_factory=list)
 
 
-def _device(d: Any) -> Device:
+def _device(d: DeviceFacts) -> Device:
     return Device(
         id=str(d.id), platform=d.platform, endpoint=d.endpoint, token=d.token, keys=d.keys or {}
     )
@@ -254,17 +315,9 @@ def _amount(value: Any) -> str:
     return format(n.quantize(Decimal(1)) if n == n.to_integral() else n, "f")
 
 
-def dose_text(event: DoseEvent) -> str:
-    return f"{_amount(event.dose_amount)} {event.dose_unit}"
-
-
-def local_time(event: DoseEvent) -> dt.datetime:
-    return event.scheduled_at.astimezone(zoneinfo.ZoneInfo(event.timezone))
-
-
-def _dose_message(c: Claimed, event: DoseEvent, devices: tuple[Device, ...]) -> Message:
-    local = local_time(event)
-    dose = dose_text(event)
+def _dose_message(c: Claimed, event: EventFacts, devices: tuple[Device, ...]) -> Message:
+    local = event.scheduled_at.astimezone(zoneinfo.ZoneInfo(event.timezone))
+    dose = f"{_amount(event.dose_amount)} {event.dose_unit}"
     if c.kind == FOLLOW_UP:
         title = f"Did you take your {event.drug}?"
         body = f"{dose} was due at {local:%H:%M}. Log it in the app."
@@ -283,7 +336,7 @@ def _dose_message(c: Claimed, event: DoseEvent, devices: tuple[Device, ...]) -> 
             "prescription_id": str(event.prescription_id),
             "drug": event.drug,
             "dose": dose,
-            "scheduled_at": event.scheduled_at.astimezone(dt.UTC).isoformat(),
+            "scheduled_at": event.scheduled_at.isoformat(),
             "local_time": local.isoformat(),
         },
         devices=devices,
@@ -320,26 +373,39 @@ def dispatch_batch(
     worker: str,
     summary: DispatchSummary,
 ) -> int:
-    """Claim one batch, send it, record the outcome; returns how many were claimed."""
+    """Claim one batch, send it, record the outcome; returns how many were claimed.
+
+    Sending stops when half the claim's lease has passed, and what is left is handed
+    back at once: another dispatcher must never take over a claim whose messages
+    this one is still sending.
+    """
     with uow:
+        now = clock()
+        # What downtime or a long backoff made too old is expired, never claimed.
+        uow.reminders.expire(kinds=DOSE_KINDS, due_before=now - policy.expiry, now=now)
         claimed = uow.reminders.claim(
-            worker=worker, now=clock(), lease=policy.lease, limit=policy.batch
+            worker=worker, now=now, lease=policy.lease, limit=policy.batch
         )
         uow.commit()
     if not claimed:
         return 0
     with uow:
-        events = uow.reminders.events_by_id(
+        events = uow.reminders.event_facts(
             {c.dose_event_id for c in claimed if c.dose_event_id is not None}
         )
-        devices = uow.reminders.devices_of({c.recipient_id for c in claimed})
+        devices = uow.reminders.device_facts({c.recipient_id for c in claimed})
     sent: list[int] = []
     withdrawn: list[int] = []
     retry: list[tuple[int, dt.datetime, str]] = []
     failed: list[tuple[int, str]] = []
     reminded: list[uuid.UUID] = []
+    released: list[int] = []
     gone: set[str] = set()
+    deadline = time.monotonic() + policy.lease.total_seconds() / 2
     for c in claimed:
+        if time.monotonic() > deadline:
+            released.append(c.id)
+            continue
         event = events.get(c.dose_event_id) if c.dose_event_id else None
         if c.kind in DOSE_KINDS and (event is None or event.status not in OPEN):
             withdrawn.append(c.id)
@@ -376,7 +442,13 @@ def dispatch_batch(
     now = clock()
     with uow:
         uow.reminders.settle(
-            worker=worker, now=now, sent=sent, withdrawn=withdrawn, retry=retry, failed=failed
+            worker=worker,
+            now=now,
+            sent=sent,
+            withdrawn=withdrawn,
+            retry=retry,
+            failed=failed,
+            released=released,
         )
         uow.reminders.mark_reminded(reminded, now=now)
         uow.reminders.remove_devices(gone, reason="gone", now=now)
@@ -438,10 +510,12 @@ class FollowUpSummary:
 def _care_team_reason(uow: UnitOfWork, policy: ReminderPolicy, m: Missed) -> str | None:
     if m.withdrawal_risk:
         return "withdrawal-risk"
-    recent = uow.reminders.recent_outcomes(
-        m.prescription_id, until=m.scheduled_at, n=policy.missed_in_a_row
-    )
-    if len(recent) == policy.missed_in_a_row and all(s == "missed" for s in recent):
+    n = policy.missed_in_a_row
+    recent = uow.reminders.recent_outcomes(m.prescription_id, until=m.scheduled_at, n=n + 1)
+    # Once per run of misses: when it reaches n, not again on each miss after.
+    streak = recent[:n]
+    reached = len(streak) == n and all(s == "missed" for s in streak)
+    if reached and (len(recent) == n or recent[n] != "missed"):
         return "missed-in-a-row"
     return None
 
@@ -497,8 +571,13 @@ def follow_up_missed(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -
     summary = FollowUpSummary()
     with uow:
         missed = uow.reminders.mark_missed(scheduled_before=now - policy.missed_after, now=now)
+        # A dose of a prescription paused or stopped since is not the care team's
+        # concern: it is recorded missed, without an alert.
+        statuses = uow.reminders.statuses_of({m.prescription_id for m in missed})
         notified: list[uuid.UUID] = []
         for m in missed:
+            if statuses.get(m.prescription_id) != "active":
+                continue
             reason = _care_team_reason(uow, policy, m)
             if reason is None:
                 continue

@@ -373,7 +373,7 @@ def test_devices_register_list_and_remove(make: Builders, clock: FrozenClock) ->
     _, pat = setup_patient(make, clock, "2026-06-10T11:00:00Z")
     webpush = {
         "platform": "webpush",
-        "endpoint": "https://push.example.org/send/abc",
+        "endpoint": "https://updates.push.services.mozilla.com/wpush/v2/abc",
         "keys": {"p256dh": "B" + "A" * 86, "auth": "c" * 22},
         "label": "Firefox",
     }
@@ -460,3 +460,97 @@ def test_adherence_counts_and_csv(make: Builders, clock: FrozenClock, database: 
     assert [(t["drug"], t["on_time"], t["missed"], t["percentage"]) for t in table] == [
         ("escitalopram", "1", "1", "50.0")
     ]
+
+
+def test_snooze_is_for_a_due_dose_and_not_past_its_missed_mark(
+    make: Builders, clock: FrozenClock
+) -> None:
+    _, pat, dose = first_dose(make, clock)  # due 12:00Z; the clock is at 11:00Z
+    url = f"/v1/doses/{dose['id']}/snooze"
+    r = make.client.post(url, json={"minutes": 10}, headers=pat.headers)
+    assert r.status_code == 409, r.get_json()
+    assert "not due" in r.get_json()["message"]
+    clock.now = at("2026-06-10T13:00:00Z")  # missed at 14:00Z
+    r = make.client.post(url, json={"minutes": 90}, headers=pat.headers)
+    assert r.status_code == 409, r.get_json()
+    assert "missed" in r.get_json()["message"]
+    r = make.client.post(url, json={"minutes": 30}, headers=pat.headers)
+    assert r.status_code == 200, r.get_json()
+
+
+def test_an_as_needed_dose_is_not_relogged_and_not_backdated_far(
+    make: Builders, clock: FrozenClock
+) -> None:
+    doc, pat = setup_patient(make, clock, "2026-06-10T08:00:00Z")
+    rx = make.client.post(
+        f"/v1/patients/{pat.patient_id}/prescriptions", json=prn_body(), headers=doc.headers
+    ).get_json()
+    url = f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}/prn-doses"
+    r = make.client.post(url, json={"taken_at": "2026-06-07T08:00:00Z"}, headers=pat.headers)
+    assert r.status_code == 422, r.get_json()
+    assert "taken_at" in r.get_json()["errors"]
+    dose = make.client.post(url, json={}, headers=pat.headers).get_json()
+    for action in ("taken", "skipped"):
+        r = make.client.post(f"/v1/doses/{dose['id']}/{action}", json={}, headers=pat.headers)
+        assert r.status_code == 409, r.get_json()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "0001-01-01T00:00:00+05:00", "to": "2026-06-11T00:00:00Z"},
+        {"from": "2026-06-10T00:00:00Z", "to": "9999-12-31T23:59:59-05:00"},
+        {"from": "1999-12-31T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
+    ],
+)
+def test_instants_out_of_range_are_refused_not_failed(
+    make: Builders, clock: FrozenClock, query: dict[str, str]
+) -> None:
+    doc, pat = setup_patient(make, clock, "2026-06-10T11:00:00Z")
+    for path in ("doses", "adherence"):
+        r = make.client.get(
+            f"/v1/patients/{pat.patient_id}/{path}", query_string=query, headers=pat.headers
+        )
+        assert r.status_code == 422, (path, r.get_json())
+    rx = make.client.post(
+        f"/v1/patients/{pat.patient_id}/prescriptions", json=prn_body(), headers=doc.headers
+    ).get_json()
+    r = make.client.post(
+        f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}/prn-doses",
+        json={"taken_at": "0001-01-01T12:00:00Z"},
+        headers=pat.headers,
+    )
+    assert r.status_code == 422, r.get_json()
+
+
+def test_web_push_endpoints_must_be_a_known_push_service(
+    make: Builders, clock: FrozenClock
+) -> None:
+    _, pat = setup_patient(make, clock, "2026-06-10T11:00:00Z")
+    keys = {"p256dh": "B" + "A" * 86, "auth": "c" * 22}
+    for endpoint, status in (
+        ("https://internal.example.org/admin", 422),
+        ("https://fcm.googleapis.com.evil.example/send/x", 422),
+        ("https://fcm.googleapis.com/fcm/send/abc", 201),
+        ("https://wns2-par02p.notify.windows.com/w/?token=abc", 201),
+    ):
+        r = make.client.post(
+            "/v1/me/devices",
+            json={"platform": "webpush", "endpoint": endpoint, "keys": keys},
+            headers=pat.headers,
+        )
+        assert r.status_code == status, (endpoint, r.get_json())
+
+
+def test_a_token_registered_by_another_account_stops_reaching_the_first(
+    make: Builders, clock: FrozenClock
+) -> None:
+    doc, first = setup_patient(make, clock, "2026-06-10T11:00:00Z")
+    second = make.patient(doc)
+    device = {"platform": "fcm", "token": "dAndroidFid0123456789_:shared-phone"}
+    assert make.client.post("/v1/me/devices", json=device, headers=first.headers).status_code == 201
+    assert (
+        make.client.post("/v1/me/devices", json=device, headers=second.headers).status_code == 201
+    )
+    assert make.client.get("/v1/me/devices", headers=first.headers).get_json() == []
+    assert len(make.client.get("/v1/me/devices", headers=second.headers).get_json()) == 1

@@ -23,10 +23,12 @@ from schedules.app import Jobs
 from service import knowledge
 from service.config import Settings
 from service.db.uow import Database
+from service.domain.accounts import Principal, Role
 from service.domain.interactions import KnowledgeBase
 from service.notify.base import DeliveryReport, Message
 from service.notify.webhook import WebhookNotifier
-from service.usecases.reminders import ReminderPolicy, dispatch_due
+from service.usecases.context import Caller
+from service.usecases.reminders import ReminderPolicy, dispatch_due, queue_due_messages
 from tests.conftest import Account, Builders, FrozenClock, is_postgres
 from tests.notify.fake_http import FakeServer, Recorded, Reply
 
@@ -121,11 +123,17 @@ def test_planning_and_queueing_are_idempotent(
     )
     # 48 hours from 11:00Z: 12:00Z and 00:00Z twice each.
     assert len(events) == 4
+    queued = []
     for _ in range(3):
         jobs.materialise()
         clock.advance(minutes=55)  # 11:55: the 12:00Z reminder is within the lead time
-        jobs.queue()
+        queued.append(queue_due_messages(uow=database.uow(), clock=clock, policy=POLICY))
         clock.advance(minutes=-55)
+    assert [(q.reminders, q.follow_ups, q.expired) for q in queued] == [
+        (1, 0, 0),
+        (0, 0, 0),
+        (0, 0, 0),
+    ]
     assert (
         rows(database, "SELECT id, scheduled_at, status FROM dose_events ORDER BY scheduled_at")
         == events
@@ -392,3 +400,215 @@ def test_two_dispatchers_on_postgresql_send_nothing_twice(
     assert set(notifier.sent.values()) == {1}
     assert len(notifier.by_thread) == 2, "both dispatchers took part"
     assert rows(database, "SELECT DISTINCT status FROM notifications") == [("sent",)]
+
+
+def future_open(database: Database, after: dt.datetime) -> list[tuple[Any, ...]]:
+    return rows(
+        database,
+        "SELECT status FROM dose_events WHERE scheduled_at > :t AND status IN "
+        "('pending', 'reminded')",
+        t=after,
+    )
+
+
+def test_a_discontinued_prescription_gets_no_doses_or_messages_back(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    doc, pat = start(
+        make, clock, "2026-06-10T11:00:00Z", drug="diazepam", dose={"amount": 5, "unit": "mg"}
+    )
+    clock.now = at("2026-06-10T12:00:00Z")
+    jobs.run_once()  # the 12:00Z dose is reminded
+    (rx,) = make.client.get(
+        f"/v1/patients/{pat.patient_id}/prescriptions", headers=doc.headers
+    ).get_json()
+    clock.now = at("2026-06-10T12:10:00Z")
+    r = make.client.post(
+        f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}/discontinue",
+        json={"reason": "switched"},
+        headers=doc.headers,
+    )
+    assert r.status_code == 200, r.get_json()
+    for when in ("2026-06-10T12:40:00Z", "2026-06-10T14:30:00Z", "2026-06-11T12:00:00Z"):
+        clock.now = at(when)
+        jobs.run_once()
+        make.client.get(
+            f"/v1/patients/{pat.patient_id}/doses",
+            query_string={"from": "2026-06-10T00:00:00Z", "to": "2026-06-13T00:00:00Z"},
+            headers=pat.headers,
+        )
+    assert future_open(database, at("2026-06-10T12:10:00Z")) == []
+    # One reminder before the stop; no follow-up and no care-team alert after it.
+    assert [b["kind"] for b in receiver.bodies()] == ["dose-reminder"]
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row locks: PostgreSQL")
+def test_planning_and_a_concurrent_discontinuation_do_not_leave_doses_behind(
+    make: Builders, clock: FrozenClock, database: Database, settings: Settings, kb: KnowledgeBase
+) -> None:
+    from service.domain.prescriptions import Action
+    from service.usecases.prescriptions import change_status
+    from service.usecases.reminders import _plan_locked
+
+    doc, pat = start(make, clock, "2026-06-10T11:00:00Z")
+    (rx,) = make.client.get(
+        f"/v1/patients/{pat.patient_id}/prescriptions", headers=doc.headers
+    ).get_json()
+    rx_id = uuid.UUID(rx["id"])
+    clock.now = at("2026-06-10T14:00:00Z")  # the planning job's turn: a new slice to plan
+    stopped = threading.Event()
+    planner = database.uow()
+    with planner:
+        schedules = planner.reminders.active_schedules(ids=[rx_id], lock=True)
+        assert len(schedules) == 1
+
+        def discontinue() -> None:
+            other = Database(settings.database_url)
+            try:
+                caller = Caller(principal=Principal(user_id=doc.id, role=Role.CLINICIAN))
+                change_status(
+                    uow=other.uow(),
+                    caller=caller,
+                    clock=clock,
+                    kb=kb,
+                    patient_id=pat.patient_id,
+                    rx_id=rx_id,
+                    action=Action.DISCONTINUE,
+                    reason="stopped",
+                )
+            finally:
+                other.dispose()
+                stopped.set()
+
+        thread = threading.Thread(target=discontinue)
+        thread.start()
+        assert not stopped.wait(0.5), "the discontinuation waits for the planning in flight"
+        planned = _plan_locked(
+            planner, kb, POLICY, schedules, now=clock.now + dt.timedelta(hours=3)
+        )
+        assert planned > 0
+        planner.commit()
+    thread.join(timeout=10)
+    assert stopped.is_set()
+    assert future_open(database, clock.now) == []
+
+
+def test_a_new_time_zone_plans_from_now_and_not_twice_the_same_day(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    clock.now = at("2026-06-09T05:00:00Z")
+    doc = make.clinician()
+    pat = make.patient(doc, timezone="Europe/London")
+    make.prescription(
+        doc,
+        pat,
+        drug="diazepam",
+        dose={"amount": 5, "unit": "mg"},
+        schedule={"times": ["08:00"], "as_needed": False},
+        start_date="2026-06-09",
+    )
+    url = f"/v1/patients/{pat.patient_id}/doses"
+    window = {"from": "2026-06-09T00:00:00Z", "to": "2026-06-12T00:00:00Z"}
+    for dose in make.client.get(url, query_string=window, headers=pat.headers).get_json()[:2]:
+        clock.now = at(dose["scheduled_at"]) + dt.timedelta(minutes=5)
+        r = make.client.post(f"/v1/doses/{dose['id']}/taken", json={}, headers=pat.headers)
+        assert r.status_code == 200  # 06-09 and 06-10 at 08:00 London, taken
+    clock.now = at("2026-06-10T11:00:00Z")  # 07:00 in New York
+    r = make.client.patch(
+        f"/v1/patients/{pat.patient_id}", json={"timezone": "America/New_York"}, headers=pat.headers
+    )
+    assert r.status_code == 200, r.get_json()
+    jobs.run_once()
+    found = make.client.get(url, query_string=window, headers=pat.headers).get_json()
+    assert [(d["local_time"], d["status"]) for d in found] == [
+        ("2026-06-09T08:00:00+01:00", "taken"),
+        ("2026-06-10T08:00:00+01:00", "taken"),
+        # not 06-10 08:00 in New York (that day's dose was taken) nor 06-09 there
+        ("2026-06-11T08:00:00-04:00", "pending"),
+    ]
+    clock.now = at("2026-06-11T18:00:00Z")
+    jobs.run_once()
+    # The only alert is about the New York dose really missed, none about a dose
+    # the new zone would have had in the past.
+    assert [m["data"]["scheduled_at"] for m in care_team_messages(receiver)] == [
+        "2026-06-11T12:00:00+00:00"
+    ]
+
+
+def test_a_revision_inside_the_lead_time_still_reminds_with_the_new_dose(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    doc, pat = start(make, clock, "2026-06-10T11:00:00Z")
+    (rx,) = make.client.get(
+        f"/v1/patients/{pat.patient_id}/prescriptions", headers=doc.headers
+    ).get_json()
+    clock.now = at("2026-06-10T11:55:00Z")
+    jobs.run_once()  # the 12:00Z reminder is queued
+    clock.now = at("2026-06-10T11:56:00Z")
+    r = make.client.patch(
+        f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}",
+        json={"dose": {"amount": 5, "unit": "mg"}, "reason": "taper"},
+        headers=doc.headers,
+    )
+    assert r.status_code == 200, r.get_json()
+    clock.now = at("2026-06-10T12:00:00Z")
+    jobs.run_once()
+    assert [(b["kind"], b["data"]["dose"]) for b in receiver.bodies()] == [
+        ("dose-reminder", "5 mg")
+    ]
+
+
+def test_a_slow_receiver_makes_the_dispatcher_hand_back_what_it_cannot_send_in_time(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase, receiver: Receiver
+) -> None:
+    clock.now = at("2026-06-10T00:30:00Z")
+    doc = make.clinician()
+    pat = make.patient(doc, timezone="UTC")
+    make.prescription(
+        doc,
+        pat,
+        schedule={"times": [f"{h:02d}:00" for h in range(1, 11)], "as_needed": False},
+        start_date="2026-06-10",
+    )
+    slow = Receiver()
+    slow.server = FakeServer(lambda _: Reply(status=200, delay_seconds=0.25))
+    slow.server.start()
+    try:
+        notifier = WebhookNotifier(url=slow.server.url, secret=SECRET, timeout_seconds=2)
+        policy = replace(POLICY, lease=dt.timedelta(seconds=2), expiry=dt.timedelta(hours=12))
+        j = Jobs(database=database, kb=kb, notifier=notifier, policy=policy, clock=clock)
+        clock.now = at("2026-06-10T10:00:00Z")  # ten reminders due
+        j.materialise()
+        j.queue()
+        first = dispatch_due(
+            uow=database.uow(), clock=clock, notifier=notifier, policy=policy, worker="w1"
+        )
+        assert 0 < first.sent < 10, "about one second of sends, then the rest handed back"
+        assert rows(database, "SELECT count(*) FROM notifications WHERE status = 'claimed'") == [
+            (0,)
+        ]
+        for _ in range(5):
+            dispatch_due(
+                uow=database.uow(), clock=clock, notifier=notifier, policy=policy, worker="w2"
+            )
+        keys = Counter(r.headers["Idempotency-Key"] for r in slow.requests)
+        assert len(keys) == 10
+        assert set(keys.values()) == {1}
+        assert rows(database, "SELECT DISTINCT status, attempts FROM notifications") == [
+            ("sent", 1)
+        ]
+        notifier.close()
+    finally:
+        slow.server.stop()
+
+
+def test_several_misses_in_a_row_alert_once_per_run(
+    make: Builders, clock: FrozenClock, database: Database, jobs: Jobs, receiver: Receiver
+) -> None:
+    start(
+        make, clock, "2026-06-10T11:00:00Z", drug="atorvastatin", dose={"amount": 20, "unit": "mg"}
+    )
+    for day in ("10", "11", "12", "13", "14"):
+        clock.now = at(f"2026-06-{day}T14:30:00Z")
+        jobs.run_once()
+    assert [m["data"]["reason"] for m in care_team_messages(receiver)] == ["missed-in-a-row"]

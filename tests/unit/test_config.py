@@ -137,3 +137,40 @@ def test_settings_built_directly_are_checked_too() -> None:
         Settings(env="production")
     with pytest.raises(SettingsError):
         Settings(env="qa")
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        (
+            {"MEDTRACK_CLAIM_LEASE_SECONDS": "20", "MEDTRACK_WEBHOOK_TIMEOUT_SECONDS": "10"},
+            "MEDTRACK_CLAIM_LEASE_SECONDS",
+        ),
+        (
+            {"MEDTRACK_FOLLOW_UP_MINUTES": "120", "MEDTRACK_MISSED_AFTER_MINUTES": "120"},
+            "MEDTRACK_FOLLOW_UP_MINUTES",
+        ),
+    ],
+)
+def test_reminder_timings_that_contradict_each_other_are_refused(
+    env: dict[str, str], fragment: str
+) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
+
+
+def test_reminder_settings_are_read_by_name() -> None:
+    s = Settings.from_env(
+        {
+            "MEDTRACK_NOTIFIER": "webhook",
+            "MEDTRACK_WEBHOOK_URL": "https://hooks.example.org/medtrack",
+            "MEDTRACK_HORIZON_HOURS": "72",
+            "MEDTRACK_MISSED_IN_A_ROW": "2",
+        }
+    )
+    assert (s.notifier, s.webhook_url, s.horizon_hours, s.missed_in_a_row) == (
+        "webhook",
+        "https://hooks.example.org/medtrack",
+        72,
+        2,
+    )

@@ -9,6 +9,8 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from service.domain.prescriptions import EARLIEST_START, LATEST_DATE
+
 MAX_PAGE = 200
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -63,6 +65,23 @@ class ClockTime(fields.String):
         if not _HHMM.fullmatch(raw):
             raise ma.ValidationError("Not a valid time; use HH:MM from 00:00 to 23:59.")
         return dt.time.fromisoformat(raw)
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 instant with an offset, within the years the service deals in
+    (out-of-range years would overflow date arithmetic further on)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        instant = super()._deserialize(value, attr, data, **kwargs)
+        low = dt.datetime.combine(EARLIEST_START, dt.time(0), dt.UTC)
+        high = dt.datetime.combine(LATEST_DATE, dt.time(23, 59, 59), dt.UTC)
+        try:
+            within = low <= instant.astimezone(dt.UTC) <= high
+        except OverflowError:
+            within = False
+        if not within:
+            raise ma.ValidationError(f"Must be between {EARLIEST_START} and {LATEST_DATE}.")
+        return instant
 
 
 class Number(fields.Float):

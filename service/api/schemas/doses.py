@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import PageQuery, StrictSchema, text
+from service.api.schemas.common import Instant, PageQuery, StrictSchema, text
 from service.usecases.devices import PLATFORMS
 
 
@@ -36,18 +36,18 @@ class DoseEventSchema(StrictSchema):
 
 
 class WindowQuery(StrictSchema):
-    from_ = fields.AwareDateTime(
+    from_ = Instant(
         required=True,
         data_key="from",
         metadata={"description": "Start (inclusive), ISO 8601 with an offset."},
     )
-    to = fields.AwareDateTime(
+    to = Instant(
         required=True, metadata={"description": "End (exclusive); at most 31 days after from."}
     )
 
 
 class AdherenceQuery(WindowQuery):
-    to = fields.AwareDateTime(
+    to = Instant(
         required=True, metadata={"description": "End (exclusive); at most 366 days after from."}
     )
 
@@ -58,7 +58,7 @@ class TodaySchema(StrictSchema):
 
 
 class TakenSchema(StrictSchema):
-    taken_at = fields.AwareDateTime(
+    taken_at = Instant(
         load_default=None,
         metadata={"description": "When it was taken (default now); late logging is allowed."},
     )

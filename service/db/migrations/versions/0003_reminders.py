@@ -23,6 +23,8 @@ def _utc(name: str, *, nullable: bool = False) -> sa.Column[object]:
 
 
 def upgrade() -> None:
+    op.add_column("prescriptions", _utc("planned_until", nullable=True))
+    op.add_column("prescriptions", _utc("plan_from", nullable=True))
     op.create_table(
         "dose_events",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -103,3 +105,6 @@ def downgrade() -> None:
     op.drop_table("devices")
     op.drop_table("notifications")
     op.drop_table("dose_events")
+    with op.batch_alter_table("prescriptions") as batch_op:
+        batch_op.drop_column("plan_from")
+        batch_op.drop_column("planned_until")
