@@ -775,8 +775,8 @@ def report(results: list[EngineResult], sizes: Sizes, quick: bool) -> None:
         parts = ", ".join(f"{k} {v:.2f}" for k, v in r.breakdown.items())
         print(f"  {res.engine:<11} {parts}, rest {r.wall_s - sum(r.breakdown.values()):.2f}")
     print(
-        "  (claim = UPDATE ... RETURNING; events, devices = ORM loads by id; settle, mark "
-        "reminded = executemany UPDATEs; commit; uow open/close = session, rollback; rest = "
+        "  (claim = UPDATE ... RETURNING; events, devices = row loads by id; settle, "
+        "mark reminded = UPDATEs by id; commit; uow open/close = session, rollback; rest = "
         "Python in dispatch_batch: messages, the loop, the notifier)"
     )
     for res in results:

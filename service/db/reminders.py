@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, Text, and_, bindparam, cast, literal, or_, select, update
+from sqlalchemy import Table, Text, and_, bindparam, case, cast, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
@@ -597,10 +597,16 @@ class ReminderRepository:
     def mark_reminded(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
         if not ids:
             return
+        # Only the key in WHERE, so every engine finds the rows by primary key
+        # (SQLite otherwise walks the status index); the CASE keeps logged doses.
+        e = _EVENTS
         self._s.connection().execute(
-            update(_EVENTS)
-            .where(_EVENTS.c.id.in_(list(ids)), _EVENTS.c.status == PENDING)
-            .values(status=REMINDED, updated_at=now)
+            update(e)
+            .where(e.c.id.in_(list(ids)))
+            .values(
+                status=case((e.c.status == PENDING, REMINDED), else_=e.c.status),
+                updated_at=case((e.c.status == PENDING, now), else_=e.c.updated_at),
+            )
         )
 
     def withdraw_messages_for(self, event_id: uuid.UUID, *, now: dt.datetime) -> None:

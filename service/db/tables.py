@@ -274,7 +274,14 @@ class Notification(SQLModel, table=True):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        Index("ix_notifications_status_next", "status", "next_attempt_at"),
+        # Only the rows a dispatcher may claim, in the order it claims them: the
+        # index stays small however much history the outbox keeps.
+        Index(
+            "ix_notifications_claimable",
+            "next_attempt_at",
+            sqlite_where=text("status IN ('pending', 'claimed')"),
+            postgresql_where=text("status IN ('pending', 'claimed')"),
+        ),
         Index("ix_notifications_dose_event", "dose_event_id"),
     )
 

@@ -81,7 +81,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("idempotency_key"),
     )
-    op.create_index("ix_notifications_status_next", "notifications", ["status", "next_attempt_at"])
+    claimable = sa.text("status IN ('pending', 'claimed')")
+    op.create_index(
+        "ix_notifications_claimable",
+        "notifications",
+        ["next_attempt_at"],
+        sqlite_where=claimable,
+        postgresql_where=claimable,
+    )
     op.create_index("ix_notifications_dose_event", "notifications", ["dose_event_id"])
     op.create_table(
         "devices",
