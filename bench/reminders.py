@@ -54,8 +54,10 @@ from sqlalchemy import Table, func, select, update
 
 from bench.interactions import percentile, postgres_database, print_profile, verdict
 from schedules.app import worker_id
+from service.db.devices import DeviceRepository
+from service.db.doses import DoseRepository
 from service.db.migrate import upgrade
-from service.db.reminders import ReminderRepository
+from service.db.outbox import OutboxRepository
 from service.db.tables import (
     Device,
     DoseEvent,
@@ -71,14 +73,9 @@ from service.domain.prescriptions import Schedule
 from service.knowledge import load
 from service.notify.base import DeliveryReport, Message, Notifier
 from service.notify.webhook import SIGNATURE_HEADER, WebhookNotifier
-from service.usecases.reminders import (
-    REMINDER,
-    DispatchSummary,
-    ReminderPolicy,
-    dispatch_due,
-    plan,
-    queue_due_messages,
-)
+from service.usecases.dispatch import DispatchSummary, dispatch_due, queue_due_messages
+from service.usecases.planning import plan
+from service.usecases.reminders import REMINDER, ReminderPolicy
 
 SEED = 42
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -433,11 +430,11 @@ def verify_keys(keys: list[str], n: int, who: str) -> list[str]:
 # Product methods whose time is added up during a one-process run (a few calls per
 # batch, so the wrapping costs nothing measurable).
 _TIMED: tuple[tuple[type[Any], str, str], ...] = (
-    (ReminderRepository, "claim", "claim"),
-    (ReminderRepository, "event_facts", "events"),
-    (ReminderRepository, "device_facts", "devices"),
-    (ReminderRepository, "settle", "settle"),
-    (ReminderRepository, "mark_reminded", "mark reminded"),
+    (OutboxRepository, "claim", "claim"),
+    (DoseRepository, "event_facts", "events"),
+    (DeviceRepository, "device_facts", "devices"),
+    (OutboxRepository, "settle", "settle"),
+    (DoseRepository, "mark_reminded", "mark reminded"),
     (UnitOfWork, "commit", "commit"),
     (UnitOfWork, "__enter__", "uow open"),
     (UnitOfWork, "__exit__", "uow close"),

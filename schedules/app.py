@@ -25,14 +25,10 @@ from service.db.uow import Database
 from service.domain.interactions import KnowledgeBase
 from service.notify.base import Notifier
 from service.usecases.context import Clock, utc_now
-from service.usecases.reminders import (
-    ReminderPolicy,
-    dispatch_due,
-    follow_up_missed,
-    materialise_doses,
-    queue_due_messages,
-    release_claims,
-)
+from service.usecases.dispatch import dispatch_due, queue_due_messages, release_claims
+from service.usecases.followups import follow_up_missed
+from service.usecases.planning import materialise_doses
+from service.usecases.reminders import ReminderPolicy
 
 log = logging.getLogger("medtrack.scheduler")
 

@@ -11,7 +11,7 @@ from service.api.context import caller, require_auth, uow
 from service.api.docs import AUTH, errors
 from service.api.schemas.doses import NotificationQuery, NotificationSchema
 from service.db.tables import Notification
-from service.usecases import reminders
+from service.usecases import dispatch
 
 blp = Blueprint("admin", __name__, url_prefix="/v1/admin", description="Operations (admin)")
 
@@ -26,7 +26,7 @@ class Notifications(MethodView):
     def get(self, query: dict[str, Any]) -> list[Notification]:
         """The outbox, newest first; `status=failed` lists the dead letters (messages
         given up after the retry limit or refused by the receiver)."""
-        return reminders.list_messages(
+        return dispatch.list_messages(
             uow=uow(),
             caller=caller(),
             status=query.get("status"),

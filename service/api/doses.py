@@ -23,7 +23,7 @@ from service.api.schemas.doses import (
     TooSoonSchema,
     WindowQuery,
 )
-from service.usecases import doses
+from service.usecases import adherence, doses
 from service.usecases.doses import DoseView
 
 blp = Blueprint("doses", __name__, url_prefix="/v1", description="Doses and adherence")
@@ -161,9 +161,9 @@ class PrnDoses(MethodView):
         )
 
 
-def _adherence(query: dict[str, Any], patient_id: uuid.UUID) -> list[doses.AdherenceRow]:
+def _adherence(query: dict[str, Any], patient_id: uuid.UUID) -> list[adherence.AdherenceRow]:
     s = services()
-    return doses.adherence(
+    return adherence.adherence(
         uow=uow(),
         caller=caller(),
         clock=s.clock,
@@ -200,7 +200,7 @@ class AdherenceCsv(MethodView):
         rows = _adherence(query, patient_id)
         day = services().clock().date().isoformat()
         return Response(
-            doses.adherence_csv(rows),
+            adherence.adherence_csv(rows),
             mimetype="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="adherence-{patient_id}-{day}.csv"'

@@ -10,9 +10,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from service.db.devices import DeviceRepository
+from service.db.doses import DoseRepository
 from service.db.engine import make_engine, make_session_factory
 from service.db.knowledge import KnowledgeRepository
-from service.db.reminders import ReminderRepository
+from service.db.outbox import OutboxRepository
+from service.db.planning import PlanningRepository
 from service.db.repositories import (
     AuditRepository,
     PatientRepository,
@@ -31,7 +34,10 @@ class UnitOfWork:
     prescriptions: PrescriptionRepository
     audit: AuditRepository
     knowledge: KnowledgeRepository
-    reminders: ReminderRepository
+    planning: PlanningRepository
+    doses: DoseRepository
+    outbox: OutboxRepository
+    devices: DeviceRepository
     login_throttle: LoginThrottle
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
@@ -62,7 +68,10 @@ class UnitOfWork:
         self.prescriptions = PrescriptionRepository(session)
         self.audit = AuditRepository(session)
         self.knowledge = KnowledgeRepository(session)
-        self.reminders = ReminderRepository(session)
+        self.planning = PlanningRepository(session)
+        self.doses = DoseRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.devices = DeviceRepository(session)
         self.login_throttle = self._db.login_throttle(session)
         return self
 

@@ -112,7 +112,7 @@ def register_device(
         _validate(platform, endpoint, token, keys)
     now = clock()
     with uow:
-        current = uow.reminders.devices_of([who.user_id])[who.user_id]
+        current = uow.devices.devices_of([who.user_id])[who.user_id]
         for d in current:
             same = (d.platform, d.endpoint, d.token) == (platform, endpoint, token)
             if same and dict(d.keys) == dict(keys):
@@ -123,13 +123,13 @@ def register_device(
         # account's reminders: the same token or endpoint elsewhere is ended.
         # (A webhook endpoint names a route on the operator's gateway, not a phone.)
         if platform != "webhook":
-            taken = uow.reminders.same_device_elsewhere(
+            taken = uow.devices.same_device_elsewhere(
                 platform=platform, endpoint=endpoint, token=token, user_id=who.user_id
             )
-            uow.reminders.remove_devices(
+            uow.devices.remove_devices(
                 [str(d.id) for d in taken], reason="registered by another account", now=now
             )
-        device = uow.reminders.add_device(
+        device = uow.devices.add_device(
             Device(
                 user_id=who.user_id,
                 platform=platform,
@@ -158,7 +158,7 @@ def register_device(
 def list_devices(*, uow: UnitOfWork, caller: Caller) -> list[DeviceView]:
     who = caller.require()
     with uow.read_only() as reading:
-        return [_view(d) for d in reading.reminders.devices_of([who.user_id])[who.user_id]]
+        return [_view(d) for d in reading.devices.devices_of([who.user_id])[who.user_id]]
 
 
 def remove_device(*, uow: UnitOfWork, caller: Caller, clock: Clock, device_id: uuid.UUID) -> None:
@@ -166,10 +166,10 @@ def remove_device(*, uow: UnitOfWork, caller: Caller, clock: Clock, device_id: u
     who = caller.require()
     now = clock()
     with uow:
-        device = uow.reminders.device(who.user_id, device_id)
+        device = uow.devices.device(who.user_id, device_id)
         if device is None:
             raise NotFound(f"No device {device_id}.")
-        uow.reminders.remove_devices([str(device.id)], reason="removed", now=now)
+        uow.devices.remove_devices([str(device.id)], reason="removed", now=now)
         record(
             uow,
             caller=caller,

@@ -3,17 +3,14 @@ log an as-needed dose, and adherence over a period."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 import zoneinfo
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from service.db.reminders import CANCELLED, MISSED, OPEN, PENDING, SKIPPED, TAKEN
+from service.db.doses import CANCELLED, MISSED, OPEN, PENDING, SKIPPED, TAKEN
 from service.db.tables import DoseEvent, Patient
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Role
@@ -21,23 +18,15 @@ from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Schedule
 from service.domain.schedule import (
-    DoseOutcome,
-    classify,
     dose_instants,
     next_prn_allowed,
-    summarize,
 )
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, Forbidden, NotFound, TooSoon, ValidationFailed
-from service.usecases.reminders import (
-    SNOOZE,
-    ReminderPolicy,
-    dose_event_id,
-    plan,
-    withdrawal_risk,
-)
+from service.usecases.planning import plan
+from service.usecases.reminders import SNOOZE, ReminderPolicy, dose_event_id, withdrawal_risk
 
 MAX_WINDOW = dt.timedelta(days=31)
 # Late logging is allowed; logging a dose taken long before its time is a mistake.
@@ -70,7 +59,7 @@ class DoseView:
         return {"amount": float(self.dose_amount), "unit": self.dose_unit}
 
 
-def _status(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> str:
+def shown_status(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> str:
     """The stored status, with an open dose past the missed mark shown as missed
     even before the follow-up job has recorded it."""
     if e.status in OPEN and e.scheduled_at <= now - policy.missed_after:
@@ -87,7 +76,7 @@ def _view(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> DoseView
         dose_unit=e.dose_unit,
         scheduled_at=e.scheduled_at,
         local_time=e.scheduled_at.astimezone(zoneinfo.ZoneInfo(e.timezone)),
-        status=_status(e, now=now, policy=policy),
+        status=shown_status(e, now=now, policy=policy),
         prn=e.prn,
         taken_at=e.taken_at,
         skip_reason=e.skip_reason,
@@ -122,7 +111,7 @@ def _projected(
     """Doses beyond the planning horizon, as the current terms would plan them."""
     out: list[DoseView] = []
     zone = zoneinfo.ZoneInfo(patient.timezone)
-    for rx in uow.reminders.active_schedules(patient_id=patient.id):
+    for rx in uow.planning.active_schedules(patient_id=patient.id):
         schedule = Schedule.from_json(rx.schedule)
         if schedule.as_needed:
             continue
@@ -180,7 +169,7 @@ def list_doses(
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
         plan(uow, kb, policy, now=now, patient_id=patient_id)
-        events = uow.reminders.events_between(patient_id=patient_id, start=start, end=end)
+        events = uow.doses.events_between(patient_id=patient_id, start=start, end=end)
         views = [_view(e, now=now, policy=policy) for e in events]
         horizon = now + policy.horizon
         if end > horizon:
@@ -242,7 +231,7 @@ def _load_event(uow: UnitOfWork, caller: Caller, dose_id: uuid.UUID) -> DoseEven
     """The scheduled dose if the caller may log it: the patient, or a clinician on
     the team."""
     uow.serialise_writes()
-    event = uow.reminders.event(dose_id, for_update=True)
+    event = uow.doses.event(dose_id, for_update=True)
     if event is None:
         raise NotFound(f"No dose {dose_id}.")
     try:
@@ -284,8 +273,8 @@ def _log(
     event.logged_by = caller.require().user_id
     event.logged_at = now
     event.updated_at = now
-    uow.reminders.save_event(event)
-    uow.reminders.withdraw_messages_for(event.id, now=now)
+    uow.doses.save_event(event)
+    uow.outbox.withdraw_messages_for(event.id, now=now)
     record(
         uow,
         caller=caller,
@@ -377,7 +366,7 @@ def snooze(
     now = clock()
     with uow:
         event = _load_event(uow, caller, dose_id)
-        status = _status(event, now=now, policy=policy)
+        status = shown_status(event, now=now, policy=policy)
         if status not in OPEN:
             raise Conflict(f"This dose is {status}; only a dose not yet logged can be snoozed.")
         if event.scheduled_at > now:
@@ -397,8 +386,8 @@ def snooze(
         event.snoozes += 1
         event.snoozed_until = until
         event.updated_at = now
-        uow.reminders.save_event(event)
-        uow.reminders.add_messages(
+        uow.doses.save_event(event)
+        uow.outbox.add_messages(
             [
                 {
                     "idempotency_key": f"{SNOOZE}:{event.id}:{event.snoozes}",
@@ -481,7 +470,7 @@ def log_prn_dose(
         reach = max(
             dt.timedelta(hours=24), dt.timedelta(hours=float(schedule.min_hours_between or 0))
         )
-        previous = uow.reminders.prn_taken(rx.id, since=when - reach, until=when + reach)
+        previous = uow.doses.prn_taken(rx.id, since=when - reach, until=when + reach)
         allowed = next_prn_allowed(
             previous,
             at=when,
@@ -495,7 +484,7 @@ def log_prn_dose(
                 next_allowed_at=allowed,
             )
         event_id = dose_event_id(rx.id, when)
-        if uow.reminders.event(event_id) is not None:
+        if uow.doses.event(event_id) is not None:
             raise Conflict("A dose is already logged at that instant.")
         event = DoseEvent(
             id=event_id,
@@ -517,7 +506,7 @@ def log_prn_dose(
             created_at=now,
             updated_at=now,
         )
-        uow.reminders.add_event(event)
+        uow.doses.add_event(event)
         record(
             uow,
             caller=caller,
@@ -531,122 +520,3 @@ def log_prn_dose(
         )
         uow.commit()
         return _view(event, now=now, policy=policy)
-
-
-# --- adherence -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class AdherenceRow:
-    prescription_id: uuid.UUID
-    drug: str
-    on_time: int
-    late: int
-    skipped: int
-    missed: int
-    pending: int
-    percentage: Decimal | None
-
-
-def _outcome(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> DoseOutcome:
-    return classify(
-        scheduled_at=e.scheduled_at,
-        status=_status(e, now=now, policy=policy),
-        taken_at=e.taken_at,
-        on_time_window=policy.on_time,
-    )
-
-
-def adherence(
-    *,
-    uow: UnitOfWork,
-    caller: Caller,
-    clock: Clock,
-    kb: KnowledgeBase,
-    policy: ReminderPolicy,
-    patient_id: uuid.UUID,
-    start: dt.datetime,
-    end: dt.datetime,
-) -> list[AdherenceRow]:
-    """Per prescription: scheduled doses taken on time, late, skipped, missed (the
-    patient's horizon is planned first, as for the dose list)."""
-    if start.tzinfo is None or end.tzinfo is None or end <= start:
-        raise ValidationFailed(
-            "Give a window with offsets, from before to.", errors={"to": ["Must be after from."]}
-        )
-    if end - start > dt.timedelta(days=366):
-        raise ValidationFailed("The window is too long.", errors={"to": ["At most 366 days."]})
-    now = clock()
-    with uow:
-        load_readable_patient(uow, caller=caller, patient_id=patient_id)
-        plan(uow, kb, policy, now=now, patient_id=patient_id)
-        events = [
-            e
-            for e in uow.reminders.events_between(patient_id=patient_id, start=start, end=end)
-            if not e.prn
-        ]
-        record_read(
-            uow,
-            caller=caller,
-            clock=clock,
-            subtype="dose.adherence",
-            entity_type="DoseEvent",
-            patient_id=patient_id,
-        )
-    by_rx: dict[uuid.UUID, list[DoseEvent]] = {}
-    for e in events:
-        by_rx.setdefault(e.prescription_id, []).append(e)
-    rows = []
-    for rx_id, rx_events in by_rx.items():
-        s = summarize(_outcome(e, now=now, policy=policy) for e in rx_events)
-        rows.append(
-            AdherenceRow(
-                prescription_id=rx_id,
-                drug=rx_events[-1].drug,
-                on_time=s.on_time,
-                late=s.late,
-                skipped=s.skipped,
-                missed=s.missed,
-                pending=s.pending,
-                percentage=s.percentage,
-            )
-        )
-    rows.sort(key=lambda r: (r.drug.casefold(), str(r.prescription_id)))
-    return rows
-
-
-CSV_COLUMNS = (
-    "prescription_id",
-    "drug",
-    "on_time",
-    "late",
-    "skipped",
-    "missed",
-    "pending",
-    "percentage",
-)
-
-
-def adherence_csv(rows: Sequence[AdherenceRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            [
-                r.prescription_id,
-                _safe_cell(r.drug),
-                r.on_time,
-                r.late,
-                r.skipped,
-                r.missed,
-                r.pending,
-                "" if r.percentage is None else r.percentage,
-            ]
-        )
-    return out.getvalue()
-
-
-def _safe_cell(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -30,7 +30,8 @@ from service.usecases.errors import (
     ValidationFailed,
     domain_rules,
 )
-from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy, replan
+from service.usecases.planning import replan
+from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.security import activation_code_hash, new_activation_code
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)

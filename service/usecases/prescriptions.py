@@ -36,7 +36,8 @@ from service.usecases.errors import (
     domain_rules,
 )
 from service.usecases.interactions import knowledge_base_version, resolve_name, run_check
-from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy, plan, replan
+from service.usecases.planning import plan, replan
+from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.screening import Screening, blocking, finding_json, resolution
 
 

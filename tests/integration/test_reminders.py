@@ -28,7 +28,8 @@ from service.domain.interactions import KnowledgeBase
 from service.notify.base import DeliveryReport, Message
 from service.notify.webhook import WebhookNotifier
 from service.usecases.context import Caller
-from service.usecases.reminders import ReminderPolicy, dispatch_due, queue_due_messages
+from service.usecases.dispatch import dispatch_due, queue_due_messages
+from service.usecases.reminders import ReminderPolicy
 from tests.conftest import Account, Builders, FrozenClock, is_postgres
 from tests.notify.fake_http import FakeServer, Recorded, Reply
 
@@ -247,7 +248,7 @@ def test_a_claim_left_by_a_crashed_dispatcher_is_taken_over_after_its_lease(
     jobs.queue()
     # A dispatcher claims the reminder and dies before sending it.
     with database.uow() as uow:
-        claimed = uow.reminders.claim(worker="crashed", now=clock(), lease=POLICY.lease, limit=10)
+        claimed = uow.outbox.claim(worker="crashed", now=clock(), lease=POLICY.lease, limit=10)
         uow.commit()
     assert len(claimed) == 1
     jobs.dispatch()
@@ -447,8 +448,8 @@ def test_planning_and_a_concurrent_discontinuation_do_not_leave_doses_behind(
     make: Builders, clock: FrozenClock, database: Database, settings: Settings, kb: KnowledgeBase
 ) -> None:
     from service.domain.prescriptions import Action
+    from service.usecases.planning import _plan_locked
     from service.usecases.prescriptions import change_status
-    from service.usecases.reminders import _plan_locked
 
     doc, pat = start(make, clock, "2026-06-10T11:00:00Z")
     (rx,) = make.client.get(
@@ -459,7 +460,7 @@ def test_planning_and_a_concurrent_discontinuation_do_not_leave_doses_behind(
     stopped = threading.Event()
     planner = database.uow()
     with planner:
-        schedules = planner.reminders.active_schedules(ids=[rx_id], lock=True)
+        schedules = planner.planning.active_schedules(ids=[rx_id], lock=True)
         assert len(schedules) == 1
 
         def discontinue() -> None:

@@ -1,0 +1,229 @@
+"""Dose events: the rows the dose API reads and logs, and what follow-ups need."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, case, select, update
+from sqlmodel import Session, col
+from sqlmodel import select as model_select
+
+from service.db.tables import CareTeamMember, DoseEvent, Prescription
+
+EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
+PRESCRIPTIONS: Table = Prescription.__table__  # type: ignore[attr-defined]
+
+# Dose-event statuses.
+PENDING = "pending"
+REMINDED = "reminded"
+TAKEN = "taken"
+SKIPPED = "skipped"
+MISSED = "missed"
+CANCELLED = "cancelled"
+OPEN = (PENDING, REMINDED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventFacts:
+    """What a message about a dose needs."""
+
+    id: uuid.UUID
+    prescription_id: uuid.UUID
+    drug: str
+    dose_amount: Any
+    dose_unit: str
+    scheduled_at: dt.datetime
+    timezone: str
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Missed:
+    id: uuid.UUID
+    prescription_id: uuid.UUID
+    patient_id: uuid.UUID
+    drug: str
+    scheduled_at: dt.datetime
+    timezone: str
+    withdrawal_risk: bool
+
+
+class DoseRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def event(self, event_id: uuid.UUID, *, for_update: bool = False) -> DoseEvent | None:
+        query = model_select(DoseEvent).where(DoseEvent.id == event_id)
+        if for_update:
+            query = query.with_for_update()
+        return self._s.exec(query).first()
+
+    def events_between(
+        self,
+        *,
+        patient_id: uuid.UUID,
+        start: dt.datetime,
+        end: dt.datetime,
+        prescription_id: uuid.UUID | None = None,
+    ) -> list[DoseEvent]:
+        query = (
+            model_select(DoseEvent)
+            .where(
+                DoseEvent.patient_id == patient_id,
+                col(DoseEvent.scheduled_at) >= start,
+                col(DoseEvent.scheduled_at) < end,
+                col(DoseEvent.status) != CANCELLED,
+            )
+            .order_by(col(DoseEvent.scheduled_at), col(DoseEvent.id))
+        )
+        if prescription_id is not None:
+            query = query.where(DoseEvent.prescription_id == prescription_id)
+        return list(self._s.exec(query))
+
+    def prn_taken(
+        self, prescription_id: uuid.UUID, *, since: dt.datetime, until: dt.datetime
+    ) -> list[dt.datetime]:
+        query = select(EVENTS.c.scheduled_at).where(
+            EVENTS.c.prescription_id == prescription_id,
+            EVENTS.c.prn.is_(True),
+            EVENTS.c.status == TAKEN,
+            EVENTS.c.scheduled_at >= since,
+            EVENTS.c.scheduled_at <= until,
+        )
+        return [r[0] for r in self._s.connection().execute(query)]
+
+    def add_event(self, event: DoseEvent) -> DoseEvent:
+        self._s.add(event)
+        self._s.flush()
+        return event
+
+    def save_event(self, event: DoseEvent) -> None:
+        self._s.add(event)
+        self._s.flush()
+
+    def event_facts(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, EventFacts]:
+        """What a message about each dose needs, as plain rows (a batch is hundreds)."""
+        if not ids:
+            return {}
+        e = EVENTS
+        query = select(
+            e.c.id,
+            e.c.prescription_id,
+            e.c.drug,
+            e.c.dose_amount,
+            e.c.dose_unit,
+            e.c.scheduled_at,
+            e.c.timezone,
+            e.c.status,
+        ).where(e.c.id.in_(list(ids)))
+        return {
+            r[0]: EventFacts(
+                id=r[0],
+                prescription_id=r[1],
+                drug=r[2],
+                dose_amount=r[3],
+                dose_unit=r[4],
+                scheduled_at=r[5],
+                timezone=r[6],
+                status=r[7],
+            )
+            for r in self._s.connection().execute(query)
+        }
+
+    def mark_reminded(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
+        if not ids:
+            return
+        # Only the key in WHERE, so every engine finds the rows by primary key
+        # (SQLite otherwise walks the status index); the CASE keeps logged doses.
+        e = EVENTS
+        self._s.connection().execute(
+            update(e)
+            .where(e.c.id.in_(list(ids)))
+            .values(
+                status=case((e.c.status == PENDING, REMINDED), else_=e.c.status),
+                updated_at=case((e.c.status == PENDING, now), else_=e.c.updated_at),
+            )
+        )
+
+    def mark_missed(self, *, scheduled_before: dt.datetime, now: dt.datetime) -> list[Missed]:
+        """Open doses whose time is long past become missed; returns them.
+
+        One UPDATE ... RETURNING: of two schedulers doing this at once, the second
+        waits for the first's row locks, re-reads the rows, and finds them missed.
+        """
+        e = EVENTS
+        stmt = (
+            update(e)
+            .where(
+                e.c.status.in_(OPEN),
+                e.c.prn.is_(False),
+                e.c.scheduled_at <= scheduled_before,
+            )
+            .values(status=MISSED, updated_at=now)
+            .returning(
+                e.c.id,
+                e.c.prescription_id,
+                e.c.patient_id,
+                e.c.drug,
+                e.c.scheduled_at,
+                e.c.timezone,
+                e.c.withdrawal_risk,
+            )
+        )
+        rows = self._s.connection().execute(stmt).all()
+        missed = [
+            Missed(
+                id=r[0],
+                prescription_id=r[1],
+                patient_id=r[2],
+                drug=r[3],
+                scheduled_at=r[4],
+                timezone=r[5],
+                withdrawal_risk=r[6],
+            )
+            for r in rows
+        ]
+        missed.sort(key=lambda m: (m.scheduled_at, str(m.id)))
+        return missed
+
+    def statuses_of(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not ids:
+            return {}
+        p = PRESCRIPTIONS
+        query = select(p.c.id, p.c.status).where(p.c.id.in_(list(ids)))
+        return {r[0]: r[1] for r in self._s.connection().execute(query)}
+
+    def recent_outcomes(
+        self, prescription_id: uuid.UUID, *, until: dt.datetime, n: int
+    ) -> list[str]:
+        """Statuses of the last `n` scheduled doses at or before `until`, newest first."""
+        query = (
+            select(EVENTS.c.status)
+            .where(
+                EVENTS.c.prescription_id == prescription_id,
+                EVENTS.c.prn.is_(False),
+                EVENTS.c.status != CANCELLED,
+                EVENTS.c.scheduled_at <= until,
+            )
+            .order_by(EVENTS.c.scheduled_at.desc())
+            .limit(n)
+        )
+        return [r[0] for r in self._s.connection().execute(query)]
+
+    def care_team(self, patient_id: uuid.UUID) -> list[uuid.UUID]:
+        query = model_select(CareTeamMember.clinician_id).where(
+            CareTeamMember.patient_id == patient_id, col(CareTeamMember.removed_at).is_(None)
+        )
+        return list(self._s.exec(query))
+
+    def mark_care_team_notified(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
+        if ids:
+            self._s.connection().execute(
+                update(EVENTS)
+                .where(EVENTS.c.id.in_(list(ids)))
+                .values(care_team_notified_at=now, updated_at=now)
+            )

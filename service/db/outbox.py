@@ -1,0 +1,320 @@
+"""The outbox: messages queued, claimed by dispatchers, and settled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, Text, and_, bindparam, cast, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+from sqlmodel import select as model_select
+
+from service.db.doses import EVENTS, PENDING, PRESCRIPTIONS
+from service.db.tables import Notification, Patient
+
+OUTBOX: Table = Notification.__table__  # type: ignore[attr-defined]
+_PATIENTS: Table = Patient.__table__  # type: ignore[attr-defined]
+
+# Outbox statuses; `claimed` rows carry a lease in `next_attempt_at`.
+QUEUED = "pending"
+CLAIMED = "claimed"
+SENT = "sent"
+FAILED = "failed"
+EXPIRED = "expired"
+WITHDRAWN = "cancelled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claimed:
+    """A claimed outbox row with what a message about it needs."""
+
+    id: int
+    idempotency_key: str
+    kind: str
+    recipient_id: uuid.UUID
+    patient_id: uuid.UUID
+    dose_event_id: uuid.UUID | None
+    due_at: dt.datetime
+    attempts: int
+    payload: dict[str, Any]
+
+
+def insert_for(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT on PostgreSQL and SQLite."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def reopen_withdrawn(self, event_ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
+        """Reminders withdrawn with their doses are queued again where the dose was
+        planned anew at the same instant (same dose, same idempotency key)."""
+        if not event_ids:
+            return
+        planned_again = (
+            select(EVENTS.c.id)
+            .where(EVENTS.c.id.in_(list(event_ids)), EVENTS.c.status == PENDING)
+            .scalar_subquery()
+        )
+        self._s.connection().execute(
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.dose_event_id.in_(planned_again),
+                OUTBOX.c.status == WITHDRAWN,
+                OUTBOX.c.kind == "dose-reminder",
+            )
+            .values(
+                status=QUEUED,
+                attempts=0,
+                next_attempt_at=OUTBOX.c.due_at,
+                last_error=None,
+                updated_at=now,
+            )
+        )
+
+    def enqueue_dose_messages(
+        self,
+        *,
+        kind: str,
+        statuses: Collection[str],
+        scheduled_after: dt.datetime,
+        scheduled_until: dt.datetime,
+        now: dt.datetime,
+        due_now: bool = False,
+        unless_snoozed: bool = False,
+    ) -> int:
+        """One message of `kind` to the patient for every dose in one of `statuses`
+        of an active prescription, scheduled in (scheduled_after, scheduled_until];
+        keys already queued are left alone. The message is due at the dose's time, or
+        at once (`due_now`); `unless_snoozed` leaves out doses the patient snoozed."""
+        e = EVENTS
+        due = literal(now, type_=OUTBOX.c.due_at.type) if due_now else e.c.scheduled_at
+        source = (
+            select(
+                literal(f"{kind}:") + cast(e.c.id, Text),
+                literal(kind),
+                _PATIENTS.c.user_id,
+                e.c.patient_id,
+                e.c.id,
+                due,
+                literal(QUEUED),
+                literal(0),
+                due,
+                literal({}, type_=OUTBOX.c.payload.type),
+                literal(now, type_=OUTBOX.c.created_at.type),
+                literal(now, type_=OUTBOX.c.updated_at.type),
+            )
+            .join(_PATIENTS, _PATIENTS.c.id == e.c.patient_id)
+            .join(
+                PRESCRIPTIONS,
+                and_(PRESCRIPTIONS.c.id == e.c.prescription_id, PRESCRIPTIONS.c.status == "active"),
+            )
+            .where(
+                e.c.status.in_(tuple(statuses)),
+                e.c.prn.is_(False),
+                e.c.scheduled_at > scheduled_after,
+                e.c.scheduled_at <= scheduled_until,
+            )
+        )
+        if unless_snoozed:
+            source = source.where(e.c.snoozed_until.is_(None))
+        columns = [
+            "idempotency_key",
+            "kind",
+            "recipient_id",
+            "patient_id",
+            "dose_event_id",
+            "due_at",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "payload",
+            "created_at",
+            "updated_at",
+        ]
+        stmt = insert_for(self._s)(OUTBOX).from_select(columns, source)
+        # RETURNING counts what was inserted: the driver's rowcount for an
+        # INSERT ... SELECT ... ON CONFLICT is not reliable on every engine.
+        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+            OUTBOX.c.id
+        )
+        return len(self._s.connection().execute(stmt).all())
+
+    def add_messages(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Queue messages; one whose idempotency key is queued already is ignored."""
+        if not rows:
+            return 0
+        stmt = (
+            insert_for(self._s)(OUTBOX)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OUTBOX.c.id)
+        )
+        connection = self._s.connection()
+        return sum(len(connection.execute(stmt, row).all()) for row in rows)
+
+    def expire(self, *, kinds: Collection[str], due_before: dt.datetime, now: dt.datetime) -> int:
+        """Queued messages too old to be useful any more are expired, not sent."""
+        stmt = (
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.status.in_((QUEUED, CLAIMED)),
+                OUTBOX.c.kind.in_(tuple(kinds)),
+                OUTBOX.c.due_at < due_before,
+                OUTBOX.c.next_attempt_at <= now,
+            )
+            .values(status=EXPIRED, claimed_by=None, updated_at=now)
+        )
+        return int(self._s.connection().execute(stmt).rowcount)
+
+    def claim(
+        self, *, worker: str, now: dt.datetime, lease: dt.timedelta, limit: int
+    ) -> list[Claimed]:
+        """Claim due messages, and those whose claim's lease ran out.
+
+        On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several dispatchers claim at
+        once without waiting on, or taking, each other's rows; SQLite serialises
+        writers, so its single UPDATE is atomic on its own.
+        """
+        o = OUTBOX
+        due = (
+            select(o.c.id)
+            .where(o.c.status.in_((QUEUED, CLAIMED)), o.c.next_attempt_at <= now)
+            .order_by(o.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(o)
+            .where(o.c.id.in_(due.scalar_subquery()))
+            .values(
+                status=CLAIMED,
+                claimed_by=worker,
+                next_attempt_at=now + lease,
+                attempts=o.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                o.c.id,
+                o.c.idempotency_key,
+                o.c.kind,
+                o.c.recipient_id,
+                o.c.patient_id,
+                o.c.dose_event_id,
+                o.c.due_at,
+                o.c.attempts,
+                o.c.payload,
+            )
+        )
+        rows = self._s.connection().execute(stmt).all()
+        claimed = [
+            Claimed(
+                id=r[0],
+                idempotency_key=r[1],
+                kind=r[2],
+                recipient_id=r[3],
+                patient_id=r[4],
+                dose_event_id=r[5],
+                due_at=r[6],
+                attempts=r[7],
+                payload=r[8] or {},
+            )
+            for r in rows
+        ]
+        claimed.sort(key=lambda c: (c.due_at, c.id))
+        return claimed
+
+    def settle(
+        self,
+        *,
+        worker: str,
+        now: dt.datetime,
+        sent: Sequence[int] = (),
+        withdrawn: Sequence[int] = (),
+        retry: Sequence[tuple[int, dt.datetime, str]] = (),
+        failed: Sequence[tuple[int, str]] = (),
+        released: Sequence[int] = (),
+    ) -> None:
+        """Record what happened to claimed messages, where the claim is still ours."""
+        o = OUTBOX
+        mine = and_(o.c.id == bindparam("row_id"), o.c.claimed_by == worker, o.c.status == CLAIMED)
+        connection = self._s.connection()
+        # The common outcomes are one statement each, not one per row.
+        for ids, status in ((sent, SENT), (withdrawn, WITHDRAWN)):
+            if ids:
+                values: dict[str, Any] = {"status": status, "claimed_by": None, "updated_at": now}
+                if status == SENT:
+                    values.update(sent_at=now, last_error=None)
+                connection.execute(
+                    update(o)
+                    .where(o.c.id.in_(list(ids)), o.c.claimed_by == worker, o.c.status == CLAIMED)
+                    .values(**values)
+                )
+        if released:
+            # Claimed but not attempted: back in the queue at once, the claim uncounted.
+            connection.execute(
+                update(o)
+                .where(o.c.id.in_(list(released)), o.c.claimed_by == worker, o.c.status == CLAIMED)
+                .values(
+                    status=QUEUED,
+                    claimed_by=None,
+                    next_attempt_at=now,
+                    attempts=o.c.attempts - 1,
+                    updated_at=now,
+                )
+            )
+        if retry:
+            connection.execute(
+                update(o)
+                .where(mine)
+                .values(
+                    status=QUEUED,
+                    claimed_by=None,
+                    next_attempt_at=bindparam("retry_at"),
+                    last_error=bindparam("error"),
+                    updated_at=now,
+                ),
+                [{"row_id": i, "retry_at": at, "error": err[:1000]} for i, at, err in retry],
+            )
+        if failed:
+            connection.execute(
+                update(o)
+                .where(mine)
+                .values(
+                    status=FAILED, claimed_by=None, last_error=bindparam("error"), updated_at=now
+                ),
+                [{"row_id": i, "error": err[:1000]} for i, err in failed],
+            )
+
+    def release(self, *, worker: str, now: dt.datetime) -> int:
+        """Give back this worker's claims (on shutdown) so others need not wait for
+        the lease."""
+        o = OUTBOX
+        stmt = (
+            update(o)
+            .where(o.c.claimed_by == worker, o.c.status == CLAIMED)
+            .values(status=QUEUED, claimed_by=None, next_attempt_at=now, updated_at=now)
+        )
+        return int(self._s.connection().execute(stmt).rowcount)
+
+    def withdraw_messages_for(self, event_id: uuid.UUID, *, now: dt.datetime) -> None:
+        """A logged dose needs no more reminders about it."""
+        self._s.connection().execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.dose_event_id == event_id, OUTBOX.c.status == QUEUED)
+            .values(status=WITHDRAWN, updated_at=now)
+        )
+
+    def messages(self, *, status: str | None, limit: int, offset: int) -> list[Notification]:
+        query = model_select(Notification).order_by(
+            col(Notification.updated_at).desc(), col(Notification.id).desc()
+        )
+        if status is not None:
+            query = query.where(col(Notification.status) == status)
+        return list(self._s.exec(query.limit(limit).offset(offset)))

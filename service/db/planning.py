@@ -1,0 +1,226 @@
+"""Dose planning: which prescriptions need doses planned, their current terms, and
+writing (or withdrawing) the planned doses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlmodel import Session, col
+
+from service.db.doses import CANCELLED, EVENTS, PENDING, PRESCRIPTIONS
+from service.db.outbox import OUTBOX, QUEUED, WITHDRAWN, insert_for
+from service.db.tables import Patient, Prescription, PrescriptionVersion
+
+# Rows per executemany call, to bound the memory of one call.
+_BATCH = 5000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActiveSchedule:
+    """What planning needs of one active prescription."""
+
+    prescription_id: uuid.UUID
+    patient_id: uuid.UUID
+    version: int
+    version_created_at: dt.datetime
+    drug: str
+    drug_id: str | None
+    ingredients: tuple[str, ...]
+    dose_amount: Any
+    dose_unit: str
+    schedule: dict[str, Any]
+    start_date: dt.date
+    end_date: dt.date | None
+    timezone: str
+    planned_until: dt.datetime | None
+    plan_from: dt.datetime | None
+
+
+class PlanningRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def prescriptions_to_plan(
+        self, *, until: dt.datetime, patient_id: uuid.UUID | None = None
+    ) -> list[uuid.UUID]:
+        """Active prescriptions not yet planned up to `until`."""
+        p = PRESCRIPTIONS
+        query = select(p.c.id).where(
+            p.c.status == "active",
+            or_(p.c.planned_until.is_(None), p.c.planned_until < until),
+        )
+        if patient_id is not None:
+            query = query.where(p.c.patient_id == patient_id)
+        return [r[0] for r in self._s.connection().execute(query.order_by(p.c.id))]
+
+    def active_schedules(
+        self,
+        *,
+        ids: Collection[uuid.UUID] | None = None,
+        patient_id: uuid.UUID | None = None,
+        lock: bool = False,
+    ) -> list[ActiveSchedule]:
+        """Current terms of active prescriptions.
+
+        `lock` takes a share lock on the prescriptions (PostgreSQL): a concurrent
+        pause, revision or discontinuation waits until the doses planned from these
+        terms are committed, and then withdraws them; and planning waits for one
+        in flight, then sees its result.
+        """
+        v = PrescriptionVersion
+        query = (
+            select(
+                col(Prescription.id),
+                col(Prescription.patient_id),
+                col(v.version),
+                col(v.created_at),
+                col(v.drug),
+                col(v.drug_id),
+                col(v.ingredients),
+                col(v.dose_amount),
+                col(v.dose_unit),
+                col(v.schedule),
+                col(v.start_date),
+                col(v.end_date),
+                col(Patient.timezone),
+                col(Prescription.planned_until),
+                col(Prescription.plan_from),
+            )
+            .join(
+                v,
+                (col(v.prescription_id) == col(Prescription.id))
+                & (col(v.version) == col(Prescription.current_version)),
+            )
+            .join(Patient, col(Patient.id) == col(Prescription.patient_id))
+            .where(col(Prescription.status) == "active")
+            .order_by(col(Prescription.id))
+        )
+        if ids is not None:
+            query = query.where(col(Prescription.id).in_(list(ids)))
+        if patient_id is not None:
+            query = query.where(col(Prescription.patient_id) == patient_id)
+        if lock:
+            query = query.with_for_update(read=True, of=PRESCRIPTIONS)
+        return [
+            ActiveSchedule(
+                prescription_id=row[0],
+                patient_id=row[1],
+                version=row[2],
+                version_created_at=row[3],
+                drug=row[4],
+                drug_id=row[5],
+                ingredients=tuple(row[6] or ()),
+                dose_amount=row[7],
+                dose_unit=row[8],
+                schedule=row[9],
+                start_date=row[10],
+                end_date=row[11],
+                timezone=row[12],
+                planned_until=row[13],
+                plan_from=row[14],
+            )
+            for row in self._s.connection().execute(query)
+        ]
+
+    def insert_events(self, rows: Sequence[dict[str, Any]], *, revive: bool = False) -> None:
+        """Insert planned doses; one already planned at the same instant is left as
+        it is. With `revive` (only from the transaction that changed the terms, which
+        holds the prescription's lock) a withdrawn one is planned anew instead."""
+        if not rows:
+            return
+        stmt = insert_for(self._s)(EVENTS)
+        if revive:
+            renewed = ("version", "timezone", "slot", "drug", "dose_amount", "dose_unit")
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["prescription_id", "scheduled_at"],
+                set_={
+                    **{c: stmt.excluded[c] for c in renewed},
+                    "withdrawal_risk": stmt.excluded.withdrawal_risk,
+                    "status": PENDING,
+                    "snoozes": 0,
+                    "snoozed_until": None,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+                where=EVENTS.c.status == CANCELLED,
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["prescription_id", "scheduled_at"])
+        connection = self._s.connection()
+        for start in range(0, len(rows), _BATCH):
+            connection.execute(stmt, list(rows[start : start + _BATCH]))
+
+    def set_planned_until(self, ids: Collection[uuid.UUID], until: dt.datetime) -> None:
+        if ids:
+            self._s.connection().execute(
+                update(PRESCRIPTIONS)
+                .where(PRESCRIPTIONS.c.id.in_(list(ids)))
+                .values(planned_until=until)
+            )
+
+    def set_plan_from(self, patient_id: uuid.UUID, at: dt.datetime) -> None:
+        """Doses of this patient's prescriptions are not planned before `at` again."""
+        self._s.connection().execute(
+            update(PRESCRIPTIONS)
+            .where(PRESCRIPTIONS.c.patient_id == patient_id)
+            .values(plan_from=at)
+        )
+
+    def logged_slots(
+        self, patient_id: uuid.UUID, *, since: dt.datetime
+    ) -> set[tuple[uuid.UUID, dt.date, str]]:
+        """(prescription, local day, slot) of the patient's doses since `since` that
+        stand (not withdrawn), each day in the zone it was planned in."""
+        e = EVENTS
+        query = select(e.c.prescription_id, e.c.scheduled_at, e.c.timezone, e.c.slot).where(
+            e.c.patient_id == patient_id,
+            e.c.scheduled_at >= since,
+            e.c.status != CANCELLED,
+            e.c.slot.is_not(None),
+        )
+        return {
+            (r[0], r[1].astimezone(zoneinfo.ZoneInfo(r[2])).date(), r[3])
+            for r in self._s.connection().execute(query)
+        }
+
+    def cancel_future(
+        self,
+        *,
+        after: dt.datetime,
+        now: dt.datetime,
+        patient_id: uuid.UUID | None = None,
+        prescription_id: uuid.UUID | None = None,
+    ) -> list[uuid.UUID]:
+        """Withdraw planned doses after `after` (and their queued messages), so the
+        current terms can plan them again; returns the withdrawn doses."""
+        if patient_id is None and prescription_id is None:
+            raise ValueError("withdraw the doses of a patient or of a prescription")
+        e = EVENTS
+        where = [e.c.scheduled_at > after, e.c.status == PENDING, e.c.prn.is_(False)]
+        rx_where = []
+        if patient_id is not None:
+            where.append(e.c.patient_id == patient_id)
+            rx_where.append(PRESCRIPTIONS.c.patient_id == patient_id)
+        if prescription_id is not None:
+            where.append(e.c.prescription_id == prescription_id)
+            rx_where.append(PRESCRIPTIONS.c.id == prescription_id)
+        connection = self._s.connection()
+        withdrawn = [
+            r[0]
+            for r in connection.execute(
+                update(e).where(*where).values(status=CANCELLED, updated_at=now).returning(e.c.id)
+            )
+        ]
+        if withdrawn:
+            connection.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.dose_event_id.in_(withdrawn), OUTBOX.c.status == QUEUED)
+                .values(status=WITHDRAWN, updated_at=now)
+            )
+        connection.execute(update(PRESCRIPTIONS).where(*rx_where).values(planned_until=after))
+        return withdrawn

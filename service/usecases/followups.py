@@ -1,0 +1,110 @@
+"""Following up doses not logged: mark them missed, and tell the care team when a
+withdrawal-risk drug is missed or several doses in a row are (CLINICAL.md 3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from service.db.doses import Missed
+from service.db.uow import UnitOfWork
+from service.usecases.context import Clock
+from service.usecases.reminders import CARE_TEAM, ReminderPolicy
+
+
+@dataclass
+class FollowUpSummary:
+    missed: int = 0
+    care_team_messages: int = 0
+
+
+def _care_team_reason(uow: UnitOfWork, policy: ReminderPolicy, m: Missed) -> str | None:
+    if m.withdrawal_risk:
+        return "withdrawal-risk"
+    n = policy.missed_in_a_row
+    recent = uow.doses.recent_outcomes(m.prescription_id, until=m.scheduled_at, n=n + 1)
+    # Once per run of misses: when it reaches n, not again on each miss after.
+    streak = recent[:n]
+    reached = len(streak) == n and all(s == "missed" for s in streak)
+    if reached and (len(recent) == n or recent[n] != "missed"):
+        return "missed-in-a-row"
+    return None
+
+
+def _care_team_rows(
+    m: Missed, reason: str, clinicians: list[uuid.UUID], *, now: dt.datetime, in_a_row: int
+) -> list[dict[str, Any]]:
+    local = m.scheduled_at.astimezone(zoneinfo.ZoneInfo(m.timezone))
+    if reason == "withdrawal-risk":
+        body = (
+            f"A dose of {m.drug} due {local:%Y-%m-%d %H:%M} was missed. "
+            "Stopping it abruptly risks withdrawal."
+        )
+    else:
+        body = (
+            f"{in_a_row} doses of {m.drug} in a row were missed (last due {local:%Y-%m-%d %H:%M})."
+        )
+    payload = {
+        "title": "Missed dose",
+        "body": body,
+        "data": {
+            "dose_id": str(m.id),
+            "prescription_id": str(m.prescription_id),
+            "patient_id": str(m.patient_id),
+            "drug": m.drug,
+            "scheduled_at": m.scheduled_at.astimezone(dt.UTC).isoformat(),
+            "reason": reason,
+        },
+    }
+    return [
+        {
+            "idempotency_key": f"{CARE_TEAM}:{m.id}:{clinician}",
+            "kind": CARE_TEAM,
+            "recipient_id": clinician,
+            "patient_id": m.patient_id,
+            "dose_event_id": m.id,
+            "due_at": now,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "payload": payload,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for clinician in clinicians
+    ]
+
+
+def follow_up_missed(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -> FollowUpSummary:
+    """Mark doses not logged in time as missed; tell the care team when a
+    withdrawal-risk drug is missed, or several doses in a row (CLINICAL.md 3)."""
+    now = clock()
+    summary = FollowUpSummary()
+    with uow:
+        missed = uow.doses.mark_missed(scheduled_before=now - policy.missed_after, now=now)
+        # A dose of a prescription paused or stopped since is not the care team's
+        # concern: it is recorded missed, without an alert.
+        statuses = uow.doses.statuses_of({m.prescription_id for m in missed})
+        notified: list[uuid.UUID] = []
+        for m in missed:
+            if statuses.get(m.prescription_id) != "active":
+                continue
+            reason = _care_team_reason(uow, policy, m)
+            if reason is None:
+                continue
+            rows = _care_team_rows(
+                m,
+                reason,
+                uow.doses.care_team(m.patient_id),
+                now=now,
+                in_a_row=policy.missed_in_a_row,
+            )
+            summary.care_team_messages += uow.outbox.add_messages(rows)
+            notified.append(m.id)
+        uow.doses.mark_care_team_notified(notified, now=now)
+        uow.commit()
+    summary.missed = len(missed)
+    return summary

@@ -1,0 +1,186 @@
+"""Planning dose events from prescriptions for a rolling horizon, and planning
+them again when terms, status or the patient's time zone change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from typing import Any
+
+from service.db.doses import PENDING
+from service.db.planning import ActiveSchedule
+from service.db.uow import UnitOfWork
+from service.domain.interactions import KnowledgeBase
+from service.domain.prescriptions import Schedule
+from service.domain.schedule import dose_instants
+from service.usecases.context import Clock
+from service.usecases.reminders import ReminderPolicy, dose_event_id, withdrawal_risk
+
+
+def _planned_rows(
+    kb: KnowledgeBase,
+    rx: ActiveSchedule,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    skip: set[tuple[uuid.UUID, dt.date, str]] | None = None,
+) -> list[dict[str, Any]]:
+    schedule = Schedule.from_json(rx.schedule)
+    if schedule.as_needed or start >= end:
+        return []
+    zone = zoneinfo.ZoneInfo(rx.timezone)
+    risk = withdrawal_risk(kb, rx.ingredients)
+    rows = []
+    for d in dose_instants(
+        schedule,
+        start_date=rx.start_date,
+        end_date=rx.end_date,
+        zone=zone,
+        window_start=start,
+        window_end=end,
+    ):
+        slot = d.slot.strftime("%H:%M")
+        if skip and (rx.prescription_id, d.day, slot) in skip:
+            continue
+        rows.append(
+            {
+                "id": dose_event_id(rx.prescription_id, d.at),
+                "prescription_id": rx.prescription_id,
+                "patient_id": rx.patient_id,
+                "version": rx.version,
+                "scheduled_at": d.at,
+                "timezone": rx.timezone,
+                "slot": slot,
+                "drug": rx.drug,
+                "dose_amount": rx.dose_amount,
+                "dose_unit": rx.dose_unit,
+                "withdrawal_risk": risk,
+                "prn": False,
+                "status": PENDING,
+                "snoozes": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+def _window_start(rx: ActiveSchedule, floor: dt.datetime) -> dt.datetime:
+    """Nothing before the terms were written (a prescription entered at 10:00 has no
+    08:00 dose that day; a revision does not re-plan the past), nor before a new
+    time zone took effect, nor again what is planned already."""
+    start = max(floor, rx.version_created_at)
+    for mark in (rx.plan_from, rx.planned_until):
+        if mark is not None:
+            start = max(start, mark)
+    return start
+
+
+# Prescriptions per planning transaction: short transactions keep SQLite's single
+# writer (and PostgreSQL's row locks) free for the API between them.
+PLAN_CHUNK = 1000
+
+
+def _plan_locked(
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
+    schedules: list[ActiveSchedule],
+    *,
+    now: dt.datetime,
+    revive: bool = False,
+    skip: set[tuple[uuid.UUID, dt.date, str]] | None = None,
+) -> int:
+    """Plan the given (locked) prescriptions up to the horizon; returns doses written."""
+    until = now + policy.horizon + PLAN_AHEAD
+    rows: list[dict[str, Any]] = []
+    for rx in schedules:
+        start = _window_start(rx, now - policy.catch_up)
+        rows.extend(_planned_rows(kb, rx, start=start, end=until, now=now, skip=skip))
+    uow.planning.insert_events(rows, revive=revive)
+    uow.planning.set_planned_until([rx.prescription_id for rx in schedules], until)
+    return len(rows)
+
+
+# Doses are planned this far beyond the horizon, so a prescription is revisited
+# about once an hour rather than on every run of the planning job.
+PLAN_AHEAD = dt.timedelta(hours=1)
+
+
+def plan(
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
+    *,
+    now: dt.datetime,
+    patient_id: uuid.UUID | None = None,
+) -> int:
+    """Plan what is missing of the patient's horizon, inside the caller's transaction
+    (a cheap read when nothing is)."""
+    # Core statements do not autoflush: write pending ORM changes first.
+    uow.session.flush()
+    if not uow.planning.prescriptions_to_plan(until=now + policy.horizon, patient_id=patient_id):
+        return 0
+    uow.serialise_writes()
+    schedules = [
+        rx
+        for rx in uow.planning.active_schedules(patient_id=patient_id, lock=True)
+        if rx.planned_until is None or rx.planned_until < now + policy.horizon
+    ]
+    return _plan_locked(uow, kb, policy, schedules, now=now)
+
+
+def replan(
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
+    *,
+    now: dt.datetime,
+    prescription_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    new_zone: bool = False,
+) -> None:
+    """After a change of terms or status, or a new time zone, in the transaction
+    that made it (which holds the prescription's lock): withdraw the future doses
+    not yet reminded and plan them again from the current terms. A new time zone
+    plans from now only, and not a slot already planned for that local day."""
+    uow.session.flush()
+    uow.serialise_writes()
+    withdrawn = uow.planning.cancel_future(
+        after=now, now=now, patient_id=patient_id, prescription_id=prescription_id
+    )
+    skip = None
+    if new_zone:
+        assert patient_id is not None
+        uow.planning.set_plan_from(patient_id, now)
+        skip = uow.planning.logged_slots(patient_id, since=now - dt.timedelta(days=2))
+    schedules = uow.planning.active_schedules(
+        ids=[prescription_id] if prescription_id else None, patient_id=patient_id, lock=True
+    )
+    _plan_locked(uow, kb, policy, schedules, now=now, revive=True, skip=skip)
+    uow.outbox.reopen_withdrawn(withdrawn, now=now)
+
+
+def materialise_doses(
+    *, uow: UnitOfWork, clock: Clock, kb: KnowledgeBase, policy: ReminderPolicy
+) -> int:
+    """The scheduler's planning job: every active prescription not yet planned to
+    the horizon, a chunk per transaction; returns the doses written."""
+    now = clock()
+    with uow.read_only() as reading:
+        due = reading.planning.prescriptions_to_plan(until=now + policy.horizon)
+    planned = 0
+    for start in range(0, len(due), PLAN_CHUNK):
+        chunk = due[start : start + PLAN_CHUNK]
+        with uow:
+            uow.serialise_writes()
+            schedules = [
+                rx
+                for rx in uow.planning.active_schedules(ids=chunk, lock=True)
+                if rx.planned_until is None or rx.planned_until < now + policy.horizon
+            ]
+            planned += _plan_locked(uow, kb, policy, schedules, now=now)
+            uow.commit()
+    return planned
