@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
-from service.api.schemas.common import ReasonSchema
+from service.api.schemas.common import DiscontinueSchema, ReasonSchema
 from service.api.schemas.interactions import InteractionConflictSchema
 from service.api.schemas.prescriptions import (
     PrescriptionCreateSchema,
@@ -136,10 +136,12 @@ class Versions(MethodView):
 
 
 def _status_view(action: Action, summary: str) -> type[MethodView]:
+    schema = DiscontinueSchema if action is Action.DISCONTINUE else ReasonSchema
+
     class StatusChange(MethodView):
         decorators = [require_auth]
 
-        @blp.arguments(ReasonSchema)
+        @blp.arguments(schema)
         @blp.response(200, PrescriptionSchema)
         @errors(blp, *AUTH, 403, 404, 409)
         def post(
@@ -155,6 +157,7 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
                 action=action,
                 reason=body["reason"],
                 policy=services().reminders,
+                abrupt_stop_reason=body.get("abrupt_stop_reason"),
             )
 
     StatusChange.post.__doc__ = summary
@@ -165,6 +168,10 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
 for _action, _summary in (
     (Action.PAUSE, "Pause an active prescription (no doses until resumed)."),
     (Action.RESUME, "Resume a paused prescription."),
-    (Action.DISCONTINUE, "Stop a prescription for good; it stays on record."),
+    (
+        Action.DISCONTINUE,
+        "Stop a prescription for good; it stays on record. A withdrawal-risk drug "
+        "is refused (409) unless abrupt_stop_reason says why it must stop without a taper.",
+    ),
 ):
     blp.route(f"/<uuid:rx_id>/{_action.value}")(_status_view(_action, _summary))

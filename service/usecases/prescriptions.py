@@ -493,6 +493,23 @@ def revise_prescription(
         return rec
 
 
+def _guard_abrupt_stop(kb: KnowledgeBase, current: PrescriptionVersion, abrupt: str) -> None:
+    """Stopping a withdrawal-risk drug at once needs its own, explicit reason
+    (CLINICAL.md 4: the abrupt-stop guard); otherwise it is tapered."""
+    risky = [
+        kb.catalog.drugs[i]
+        for i in current.ingredients or ()
+        if i in kb.catalog.drugs and kb.catalog.drugs[i].withdrawal_risk
+    ]
+    if risky and not abrupt:
+        why = " ".join(f"{d.name}: {d.withdrawal_risk}" for d in risky)
+        raise Conflict(
+            f"{current.drug} should not be stopped abruptly. {why} Plan a taper, or give "
+            "abrupt_stop_reason to stop it now.",
+            errors={"abrupt_stop_reason": ["Required to stop a withdrawal-risk drug at once."]},
+        )
+
+
 def change_status(
     *,
     uow: UnitOfWork,
@@ -504,6 +521,7 @@ def change_status(
     action: Action,
     reason: str,
     policy: ReminderPolicy = DEFAULT_POLICY,
+    abrupt_stop_reason: str | None = None,
 ) -> PrescriptionRecord:
     """Pause, resume or discontinue; each is a new version carrying the reason.
     Future doses not yet reminded are withdrawn, and planned again on resume."""
@@ -518,6 +536,9 @@ def change_status(
         except TransitionError as exc:
             raise Conflict(str(exc)) from exc
         current = uow.prescriptions.version(rx.id, rx.current_version)
+        abrupt = (abrupt_stop_reason or "").strip()
+        if action is Action.DISCONTINUE:
+            _guard_abrupt_stop(kb, current, abrupt)
         rec = _append_version(
             uow,
             caller=caller,
@@ -529,6 +550,18 @@ def change_status(
             change=action.value,
             reason=reason.strip(),
         )
+        if action is Action.DISCONTINUE and abrupt:
+            record(
+                uow,
+                caller=caller,
+                now=now,
+                action=AuditAction.UPDATE,
+                subtype="prescription.abrupt-stop",
+                entity_type="Prescription",
+                entity_id=rx.id,
+                patient_id=rx.patient_id,
+                after={"drug": current.drug, "abrupt_stop_reason": abrupt},
+            )
         replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec

@@ -122,6 +122,10 @@ def _reason(w: World) -> dict[str, Any]:
     return {"reason": "clinical review"}
 
 
+def _stop(w: World) -> dict[str, Any]:
+    return {"reason": "clinical review", "abrupt_stop_reason": "serotonin syndrome"}
+
+
 def _add_outsider(w: World) -> dict[str, Any]:
     return {"clinician_id": str(w.outsider.id)}
 
@@ -147,7 +151,7 @@ ENDPOINTS = [
     Endpoint("GET", f"{RX}/versions", 200, 200, 404),
     Endpoint("POST", f"{RX}/pause", 403, 200, 404, _reason),
     Endpoint("POST", f"{RX}/resume", 403, 200, 404, _reason, setup=_pause),
-    Endpoint("POST", f"{RX}/discontinue", 403, 200, 404, _reason),
+    Endpoint("POST", f"{RX}/discontinue", 403, 200, 404, _stop),
     Endpoint("GET", f"{P}/audit", 403, 200, 404),
     Endpoint("GET", f"{P}/doses", 200, 200, 404, query=WINDOW),
     Endpoint("POST", f"{RX}/prn-doses", 201, 201, 404, body=lambda w: {}, prn=True),

@@ -284,7 +284,7 @@ def test_discontinued_prescriptions_are_not_screened_but_paused_ones_are(
 
     stop = make.client.post(
         rx_url(pat, sertraline["id"], "/discontinue"),
-        json={"reason": "switching to an MAOI"},
+        json={"reason": "switching to an MAOI", "abrupt_stop_reason": "washout before an MAOI"},
         headers=doc.headers,
     )
     assert stop.status_code == 200

@@ -5,14 +5,17 @@ Input validation, request ids and body limits live in test_prescription_input.py
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from werkzeug.test import TestResponse
 
+from service.db.uow import Database
 from tests.conftest import Account, Builders, prescription_body
 
 Count = Callable[[str], int]
@@ -168,7 +171,8 @@ def test_pause_resume_discontinue_are_versions(make: Builders, count_rows: Count
     rx = make.prescription(doc, pat)
     expected = [("pause", 2, "paused"), ("resume", 3, "active"), ("discontinue", 4, "discontinued")]
     for action, version, status in expected:
-        r = status_change(make, doc, pat, rx, action, reason=f"why {action}")
+        extra = {"abrupt_stop_reason": "anaphylaxis"} if action == "discontinue" else {}
+        r = status_change(make, doc, pat, rx, action, reason=f"why {action}", **extra)
         assert r.status_code == 200, r.get_json()
         got = r.get_json()
         assert (got["version"], got["status"], got["change"]) == (version, status, action)
@@ -217,7 +221,8 @@ def test_nothing_changes_after_discontinue(
     doc = make.clinician()
     pat = make.patient(doc)
     rx = make.prescription(doc, pat)
-    assert status_change(make, doc, pat, rx, "discontinue", reason="rash").status_code == 200
+    r = status_change(make, doc, pat, rx, "discontinue", reason="rash", abrupt_stop_reason="SJS")
+    assert r.status_code == 200
     versions = count_rows("prescription_versions")
     r = getattr(make.client, method)(rx_url(pat, rx["id"], tail), json=body, headers=doc.headers)
     assert_error(r, 409)
@@ -248,3 +253,48 @@ def test_unknown_prescription_is_404(make: Builders) -> None:
     # Another patient's prescription id under this patient's path is not found.
     assert_error(make.client.get(rx_url(pat, rx["id"]), headers=doc.headers), 404)
     assert_error(make.client.get(rx_url(pat, uuid.uuid4()), headers=doc.headers), 404)
+
+
+def test_stopping_diazepam_without_a_taper_needs_an_abrupt_stop_reason(
+    make: Builders, count_rows: Count, database: Database
+) -> None:
+    doc = make.clinician()
+    pat = make.patient(doc)
+    rx = make.prescription(doc, pat, drug="Valium", dose={"amount": 5, "unit": "mg"})
+    versions = count_rows("prescription_versions")
+    refused = status_change(make, doc, pat, rx, "discontinue", reason="no longer needed")
+    assert_error(refused, 409)
+    body = refused.get_json()
+    assert "abrupt_stop_reason" in body["errors"]
+    assert "diazepam" in body["message"]
+    assert count_rows("prescription_versions") == versions
+    blank = status_change(make, doc, pat, rx, "discontinue", reason="r", abrupt_stop_reason="  ")
+    assert_error(blank, 409)
+    stopped = status_change(
+        make,
+        doc,
+        pat,
+        rx,
+        "discontinue",
+        reason="no longer needed",
+        abrupt_stop_reason="paradoxical agitation; stopping under observation",
+    )
+    assert stopped.status_code == 200, stopped.get_json()
+    assert stopped.get_json()["status"] == "discontinued"
+    with database.engine.connect() as conn:
+        (after,) = conn.execute(
+            text("SELECT after FROM audit_events WHERE subtype = 'prescription.abrupt-stop'")
+        ).one()
+    detail = after if isinstance(after, dict) else json.loads(after)
+    assert detail["abrupt_stop_reason"].startswith("paradoxical agitation")
+
+
+def test_stopping_a_drug_without_withdrawal_risk_needs_only_a_reason(make: Builders) -> None:
+    doc = make.clinician()
+    pat = make.patient(doc)
+    rx = make.prescription(doc, pat, drug="atorvastatin", dose={"amount": 20, "unit": "mg"})
+    r = status_change(make, doc, pat, rx, "discontinue", reason="myalgia")
+    assert r.status_code == 200, r.get_json()
+    # Pausing is not stopping: no abrupt-stop reason is asked for.
+    other = make.prescription(doc, pat, drug="diazepam", dose={"amount": 5, "unit": "mg"})
+    assert status_change(make, doc, pat, other, "pause", reason="surgery").status_code == 200

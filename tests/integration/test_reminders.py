@@ -426,7 +426,7 @@ def test_a_discontinued_prescription_gets_no_doses_or_messages_back(
     clock.now = at("2026-06-10T12:10:00Z")
     r = make.client.post(
         f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}/discontinue",
-        json={"reason": "switched"},
+        json={"reason": "switched", "abrupt_stop_reason": "respiratory depression"},
         headers=doc.headers,
     )
     assert r.status_code == 200, r.get_json()
@@ -476,6 +476,7 @@ def test_planning_and_a_concurrent_discontinuation_do_not_leave_doses_behind(
                     rx_id=rx_id,
                     action=Action.DISCONTINUE,
                     reason="stopped",
+                    abrupt_stop_reason="hyponatraemia",
                 )
             finally:
                 other.dispose()

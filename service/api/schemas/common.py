@@ -126,3 +126,14 @@ class PageQuery(StrictSchema):
 
 class ReasonSchema(StrictSchema):
     reason = text(max_length=2000, required=True, metadata={"description": "Why (audited)."})
+
+
+class DiscontinueSchema(ReasonSchema):
+    abrupt_stop_reason = text(
+        max_length=2000,
+        load_default=None,
+        metadata={
+            "description": "Required to stop a withdrawal-risk drug (benzodiazepines, "
+            "antidepressants, opioids...) without a taper: why it must stop now (audited)."
+        },
+    )
