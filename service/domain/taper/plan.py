@@ -1,0 +1,106 @@
+"""The generated plan: steps with dates, doses, flags and what to take at each time.
+
+`to_json` is the plan's one serial form. Every amount is a string holding the exact
+decimal ("7.5", "0.25", "33.3"), never a JSON number, so that no float ever touches
+a dose; counts (index, days, total_days) are integers and dates ISO strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from service.domain.taper.arith import text
+
+
+class Flag(enum.StrEnum):
+    """Why a step needs a second look; listed on a step in this order."""
+
+    EXCEEDS_CAP = "exceeds_cap_needs_approval"
+    JUMP_OFF = "jump_off"
+    EXTENDED = "extended"
+
+
+FLAG_ORDER: tuple[Flag, ...] = tuple(Flag)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Component:
+    """One formulation in one administration: `units` of a tablet or `ml` of a liquid."""
+
+    formulation: str
+    dose_mg: Decimal
+    units: Decimal | None = None
+    ml: Decimal | None = None
+
+    def to_json(self) -> dict[str, str]:
+        amount = {"units": self.units} if self.units is not None else {"ml": self.ml}
+        out = {k: text(v) for k, v in amount.items() if v is not None}
+        return {"formulation": self.formulation, "dose_mg": text(self.dose_mg), **out}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Administration:
+    """What is taken at one time of day; no components means nothing at that time."""
+
+    time: str
+    dose_mg: Decimal
+    components: tuple[Component, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "dose_mg": text(self.dose_mg),
+            "components": [c.to_json() for c in self.components],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One daily dose held from `start_date` to `end_date`, both inclusive."""
+
+    index: int
+    start_date: dt.date
+    end_date: dt.date
+    daily_dose_mg: Decimal
+    cut_pct: Decimal
+    flags: tuple[Flag, ...]
+    administrations: tuple[Administration, ...]
+
+    @property
+    def days(self) -> int:
+        return (self.end_date - self.start_date).days + 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "start_date": self.start_date.isoformat(),
+            "end_date": self.end_date.isoformat(),
+            "days": self.days,
+            "daily_dose_mg": text(self.daily_dose_mg),
+            "cut_pct": str(self.cut_pct),
+            "flags": [f.value for f in self.flags],
+            "administrations": [a.to_json() for a in self.administrations],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaperPlan:
+    """A proposed taper, for a clinician to review; `warnings` say what needs approval."""
+
+    steps: tuple[Step, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def total_days(self) -> int:
+        return sum(s.days for s in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "steps": [s.to_json() for s in self.steps],
+            "total_days": self.total_days,
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,318 @@
+"""Taper planner: plans checked by hand, step by step."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from service.domain.taper import (
+    Flag,
+    Hyperbolic,
+    Linear,
+    Liquid,
+    Manual,
+    ManualStep,
+    Percent,
+    Tablet,
+    TaperPlan,
+    TaperSettings,
+    plan_taper,
+)
+from tests.unit.taper_drugs import (
+    DIAZEPAM,
+    ESCITALOPRAM,
+    ESCITALOPRAM_SERT,
+    SERTRALINE,
+    formulations_of,
+    settings,
+)
+
+D = Decimal
+DIAZEPAM_TABLETS = tuple(f for f in formulations_of(DIAZEPAM) if isinstance(f, Tablet))
+SERTRALINE_TABLETS = tuple(f for f in formulations_of(SERTRALINE) if isinstance(f, Tablet))
+EXCEEDS = (Flag.EXCEEDS_CAP, Flag.EXTENDED)
+
+
+def doses(plan: TaperPlan) -> list[str]:
+    return [str(s.daily_dose_mg) for s in plan.steps]
+
+
+def cuts(plan: TaperPlan) -> list[str]:
+    return [str(s.cut_pct) for s in plan.steps]
+
+
+def taken(plan: TaperPlan, index: int) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(time, dose, [(formulation, units or ml)]) of one step, for readable asserts."""
+    return [
+        (
+            a.time,
+            str(a.dose_mg),
+            [(c.formulation, str(c.units if c.units is not None else c.ml)) for c in a.components],
+        )
+        for a in plan.steps[index].administrations
+    ]
+
+
+def diazepam_percent(**more: Any) -> TaperSettings:
+    base: dict[str, Any] = {
+        "start": "20",
+        "algorithm": Percent(percent=D(10)),
+        "formulations": DIAZEPAM_TABLETS,
+        "max_cut_pct": D(25),
+        "floor_dose_mg": D(1),
+        "interval_days": 14,
+        "times": ("08:00", "20:00"),
+    }
+    return settings(**(base | more))
+
+
+def test_diazepam_ten_percent_in_two_daily_doses() -> None:
+    # 10% of the current dose, rounded up onto the 0.5 mg grid that halves of 2/5/10 mg
+    # make (1.5 mg is the one dose below 2 they cannot make): 18*0.9 = 16.2 -> 16.5.
+    # From 4.5 down, 10% falls between grid points: the smallest cut available is
+    # taken (4.5 -> 4, 11.1%). From 2 the only dose below is 1 (a 50% cut over the 25%
+    # cap): flagged and doubled to 28 days. 1 mg is at the floor: the jump to 0.
+    plan = plan_taper(diazepam_percent())
+    assert doses(plan) == [
+        "20",
+        "18",
+        "16.5",
+        "15",
+        "13.5",
+        "12.5",
+        "11.5",
+        "10.5",
+        "9.5",
+        "9",
+        "8.5",
+        "8",
+        "7.5",
+        "7",
+        "6.5",
+        "6",
+        "5.5",
+        "5",
+        "4.5",
+        "4",
+        "3.5",
+        "3",
+        "2.5",
+        "2",
+        "1",
+        "0",
+    ]
+    assert cuts(plan)[:6] == ["0.0", "10.0", "8.3", "9.1", "10.0", "7.4"]
+    assert cuts(plan)[-4:] == ["16.7", "20.0", "50.0", "100.0"]
+    assert str(plan.steps[12].cut_pct) == "6.3"  # 8 -> 7.5 is 6.25%, rounded half up
+    assert [s.flags for s in plan.steps[:24]] == [()] * 24
+    assert plan.steps[24].flags == EXCEEDS
+    assert plan.steps[25].flags == (Flag.JUMP_OFF,)
+    assert [s.days for s in plan.steps] == [14] * 24 + [28, 14]
+    assert plan.total_days == 24 * 14 + 28 + 14
+    assert plan.steps[0].start_date == dt.date(2025, 1, 6)
+    assert plan.steps[0].end_date == dt.date(2025, 1, 19)
+    assert plan.steps[-1].end_date == dt.date(2025, 1, 6) + dt.timedelta(days=377)
+    assert plan.warnings == (
+        "step 24 cuts 50.0%, above the 25% cap: needs approval; lengthened from 14 to 28 days",
+        "step 25 goes from 1 mg to the 0 mg target, a 100.0% cut above the 25% cap, "
+        "allowed from at or below the 1 mg floor",
+    )
+
+
+def test_diazepam_breakdowns_are_even_and_prefer_whole_tablets() -> None:
+    plan = plan_taper(diazepam_percent())
+    assert taken(plan, 0) == [
+        ("08:00", "10", [("tablet 10 mg", "1")]),
+        ("20:00", "10", [("tablet 10 mg", "1")]),
+    ]
+    # 9 mg: 5 + 2 + 2 (three whole tablets) rather than 10/2 + 2 + 2 or 5 + 2 + 2*1/2.
+    assert taken(plan, 1)[0] == ("08:00", "9", [("tablet 5 mg", "1"), ("tablet 2 mg", "2")])
+    # 16.5 cannot be halved on a 0.5 grid: 8 and 8.5, the larger share in the evening.
+    assert taken(plan, 2) == [
+        ("08:00", "8", [("tablet 5 mg", "1"), ("tablet 2 mg", "1.5")]),
+        ("20:00", "8.5", [("tablet 5 mg", "1.5"), ("tablet 2 mg", "0.5")]),
+    ]
+    # 2.5 cannot be split into two achievable shares but 0 + 2.5.
+    assert taken(plan, 22) == [
+        ("08:00", "0", []),
+        ("20:00", "2.5", [("tablet 5 mg", "0.5")]),
+    ]
+    assert taken(plan, 25) == [("08:00", "0", []), ("20:00", "0", [])]
+
+
+def test_escitalopram_hyperbolic_with_the_liquid() -> None:
+    # occupancy(d) = 90.7 d / (1.33 + d); each step removes 5 points. At the top the
+    # 25% cap binds: 20 -> ideal 9.99, cap 15. Lower down the model does: from 3.6 mg
+    # (66.23%) the ideal is the dose at 61.23%, 1.33*61.23/29.47 = 2.7635 mg, rounded
+    # up onto the 0.1 mg grid of the 1 mg/mL solution: 2.8.
+    plan = plan_taper(
+        settings(
+            start="20",
+            algorithm=Hyperbolic(occupancy_step_pct=D(5)),
+            occupancy=ESCITALOPRAM_SERT,
+            formulations=formulations_of(ESCITALOPRAM),
+            floor_dose_mg=D("0.5"),
+            interval_days=28,
+        )
+    )
+    assert doses(plan) == [
+        "20",
+        "15",
+        "11.3",
+        "8.5",
+        "6.4",
+        "4.8",
+        "3.6",
+        "2.8",
+        "2.2",
+        "1.8",
+        "1.5",
+        "1.3",
+        "1.1",
+        "0.9",
+        "0.8",
+        "0.7",
+        "0.6",
+        "0.5",
+        "0",
+    ]
+    mg_cuts = [a - b for a, b in zip(doses_d(plan)[6:-1], doses_d(plan)[7:-1], strict=False)]
+    assert mg_cuts == sorted(mg_cuts, reverse=True)  # ever smaller mg cuts near the end
+    assert taken(plan, 2) == [
+        ("08:00", "11.3", [("tablet 10 mg", "1"), ("oral-solution 1 mg/mL", "1.3")])
+    ]
+    assert taken(plan, 7) == [("08:00", "2.8", [("oral-solution 1 mg/mL", "2.8")])]
+    assert [s.flags for s in plan.steps] == [()] * 18 + [(Flag.JUMP_OFF,)]
+    assert plan.total_days == 19 * 28
+
+
+def doses_d(plan: TaperPlan) -> list[Decimal]:
+    return [s.daily_dose_mg for s in plan.steps]
+
+
+def test_sertraline_linear_with_a_slower_end() -> None:
+    # 25 mg a step within a 25% cap on the 12.5 mg grid of halved 25/50/100 mg tablets:
+    # 75 -> 50 would cut 33%, so 62.5 (the cap allows down to 56.25); 37.5 -> 25 is
+    # the only move left (33.3%): flagged. Below 50 mg a step lasts 42 days.
+    plan = plan_taper(
+        settings(
+            start="100",
+            algorithm=Linear(step_mg=D(25)),
+            formulations=SERTRALINE_TABLETS,
+            floor_dose_mg=D(25),
+            interval_days=28,
+            slow_below_mg=D(50),
+            slow_interval_days=42,
+        )
+    )
+    assert doses(plan) == ["100", "75", "62.5", "50", "37.5", "25", "0"]
+    assert cuts(plan) == ["0.0", "25.0", "16.7", "20.0", "25.0", "33.3", "100.0"]
+    assert [s.flags for s in plan.steps] == [(), (), (), (), (), EXCEEDS, (Flag.JUMP_OFF,)]
+    assert [s.days for s in plan.steps] == [28, 28, 28, 28, 42, 84, 42]
+    assert plan.warnings[0] == (
+        "step 5 cuts 33.3%, above the 25% cap: needs approval; lengthened from 42 to 84 days"
+    )
+    assert taken(plan, 2) == [("08:00", "62.5", [("tablet 50 mg", "1"), ("tablet 25 mg", "0.5")])]
+
+
+def test_manual_plan_flags_the_cut_over_the_cap_and_lengthens_it() -> None:
+    steps = [("10", 14), ("8", 14), ("5", 21), ("4", 14), ("2", 14), ("0", 7)]
+    plan = plan_taper(
+        settings(
+            start="10",
+            algorithm=Manual(steps=tuple(ManualStep(daily_dose_mg=D(d), days=n) for d, n in steps)),
+            formulations=DIAZEPAM_TABLETS,
+            floor_dose_mg=D(2),
+        )
+    )
+    assert doses(plan) == ["10", "8", "5", "4", "2", "0"]
+    # 8 -> 5 is 37.5% (flagged, 21 -> 42 days); 4 -> 2 is 50% (flagged); 2 -> 0 is the
+    # jump from the floor.
+    assert [s.flags for s in plan.steps] == [(), (), EXCEEDS, (), EXCEEDS, (Flag.JUMP_OFF,)]
+    assert [s.days for s in plan.steps] == [14, 14, 42, 14, 28, 7]
+    assert len(plan.warnings) == 3
+    assert plan.warnings[0].startswith("step 2 cuts 37.5%, above the 25% cap: needs approval")
+
+
+def test_a_maintained_target_is_reached_within_the_cap_without_a_jump() -> None:
+    plan = plan_taper(
+        settings(
+            start="20",
+            target_dose_mg=D(10),
+            algorithm=Percent(percent=D(25)),
+            formulations=formulations_of(ESCITALOPRAM),
+        )
+    )
+    # 11.3 -> 8.475 would pass the target: the plan stops at 10 (an 11.5% cut).
+    assert doses(plan) == ["20", "15", "11.3", "10"]
+    assert all(s.flags == () for s in plan.steps)
+    assert plan.warnings == ()
+
+
+def test_a_start_at_or_below_the_floor_jumps_straight_to_the_target() -> None:
+    plan = plan_taper(diazepam_percent(start="2", floor_dose_mg=D(2)))
+    assert doses(plan) == ["2", "0"]
+    assert plan.steps[1].flags == (Flag.JUMP_OFF,)
+
+
+def test_a_cap_of_100_percent_never_flags() -> None:
+    plan = plan_taper(diazepam_percent(max_cut_pct=D(100), floor_dose_mg=D(0)))
+    assert all(s.flags == () for s in plan.steps)
+    assert doses(plan)[-3:] == ["2", "1", "0"]
+
+
+def test_times_are_ordered_and_the_larger_share_goes_later() -> None:
+    plan = plan_taper(diazepam_percent(times=("20:00", "08:00", "13:00")))
+    assert [a.time for a in plan.steps[0].administrations] == ["08:00", "13:00", "20:00"]
+    # 20 in three: 6.5 + 6.5 + 7 (6.666 is not on the 0.5 grid).
+    assert [str(a.dose_mg) for a in plan.steps[0].administrations] == ["6.5", "6.5", "7"]
+
+
+def test_json_is_plain_and_exact() -> None:
+    plan = plan_taper(diazepam_percent())
+    data = plan.to_json()
+    assert json.loads(json.dumps(data)) == data
+    assert data["total_days"] == 378
+    assert data["steps"][2] == {
+        "index": 2,
+        "start_date": "2025-02-03",
+        "end_date": "2025-02-16",
+        "days": 14,
+        "daily_dose_mg": "16.5",
+        "cut_pct": "8.3",
+        "flags": [],
+        "administrations": [
+            {
+                "time": "08:00",
+                "dose_mg": "8",
+                "components": [
+                    {"formulation": "tablet 5 mg", "units": "1", "dose_mg": "5"},
+                    {"formulation": "tablet 2 mg", "units": "1.5", "dose_mg": "3"},
+                ],
+            },
+            {
+                "time": "20:00",
+                "dose_mg": "8.5",
+                "components": [
+                    {"formulation": "tablet 5 mg", "units": "1.5", "dose_mg": "7.5"},
+                    {"formulation": "tablet 2 mg", "units": "0.5", "dose_mg": "1"},
+                ],
+            },
+        ],
+    }
+    assert data["steps"][24]["flags"] == ["exceeds_cap_needs_approval", "extended"]
+
+
+def test_liquid_components_give_millilitres() -> None:
+    plan = plan_taper(
+        settings(
+            start="2.5",
+            algorithm=Percent(percent=D(20)),
+            formulations=(Liquid(mg_per_ml=D(1)),),
+            floor_dose_mg=D(1),
+        )
+    )
+    component = plan.steps[1].administrations[0].components[0].to_json()
+    assert component == {"formulation": "oral-solution 1 mg/mL", "ml": "2", "dose_mg": "2"}
