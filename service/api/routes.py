@@ -14,6 +14,7 @@ from service.api import (
     interactions,
     patients,
     prescriptions,
+    tapers,
     users,
 )
 
@@ -28,6 +29,7 @@ def register(api: Api) -> None:
         interactions,
         doses,
         devices,
+        tapers,
         audit,
         admin,
     ):

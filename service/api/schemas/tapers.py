@@ -1,0 +1,178 @@
+"""Taper plans as clients send and see them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from service.api.schemas.common import ClockTime, Number, StrictSchema, text, whole_number
+from service.api.schemas.interactions import CitationSchema
+
+ALGORITHMS = ("linear", "percent", "hyperbolic", "manual")
+# What each algorithm needs, besides its kind.
+_NEEDS = {"linear": "step_mg", "percent": "percent", "hyperbolic": "occupancy_step_pct"}
+
+
+def decimal(value: float) -> Decimal:
+    # Through str() so that 0.1 stays 0.1 rather than its binary expansion.
+    return Decimal(str(value))
+
+
+def _decimals(data: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The named numbers as Decimal: the planner never sees a float."""
+    return {k: decimal(v) if k in names and v is not None else v for k, v in data.items()}
+
+
+def _amount(**kwargs: Any) -> Number:
+    return Number(allow_nan=False, validate=validate.Range(min=0, max=10_000), **kwargs)
+
+
+class ManualStepSchema(StrictSchema):
+    daily_dose_mg = _amount(required=True)
+    days = whole_number(required=True, validate=validate.Range(min=1, max=365))
+
+    @ma.post_load
+    def _exact(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _decimals(data, "daily_dose_mg")
+
+
+class AlgorithmSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(ALGORITHMS))
+    step_mg = _amount(metadata={"description": "linear: mg off the daily dose per step."})
+    percent = Number(
+        allow_nan=False,
+        validate=validate.Range(min=0, max=100),
+        metadata={"description": "percent: percent of the current dose off per step."},
+    )
+    occupancy_step_pct = Number(
+        allow_nan=False,
+        validate=validate.Range(min=0, max=100),
+        metadata={
+            "description": "hyperbolic: percentage points of receptor occupancy off per "
+            "step (the drug's Emax and ED50 come from the catalog)."
+        },
+    )
+    steps = fields.List(
+        fields.Nested(ManualStepSchema),
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "manual: every step, from the start dose to the target."},
+    )
+
+    @ma.validates_schema
+    def _needs(self, data: dict[str, Any], **_: Any) -> None:
+        kind = data.get("kind")
+        needed = _NEEDS.get(kind or "") or ("steps" if kind == "manual" else None)
+        if needed and data.get(needed) is None:
+            raise ma.ValidationError(f"Required for the {kind} algorithm.", needed)
+
+    @ma.post_load
+    def _exact(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _decimals(data, "step_mg", "percent", "occupancy_step_pct")
+
+
+class FormulationInSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(["tablet", "liquid"]))
+    strength_mg = _amount(metadata={"description": "tablet: mg per tablet."})
+    divisible_by = fields.Integer(
+        load_default=1,
+        validate=validate.OneOf([1, 2, 4]),
+        metadata={"description": "tablet: 1 whole, 2 halves, 4 quarters."},
+    )
+    mg_per_ml = _amount(metadata={"description": "liquid: concentration."})
+    resolution_ml = _amount(load_default=0.1, metadata={"description": "liquid: syringe step."})
+    min_volume_ml = _amount(load_default=0.1, metadata={"description": "liquid: least volume."})
+
+    @ma.validates_schema
+    def _needs(self, data: dict[str, Any], **_: Any) -> None:
+        needed = "strength_mg" if data.get("kind") == "tablet" else "mg_per_ml"
+        if data.get(needed) is None:
+            raise ma.ValidationError(f"Required for a {data.get('kind')}.", needed)
+
+    @ma.post_load
+    def _exact(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _decimals(data, "strength_mg", "mg_per_ml", "resolution_ml", "min_volume_ml")
+
+
+class TaperSettingsSchema(StrictSchema):
+    drug = text(max_length=200, required=True, metadata={"example": "diazepam"})
+    start_dose_mg = _amount(required=True, metadata={"description": "Current daily dose."})
+    target_dose_mg = _amount(load_default=0, metadata={"description": "0: stop."})
+    algorithm = fields.Nested(AlgorithmSchema, required=True)
+    max_cut_pct = Number(
+        allow_nan=False,
+        load_default=25,
+        validate=validate.Range(min=0, max=100),
+        metadata={"description": "Cap on each cut, percent of the previous dose."},
+    )
+    floor_dose_mg = _amount(
+        load_default=0,
+        metadata={"description": "The jump to the target happens only from at or below it."},
+    )
+    interval_days = whole_number(load_default=14, validate=validate.Range(min=1, max=365))
+    slow_below_mg = _amount(load_default=None, allow_none=True)
+    slow_interval_days = whole_number(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=365)
+    )
+    start_date = fields.Date(required=True)
+    formulations = fields.List(
+        fields.Nested(FormulationInSchema),
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "Default: the catalog's oral formulations of the drug."},
+    )
+    times = fields.List(
+        ClockTime(),
+        validate=validate.Length(min=1, max=6),
+        metadata={"description": "Administration times (default 08:00)."},
+    )
+
+    @ma.post_load
+    def _exact(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _decimals(
+            data, "start_dose_mg", "target_dose_mg", "max_cut_pct", "floor_dose_mg", "slow_below_mg"
+        )
+
+
+class ComponentSchema(StrictSchema):
+    formulation = fields.String(required=True)
+    units = fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Tablets (0.5 = half, 0.25 = quarter); null for a liquid."},
+    )
+    ml = fields.Float(
+        allow_none=True, required=True, metadata={"description": "Volume; null for a tablet."}
+    )
+    dose_mg = fields.Float(required=True)
+
+
+class AdministrationSchema(StrictSchema):
+    time = fields.String(required=True)
+    dose_mg = fields.Float(required=True)
+    components = fields.List(fields.Nested(ComponentSchema), required=True)
+
+
+class StepSchema(StrictSchema):
+    index = fields.Integer(required=True)
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(required=True, metadata={"description": "Inclusive."})
+    days = fields.Integer(required=True)
+    daily_dose_mg = fields.Float(required=True)
+    cut_pct = fields.Float(required=True, metadata={"description": "Cut from the previous step."})
+    flags = fields.List(
+        fields.String(
+            validate=validate.OneOf(["exceeds_cap_needs_approval", "jump_off", "extended"])
+        ),
+        required=True,
+    )
+    administrations = fields.List(fields.Nested(AdministrationSchema), required=True)
+
+
+class TaperPreviewSchema(StrictSchema):
+    drug = fields.String(required=True, metadata={"description": "The catalog ingredient."})
+    steps = fields.List(fields.Nested(StepSchema), required=True)
+    total_days = fields.Integer(required=True)
+    warnings = fields.List(fields.String(), required=True)
+    sources = fields.List(fields.Nested(CitationSchema), required=True)
