@@ -30,6 +30,7 @@ class Devices(MethodView):
 
     @blp.arguments(DeviceCreateSchema)
     @blp.response(201, DeviceSchema)
+    @blp.alt_response(200, schema=DeviceSchema, description="The device was registered already.")
     @errors(blp, *AUTH, 409)
     def post(self, body: dict[str, Any]) -> tuple[DeviceView, int]:
         """Register a device: `webpush` (endpoint and keys), `fcm` or `apns` (token;
