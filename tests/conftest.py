@@ -37,7 +37,8 @@ PG_URL = os.environ.get("MEDTRACK_TEST_DATABASE_URL")
 TABLES = (
     "audit_events, prescription_findings, prescription_versions, prescriptions, "
     "care_team_members, auth_tokens, login_failures, patients, users, "
-    "imported_interactions, interaction_imports, notifications, dose_events, devices"
+    "imported_interactions, interaction_imports, notifications, dose_events, devices, "
+    "taper_plan_versions, taper_plans"
 )
 PASSWORD = "correct horse battery staple"
 

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services
+from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
-from service.api.schemas.tapers import TaperPreviewSchema, TaperSettingsSchema
-from service.usecases import tapers
+from service.api.schemas.common import ReasonSchema
+from service.api.schemas.tapers import (
+    ApproveSchema,
+    ExtendSchema,
+    TaperCreateSchema,
+    TaperPlanSchema,
+    TaperPreviewSchema,
+    TaperSettingsSchema,
+)
+from service.usecases import taper_plans, tapers
+from service.usecases.taper_plans import TaperPlanView
 from service.usecases.tapers import TaperPreview
 
-blp = Blueprint("tapers", __name__, url_prefix="/v1/taper-plans", description="Taper plans")
+blp = Blueprint("tapers", __name__, url_prefix="/v1", description="Taper plans")
 
 
-@blp.route("/preview")
+@blp.route("/taper-plans/preview")
 class Preview(MethodView):
     decorators = [require_auth]
 
@@ -34,3 +44,112 @@ class Preview(MethodView):
         dose, a zero cap or a target above the start get 422 saying which field.
         """
         return tapers.preview_taper(caller=caller(), kb=services().knowledge, body=body)
+
+
+@blp.route("/patients/<uuid:patient_id>/prescriptions/<uuid:rx_id>/taper-plans")
+class PlansOfPrescription(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(TaperCreateSchema)
+    @blp.response(201, TaperPlanSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> TaperPlanView:
+        """Draft a taper plan for an active prescription (clinicians on the care team),
+        from the same settings as the preview; nothing changes until it is approved."""
+        s = services()
+        return taper_plans.create_taper_plan(
+            uow=uow(),
+            caller=caller(),
+            clock=s.clock,
+            kb=s.knowledge,
+            patient_id=patient_id,
+            rx_id=rx_id,
+            body=body,
+        )
+
+
+@blp.route("/taper-plans/<uuid:plan_id>")
+class Plan(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, TaperPlanSchema)
+    @errors(blp, 401, 404)
+    def get(self, plan_id: uuid.UUID) -> TaperPlanView:
+        """The plan as it stands, with every version (the patient and the care team)."""
+        return taper_plans.get_taper_plan(
+            uow=uow(), caller=caller(), clock=services().clock, plan_id=plan_id
+        )
+
+
+@blp.route("/taper-plans/<uuid:plan_id>/approve")
+class Approve(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(ApproveSchema)
+    @blp.response(200, TaperPlanSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
+        """Approve a draft. Every step flagged `exceeds_cap_needs_approval` must be
+        listed in `approve_flagged` (409 names those missing)."""
+        return taper_plans.approve_taper_plan(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            plan_id=plan_id,
+            approve_flagged=body["approve_flagged"],
+            reason=body["reason"],
+        )
+
+
+@blp.route("/taper-plans/<uuid:plan_id>/extend")
+class Extend(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(ExtendSchema)
+    @blp.response(200, TaperPlanSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
+        """Hold the current step `days` longer; later steps move with it."""
+        return taper_plans.extend_taper_plan(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            plan_id=plan_id,
+            days=body["days"],
+            reason=body["reason"],
+        )
+
+
+def _reasoned(change: str, summary: str) -> type[MethodView]:
+    act = {
+        "pause": taper_plans.pause_taper_plan,
+        "resume": taper_plans.resume_taper_plan,
+        "cancel": taper_plans.cancel_taper_plan,
+    }[change]
+
+    class Change(MethodView):
+        decorators = [require_auth]
+
+        @blp.arguments(ReasonSchema)
+        @blp.response(200, TaperPlanSchema)
+        @errors(blp, *AUTH, 403, 404, 409)
+        def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
+            return act(
+                uow=uow(),
+                caller=caller(),
+                clock=services().clock,
+                plan_id=plan_id,
+                reason=body["reason"],
+            )
+
+    Change.post.__doc__ = summary
+    Change.__name__ = f"{change.title()}TaperPlan"
+    return Change
+
+
+for _change, _summary in (
+    ("pause", "Hold the current dose; no step starts until resumed."),
+    ("resume", "Carry on; the current step lasts as long again as the pause did."),
+    ("cancel", "End the plan; the prescription keeps its current dose."),
+):
+    blp.route(f"/taper-plans/<uuid:plan_id>/{_change}")(_reasoned(_change, _summary))

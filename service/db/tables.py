@@ -321,6 +321,53 @@ class Device(SQLModel, table=True):
     removed_reason: str | None = Field(default=None, max_length=64)
 
 
+class TaperPlan(SQLModel, table=True):
+    """A taper of one prescription; its steps live in versions, which are kept."""
+
+    __tablename__ = "taper_plans"
+    __table_args__ = (
+        # One plan in progress per prescription (drafts included).
+        Index(
+            "uq_taper_plans_open",
+            "prescription_id",
+            unique=True,
+            sqlite_where=text("status IN ('draft', 'approved', 'active', 'paused')"),
+            postgresql_where=text("status IN ('draft', 'approved', 'active', 'paused')"),
+        ),
+        Index("ix_taper_plans_patient", "patient_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    prescription_id: uuid.UUID = Field(foreign_key="prescriptions.id")
+    patient_id: uuid.UUID = Field(foreign_key="patients.id")
+    drug: str = Field(max_length=200)
+    status: str = Field(max_length=16)
+    current_version: int = 1
+    paused_at: dt.datetime | None = _utc_column(nullable=True)
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: dt.datetime = _utc_column()
+    updated_at: dt.datetime = _utc_column()
+
+
+class TaperPlanVersion(SQLModel, table=True):
+    """Immutable: each change to a plan (approval, pause, extension...) adds one."""
+
+    __tablename__ = "taper_plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="taper_plans.id", index=True)
+    version: int
+    change: str = Field(max_length=32)
+    status: str = Field(max_length=16)
+    settings: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    plan: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    approved_steps: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reason: str | None = Field(default=None, max_length=2000)
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: dt.datetime = _utc_column()
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only audit trail shaped like FHIR AuditEvent.
 

@@ -24,6 +24,7 @@ from service.db.repositories import (
     UserRepository,
     ping,
 )
+from service.db.tapers import TaperRepository
 from service.db.throttle import DatabaseLoginThrottle, LoginThrottle, RedisLoginThrottle
 
 
@@ -38,6 +39,7 @@ class UnitOfWork:
     doses: DoseRepository
     outbox: OutboxRepository
     devices: DeviceRepository
+    tapers: TaperRepository
     login_throttle: LoginThrottle
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
@@ -72,6 +74,7 @@ class UnitOfWork:
         self.doses = DoseRepository(session)
         self.outbox = OutboxRepository(session)
         self.devices = DeviceRepository(session)
+        self.tapers = TaperRepository(session)
         self.login_throttle = self._db.login_throttle(session)
         return self
 

@@ -26,6 +26,8 @@ WRITTEN_TABLES = (
     "care_team_members",
     "dose_events",
     "notifications",
+    "taper_plans",
+    "taper_plan_versions",
 )
 # Rows a denied request could change in place (status, removal, record fields).
 WATCHED_TABLES = (*WRITTEN_TABLES, "patients", "users")
@@ -115,6 +117,12 @@ class Endpoint:
 
 P = "/v1/patients/<uuid:patient_id>"
 WINDOW = "?from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z"
+TAPER = {
+    "start_dose_mg": 10,
+    "algorithm": {"kind": "percent", "percent": 25},
+    "floor_dose_mg": 2.5,
+    "start_date": "2026-02-01",
+}
 RX = f"{P}/prescriptions/<uuid:rx_id>"
 
 
@@ -157,6 +165,7 @@ ENDPOINTS = [
     Endpoint("POST", f"{RX}/prn-doses", 201, 201, 404, body=lambda w: {}, prn=True),
     Endpoint("GET", f"{P}/adherence", 200, 200, 404, query=WINDOW),
     Endpoint("GET", f"{P}/adherence.csv", 200, 200, 404, query=WINDOW, json=False),
+    Endpoint("POST", f"{RX}/taper-plans", 403, 201, 404, body=lambda w: TAPER),
 ]
 ENDPOINT_IDS = [e.id for e in ENDPOINTS]
 

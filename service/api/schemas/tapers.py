@@ -176,3 +176,58 @@ class TaperPreviewSchema(StrictSchema):
     total_days = fields.Integer(required=True)
     warnings = fields.List(fields.String(), required=True)
     sources = fields.List(fields.Nested(CitationSchema), required=True)
+
+
+class TaperCreateSchema(TaperSettingsSchema):
+    drug = text(
+        max_length=200,
+        load_default=None,
+        metadata={"description": "Default: the prescription's drug (it must be that drug)."},
+    )
+
+
+class ApproveSchema(StrictSchema):
+    approve_flagged = fields.List(
+        fields.Integer(validate=validate.Range(min=0, max=500)),
+        load_default=list,
+        validate=validate.Length(max=500),
+        metadata={"description": "Indexes of every step flagged exceeds_cap_needs_approval."},
+    )
+    reason = text(max_length=2000, load_default=None)
+
+
+class ExtendSchema(StrictSchema):
+    days = whole_number(required=True, validate=validate.Range(min=1, max=90))
+    reason = text(max_length=2000, load_default=None)
+
+
+class PlanVersionSchema(StrictSchema):
+    version = fields.Integer(required=True)
+    change = fields.String(required=True)
+    status = fields.String(required=True)
+    reason = fields.String(allow_none=True, required=True)
+    approved_steps = fields.List(fields.Integer(), required=True)
+    total_days = fields.Integer(required=True)
+    created_by = fields.UUID(required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class TaperPlanSchema(StrictSchema):
+    id = fields.UUID(required=True)
+    prescription_id = fields.UUID(required=True)
+    patient_id = fields.UUID(required=True)
+    drug = fields.String(required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ["draft", "approved", "active", "paused", "completed", "cancelled"]
+        ),
+    )
+    version = fields.Integer(required=True)
+    current_step = fields.Integer(required=True, metadata={"description": "Index of today's step."})
+    approved_steps = fields.List(fields.Integer(), required=True)
+    steps = fields.List(fields.Nested(StepSchema), required=True)
+    total_days = fields.Integer(required=True)
+    warnings = fields.List(fields.String(), required=True)
+    settings = fields.Dict(required=True)
+    versions = fields.List(fields.Nested(PlanVersionSchema), required=True)

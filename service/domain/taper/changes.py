@@ -1,0 +1,59 @@
+"""Changes to an approved plan in its serial form: which step is current, and
+lengthening a step. Steps that have ended are never changed."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+from service.domain.taper.plan import Flag
+
+# The most a clinician extends a step by at once (a pause shifts by however long
+# it lasted).
+MAX_EXTENSION_DAYS = 90
+
+
+def _date(value: str) -> dt.date:
+    return dt.date.fromisoformat(value)
+
+
+def current_index(plan: dict[str, Any], today: dt.date) -> int:
+    """The step `today` falls in; the first before the plan starts, the last after."""
+    steps = plan["steps"]
+    for step in steps:
+        if _date(step["start_date"]) <= today <= _date(step["end_date"]):
+            return int(step["index"])
+    if today < _date(steps[0]["start_date"]):
+        return 0
+    return int(steps[-1]["index"])
+
+
+def started(plan: dict[str, Any], today: dt.date) -> bool:
+    return today >= _date(plan["steps"][0]["start_date"])
+
+
+def extend_step(plan: dict[str, Any], index: int, days: int) -> dict[str, Any]:
+    """A copy of `plan` with step `index` lasting `days` longer and every later step
+    moved by as much (the plan slows down, never speeds up)."""
+    if days < 1:
+        raise ValueError("a step is extended by at least one day")
+    out = copy.deepcopy(plan)
+    shift = dt.timedelta(days=days)
+    for step in out["steps"]:
+        if step["index"] == index:
+            step["end_date"] = (_date(step["end_date"]) + shift).isoformat()
+            step["days"] += days
+            if Flag.EXTENDED.value not in step["flags"]:
+                order = [f.value for f in Flag]
+                step["flags"] = sorted({*step["flags"], Flag.EXTENDED.value}, key=order.index)
+        elif step["index"] > index:
+            step["start_date"] = (_date(step["start_date"]) + shift).isoformat()
+            step["end_date"] = (_date(step["end_date"]) + shift).isoformat()
+    out["total_days"] = sum(s["days"] for s in out["steps"])
+    return out
+
+
+def flagged_steps(plan: dict[str, Any]) -> list[int]:
+    """Steps a clinician must approve one by one: cuts over the cap."""
+    return [int(s["index"]) for s in plan["steps"] if Flag.EXCEEDS_CAP.value in s["flags"]]

@@ -1,0 +1,496 @@
+"""Taper plans of a patient's prescription: drafted from settings, approved by a
+clinician (each over-cap step explicitly), paused, resumed, extended or cancelled.
+Every change is a new version, audited; steps that have ended never change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.db.tables import TaperPlan, TaperPlanVersion
+from service.db.uow import UnitOfWork
+from service.domain.audit import AuditAction
+from service.domain.interactions import KnowledgeBase
+from service.domain.taper import plan_taper
+from service.domain.taper.changes import (
+    MAX_EXTENSION_DAYS,
+    current_index,
+    extend_step,
+    flagged_steps,
+    started,
+)
+from service.usecases.access import PatientContext, load_readable_patient, load_writable_patient
+from service.usecases.audit import record, record_read
+from service.usecases.context import Caller, Clock, jsonable
+from service.usecases.errors import Conflict, NotFound, ValidationFailed, domain_rules
+from service.usecases.tapers import taper_settings
+
+DRAFT, APPROVED, ACTIVE, PAUSED, COMPLETED, CANCELLED = (
+    "draft",
+    "approved",
+    "active",
+    "paused",
+    "completed",
+    "cancelled",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanVersionView:
+    version: int
+    change: str
+    status: str
+    reason: str | None
+    approved_steps: list[int]
+    total_days: int
+    created_by: uuid.UUID
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaperPlanView:
+    id: uuid.UUID
+    prescription_id: uuid.UUID
+    patient_id: uuid.UUID
+    drug: str
+    status: str
+    version: int
+    current_step: int
+    approved_steps: list[int]
+    steps: list[dict[str, Any]]
+    total_days: int
+    warnings: list[str]
+    settings: dict[str, Any]
+    versions: list[PlanVersionView]
+
+
+def _local_today(ctx: PatientContext, now: dt.datetime) -> dt.date:
+    return now.astimezone(zoneinfo.ZoneInfo(ctx.patient.timezone)).date()
+
+
+def _typed_steps(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The stored plan's steps with dates as dates and amounts as numbers, for the API."""
+
+    def number(value: str | None) -> float | None:
+        return None if value is None else float(value)
+
+    return [
+        {
+            **s,
+            "start_date": dt.date.fromisoformat(s["start_date"]),
+            "end_date": dt.date.fromisoformat(s["end_date"]),
+            "daily_dose_mg": float(s["daily_dose_mg"]),
+            "cut_pct": float(s["cut_pct"]),
+            "administrations": [
+                {
+                    "time": a["time"],
+                    "dose_mg": float(a["dose_mg"]),
+                    "components": [
+                        {
+                            "formulation": c["formulation"],
+                            "dose_mg": float(c["dose_mg"]),
+                            "units": number(c.get("units")),
+                            "ml": number(c.get("ml")),
+                        }
+                        for c in a["components"]
+                    ],
+                }
+                for a in s["administrations"]
+            ],
+        }
+        for s in plan["steps"]
+    ]
+
+
+def _view(plan: TaperPlan, versions: Sequence[TaperPlanVersion], today: dt.date) -> TaperPlanView:
+    current = versions[-1]
+    return TaperPlanView(
+        id=plan.id,
+        prescription_id=plan.prescription_id,
+        patient_id=plan.patient_id,
+        drug=plan.drug,
+        status=plan.status,
+        version=plan.current_version,
+        current_step=current_index(current.plan, today),
+        approved_steps=list(current.approved_steps),
+        steps=_typed_steps(current.plan),
+        total_days=int(current.plan["total_days"]),
+        warnings=list(current.plan["warnings"]),
+        settings=current.settings,
+        versions=[
+            PlanVersionView(
+                version=v.version,
+                change=v.change,
+                status=v.status,
+                reason=v.reason,
+                approved_steps=list(v.approved_steps),
+                total_days=int(v.plan["total_days"]),
+                created_by=v.created_by,
+                created_at=v.created_at,
+            )
+            for v in versions
+        ],
+    )
+
+
+def _audit(
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    now: dt.datetime,
+    plan: TaperPlan,
+    change: str,
+    action: AuditAction = AuditAction.UPDATE,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=action,
+        subtype=f"taper.{change}",
+        entity_type="TaperPlan",
+        entity_id=plan.id,
+        patient_id=plan.patient_id,
+        before=before,
+        after=after,
+    )
+
+
+def create_taper_plan(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    rx_id: uuid.UUID,
+    body: Mapping[str, Any],
+) -> TaperPlanView:
+    """A draft plan for an active prescription; nothing changes until it is approved."""
+    now = clock()
+    with uow:
+        ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        rx = uow.prescriptions.get(patient_id=patient_id, rx_id=rx_id, for_update=True)
+        if rx is None:
+            raise NotFound(f"No prescription {rx_id} for this patient.")
+        if rx.status != "active":
+            raise Conflict(f"This prescription is {rx.status}; only an active one is tapered.")
+        existing = uow.tapers.open_for(rx.id)
+        if existing is not None:
+            raise Conflict(
+                f"This prescription already has a taper plan in progress: {existing.id}."
+            )
+        version = uow.prescriptions.version(rx.id, rx.current_version)
+        ingredients = tuple(version.ingredients or ())
+        if len(ingredients) != 1:
+            raise Conflict("Only a single-ingredient prescription from the catalog can be tapered.")
+        settings_in = {**body, "drug": body.get("drug") or ingredients[0]}
+        drug_id, settings = taper_settings(kb, settings_in)
+        if drug_id != ingredients[0]:
+            raise ValidationFailed(
+                "The plan must taper the prescription's drug.",
+                errors={"drug": [f"This prescription is for {ingredients[0]}."]},
+            )
+        with domain_rules("The taper settings are not valid."):
+            generated = plan_taper(settings)
+        by = caller.require().user_id
+        plan = TaperPlan(
+            prescription_id=rx.id,
+            patient_id=patient_id,
+            drug=drug_id,
+            status=DRAFT,
+            current_version=1,
+            created_by=by,
+            created_at=now,
+            updated_at=now,
+        )
+        first = TaperPlanVersion(
+            plan_id=plan.id,
+            version=1,
+            change="create",
+            status=DRAFT,
+            settings=jsonable(dict(settings_in)),
+            plan=generated.to_json(),
+            approved_steps=[],
+            created_by=by,
+            created_at=now,
+        )
+        uow.tapers.add(plan, first)
+        _audit(
+            uow,
+            caller=caller,
+            now=now,
+            plan=plan,
+            change="create",
+            action=AuditAction.CREATE,
+            after={
+                "drug": drug_id,
+                "steps": len(generated.steps),
+                "total_days": generated.total_days,
+            },
+        )
+        uow.commit()
+        return _view(plan, [first], _local_today(ctx, now))
+
+
+def get_taper_plan(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID
+) -> TaperPlanView:
+    with uow:
+        plan = uow.tapers.get(plan_id)
+        if plan is None:
+            raise NotFound(f"No taper plan {plan_id}.")
+        try:
+            ctx = load_readable_patient(uow, caller=caller, patient_id=plan.patient_id)
+        except NotFound:
+            raise NotFound(f"No taper plan {plan_id}.") from None
+        versions = uow.tapers.versions(plan.id)
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="taper.read",
+            entity_type="TaperPlan",
+            entity_id=plan.id,
+            patient_id=plan.patient_id,
+        )
+        return _view(plan, versions, _local_today(ctx, clock()))
+
+
+def _change(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    plan_id: uuid.UUID,
+    change: str,
+    allowed_from: tuple[str, ...],
+    decide: Any,
+    reason: str | None,
+) -> TaperPlanView:
+    """Load the plan for a clinician on the care team, check its status, apply
+    `decide(plan, current_version, today, now, zone) -> (status, plan, approved)` as
+    the next version, audit, commit."""
+    now = clock()
+    with uow:
+        plan = uow.tapers.get(plan_id, for_update=True)
+        if plan is None:
+            raise NotFound(f"No taper plan {plan_id}.")
+        try:
+            ctx = load_writable_patient(uow, caller=caller, patient_id=plan.patient_id)
+        except NotFound:
+            raise NotFound(f"No taper plan {plan_id}.") from None
+        if plan.status not in allowed_from:
+            raise Conflict(f"This plan is {plan.status}; it cannot take a {change}.")
+        versions = uow.tapers.versions(plan.id)
+        current = versions[-1]
+        today = _local_today(ctx, now)
+        zone = zoneinfo.ZoneInfo(ctx.patient.timezone)
+        status, plan_json, approved = decide(plan, current, today, now, zone)
+        before = {"status": plan.status, "version": plan.current_version}
+        plan.status = status
+        plan.current_version += 1
+        plan.updated_at = now
+        nxt = TaperPlanVersion(
+            plan_id=plan.id,
+            version=plan.current_version,
+            change=change,
+            status=status,
+            settings=current.settings,
+            plan=plan_json,
+            approved_steps=approved,
+            reason=(reason or "").strip() or None,
+            created_by=caller.require().user_id,
+            created_at=now,
+        )
+        uow.tapers.add_version(plan, nxt)
+        _audit(
+            uow,
+            caller=caller,
+            now=now,
+            plan=plan,
+            change=change,
+            before=before,
+            after={"status": status, "version": plan.current_version, "reason": nxt.reason},
+        )
+        uow.commit()
+        return _view(plan, [*versions, nxt], today)
+
+
+def approve_taper_plan(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    plan_id: uuid.UUID,
+    approve_flagged: Sequence[int],
+    reason: str | None,
+) -> TaperPlanView:
+    """Approve a draft; every step whose cut exceeds the cap must be listed."""
+
+    def decide(
+        plan: TaperPlan,
+        current: TaperPlanVersion,
+        today: dt.date,
+        now: dt.datetime,
+        zone: zoneinfo.ZoneInfo,
+    ) -> tuple[str, dict[str, Any], list[int]]:
+        flagged = flagged_steps(current.plan)
+        missing = sorted(set(flagged) - set(approve_flagged))
+        extra = sorted(set(approve_flagged) - set(flagged))
+        if extra:
+            raise ValidationFailed(
+                "Only steps over the cap are approved one by one.",
+                errors={"approve_flagged": [f"Steps {extra} are not flagged."]},
+            )
+        if missing:
+            raise Conflict(
+                f"Steps {missing} cut more than the cap allows; approve each explicitly "
+                "(approve_flagged) or change the plan.",
+                errors={"approve_flagged": [f"Missing: {missing}."]},
+            )
+        status = ACTIVE if started(current.plan, today) else APPROVED
+        return status, current.plan, flagged
+
+    return _change(
+        uow=uow,
+        caller=caller,
+        clock=clock,
+        plan_id=plan_id,
+        change="approve",
+        allowed_from=(DRAFT,),
+        decide=decide,
+        reason=reason,
+    )
+
+
+def pause_taper_plan(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, reason: str
+) -> TaperPlanView:
+    """Hold the current dose: no step starts until the plan is resumed."""
+
+    def decide(
+        plan: TaperPlan,
+        current: TaperPlanVersion,
+        today: dt.date,
+        now: dt.datetime,
+        zone: zoneinfo.ZoneInfo,
+    ) -> tuple[str, dict[str, Any], list[int]]:
+        plan.paused_at = now
+        return PAUSED, current.plan, list(current.approved_steps)
+
+    return _change(
+        uow=uow,
+        caller=caller,
+        clock=clock,
+        plan_id=plan_id,
+        change="pause",
+        allowed_from=(APPROVED, ACTIVE),
+        decide=decide,
+        reason=reason,
+    )
+
+
+def resume_taper_plan(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, reason: str
+) -> TaperPlanView:
+    """Carry on where the plan was held: the current step lasts as many days longer
+    as the pause did, and every later step moves with it."""
+
+    def decide(
+        plan: TaperPlan,
+        current: TaperPlanVersion,
+        today: dt.date,
+        now: dt.datetime,
+        zone: zoneinfo.ZoneInfo,
+    ) -> tuple[str, dict[str, Any], list[int]]:
+        paused_on = (plan.paused_at or now).astimezone(zone).date()
+        held = (today - paused_on).days
+        plan_json = current.plan
+        if held > 0:
+            index = current_index(current.plan, paused_on)
+            plan_json = extend_step(current.plan, index, held)
+        plan.paused_at = None
+        status = ACTIVE if started(plan_json, today) else APPROVED
+        return status, plan_json, list(current.approved_steps)
+
+    return _change(
+        uow=uow,
+        caller=caller,
+        clock=clock,
+        plan_id=plan_id,
+        change="resume",
+        allowed_from=(PAUSED,),
+        decide=decide,
+        reason=reason,
+    )
+
+
+def extend_taper_plan(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    plan_id: uuid.UUID,
+    days: int,
+    reason: str | None,
+) -> TaperPlanView:
+    """More days on the current step (the first, before the plan starts)."""
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise ValidationFailed(
+            "Extend by a number of days.",
+            errors={"days": [f"Must be between 1 and {MAX_EXTENSION_DAYS}."]},
+        )
+
+    def decide(
+        plan: TaperPlan,
+        current: TaperPlanVersion,
+        today: dt.date,
+        now: dt.datetime,
+        zone: zoneinfo.ZoneInfo,
+    ) -> tuple[str, dict[str, Any], list[int]]:
+        index = current_index(current.plan, today)
+        return plan.status, extend_step(current.plan, index, days), list(current.approved_steps)
+
+    return _change(
+        uow=uow,
+        caller=caller,
+        clock=clock,
+        plan_id=plan_id,
+        change="extend",
+        allowed_from=(DRAFT, APPROVED, ACTIVE, PAUSED),
+        decide=decide,
+        reason=reason,
+    )
+
+
+def cancel_taper_plan(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, reason: str
+) -> TaperPlanView:
+    """End the plan; the prescription keeps its current dose."""
+
+    def decide(
+        plan: TaperPlan,
+        current: TaperPlanVersion,
+        today: dt.date,
+        now: dt.datetime,
+        zone: zoneinfo.ZoneInfo,
+    ) -> tuple[str, dict[str, Any], list[int]]:
+        return CANCELLED, current.plan, list(current.approved_steps)
+
+    return _change(
+        uow=uow,
+        caller=caller,
+        clock=clock,
+        plan_id=plan_id,
+        change="cancel",
+        allowed_from=(DRAFT, APPROVED, ACTIVE, PAUSED),
+        decide=decide,
+        reason=reason,
+    )
