@@ -22,19 +22,23 @@ import argparse
 import contextlib
 import cProfile
 import csv
-import io
-import os
-import pstats
 import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.common import (
+    add_engine_arguments,
+    machine_line,
+    percentile,
+    postgres_database,
+    print_profile,
+    verdict,
+)
 from service.db.migrate import upgrade
 from service.db.uow import Database
 from service.domain.catalog import Resolved
@@ -49,7 +53,6 @@ DRUGS = 2000
 REGIMEN = 15
 WARMUP = 20
 LEVELS = ("Major", "Moderate", "Minor", "Unknown")
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 TARGET_IMPORT_S = 30.0
 TARGET_IMPORT_PAIRS = 250_000
@@ -138,25 +141,6 @@ def scenarios(names: list[str], count: int, seed: int) -> list[tuple[str, list[s
 @contextlib.contextmanager
 def sqlite_database(tmp: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp / 'bench.sqlite'}"
-
-
-@contextlib.contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """A throwaway database on the server, dropped afterwards."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(server_url)
-    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"medtrack_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
 
 
 # --- measurements -------------------------------------------------------------------
@@ -279,26 +263,7 @@ def run_engine(
     return result
 
 
-def print_profile(title: str, prof: cProfile.Profile) -> None:
-    buf = io.StringIO()
-    stats = pstats.Stats(prof, stream=buf)
-    stats.sort_stats("cumulative").print_stats(30)
-    stats.sort_stats("tottime").print_stats(15)
-    print(f"\n==== profile: {title} ====\n{buf.getvalue()}", flush=True)
-
-
 # --- report -------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-p * len(ordered) // 100))))
-    return ordered[rank - 1]
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def report(results: list[Result], sizes: Sizes, quick: bool) -> None:
@@ -353,21 +318,13 @@ def report(results: list[Result], sizes: Sizes, quick: bool) -> None:
             f"version after import {r.kb_version}"
             + ("; checks timed after VACUUM ANALYZE" if r.vacuumed else "")
         )
-    load1, load5, _ = os.getloadavg()
-    print(f"Machine: {os.cpu_count()} CPUs, load average {load1:.2f} (1 min) {load5:.2f} (5 min)")
+    print(machine_line())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.interactions", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="25,000 pairs and 50 checks")
-    parser.add_argument(
-        "--engine", choices=("sqlite", "postgresql", "both"), default="both", help="default both"
-    )
-    parser.add_argument(
-        "--postgres-url",
-        default=DEFAULT_POSTGRES,
-        help="server to create the throwaway database on (default %(default)s)",
-    )
+    add_engine_arguments(parser)
     parser.add_argument("--profile", action="store_true", help="cProfile the import and the checks")
     parser.add_argument(
         "--vacuum",

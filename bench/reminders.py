@@ -33,7 +33,6 @@ import functools
 import hashlib
 import hmac
 import multiprocessing
-import os
 import random
 import sys
 import tempfile
@@ -52,7 +51,14 @@ from typing import Any
 
 from sqlalchemy import Table, func, select, update
 
-from bench.interactions import percentile, postgres_database, print_profile, verdict
+from bench.common import (
+    add_engine_arguments,
+    machine_line,
+    percentile,
+    postgres_database,
+    print_profile,
+    verdict,
+)
 from schedules.app import worker_id
 from service.db.devices import DeviceRepository
 from service.db.doses import DoseRepository
@@ -78,7 +84,6 @@ from service.usecases.planning import plan
 from service.usecases.reminders import REMINDER, ReminderPolicy
 
 SEED = 42
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_NOOP_PG_PER_S = 10_000.0
 WEBHOOK_SECRET = "bench-webhook-secret"  # noqa: S105  (a local receiver, not a credential)
 
@@ -802,21 +807,13 @@ def report(results: list[EngineResult], sizes: Sizes, quick: bool) -> None:
                 f"expired) = {s.reported}; the outbox holds {s.queued:,} due reminders, "
                 "0 follow-ups, 0 expired (counted by SQL)"
             )
-    load1, load5, _ = os.getloadavg()
-    print(f"Machine: {os.cpu_count()} CPUs, load average {load1:.2f} (1 min) {load5:.2f} (5 min)")
+    print(machine_line())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reminders", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="2,000 reminders instead of 20,000")
-    parser.add_argument(
-        "--engine", choices=("sqlite", "postgresql", "both"), default="both", help="default both"
-    )
-    parser.add_argument(
-        "--postgres-url",
-        default=DEFAULT_POSTGRES,
-        help="server to create the throwaway database on (default %(default)s)",
-    )
+    add_engine_arguments(parser)
     parser.add_argument(
         "--profile",
         action="store_true",
