@@ -9,12 +9,14 @@ import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from service.db.tables import TaperPlan, TaperPlanVersion
+from service.db.tables import PrescriptionVersion, TaperPlan, TaperPlanVersion
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
+from service.domain.prescriptions import Schedule
 from service.domain.taper import plan_taper
 from service.domain.taper.changes import (
     MAX_EXTENSION_DAYS,
@@ -162,6 +164,15 @@ def _audit(
     )
 
 
+def _daily_dose_mg(version: PrescriptionVersion) -> Decimal | None:
+    """The prescription's daily dose in mg, when it is one (doses in mg, every day)."""
+    schedule = Schedule.from_json(version.schedule)
+    daily = schedule.every_n_days == 1 and schedule.days_of_week is None
+    if version.dose_unit != "mg" or schedule.as_needed or not daily:
+        return None
+    return (Decimal(version.dose_amount) * len(schedule.times)).normalize()
+
+
 def create_taper_plan(
     *,
     uow: UnitOfWork,
@@ -190,6 +201,12 @@ def create_taper_plan(
         ingredients = tuple(version.ingredients or ())
         if len(ingredients) != 1:
             raise Conflict("Only a single-ingredient prescription from the catalog can be tapered.")
+        daily = _daily_dose_mg(version)
+        if daily is not None and Decimal(body["start_dose_mg"]) != daily:
+            raise ValidationFailed(
+                "A taper starts from the current dose.",
+                errors={"start_dose_mg": [f"The prescription gives {daily} mg a day."]},
+            )
         settings_in = {**body, "drug": body.get("drug") or ingredients[0]}
         drug_id, settings = taper_settings(kb, settings_in)
         if drug_id != ingredients[0]:

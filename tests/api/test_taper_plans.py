@@ -173,6 +173,7 @@ def test_who_may_see_and_change_a_plan(make: Builders, clock: FrozenClock) -> No
     [
         ({"drug": "sertraline"}, "drug"),
         ({"start_dose_mg": 7.3}, "start_dose_mg"),
+        ({"start_dose_mg": 30}, "start_dose_mg"),
         ({"algorithm": {"kind": "hyperbolic", "occupancy_step_pct": 10}}, "algorithm.kind"),
     ],
 )
