@@ -12,7 +12,7 @@ from sqlalchemy import Table, case, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
-from service.db.tables import CareTeamMember, DoseEvent, Prescription
+from service.db.tables import DoseEvent, Prescription
 
 EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
 PRESCRIPTIONS: Table = Prescription.__table__  # type: ignore[attr-defined]
@@ -213,12 +213,6 @@ class DoseRepository:
             .limit(n)
         )
         return [r[0] for r in self._s.connection().execute(query)]
-
-    def care_team(self, patient_id: uuid.UUID) -> list[uuid.UUID]:
-        query = model_select(CareTeamMember.clinician_id).where(
-            CareTeamMember.patient_id == patient_id, col(CareTeamMember.removed_at).is_(None)
-        )
-        return list(self._s.exec(query))
 
     def mark_care_team_notified(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
         if ids:

@@ -321,6 +321,12 @@ class Catalog:
     _names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _class_names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
+    def withdrawal_risks(self, ingredients: Iterable[str]) -> list[Drug]:
+        """The ingredients, among these, that must be tapered rather than stopped."""
+        return [
+            self.drugs[i] for i in ingredients if i in self.drugs and self.drugs[i].withdrawal_risk
+        ]
+
     def __post_init__(self) -> None:
         for entry_id, names in self.entry_names():
             for name in names:

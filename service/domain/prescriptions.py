@@ -95,6 +95,12 @@ EARLIEST_START = dt.date(2000, 1, 1)
 LATEST_DATE = dt.date(2100, 12, 31)
 
 
+def plain_amount(amount: Decimal) -> Decimal:
+    """10.0000 -> 10 and 2.5000 -> 2.5, without exponent notation (1E+1)."""
+    n = amount.normalize()
+    return n.quantize(Decimal(1)) if n.as_tuple().exponent > 0 else n  # type: ignore[operator]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Dose:
     amount: Decimal

@@ -21,6 +21,7 @@ from service.db.outbox import Claimed
 from service.db.tables import Notification
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Role
+from service.domain.prescriptions import plain_amount
 from service.notify.base import DeliveryError, Device, Message, Notifier
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Forbidden
@@ -82,14 +83,9 @@ def _device(d: DeviceFacts) -> Device:
     )
 
 
-def _amount(value: object) -> str:
-    n = Decimal(str(value)).normalize()
-    return format(n.quantize(Decimal(1)) if n == n.to_integral() else n, "f")
-
-
 def _dose_message(c: Claimed, event: EventFacts, devices: tuple[Device, ...]) -> Message:
     local = event.scheduled_at.astimezone(zoneinfo.ZoneInfo(event.timezone))
-    dose = f"{_amount(event.dose_amount)} {event.dose_unit}"
+    dose = f"{plain_amount(Decimal(event.dose_amount))} {event.dose_unit}"
     if c.kind == FOLLOW_UP:
         title = f"Did you take your {event.drug}?"
         body = f"{dose} was due at {local:%H:%M}. Log it in the app."

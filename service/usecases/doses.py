@@ -16,7 +16,7 @@ from service.db.uow import UnitOfWork
 from service.domain.accounts import Role
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Schedule
+from service.domain.prescriptions import Schedule, plain_amount
 from service.domain.schedule import (
     dose_instants,
     next_prn_allowed,
@@ -72,7 +72,7 @@ def _view(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> DoseView
         id=e.id,
         prescription_id=e.prescription_id,
         drug=e.drug,
-        dose_amount=Decimal(e.dose_amount).normalize(),
+        dose_amount=plain_amount(Decimal(e.dose_amount)),
         dose_unit=e.dose_unit,
         scheduled_at=e.scheduled_at,
         local_time=e.scheduled_at.astimezone(zoneinfo.ZoneInfo(e.timezone)),
@@ -135,7 +135,7 @@ def _projected(
                     id=event_id,
                     prescription_id=rx.prescription_id,
                     drug=rx.drug,
-                    dose_amount=Decimal(rx.dose_amount).normalize(),
+                    dose_amount=plain_amount(Decimal(rx.dose_amount)),
                     dose_unit=rx.dose_unit,
                     scheduled_at=d.at,
                     local_time=d.local,

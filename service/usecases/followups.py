@@ -88,6 +88,7 @@ def follow_up_missed(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -
         # A dose of a prescription paused or stopped since is not the care team's
         # concern: it is recorded missed, without an alert.
         statuses = uow.doses.statuses_of({m.prescription_id for m in missed})
+        teams = uow.patients.care_teams(list({m.patient_id for m in missed}))
         notified: list[uuid.UUID] = []
         for m in missed:
             if statuses.get(m.prescription_id) != "active":
@@ -98,7 +99,7 @@ def follow_up_missed(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -
             rows = _care_team_rows(
                 m,
                 reason,
-                uow.doses.care_team(m.patient_id),
+                teams[m.patient_id],
                 now=now,
                 in_a_row=policy.missed_in_a_row,
             )

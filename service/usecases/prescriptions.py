@@ -21,6 +21,7 @@ from service.domain.prescriptions import (
     PrescriptionTerms,
     Schedule,
     Status,
+    plain_amount,
     revise,
     transition,
     validate_terms,
@@ -66,16 +67,10 @@ class PrescriptionRecord:
     findings: tuple[dict[str, Any], ...] = ()
 
 
-def _plain(amount: Decimal) -> Decimal:
-    """10.0000 -> 10 and 2.5000 -> 2.5, without exponent notation."""
-    n = amount.normalize()
-    return n.quantize(Decimal(1)) if n.as_tuple().exponent > 0 else n  # type: ignore[operator]
-
-
 def _terms(v: PrescriptionVersion) -> PrescriptionTerms:
     return PrescriptionTerms(
         drug=v.drug,
-        dose=Dose(amount=_plain(Decimal(v.dose_amount)), unit=v.dose_unit),
+        dose=Dose(amount=plain_amount(Decimal(v.dose_amount)), unit=v.dose_unit),
         route=v.route,
         schedule=Schedule.from_json(v.schedule),
         start_date=v.start_date,
@@ -496,11 +491,7 @@ def revise_prescription(
 def _guard_abrupt_stop(kb: KnowledgeBase, current: PrescriptionVersion, abrupt: str) -> None:
     """Stopping a withdrawal-risk drug at once needs its own, explicit reason
     (CLINICAL.md 4: the abrupt-stop guard); otherwise it is tapered."""
-    risky = [
-        kb.catalog.drugs[i]
-        for i in current.ingredients or ()
-        if i in kb.catalog.drugs and kb.catalog.drugs[i].withdrawal_risk
-    ]
+    risky = kb.catalog.withdrawal_risks(current.ingredients or ())
     if risky and not abrupt:
         why = " ".join(f"{d.name}: {d.withdrawal_risk}" for d in risky)
         raise Conflict(

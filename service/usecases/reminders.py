@@ -53,5 +53,4 @@ def dose_event_id(prescription_id: uuid.UUID, at: dt.datetime) -> uuid.UUID:
 
 
 def withdrawal_risk(kb: KnowledgeBase, ingredients: Iterable[str]) -> bool:
-    drugs = kb.catalog.drugs
-    return any(i in drugs and drugs[i].withdrawal_risk for i in ingredients)
+    return bool(kb.catalog.withdrawal_risks(ingredients))

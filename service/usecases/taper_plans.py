@@ -16,7 +16,7 @@ from service.db.tables import PrescriptionVersion, TaperPlan, TaperPlanVersion
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Schedule
+from service.domain.prescriptions import Schedule, plain_amount
 from service.domain.taper import plan_taper
 from service.domain.taper.changes import (
     MAX_EXTENSION_DAYS,
@@ -170,7 +170,7 @@ def _daily_dose_mg(version: PrescriptionVersion) -> Decimal | None:
     daily = schedule.every_n_days == 1 and schedule.days_of_week is None
     if version.dose_unit != "mg" or schedule.as_needed or not daily:
         return None
-    return (Decimal(version.dose_amount) * len(schedule.times)).normalize()
+    return plain_amount(Decimal(version.dose_amount) * len(schedule.times))
 
 
 def create_taper_plan(
