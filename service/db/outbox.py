@@ -49,6 +49,34 @@ def insert_for(session: Session) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+def queued(
+    *,
+    key: str,
+    kind: str,
+    recipient_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    dose_event_id: uuid.UUID | None,
+    due_at: dt.datetime,
+    now: dt.datetime,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An outbox row for `add_messages`: queued, never tried, due at `due_at`."""
+    return {
+        "idempotency_key": key,
+        "kind": kind,
+        "recipient_id": recipient_id,
+        "patient_id": patient_id,
+        "dose_event_id": dose_event_id,
+        "due_at": due_at,
+        "status": QUEUED,
+        "attempts": 0,
+        "next_attempt_at": due_at,
+        "payload": payload or {},
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self._s = session

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from service.db.doses import CANCELLED, MISSED, OPEN, PENDING, SKIPPED, TAKEN
+from service.db.outbox import queued
 from service.db.tables import DoseEvent, Patient
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Role
@@ -389,20 +390,15 @@ def snooze(
         uow.doses.save_event(event)
         uow.outbox.add_messages(
             [
-                {
-                    "idempotency_key": f"{SNOOZE}:{event.id}:{event.snoozes}",
-                    "kind": SNOOZE,
-                    "recipient_id": patient.user_id,
-                    "patient_id": event.patient_id,
-                    "dose_event_id": event.id,
-                    "due_at": until,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": until,
-                    "payload": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                queued(
+                    key=f"{SNOOZE}:{event.id}:{event.snoozes}",
+                    kind=SNOOZE,
+                    recipient_id=patient.user_id,
+                    patient_id=event.patient_id,
+                    dose_event_id=event.id,
+                    due_at=until,
+                    now=now,
+                )
             ]
         )
         record(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.db.doses import Missed
+from service.db.outbox import queued
 from service.db.uow import UnitOfWork
 from service.usecases.context import Clock
 from service.usecases.reminders import CARE_TEAM, ReminderPolicy
@@ -60,20 +61,16 @@ def _care_team_rows(
         },
     }
     return [
-        {
-            "idempotency_key": f"{CARE_TEAM}:{m.id}:{clinician}",
-            "kind": CARE_TEAM,
-            "recipient_id": clinician,
-            "patient_id": m.patient_id,
-            "dose_event_id": m.id,
-            "due_at": now,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "payload": payload,
-            "created_at": now,
-            "updated_at": now,
-        }
+        queued(
+            key=f"{CARE_TEAM}:{m.id}:{clinician}",
+            kind=CARE_TEAM,
+            recipient_id=clinician,
+            patient_id=m.patient_id,
+            dose_event_id=m.id,
+            due_at=now,
+            now=now,
+            payload=payload,
+        )
         for clinician in clinicians
     ]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -137,6 +137,21 @@ def _view(plan: TaperPlan, versions: Sequence[TaperPlanVersion], today: dt.date)
             for v in versions
         ],
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Moment:
+    """What a change decides from: the plan, its current version, and when."""
+
+    plan: TaperPlan
+    current: TaperPlanVersion
+    today: dt.date
+    now: dt.datetime
+    zone: zoneinfo.ZoneInfo
+
+
+# The plan's next status, its steps (serial form) and the steps approved one by one.
+_Decision = tuple[str, dict[str, Any], list[int]]
 
 
 def _audit(
@@ -288,12 +303,12 @@ def _change(
     plan_id: uuid.UUID,
     change: str,
     allowed_from: tuple[str, ...],
-    decide: Any,
+    decide: Callable[[_Moment], _Decision],
     reason: str | None,
 ) -> TaperPlanView:
     """Load the plan for a clinician on the care team, check its status, apply
-    `decide(plan, current_version, today, now, zone) -> (status, plan, approved)` as
-    the next version, audit, commit."""
+    `decide(moment) -> (status, plan, approved steps)` as the next version, audit,
+    commit."""
     now = clock()
     with uow:
         plan = uow.tapers.get(plan_id, for_update=True)
@@ -309,7 +324,9 @@ def _change(
         current = versions[-1]
         today = _local_today(ctx, now)
         zone = zoneinfo.ZoneInfo(ctx.patient.timezone)
-        status, plan_json, approved = decide(plan, current, today, now, zone)
+        status, plan_json, approved = decide(
+            _Moment(plan=plan, current=current, today=today, now=now, zone=zone)
+        )
         before = {"status": plan.status, "version": plan.current_version}
         plan.status = status
         plan.current_version += 1
@@ -351,14 +368,8 @@ def approve_taper_plan(
 ) -> TaperPlanView:
     """Approve a draft; every step whose cut exceeds the cap must be listed."""
 
-    def decide(
-        plan: TaperPlan,
-        current: TaperPlanVersion,
-        today: dt.date,
-        now: dt.datetime,
-        zone: zoneinfo.ZoneInfo,
-    ) -> tuple[str, dict[str, Any], list[int]]:
-        flagged = flagged_steps(current.plan)
+    def decide(m: _Moment) -> _Decision:
+        flagged = flagged_steps(m.current.plan)
         missing = sorted(set(flagged) - set(approve_flagged))
         extra = sorted(set(approve_flagged) - set(flagged))
         if extra:
@@ -372,8 +383,8 @@ def approve_taper_plan(
                 "(approve_flagged) or change the plan.",
                 errors={"approve_flagged": [f"Missing: {missing}."]},
             )
-        status = ACTIVE if started(current.plan, today) else APPROVED
-        return status, current.plan, flagged
+        status = ACTIVE if started(m.current.plan, m.today) else APPROVED
+        return status, m.current.plan, flagged
 
     return _change(
         uow=uow,
@@ -392,15 +403,9 @@ def pause_taper_plan(
 ) -> TaperPlanView:
     """Hold the current dose: no step starts until the plan is resumed."""
 
-    def decide(
-        plan: TaperPlan,
-        current: TaperPlanVersion,
-        today: dt.date,
-        now: dt.datetime,
-        zone: zoneinfo.ZoneInfo,
-    ) -> tuple[str, dict[str, Any], list[int]]:
-        plan.paused_at = now
-        return PAUSED, current.plan, list(current.approved_steps)
+    def decide(m: _Moment) -> _Decision:
+        m.plan.paused_at = m.now
+        return PAUSED, m.current.plan, list(m.current.approved_steps)
 
     return _change(
         uow=uow,
@@ -420,22 +425,16 @@ def resume_taper_plan(
     """Carry on where the plan was held: the current step lasts as many days longer
     as the pause did, and every later step moves with it."""
 
-    def decide(
-        plan: TaperPlan,
-        current: TaperPlanVersion,
-        today: dt.date,
-        now: dt.datetime,
-        zone: zoneinfo.ZoneInfo,
-    ) -> tuple[str, dict[str, Any], list[int]]:
-        paused_on = (plan.paused_at or now).astimezone(zone).date()
-        held = (today - paused_on).days
-        plan_json = current.plan
+    def decide(m: _Moment) -> _Decision:
+        paused_on = (m.plan.paused_at or m.now).astimezone(m.zone).date()
+        held = (m.today - paused_on).days
+        plan_json = m.current.plan
         if held > 0:
-            index = current_index(current.plan, paused_on)
-            plan_json = extend_step(current.plan, index, held)
-        plan.paused_at = None
-        status = ACTIVE if started(plan_json, today) else APPROVED
-        return status, plan_json, list(current.approved_steps)
+            index = current_index(m.current.plan, paused_on)
+            plan_json = extend_step(m.current.plan, index, held)
+        m.plan.paused_at = None
+        status = ACTIVE if started(plan_json, m.today) else APPROVED
+        return status, plan_json, list(m.current.approved_steps)
 
     return _change(
         uow=uow,
@@ -465,15 +464,13 @@ def extend_taper_plan(
             errors={"days": [f"Must be between 1 and {MAX_EXTENSION_DAYS}."]},
         )
 
-    def decide(
-        plan: TaperPlan,
-        current: TaperPlanVersion,
-        today: dt.date,
-        now: dt.datetime,
-        zone: zoneinfo.ZoneInfo,
-    ) -> tuple[str, dict[str, Any], list[int]]:
-        index = current_index(current.plan, today)
-        return plan.status, extend_step(current.plan, index, days), list(current.approved_steps)
+    def decide(m: _Moment) -> _Decision:
+        index = current_index(m.current.plan, m.today)
+        return (
+            m.plan.status,
+            extend_step(m.current.plan, index, days),
+            list(m.current.approved_steps),
+        )
 
     return _change(
         uow=uow,
@@ -492,14 +489,8 @@ def cancel_taper_plan(
 ) -> TaperPlanView:
     """End the plan; the prescription keeps its current dose."""
 
-    def decide(
-        plan: TaperPlan,
-        current: TaperPlanVersion,
-        today: dt.date,
-        now: dt.datetime,
-        zone: zoneinfo.ZoneInfo,
-    ) -> tuple[str, dict[str, Any], list[int]]:
-        return CANCELLED, current.plan, list(current.approved_steps)
+    def decide(m: _Moment) -> _Decision:
+        return CANCELLED, m.current.plan, list(m.current.approved_steps)
 
     return _change(
         uow=uow,
