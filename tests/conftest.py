@@ -38,7 +38,7 @@ TABLES = (
     "audit_events, prescription_findings, prescription_versions, prescriptions, "
     "care_team_members, auth_tokens, login_failures, patients, users, "
     "imported_interactions, interaction_imports, notifications, dose_events, devices, "
-    "taper_plan_versions, taper_plans"
+    "taper_symptom_reports, taper_step_records, taper_plan_versions, taper_plans"
 )
 PASSWORD = "correct horse battery staple"
 
@@ -218,6 +218,7 @@ def prescription_body(**overrides: Any) -> dict[str, Any]:
             "as_needed": False,
             "max_doses_per_day": None,
             "min_hours_between": None,
+            "amounts": None,
         },
         "start_date": "2026-01-05",
         "end_date": None,

@@ -115,6 +115,21 @@ class Schedule:
     as_needed: bool = False
     max_doses_per_day: int | None = None
     min_hours_between: Decimal | None = None
+    # The amount at each of `times` (same order) where they differ, as in a taper
+    # step of 5 mg in the morning and 2.5 mg at night; otherwise the dose's amount.
+    amounts: tuple[Decimal, ...] | None = None
+
+    def amount_at(self, slot: dt.time, default: Decimal) -> Decimal:
+        """The amount taken at `slot`, one of `times`."""
+        if self.amounts is None:
+            return default
+        return self.amounts[self.times.index(slot)]
+
+    def daily_total(self, default: Decimal) -> Decimal:
+        """What a dose day adds up to, given the dose's amount."""
+        if self.amounts is None:
+            return default * len(self.times)
+        return sum(self.amounts, Decimal(0))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,12 +141,14 @@ class Schedule:
             "min_hours_between": (
                 str(self.min_hours_between) if self.min_hours_between is not None else None
             ),
+            "amounts": [str(a) for a in self.amounts] if self.amounts is not None else None,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Schedule:
         mhb = data.get("min_hours_between")
         dow = data.get("days_of_week")
+        amounts = data.get("amounts")
         return cls(
             times=tuple(dt.time.fromisoformat(t) for t in data.get("times", [])),
             every_n_days=int(data.get("every_n_days", 1)),
@@ -139,6 +156,7 @@ class Schedule:
             as_needed=bool(data.get("as_needed", False)),
             max_doses_per_day=data.get("max_doses_per_day"),
             min_hours_between=Decimal(mhb) if mhb is not None else None,
+            amounts=tuple(Decimal(a) for a in amounts) if amounts is not None else None,
         )
 
 
@@ -158,20 +176,32 @@ REVISABLE_FIELDS = frozenset(
 )
 
 
-def _check_dose(dose: Dose, problems: Problems) -> None:
-    ceiling = DOSE_UNIT_CEILINGS.get(dose.unit)
-    if ceiling is None:
-        problems.add("dose.unit", f"Unknown unit; use one of: {', '.join(DOSE_UNITS)}.")
-    if not dose.amount.is_finite() or dose.amount <= 0:
-        problems.add("dose.amount", "Must be greater than 0.")
-    elif ceiling is not None and dose.amount > ceiling:
+def _check_amount(amount: Decimal, unit: str, field: str, problems: Problems) -> None:
+    ceiling = DOSE_UNIT_CEILINGS.get(unit)
+    if not amount.is_finite() or amount <= 0:
+        problems.add(field, "Must be greater than 0.")
+    elif ceiling is not None and amount > ceiling:
         problems.add(
-            "dose.amount",
-            f"{dose.amount} {dose.unit} in one administration is implausible "
-            f"(more than {ceiling} {dose.unit}); check the amount and unit.",
+            field,
+            f"{amount} {unit} in one administration is implausible "
+            f"(more than {ceiling} {unit}); check the amount and unit.",
         )
-    elif -dose.amount.as_tuple().exponent > DOSE_DECIMAL_PLACES:  # type: ignore[operator]
-        problems.add("dose.amount", f"At most {DOSE_DECIMAL_PLACES} decimal places.")
+    elif -amount.as_tuple().exponent > DOSE_DECIMAL_PLACES:  # type: ignore[operator]
+        problems.add(field, f"At most {DOSE_DECIMAL_PLACES} decimal places.")
+
+
+def _check_dose(dose: Dose, schedule: Schedule, problems: Problems) -> None:
+    if dose.unit not in DOSE_UNIT_CEILINGS:
+        problems.add("dose.unit", f"Unknown unit; use one of: {', '.join(DOSE_UNITS)}.")
+    _check_amount(dose.amount, dose.unit, "dose.amount", problems)
+    if schedule.amounts is None:
+        return
+    if schedule.as_needed:
+        problems.add("schedule.amounts", "As-needed doses take the dose's amount.")
+    elif len(schedule.amounts) != len(schedule.times):
+        problems.add("schedule.amounts", "Give one amount for each time, in the same order.")
+    for i, amount in enumerate(schedule.amounts):
+        _check_amount(amount, dose.unit, f"schedule.amounts.{i}", problems)
 
 
 def _check_schedule(s: Schedule, problems: Problems) -> None:
@@ -226,7 +256,7 @@ def validate_terms(terms: PrescriptionTerms) -> PrescriptionTerms:
         problems.add("drug", "Must not be blank.")
     if terms.route not in ROUTES:
         problems.add("route", f"Unknown route; use one of: {', '.join(ROUTES)}.")
-    _check_dose(terms.dose, problems)
+    _check_dose(terms.dose, terms.schedule, problems)
     _check_schedule(terms.schedule, problems)
     if not EARLIEST_START <= terms.start_date <= LATEST_DATE:
         problems.add("start_date", f"Must be between {EARLIEST_START} and {LATEST_DATE}.")
@@ -236,8 +266,14 @@ def validate_terms(terms: PrescriptionTerms) -> PrescriptionTerms:
         elif terms.end_date > LATEST_DATE:
             problems.add("end_date", f"Must not be after {LATEST_DATE}.")
     problems.raise_if_any()
-    schedule = replace(terms.schedule, times=tuple(sorted(terms.schedule.times)))
-    return replace(terms, drug=terms.drug.strip(), schedule=schedule)
+    return replace(terms, drug=terms.drug.strip(), schedule=_in_time_order(terms.schedule))
+
+
+def _in_time_order(s: Schedule) -> Schedule:
+    """Times sorted, each amount kept with its time."""
+    order = sorted(range(len(s.times)), key=lambda i: s.times[i])
+    amounts = tuple(s.amounts[i] for i in order) if s.amounts is not None else None
+    return replace(s, times=tuple(s.times[i] for i in order), amounts=amounts)
 
 
 def revise(current: PrescriptionTerms, changes: Mapping[str, Any]) -> PrescriptionTerms:

@@ -54,7 +54,7 @@ def _planned_rows(
                 "timezone": rx.timezone,
                 "slot": slot,
                 "drug": rx.drug,
-                "dose_amount": rx.dose_amount,
+                "dose_amount": schedule.amount_at(d.slot, rx.dose_amount),
                 "dose_unit": rx.dose_unit,
                 "withdrawal_risk": risk,
                 "prn": False,

@@ -312,3 +312,48 @@ def test_amount_outside_the_plausible_range_is_rejected(dose: Dose) -> None:
     with pytest.raises(DomainValidationError) as info:
         validate_terms(make_terms(dose=dose))
     assert list(info.value.errors) == ["dose.amount"]
+
+
+@st.composite
+def split_schedules(draw: st.DrawFn) -> Schedule:
+    """Fixed times with their own amounts, as a taper step of 5 mg and 2.5 mg."""
+    times = draw(st.lists(clock_times, min_size=1, max_size=6, unique=True))
+    amounts = draw(
+        st.lists(
+            st.decimals(min_value="0.0001", max_value=100, places=4),
+            min_size=len(times),
+            max_size=len(times),
+        )
+    )
+    return Schedule(times=tuple(times), amounts=tuple(amounts))
+
+
+@given(split_schedules())
+def test_each_amount_stays_with_its_time(schedule: Schedule) -> None:
+    assert schedule.amounts is not None
+    out = validate_terms(make_terms(schedule=schedule)).schedule
+    assert list(out.times) == sorted(schedule.times)
+    pairs = dict(zip(schedule.times, schedule.amounts, strict=True))
+    assert all(out.amount_at(t, Decimal(99)) == pairs[t] for t in out.times)
+    assert out.daily_total(Decimal(99)) == sum(schedule.amounts)
+    assert Schedule.from_json(json.loads(json.dumps(out.to_json()))) == out
+
+
+def test_without_amounts_every_time_takes_the_dose() -> None:
+    schedule = Schedule(times=(T8, T20))
+    assert schedule.amount_at(T20, Decimal("2.5")) == Decimal("2.5")
+    assert schedule.daily_total(Decimal("2.5")) == Decimal(5)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "key"),
+    [
+        (Schedule(times=(T8, T20), amounts=(Decimal(5),)), "schedule.amounts"),
+        (Schedule(times=(T8,), amounts=(Decimal(0),)), "schedule.amounts.0"),
+        (Schedule(times=(T8, T20), amounts=(Decimal(5), Decimal("0.00001"))), "schedule.amounts.1"),
+        (Schedule(times=(T8,), amounts=(Decimal(20_000),)), "schedule.amounts.0"),
+        (replace(PRN, amounts=(Decimal(5),)), "schedule.amounts"),
+    ],
+)
+def test_bad_amounts_are_reported_under_their_field(schedule: Schedule, key: str) -> None:
+    assert key in errors_of(make_terms(schedule=schedule))

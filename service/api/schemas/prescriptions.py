@@ -78,10 +78,23 @@ class ScheduleSchema(StrictSchema):
         allow_nan=False,
         validate=validate.Range(min=0, min_inclusive=False, max=72),
     )
+    amounts = fields.List(
+        Number(
+            allow_nan=False, validate=validate.Range(min=0, min_inclusive=False, max=10_000_000)
+        ),
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(min=1, max=MAX_TIMES_PER_DAY),
+        metadata={
+            "description": "The amount at each time, in the same order, where the times "
+            "differ (5 mg at 08:00 and 2.5 mg at 20:00); null means the dose amount at each."
+        },
+    )
 
     @ma.post_load
     def make(self, data: dict[str, Any], **_: Any) -> Schedule:
         dow = data["days_of_week"]
+        amounts = data["amounts"]
         return Schedule(
             times=tuple(data["times"]),
             every_n_days=data["every_n_days"],
@@ -89,6 +102,7 @@ class ScheduleSchema(StrictSchema):
             as_needed=data["as_needed"],
             max_doses_per_day=data["max_doses_per_day"],
             min_hours_between=_decimal(data["min_hours_between"]),
+            amounts=tuple(Decimal(str(a)) for a in amounts) if amounts is not None else None,
         )
 
 
@@ -165,6 +179,7 @@ class ScheduleOutSchema(StrictSchema):
     as_needed = fields.Boolean(required=True)
     max_doses_per_day = fields.Integer(allow_none=True, required=True)
     min_hours_between = fields.Float(allow_none=True, required=True)
+    amounts = fields.List(fields.Float(), allow_none=True, required=True)
 
 
 class StoredFindingSchema(FindingSchema):
