@@ -29,6 +29,7 @@ from service.usecases.dispatch import dispatch_due, queue_due_messages, release_
 from service.usecases.followups import follow_up_missed
 from service.usecases.planning import materialise_doses
 from service.usecases.reminders import ReminderPolicy
+from service.usecases.taper_steps import advance_taper_plans
 
 log = logging.getLogger("medtrack.scheduler")
 
@@ -37,6 +38,7 @@ MATERIALISE = "materialise-doses"
 FOLLOW_UP = "follow-up-missed"
 QUEUE = "queue-messages"
 DISPATCH = "dispatch-messages"
+ADVANCE_TAPERS = "advance-taper-plans"
 
 
 def worker_id() -> str:
@@ -55,6 +57,19 @@ class Jobs:
     clock: Clock = utc_now
     worker: str = field(default_factory=worker_id)
     stopping: threading.Event = field(default_factory=threading.Event)
+
+    def advance_tapers(self) -> None:
+        s = advance_taper_plans(
+            uow=self.database.uow(), clock=self.clock, kb=self.kb, policy=self.policy
+        )
+        if s.plans or s.skipped:
+            log.info(
+                "taper plans: %d advanced (%d steps started, %d completed), %d held elsewhere",
+                s.plans,
+                s.steps,
+                s.completed,
+                s.skipped,
+            )
 
     def materialise(self) -> None:
         planned = materialise_doses(
@@ -97,8 +112,10 @@ class Jobs:
             )
 
     def run_once(self) -> None:
-        """Every job once, in the order a catch-up needs: plan, settle the past,
-        queue what is due, send it; then send what the follow-up queued."""
+        """Every job once, in the order a catch-up needs: start the taper steps
+        that came due (they change doses), plan, settle the past, queue what is
+        due, send it."""
+        self.advance_tapers()
         self.materialise()
         self.follow_up()
         self.queue()
@@ -127,6 +144,13 @@ def build_scheduler(jobs: Jobs, *, dispatch_seconds: int) -> BlockingScheduler:
     )
     scheduler.add_job(
         jobs.follow_up, IntervalTrigger(seconds=60), id=FOLLOW_UP, misfire_grace_time=60, **common
+    )
+    scheduler.add_job(
+        jobs.advance_tapers,
+        IntervalTrigger(seconds=60),
+        id=ADVANCE_TAPERS,
+        misfire_grace_time=60,
+        **common,
     )
     scheduler.add_job(
         jobs.materialise,

@@ -172,6 +172,12 @@ class PrescriptionRepository:
             query = query.with_for_update()
         return self._s.exec(query).first()
 
+    def claim(self, rx_id: uuid.UUID) -> Prescription | None:
+        """The prescription, locked for this transaction; None while another
+        transaction holds it."""
+        query = select(Prescription).where(Prescription.id == rx_id)
+        return self._s.exec(query.with_for_update(skip_locked=True)).first()
+
     def version(self, rx_id: uuid.UUID, number: int) -> PrescriptionVersion:
         query = select(PrescriptionVersion).where(
             PrescriptionVersion.prescription_id == rx_id, PrescriptionVersion.version == number

@@ -11,6 +11,8 @@ from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint, text
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule, plain_amount
+
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware UTC instants on every engine (SQLite drops the offset)."""
@@ -159,6 +161,18 @@ class PrescriptionVersion(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=2000)
     created_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: dt.datetime = _utc_column()
+
+    def terms(self) -> PrescriptionTerms:
+        """The terms this version holds."""
+        return PrescriptionTerms(
+            drug=self.drug,
+            dose=Dose(amount=plain_amount(Decimal(self.dose_amount)), unit=self.dose_unit),
+            route=self.route,
+            schedule=Schedule.from_json(self.schedule),
+            start_date=self.start_date,
+            end_date=self.end_date,
+            instructions=self.instructions,
+        )
 
 
 class PrescriptionFinding(SQLModel, table=True):
@@ -335,6 +349,7 @@ class TaperPlan(SQLModel, table=True):
             postgresql_where=text("status IN ('draft', 'approved', 'active', 'paused')"),
         ),
         Index("ix_taper_plans_patient", "patient_id"),
+        Index("ix_taper_plans_next_step_at", "next_step_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -344,6 +359,10 @@ class TaperPlan(SQLModel, table=True):
     status: str = Field(max_length=16)
     current_version: int = 1
     paused_at: dt.datetime | None = _utc_column(nullable=True)
+    # When the scheduler next has a step to start (None unless approved or active).
+    next_step_at: dt.datetime | None = _utc_column(nullable=True)
+    # The clinician whose approval the scheduler acts on.
+    approved_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     created_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: dt.datetime = _utc_column()
     updated_at: dt.datetime = _utc_column()
@@ -366,6 +385,45 @@ class TaperPlanVersion(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=2000)
     created_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: dt.datetime = _utc_column()
+
+
+class TaperStepRecord(SQLModel, table=True):
+    """A step the scheduler started: at most one per plan and step (append-only)."""
+
+    __tablename__ = "taper_step_records"
+    __table_args__ = (UniqueConstraint("plan_id", "step_index", name="uq_taper_step_records_step"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="taper_plans.id")
+    step_index: int
+    plan_version: int
+    prescription_id: uuid.UUID = Field(foreign_key="prescriptions.id")
+    # The prescription version that carries the step's dose.
+    prescription_version: int
+    daily_dose_mg: Decimal = Field(sa_column=Column(Numeric(14, 4), nullable=False))
+    start_date: dt.date
+    due_at: dt.datetime = _utc_column()
+    recorded_at: dt.datetime = _utc_column()
+
+
+class TaperSymptomReport(SQLModel, table=True):
+    """A withdrawal self-report during a taper (append-only)."""
+
+    __tablename__ = "taper_symptom_reports"
+    __table_args__ = (Index("ix_taper_symptom_reports_plan", "plan_id", "reported_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    plan_id: uuid.UUID = Field(foreign_key="taper_plans.id")
+    patient_id: uuid.UUID = Field(foreign_key="patients.id")
+    step_index: int
+    scale: str = Field(max_length=64)
+    items: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
+    total: int
+    threshold: int
+    hold_proposed: bool
+    note: str | None = Field(default=None, max_length=2000)
+    reported_by: uuid.UUID = Field(foreign_key="users.id")
+    reported_at: dt.datetime = _utc_column()
 
 
 class AuditEvent(SQLModel, table=True):

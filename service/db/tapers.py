@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from sqlmodel import Session, col, select
 
-from service.db.tables import TaperPlan, TaperPlanVersion
+from service.db.tables import TaperPlan, TaperPlanVersion, TaperStepRecord, TaperSymptomReport
 
 OPEN = ("draft", "approved", "active", "paused")
 
@@ -43,5 +44,47 @@ class TaperRepository:
             select(TaperPlanVersion)
             .where(TaperPlanVersion.plan_id == plan_id)
             .order_by(col(TaperPlanVersion.version))
+        )
+        return list(self._s.exec(query))
+
+    def due(self, now: dt.datetime, *, limit: int) -> list[uuid.UUID]:
+        """Plans with a step to start by `now`, soonest first."""
+        query = (
+            select(TaperPlan.id)
+            .where(col(TaperPlan.next_step_at) <= now)
+            .order_by(col(TaperPlan.next_step_at))
+            .limit(limit)
+        )
+        return list(self._s.exec(query))
+
+    def claim(self, plan_id: uuid.UUID) -> TaperPlan | None:
+        """The plan, locked for this transaction; None when another process holds it
+        (it is advancing the plan) or it is gone."""
+        query = select(TaperPlan).where(TaperPlan.id == plan_id).with_for_update(skip_locked=True)
+        return self._s.exec(query).first()
+
+    def records(self, plan_id: uuid.UUID) -> list[TaperStepRecord]:
+        query = (
+            select(TaperStepRecord)
+            .where(TaperStepRecord.plan_id == plan_id)
+            .order_by(col(TaperStepRecord.step_index))
+        )
+        return list(self._s.exec(query))
+
+    def add_record(self, record: TaperStepRecord) -> None:
+        self._s.add(record)
+        self._s.flush()
+
+    def add_report(self, report: TaperSymptomReport) -> None:
+        self._s.add(report)
+        self._s.flush()
+
+    def reports(self, plan_id: uuid.UUID, *, limit: int) -> list[TaperSymptomReport]:
+        """The latest reports, newest first."""
+        query = (
+            select(TaperSymptomReport)
+            .where(TaperSymptomReport.plan_id == plan_id)
+            .order_by(col(TaperSymptomReport.reported_at).desc(), col(TaperSymptomReport.id))
+            .limit(limit)
         )
         return list(self._s.exec(query))

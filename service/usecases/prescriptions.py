@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any
 
 from service.db.tables import Prescription, PrescriptionFinding, PrescriptionVersion
@@ -21,7 +20,6 @@ from service.domain.prescriptions import (
     PrescriptionTerms,
     Schedule,
     Status,
-    plain_amount,
     revise,
     transition,
     validate_terms,
@@ -40,6 +38,7 @@ from service.usecases.interactions import knowledge_base_version, resolve_name, 
 from service.usecases.planning import plan, replan
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.screening import Screening, blocking, finding_json, resolution
+from service.usecases.taper_plans import cancel_with_prescription
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,22 +66,10 @@ class PrescriptionRecord:
     findings: tuple[dict[str, Any], ...] = ()
 
 
-def _terms(v: PrescriptionVersion) -> PrescriptionTerms:
-    return PrescriptionTerms(
-        drug=v.drug,
-        dose=Dose(amount=plain_amount(Decimal(v.dose_amount)), unit=v.dose_unit),
-        route=v.route,
-        schedule=Schedule.from_json(v.schedule),
-        start_date=v.start_date,
-        end_date=v.end_date,
-        instructions=v.instructions,
-    )
-
-
 def _record(
     rx: Prescription, v: PrescriptionVersion, findings: Sequence[PrescriptionFinding] = ()
 ) -> PrescriptionRecord:
-    t = _terms(v)
+    t = v.terms()
     return PrescriptionRecord(
         id=rx.id,
         patient_id=rx.patient_id,
@@ -390,7 +377,7 @@ def list_versions(
         return records
 
 
-def _append_version(
+def append_version(
     uow: UnitOfWork,
     *,
     caller: Caller,
@@ -401,7 +388,11 @@ def _append_version(
     status: Status,
     change: str,
     reason: str | None,
+    on_behalf_of: uuid.UUID | None = None,
 ) -> PrescriptionRecord:
+    """Store `terms` and `status` as the prescription's next version and audit it.
+    The author is the caller, or `on_behalf_of` for the scheduler (the clinician
+    whose approval it carries out)."""
     findings = uow.prescriptions.findings([rx.id])[rx.id]
     before = _record(rx, current, findings)
     rx.current_version += 1
@@ -416,7 +407,7 @@ def _append_version(
         status=status,
         change=change,
         reason=reason,
-        by=caller.require().user_id,
+        by=on_behalf_of or caller.require().user_id,
         now=now,
     )
     uow.prescriptions.add_version(rx, version)
@@ -432,6 +423,7 @@ def _append_version(
         patient_id=rx.patient_id,
         before=_audited(before),
         after=_audited(after),
+        actor_id=on_behalf_of,
     )
     return after
 
@@ -457,7 +449,7 @@ def revise_prescription(
         if rx.status == Status.DISCONTINUED.value:
             raise Conflict("A discontinued prescription cannot be changed; prescribe anew.")
         current = uow.prescriptions.version(rx.id, rx.current_version)
-        old = _terms(current)
+        old = current.terms()
         if changes.get("drug", old.drug).strip().casefold() != old.drug.casefold():
             raise ValidationFailed(
                 "The drug of a prescription cannot be changed.",
@@ -472,7 +464,7 @@ def revise_prescription(
             new = revise(old, changes)
         if new == old:
             return _record(rx, current, uow.prescriptions.findings([rx.id])[rx.id])
-        rec = _append_version(
+        rec = append_version(
             uow,
             caller=caller,
             now=now,
@@ -530,17 +522,21 @@ def change_status(
         abrupt = (abrupt_stop_reason or "").strip()
         if action is Action.DISCONTINUE:
             _guard_abrupt_stop(kb, current, abrupt)
-        rec = _append_version(
+        rec = append_version(
             uow,
             caller=caller,
             now=now,
             rx=rx,
             current=current,
-            terms=_terms(current),
+            terms=current.terms(),
             status=status,
             change=action.value,
             reason=reason.strip(),
         )
+        if action is Action.DISCONTINUE:
+            cancel_with_prescription(
+                uow, caller=caller, now=now, prescription_id=rx.id, reason=reason.strip()
+            )
         if action is Action.DISCONTINUE and abrupt:
             record(
                 uow,

@@ -7,14 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from service.db.tables import PrescriptionVersion, TaperPlan, TaperPlanVersion
+from service.db.tables import (
+    PrescriptionVersion,
+    TaperPlan,
+    TaperPlanVersion,
+    TaperStepRecord,
+    TaperSymptomReport,
+)
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
+from service.domain.errors import DomainValidationError
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Schedule, plain_amount
 from service.domain.taper import plan_taper
@@ -23,7 +30,9 @@ from service.domain.taper.changes import (
     current_index,
     extend_step,
     flagged_steps,
+    next_due,
     started,
+    step_terms,
 )
 from service.usecases.access import PatientContext, load_readable_patient, load_writable_patient
 from service.usecases.audit import record, record_read
@@ -39,6 +48,8 @@ DRAFT, APPROVED, ACTIVE, PAUSED, COMPLETED, CANCELLED = (
     "completed",
     "cancelled",
 )
+# The statuses in which the scheduler starts steps.
+RUNNING = (APPROVED, ACTIVE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +62,31 @@ class PlanVersionView:
     total_days: int
     created_by: uuid.UUID
     created_at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRecordView:
+    step_index: int
+    plan_version: int
+    prescription_version: int
+    daily_dose_mg: Decimal
+    start_date: dt.date
+    due_at: dt.datetime
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class SymptomReportView:
+    id: uuid.UUID
+    step_index: int
+    scale: str
+    items: dict[str, int]
+    total: int
+    threshold: int
+    hold_proposed: bool
+    note: str | None
+    reported_by: uuid.UUID
+    reported_at: dt.datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +104,12 @@ class TaperPlanView:
     warnings: list[str]
     settings: dict[str, Any]
     versions: list[PlanVersionView]
+    step_records: list[StepRecordView]
+    next_step_at: dt.datetime | None
+    # The latest symptom reports, newest first; a hold is proposed while the latest
+    # is at or above the plan's threshold and the plan runs on.
+    symptom_reports: list[SymptomReportView]
+    hold_proposed: bool
 
 
 def _local_today(ctx: PatientContext, now: dt.datetime) -> dt.date:
@@ -108,7 +150,32 @@ def _typed_steps(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _view(plan: TaperPlan, versions: Sequence[TaperPlanVersion], today: dt.date) -> TaperPlanView:
+def report_view(r: TaperSymptomReport) -> SymptomReportView:
+    return SymptomReportView(
+        id=r.id,
+        step_index=r.step_index,
+        scale=r.scale,
+        items=dict(r.items),
+        total=r.total,
+        threshold=r.threshold,
+        hold_proposed=r.hold_proposed,
+        note=r.note,
+        reported_by=r.reported_by,
+        reported_at=r.reported_at,
+    )
+
+
+# Symptom reports shown with a plan; older ones stay stored and audited.
+REPORTS_SHOWN = 20
+
+
+def _view(
+    plan: TaperPlan,
+    versions: Sequence[TaperPlanVersion],
+    today: dt.date,
+    records: Sequence[TaperStepRecord] = (),
+    reports: Sequence[TaperSymptomReport] = (),
+) -> TaperPlanView:
     current = versions[-1]
     return TaperPlanView(
         id=plan.id,
@@ -136,6 +203,21 @@ def _view(plan: TaperPlan, versions: Sequence[TaperPlanVersion], today: dt.date)
             )
             for v in versions
         ],
+        step_records=[
+            StepRecordView(
+                step_index=r.step_index,
+                plan_version=r.plan_version,
+                prescription_version=r.prescription_version,
+                daily_dose_mg=plain_amount(Decimal(r.daily_dose_mg)),
+                start_date=r.start_date,
+                due_at=r.due_at,
+                recorded_at=r.recorded_at,
+            )
+            for r in records
+        ],
+        next_step_at=plan.next_step_at,
+        symptom_reports=[report_view(r) for r in reports],
+        hold_proposed=bool(reports) and reports[0].hold_proposed and plan.status in RUNNING,
     )
 
 
@@ -148,6 +230,8 @@ class _Moment:
     today: dt.date
     now: dt.datetime
     zone: zoneinfo.ZoneInfo
+    # Steps the scheduler has started.
+    recorded: frozenset[int]
 
 
 # The plan's next status, its steps (serial form) and the steps approved one by one.
@@ -185,7 +269,27 @@ def _daily_dose_mg(version: PrescriptionVersion) -> Decimal | None:
     daily = schedule.every_n_days == 1 and schedule.days_of_week is None
     if version.dose_unit != "mg" or schedule.as_needed or not daily:
         return None
-    return plain_amount(Decimal(version.dose_amount) * len(schedule.times))
+    return plain_amount(schedule.daily_total(Decimal(version.dose_amount)))
+
+
+def _check_prescribable(version: PrescriptionVersion, plan_json: Mapping[str, Any]) -> None:
+    """Every step must be a prescription the scheduler can write (amounts to four
+    decimal places), and the prescription must last until the taper ends."""
+    terms = version.terms()
+    for step in plan_json["steps"]:
+        try:
+            step_terms(terms, step)
+        except DomainValidationError as exc:
+            raise ValidationFailed(
+                "A step of this plan cannot be prescribed.",
+                errors={"formulations": [f"Step {step['index']}: {exc}"]},
+            ) from exc
+    last = dt.date.fromisoformat(plan_json["steps"][-1]["start_date"])
+    if terms.end_date is not None and terms.end_date < last:
+        raise Conflict(
+            f"The prescription ends on {terms.end_date}, before the taper's last step "
+            f"({last}); revise its end date first, so that it is not stopped abruptly."
+        )
 
 
 def create_taper_plan(
@@ -217,12 +321,21 @@ def create_taper_plan(
         if len(ingredients) != 1:
             raise Conflict("Only a single-ingredient prescription from the catalog can be tapered.")
         daily = _daily_dose_mg(version)
-        if daily is not None and Decimal(body["start_dose_mg"]) != daily:
+        if daily is None:
+            raise Conflict(
+                "A taper runs on a daily schedule in mg; revise the prescription to "
+                "daily times with its dose in mg first."
+            )
+        if Decimal(body["start_dose_mg"]) != daily:
             raise ValidationFailed(
                 "A taper starts from the current dose.",
                 errors={"start_dose_mg": [f"The prescription gives {daily} mg a day."]},
             )
-        settings_in = {**body, "drug": body.get("drug") or ingredients[0]}
+        settings_in = {
+            **body,
+            "drug": body.get("drug") or ingredients[0],
+            "times": body.get("times") or list(Schedule.from_json(version.schedule).times),
+        }
         drug_id, settings = taper_settings(kb, settings_in)
         if drug_id != ingredients[0]:
             raise ValidationFailed(
@@ -231,6 +344,7 @@ def create_taper_plan(
             )
         with domain_rules("The taper settings are not valid."):
             generated = plan_taper(settings)
+        _check_prescribable(version, generated.to_json())
         by = caller.require().user_id
         plan = TaperPlan(
             prescription_id=rx.id,
@@ -283,6 +397,8 @@ def get_taper_plan(
         except NotFound:
             raise NotFound(f"No taper plan {plan_id}.") from None
         versions = uow.tapers.versions(plan.id)
+        records = uow.tapers.records(plan.id)
+        reports = uow.tapers.reports(plan.id, limit=REPORTS_SHOWN)
         record_read(
             uow,
             caller=caller,
@@ -292,7 +408,49 @@ def get_taper_plan(
             entity_id=plan.id,
             patient_id=plan.patient_id,
         )
-        return _view(plan, versions, _local_today(ctx, clock()))
+        return _view(plan, versions, _local_today(ctx, clock()), records, reports)
+
+
+def add_plan_version(
+    uow: UnitOfWork,
+    *,
+    plan: TaperPlan,
+    current: TaperPlanVersion,
+    change: str,
+    status: str,
+    plan_json: dict[str, Any],
+    approved: list[int],
+    reason: str | None,
+    by: uuid.UUID,
+    now: dt.datetime,
+) -> TaperPlanVersion:
+    """The plan's next version, carrying `status`, `plan_json` and the approvals."""
+    plan.status = status
+    plan.current_version += 1
+    plan.updated_at = now
+    nxt = TaperPlanVersion(
+        plan_id=plan.id,
+        version=plan.current_version,
+        change=change,
+        status=status,
+        settings=current.settings,
+        plan=plan_json,
+        approved_steps=approved,
+        reason=(reason or "").strip() or None,
+        created_by=by,
+        created_at=now,
+    )
+    uow.tapers.add_version(plan, nxt)
+    return nxt
+
+
+def schedule_next(
+    plan: TaperPlan, plan_json: Mapping[str, Any], zone: zoneinfo.ZoneInfo, recorded: Set[int]
+) -> None:
+    """When the scheduler next looks at the plan: the start of its first step not
+    yet started, while it runs; never otherwise."""
+    running = plan.status in RUNNING
+    plan.next_step_at = next_due(plan_json, recorded, zone) if running else None
 
 
 def _change(
@@ -321,29 +479,33 @@ def _change(
         if plan.status not in allowed_from:
             raise Conflict(f"This plan is {plan.status}; it cannot take a {change}.")
         versions = uow.tapers.versions(plan.id)
+        records = uow.tapers.records(plan.id)
         current = versions[-1]
         today = _local_today(ctx, now)
         zone = zoneinfo.ZoneInfo(ctx.patient.timezone)
-        status, plan_json, approved = decide(
-            _Moment(plan=plan, current=current, today=today, now=now, zone=zone)
+        moment = _Moment(
+            plan=plan,
+            current=current,
+            today=today,
+            now=now,
+            zone=zone,
+            recorded=frozenset(r.step_index for r in records),
         )
+        status, plan_json, approved = decide(moment)
         before = {"status": plan.status, "version": plan.current_version}
-        plan.status = status
-        plan.current_version += 1
-        plan.updated_at = now
-        nxt = TaperPlanVersion(
-            plan_id=plan.id,
-            version=plan.current_version,
+        nxt = add_plan_version(
+            uow,
+            plan=plan,
+            current=current,
             change=change,
             status=status,
-            settings=current.settings,
-            plan=plan_json,
-            approved_steps=approved,
-            reason=(reason or "").strip() or None,
-            created_by=caller.require().user_id,
-            created_at=now,
+            plan_json=plan_json,
+            approved=approved,
+            reason=reason,
+            by=caller.require().user_id,
+            now=now,
         )
-        uow.tapers.add_version(plan, nxt)
+        schedule_next(plan, plan_json, zone, moment.recorded)
         _audit(
             uow,
             caller=caller,
@@ -354,7 +516,7 @@ def _change(
             after={"status": status, "version": plan.current_version, "reason": nxt.reason},
         )
         uow.commit()
-        return _view(plan, [*versions, nxt], today)
+        return _view(plan, [*versions, nxt], today, records)
 
 
 def approve_taper_plan(
@@ -383,8 +545,14 @@ def approve_taper_plan(
                 "(approve_flagged) or change the plan.",
                 errors={"approve_flagged": [f"Missing: {missing}."]},
             )
-        status = ACTIVE if started(m.current.plan, m.today) else APPROVED
-        return status, m.current.plan, flagged
+        first = dt.date.fromisoformat(m.current.plan["steps"][0]["start_date"])
+        if first < m.today:
+            raise Conflict(
+                f"This plan starts on {first}, before today ({m.today}); its past steps "
+                "would all start at once. Draft it again from today or later."
+            )
+        m.plan.approved_by = caller.require().user_id
+        return APPROVED, m.current.plan, flagged
 
     return _change(
         uow=uow,
@@ -501,4 +669,39 @@ def cancel_taper_plan(
         allowed_from=(DRAFT, APPROVED, ACTIVE, PAUSED),
         decide=decide,
         reason=reason,
+    )
+
+
+def cancel_with_prescription(
+    uow: UnitOfWork, *, caller: Caller, now: dt.datetime, prescription_id: uuid.UUID, reason: str
+) -> None:
+    """Discontinuing a prescription ends its plan in progress, in the same
+    transaction (a new version, audited)."""
+    found = uow.tapers.open_for(prescription_id)
+    plan = uow.tapers.get(found.id, for_update=True) if found is not None else None
+    if plan is None:
+        return
+    current = uow.tapers.versions(plan.id)[-1]
+    before = {"status": plan.status, "version": plan.current_version}
+    nxt = add_plan_version(
+        uow,
+        plan=plan,
+        current=current,
+        change="cancel",
+        status=CANCELLED,
+        plan_json=current.plan,
+        approved=list(current.approved_steps),
+        reason=f"The prescription was discontinued: {reason}",
+        by=caller.require().user_id,
+        now=now,
+    )
+    plan.next_step_at = None
+    _audit(
+        uow,
+        caller=caller,
+        now=now,
+        plan=plan,
+        change="cancel",
+        before=before,
+        after={"status": CANCELLED, "version": plan.current_version, "reason": nxt.reason},
     )

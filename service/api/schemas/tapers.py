@@ -212,6 +212,35 @@ class PlanVersionSchema(StrictSchema):
     created_at = fields.AwareDateTime(required=True)
 
 
+class StepRecordSchema(StrictSchema):
+    step_index = fields.Integer(required=True)
+    plan_version = fields.Integer(required=True, metadata={"description": "Plan version run."})
+    prescription_version = fields.Integer(
+        required=True, metadata={"description": "The prescription version with the step's dose."}
+    )
+    daily_dose_mg = fields.Float(required=True)
+    start_date = fields.Date(required=True)
+    due_at = fields.AwareDateTime(
+        required=True, metadata={"description": "Start of the step's date, patient's zone."}
+    )
+    recorded_at = fields.AwareDateTime(
+        required=True, metadata={"description": "When the scheduler started it."}
+    )
+
+
+class SymptomReportSchema(StrictSchema):
+    id = fields.UUID(required=True)
+    step_index = fields.Integer(required=True)
+    scale = fields.String(required=True)
+    items = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    total = fields.Integer(required=True)
+    threshold = fields.Integer(required=True)
+    hold_proposed = fields.Boolean(required=True)
+    note = fields.String(allow_none=True, required=True)
+    reported_by = fields.UUID(required=True)
+    reported_at = fields.AwareDateTime(required=True)
+
+
 class TaperPlanSchema(StrictSchema):
     id = fields.UUID(required=True)
     prescription_id = fields.UUID(required=True)
@@ -231,3 +260,25 @@ class TaperPlanSchema(StrictSchema):
     warnings = fields.List(fields.String(), required=True)
     settings = fields.Dict(required=True)
     versions = fields.List(fields.Nested(PlanVersionSchema), required=True)
+    step_records = fields.List(
+        fields.Nested(StepRecordSchema),
+        required=True,
+        metadata={"description": "Steps the scheduler has started, one record each."},
+    )
+    next_step_at = fields.AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "When the next step starts; null unless approved or active."},
+    )
+    symptom_reports = fields.List(
+        fields.Nested(SymptomReportSchema),
+        required=True,
+        metadata={"description": "The latest withdrawal self-reports, newest first."},
+    )
+    hold_proposed = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The latest report reached the plan's threshold: a clinician "
+            "should consider pausing. Nothing changes by itself."
+        },
+    )

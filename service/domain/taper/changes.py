@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import zoneinfo
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
+from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule, validate_terms
+from service.domain.schedule import wall_time_instant
 from service.domain.taper.plan import Flag
 
 # The most a clinician extends a step by at once (a pause shifts by however long
@@ -57,3 +63,39 @@ def extend_step(plan: dict[str, Any], index: int, days: int) -> dict[str, Any]:
 def flagged_steps(plan: dict[str, Any]) -> list[int]:
     """Steps a clinician must approve one by one: cuts over the cap."""
     return [int(s["index"]) for s in plan["steps"] if Flag.EXCEEDS_CAP.value in s["flags"]]
+
+
+def due_at(step: Mapping[str, Any], zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """When a step starts: the first instant of its date in the patient's zone."""
+    return wall_time_instant(_date(step["start_date"]), dt.time(0), zone)
+
+
+def next_due(
+    plan: Mapping[str, Any], recorded: Collection[int], zone: zoneinfo.ZoneInfo
+) -> dt.datetime | None:
+    """When the first step not yet started is due; None when every step has."""
+    for step in plan["steps"]:
+        if step["index"] not in recorded:
+            return due_at(step, zone)
+    return None
+
+
+def step_terms(current: PrescriptionTerms, step: Mapping[str, Any]) -> PrescriptionTerms | None:
+    """The prescription terms that give the step's dose: its times with something
+    to take, each with its amount in mg; None for a step of nothing (the stop).
+    Raises the prescription's validation error when the terms cannot hold it."""
+    given = [
+        (dt.time.fromisoformat(a["time"]), Decimal(a["dose_mg"]))
+        for a in step["administrations"]
+        if Decimal(a["dose_mg"]) > 0
+    ]
+    if not given:
+        return None
+    amounts = tuple(amount for _, amount in given)
+    schedule = Schedule(
+        times=tuple(time for time, _ in given),
+        amounts=None if len(set(amounts)) == 1 else amounts,
+    )
+    return validate_terms(
+        replace(current, dose=Dose(amount=amounts[0], unit="mg"), schedule=schedule)
+    )

@@ -1,0 +1,276 @@
+"""Running approved taper plans: the scheduler starts each step at the first
+instant of its date in the patient's time zone. Starting a step records it (one
+record per plan and step, which the database enforces), makes its dose the
+prescription's current version, plans the doses and reminders again, and tells
+the patient. A step of nothing discontinues the prescription; the last step
+completes the plan.
+
+Each plan advances in its own transaction holding the plan's and the
+prescription's row locks (skipped when another process holds them), so two
+schedulers never start one step twice; after downtime every step that came due
+is started in order, none skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from service.db.outbox import queued
+from service.db.tables import Prescription, TaperPlan, TaperPlanVersion, TaperStepRecord
+from service.db.uow import UnitOfWork
+from service.domain.audit import AuditAction
+from service.domain.interactions import KnowledgeBase
+from service.domain.prescriptions import Status
+from service.domain.taper.changes import due_at, step_terms
+from service.usecases.audit import record
+from service.usecases.context import Caller, Clock
+from service.usecases.planning import replan
+from service.usecases.prescriptions import append_version
+from service.usecases.reminders import TAPER_STEP, ReminderPolicy
+from service.usecases.taper_plans import (
+    ACTIVE,
+    APPROVED,
+    CANCELLED,
+    COMPLETED,
+    RUNNING,
+    add_plan_version,
+    schedule_next,
+)
+
+SCHEDULER = Caller(principal=None, agent="scheduler")
+# Plans looked at per run; the rest wait for the next run (a minute later).
+ADVANCE_BATCH = 500
+
+
+@dataclass
+class AdvanceSummary:
+    plans: int = 0
+    steps: int = 0
+    completed: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Run:
+    """One plan being advanced, with what the steps act on."""
+
+    plan: TaperPlan
+    current: TaperPlanVersion
+    rx: Prescription
+    zone: zoneinfo.ZoneInfo
+    acting_for: uuid.UUID
+    now: dt.datetime
+
+
+def _dose_text(step: Mapping[str, Any]) -> str:
+    parts = [
+        f"{a['time']} {a['dose_mg']} mg"
+        for a in step["administrations"]
+        if Decimal(a["dose_mg"]) > 0
+    ]
+    return f"{step['daily_dose_mg']} mg a day ({', '.join(parts)})"
+
+
+def _message(run: _Run, step: Mapping[str, Any], patient_user: uuid.UUID) -> dict[str, Any]:
+    drug = run.plan.drug
+    last = step["index"] == run.current.plan["steps"][-1]["index"]
+    if Decimal(step["daily_dose_mg"]) == 0:
+        title = f"Your {drug} taper is complete"
+        body = f"From {step['start_date']} you take no more {drug}. Well done."
+    elif step["index"] == 0:
+        title = f"Your {drug} taper starts today"
+        body = f"Keep to {_dose_text(step)} until {step['end_date']}."
+    else:
+        title = f"Your {drug} dose changes today"
+        until = "from now on" if last else f"until {step['end_date']}"
+        body = f"Take {_dose_text(step)} {until}."
+    return queued(
+        key=f"{TAPER_STEP}:{run.plan.id}:{step['index']}",
+        kind=TAPER_STEP,
+        recipient_id=patient_user,
+        patient_id=run.plan.patient_id,
+        dose_event_id=None,
+        due_at=run.now,
+        now=run.now,
+        payload={
+            "title": title,
+            "body": body,
+            "data": {
+                "plan_id": str(run.plan.id),
+                "prescription_id": str(run.rx.id),
+                "step_index": step["index"],
+                "daily_dose_mg": step["daily_dose_mg"],
+                "start_date": step["start_date"],
+            },
+        },
+    )
+
+
+def _start_step(uow: UnitOfWork, run: _Run, step: Mapping[str, Any]) -> None:
+    """Give the prescription the step's dose (a new version, unless it already has
+    it) or discontinue it for a step of nothing, and record the step."""
+    current = uow.prescriptions.version(run.rx.id, run.rx.current_version)
+    terms = current.terms()
+    new = step_terms(terms, step)
+    label = (
+        f"Taper step {step['index']}: {step['daily_dose_mg']} mg a day from {step['start_date']}."
+    )
+    if new is None:
+        append_version(
+            uow,
+            caller=SCHEDULER,
+            now=run.now,
+            rx=run.rx,
+            current=current,
+            terms=terms,
+            status=Status.DISCONTINUED,
+            change="taper-complete",
+            reason=f"{label} The taper is complete.",
+            on_behalf_of=run.acting_for,
+        )
+    elif new != terms:
+        append_version(
+            uow,
+            caller=SCHEDULER,
+            now=run.now,
+            rx=run.rx,
+            current=current,
+            terms=new,
+            status=Status(run.rx.status),
+            change="taper-step",
+            reason=label,
+            on_behalf_of=run.acting_for,
+        )
+    uow.tapers.add_record(
+        TaperStepRecord(
+            plan_id=run.plan.id,
+            step_index=step["index"],
+            plan_version=run.plan.current_version,
+            prescription_id=run.rx.id,
+            prescription_version=run.rx.current_version,
+            daily_dose_mg=Decimal(step["daily_dose_mg"]),
+            start_date=dt.date.fromisoformat(step["start_date"]),
+            due_at=due_at(step, run.zone),
+            recorded_at=run.now,
+        )
+    )
+    record(
+        uow,
+        caller=SCHEDULER,
+        now=run.now,
+        action=AuditAction.UPDATE,
+        subtype="taper.step",
+        entity_type="TaperPlan",
+        entity_id=run.plan.id,
+        patient_id=run.plan.patient_id,
+        after={
+            "step": step["index"],
+            "daily_dose_mg": step["daily_dose_mg"],
+            "start_date": step["start_date"],
+            "prescription_version": run.rx.current_version,
+        },
+        actor_id=run.acting_for,
+    )
+
+
+def _set_status(uow: UnitOfWork, run: _Run, status: str, change: str, reason: str) -> None:
+    before = run.plan.status
+    add_plan_version(
+        uow,
+        plan=run.plan,
+        current=run.current,
+        change=change,
+        status=status,
+        plan_json=run.current.plan,
+        approved=list(run.current.approved_steps),
+        reason=reason,
+        by=run.acting_for,
+        now=run.now,
+    )
+    record(
+        uow,
+        caller=SCHEDULER,
+        now=run.now,
+        action=AuditAction.UPDATE,
+        subtype=f"taper.{change}",
+        entity_type="TaperPlan",
+        entity_id=run.plan.id,
+        patient_id=run.plan.patient_id,
+        before={"status": before},
+        after={"status": status, "version": run.plan.current_version, "reason": reason},
+        actor_id=run.acting_for,
+    )
+
+
+def _advance_plan(
+    uow: UnitOfWork, kb: KnowledgeBase, policy: ReminderPolicy, plan_id: uuid.UUID, now: dt.datetime
+) -> tuple[int, bool] | None:
+    """Start every step of one plan that has come due: (steps started, whether the
+    plan completed), or None when another process holds the plan or its
+    prescription."""
+    with uow:
+        uow.serialise_writes()
+        plan = uow.tapers.claim(plan_id)
+        if plan is None:
+            return None
+        if plan.status not in RUNNING or plan.next_step_at is None or plan.next_step_at > now:
+            return 0, False
+        rx = uow.prescriptions.claim(plan.prescription_id)
+        patient = uow.patients.get(plan.patient_id)
+        if rx is None or patient is None:
+            return None
+        versions = uow.tapers.versions(plan.id)
+        run = _Run(
+            plan=plan,
+            current=versions[-1],
+            rx=rx,
+            zone=zoneinfo.ZoneInfo(patient.timezone),
+            acting_for=plan.approved_by or versions[-1].created_by,
+            now=now,
+        )
+        steps = run.current.plan["steps"]
+        recorded = {r.step_index for r in uow.tapers.records(plan.id)}
+        due = [s for s in steps if s["index"] not in recorded and due_at(s, run.zone) <= now]
+        if rx.status == Status.DISCONTINUED.value:
+            _set_status(uow, run, CANCELLED, "cancel", "The prescription was discontinued.")
+            due = []
+        elif due and plan.status == APPROVED:
+            _set_status(uow, run, ACTIVE, "start", "The first step has started.")
+        for step in due:
+            _start_step(uow, run, step)
+            recorded.add(step["index"])
+        completed = bool(due) and all(s["index"] in recorded for s in steps)
+        if completed:
+            _set_status(uow, run, COMPLETED, "complete", "The last step has started.")
+        if due:
+            replan(uow, kb, policy, now=now, prescription_id=rx.id)
+            uow.outbox.add_messages([_message(run, due[-1], patient.user_id)])
+        schedule_next(plan, run.current.plan, run.zone, recorded)
+        uow.commit()
+        return len(due), completed
+
+
+def advance_taper_plans(
+    *, uow: UnitOfWork, clock: Clock, kb: KnowledgeBase, policy: ReminderPolicy
+) -> AdvanceSummary:
+    """The scheduler's taper job: every running plan with a step due by now."""
+    now = clock()
+    summary = AdvanceSummary()
+    with uow.read_only() as reading:
+        due = reading.tapers.due(now, limit=ADVANCE_BATCH)
+    for plan_id in due:
+        outcome = _advance_plan(uow, kb, policy, plan_id, now)
+        if outcome is None:
+            summary.skipped += 1
+            continue
+        started, completed = outcome
+        summary.plans += 1
+        summary.steps += started
+        summary.completed += completed
+    return summary

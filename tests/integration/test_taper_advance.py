@@ -1,0 +1,340 @@
+"""The scheduler runs approved taper plans: each step starts at the start of its
+date in the patient's zone, exactly once, across downtime and with two schedulers;
+the prescription's dose, the planned doses and the reminders follow; the patient
+is told."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+import zoneinfo
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from schedules.app import Jobs
+from service import knowledge
+from service.config import Settings
+from service.db.uow import Database
+from service.domain.interactions import KnowledgeBase
+from service.notify.base import DeliveryReport, Message
+from service.usecases.reminders import ReminderPolicy
+from service.usecases.taper_steps import advance_taper_plans
+from tests.conftest import Account, Builders, FrozenClock
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+POLICY = ReminderPolicy()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(32),
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        token_ttl_seconds=60 * 86400,
+    )
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return knowledge.load()
+
+
+class Recording:
+    """An in-process notifier keeping every message it is given."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: list[Message] = []
+
+    def send(self, message: Message) -> DeliveryReport:
+        with self.lock:
+            self.messages.append(message)
+        return DeliveryReport()
+
+    def close(self) -> None:
+        pass
+
+    def of_kind(self, kind: str) -> list[Message]:
+        return [m for m in self.messages if m.kind == kind]
+
+
+def rows(database: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with database.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def local(day: str, hh_mm: str = "00:00") -> dt.datetime:
+    """A London wall time as a UTC instant."""
+    naive = dt.datetime.fromisoformat(f"{day}T{hh_mm}")
+    return naive.replace(tzinfo=LONDON).astimezone(dt.UTC)
+
+
+def approved_plan(
+    make: Builders, clock: FrozenClock, **settings: Any
+) -> tuple[Account, Account, dict[str, Any], dict[str, Any]]:
+    """Diazepam 10 mg at 08:00 and 20:00 for a London patient, and an approved taper
+    by halves of 5 mg tablets, one step every two days from 2026-06-11."""
+    clock.now = dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC)
+    doc = make.clinician()
+    pat = make.patient(doc, timezone="Europe/London")
+    rx = make.prescription(
+        doc,
+        pat,
+        drug="diazepam",
+        dose={"amount": 10, "unit": "mg"},
+        schedule={"times": ["08:00", "20:00"], "as_needed": False},
+        start_date="2026-06-01",
+    )
+    body = {
+        "start_dose_mg": 20,
+        "algorithm": {"kind": "percent", "percent": 25},
+        "max_cut_pct": 25,
+        "floor_dose_mg": 2.5,
+        "interval_days": 2,
+        "start_date": "2026-06-11",
+        "formulations": [{"kind": "tablet", "strength_mg": 5, "divisible_by": 2}],
+        **settings,
+    }
+    r = make.client.post(
+        f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}/taper-plans",
+        json=body,
+        headers=doc.headers,
+    )
+    assert r.status_code == 201, r.get_json()
+    plan = r.get_json()
+    flagged = [s["index"] for s in plan["steps"] if "exceeds_cap_needs_approval" in s["flags"]]
+    r = make.client.post(
+        f"/v1/taper-plans/{plan['id']}/approve",
+        json={"approve_flagged": flagged},
+        headers=doc.headers,
+    )
+    assert r.status_code == 200, r.get_json()
+    return doc, pat, rx, r.get_json()
+
+
+def step_records(database: Database, plan_id: str) -> list[tuple[Any, ...]]:
+    return rows(
+        database,
+        "SELECT step_index, start_date, prescription_version FROM taper_step_records "
+        "WHERE plan_id = :p ORDER BY step_index",
+        p=plan_id.replace("-", "") if database.engine.dialect.name == "sqlite" else plan_id,
+    )
+
+
+def planned_amounts(database: Database, rx_id: str, since: dt.datetime) -> dict[str, Decimal]:
+    """Local time -> amount of every pending dose from `since` (one day's worth)."""
+    found = rows(
+        database,
+        "SELECT scheduled_at, dose_amount FROM dose_events "
+        "WHERE prescription_id = :rx AND status = 'pending' AND scheduled_at >= :since "
+        "ORDER BY scheduled_at",
+        rx=rx_id.replace("-", "") if database.engine.dialect.name == "sqlite" else rx_id,
+        since=since,
+    )
+    out: dict[str, Decimal] = {}
+    for at, amount in found:
+        when = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at))
+        when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
+        slot = when.astimezone(LONDON).strftime("%H:%M")
+        out.setdefault(slot, Decimal(str(amount)).normalize())
+    return out
+
+
+def given(step: dict[str, Any]) -> dict[str, Decimal]:
+    return {
+        a["time"]: Decimal(str(a["dose_mg"])).normalize()
+        for a in step["administrations"]
+        if a["dose_mg"] > 0
+    }
+
+
+def test_each_step_starts_once_on_its_date_and_doses_follow_across_an_outage(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    doc, pat, rx, plan = approved_plan(make, clock)
+    steps = plan["steps"]
+    assert len(steps) >= 5
+    assert plan["status"] == "approved"
+    assert plan["next_step_at"] == "2026-06-10T23:00:00+00:00"  # midnight BST
+    notifier = Recording()
+    jobs = Jobs(database=database, kb=kb, notifier=notifier, policy=POLICY, clock=clock)
+
+    clock.now = local("2026-06-11") - dt.timedelta(minutes=1)
+    jobs.run_once()
+    assert step_records(database, plan["id"]) == []
+
+    clock.now = local("2026-06-11")
+    jobs.run_once()
+    assert [r[0] for r in step_records(database, plan["id"])] == [0]
+    view = make.client.get(f"/v1/taper-plans/{plan['id']}", headers=doc.headers).get_json()
+    assert view["status"] == "active"
+    assert [v["change"] for v in view["versions"]][-1] == "start"
+    assert view["next_step_at"] == local(steps[1]["start_date"]).isoformat()
+    (started,) = notifier.of_kind("taper-step")
+    assert started.recipient_id == str(pat.id)
+    assert "starts today" in started.title
+
+    # The scheduler is down from the start of step 1 for two days: steps 1 and 2
+    # both come due while it is down.
+    clock.now = local(steps[2]["start_date"], "06:00")
+    jobs.run_once()
+    jobs.run_once()  # a second pass starts nothing again
+    records = step_records(database, plan["id"])
+    assert [r[0] for r in records] == [0, 1, 2], "none skipped, none doubled"
+    assert [str(r[1]) for r in records] == [s["start_date"] for s in steps[:3]]
+
+    rx_now = make.client.get(
+        f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}", headers=doc.headers
+    ).get_json()
+    assert rx_now["change"] == "taper-step"
+    daily = sum(
+        Decimal(str(a)) for a in (rx_now["schedule"]["amounts"] or [rx_now["dose"]["amount"]] * 2)
+    )
+    assert daily == Decimal(str(steps[2]["daily_dose_mg"]))
+    assert planned_amounts(database, rx["id"], clock.now) == given(steps[2])
+
+    today = make.client.get("/v1/me/doses/today", headers=pat.headers).get_json()
+    amounts = {
+        dt.datetime.fromisoformat(d["scheduled_at"]).astimezone(LONDON).strftime("%H:%M"): (
+            Decimal(str(d["dose"]["amount"]))
+        )
+        for d in today["doses"]
+    }
+    assert {k: v for k, v in amounts.items() if k >= "08:00"} == given(steps[2])
+
+    # The reminder for today's 08:00 dose carries the new dose.
+    clock.now = local(steps[2]["start_date"], "08:00")
+    jobs.run_once()
+    reminders = list(notifier.of_kind("dose-reminder"))
+    assert reminders
+    assert reminders[-1].data["dose"] == f"{given(steps[2])['08:00']} mg"
+    told = notifier.of_kind("taper-step")
+    assert len(told) == 2, "one message for the catch-up, about the dose now"
+    assert "changes today" in told[-1].title
+    assert told[-1].data["step_index"] == 2
+    assert f"{steps[2]['daily_dose_mg']:g} mg a day" in told[-1].body
+
+
+def test_the_last_step_stops_the_drug_and_completes_the_plan(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    doc, pat, rx, plan = approved_plan(make, clock)
+    steps = plan["steps"]
+    jobs = Jobs(database=database, kb=kb, notifier=Recording(), policy=POLICY, clock=clock)
+    for step in steps:
+        clock.now = local(step["start_date"], "00:30")
+        jobs.run_once()
+    assert [r[0] for r in step_records(database, plan["id"])] == [s["index"] for s in steps]
+    view = make.client.get(f"/v1/taper-plans/{plan['id']}", headers=doc.headers).get_json()
+    assert view["status"] == "completed"
+    assert view["next_step_at"] is None
+    assert [len(view["step_records"]), view["step_records"][-1]["daily_dose_mg"]] == [
+        len(steps),
+        0,
+    ]
+    rx_now = make.client.get(
+        f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}", headers=doc.headers
+    ).get_json()
+    assert (rx_now["status"], rx_now["change"]) == ("discontinued", "taper-complete")
+    assert planned_amounts(database, rx["id"], clock.now) == {}
+    clock.now += dt.timedelta(days=3)
+    jobs.run_once()
+    assert len(step_records(database, plan["id"])) == len(steps)
+
+
+def test_two_schedulers_start_each_step_once(
+    make: Builders,
+    clock: FrozenClock,
+    database: Database,
+    kb: KnowledgeBase,
+    settings: Settings,
+) -> None:
+    plans = [approved_plan(make, clock)[3] for _ in range(4)]
+    clock.now = local(plans[0]["steps"][3]["start_date"], "01:00")
+    errors: list[BaseException] = []
+
+    def scheduler() -> None:
+        db = Database(settings.database_url)
+        try:
+            for _ in range(3):
+                advance_taper_plans(uow=db.uow(), clock=clock, kb=kb, policy=POLICY)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    for plan in plans:
+        assert [r[0] for r in step_records(database, plan["id"])] == [0, 1, 2, 3]
+    versions = Counter(
+        r[0]
+        for r in rows(
+            database,
+            "SELECT prescription_id FROM prescription_versions WHERE change = 'taper-step'",
+        )
+    )
+    assert sorted(versions.values()) == [3, 3, 3, 3], "one new version per dose change"
+    told = rows(database, "SELECT count(*) FROM notifications WHERE kind = 'taper-step'")
+    assert told == [(4,)]
+
+
+def test_a_paused_plan_holds_its_step_and_resumes_later(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    doc, _pat, _rx, plan = approved_plan(make, clock)
+    steps = plan["steps"]
+    jobs = Jobs(database=database, kb=kb, notifier=Recording(), policy=POLICY, clock=clock)
+    clock.now = local(steps[1]["start_date"], "09:00")
+    jobs.run_once()
+    r = make.client.post(
+        f"/v1/taper-plans/{plan['id']}/pause", json={"reason": "anxious"}, headers=doc.headers
+    )
+    assert r.status_code == 200
+    assert r.get_json()["next_step_at"] is None
+    clock.now = local(steps[3]["start_date"], "09:00")
+    jobs.run_once()
+    assert [r[0] for r in step_records(database, plan["id"])] == [0, 1]
+    r = make.client.post(
+        f"/v1/taper-plans/{plan['id']}/resume", json={"reason": "settled"}, headers=doc.headers
+    )
+    resumed = r.get_json()
+    assert resumed["steps"][2]["start_date"] > steps[2]["start_date"]
+    assert resumed["next_step_at"] == local(resumed["steps"][2]["start_date"]).isoformat()
+    jobs.run_once()
+    assert [r[0] for r in step_records(database, plan["id"])] == [0, 1]
+    clock.now = local(resumed["steps"][2]["start_date"], "00:01")
+    jobs.run_once()
+    assert [r[0] for r in step_records(database, plan["id"])] == [0, 1, 2]
+
+
+def test_discontinuing_the_prescription_cancels_its_plan(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    doc, pat, rx, plan = approved_plan(make, clock)
+    r = make.client.post(
+        f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}/discontinue",
+        json={"reason": "admitted to hospital", "abrupt_stop_reason": "inpatient taper"},
+        headers=doc.headers,
+    )
+    assert r.status_code == 200, r.get_json()
+    view = make.client.get(f"/v1/taper-plans/{plan['id']}", headers=doc.headers).get_json()
+    assert (view["status"], view["versions"][-1]["change"]) == ("cancelled", "cancel")
+    jobs = Jobs(database=database, kb=kb, notifier=Recording(), policy=POLICY, clock=clock)
+    clock.now = local(plan["steps"][1]["start_date"], "09:00")
+    jobs.run_once()
+    assert step_records(database, plan["id"]) == []
