@@ -1,0 +1,391 @@
+"""A taper plan in its serial form drawn as a standalone SVG chart.
+
+`chart_svg` draws the daily dose over time as a step line: one element per step
+(carrying `data-step` and the exact `data-dose-mg` string, with hover text), grey
+shading behind the steps already completed, a dashed "today" line when today falls
+within the plan, and steps over the cut cap marked in red for a clinician to see.
+
+The output is plain SVG: no scripts, no external references, no foreignObject; every
+piece of text is XML-escaped and the same input always gives the same bytes. Doses
+stay Decimals until they become a fraction of the chart's height; only the pixel
+coordinates are floats, written with at most two decimals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from service.domain.taper.arith import text
+from service.domain.taper.plan import Flag
+
+WIDTH = 800
+HEIGHT = 360
+LEFT = 64.0
+RIGHT = WIDTH - 40.0
+TOP = 44.0
+BOTTOM = HEIGHT - 40.0
+
+TITLE_ID = "taper-chart-title"
+DESC_ID = "taper-chart-desc"
+
+# The most gridlines (besides 0) and date labels drawn, whatever the plan's size.
+Y_TICKS = 4
+MAX_X_LABELS = 7
+# Days between date labels, the smallest that keeps to MAX_X_LABELS is used.
+X_INTERVALS = (1, 2, 7, 14, 28, 56, 91, 182, 364)
+NICE_MANTISSAS = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10))
+
+LINE_COLOUR = "#1f5f99"
+AREA_COLOUR = "#dbe9f6"
+FLAG_COLOUR = "#c0392b"
+COMPLETED_COLOUR = "#e3e3e3"
+TODAY_COLOUR = "#2e7d32"
+GRID_COLOUR = "#cccccc"
+TEXT_COLOUR = "#333333"
+
+# Fixed precision, whatever the caller's context: the same plan, the same bytes.
+_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
+
+FLAG_TEXT = {
+    Flag.EXCEEDS_CAP.value: "needs clinician approval",
+    Flag.JUMP_OFF.value: "final jump to the target",
+    Flag.EXTENDED.value: "lengthened",
+}
+
+Attr = str | int | float
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Step:
+    """One step of the serial form, parsed; `dose_text` is the string as given."""
+
+    index: int
+    start: dt.date
+    end: dt.date
+    dose: Decimal
+    dose_text: str
+    flags: tuple[str, ...]
+
+    @property
+    def flagged(self) -> bool:
+        return Flag.EXCEEDS_CAP.value in self.flags
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Frame:
+    """Maps dates and doses to pixels: dates from `first` over `span_days` days
+    left to right, doses from 0 at the bottom to `top_mg` at the top."""
+
+    first: dt.date
+    span_days: int
+    top_mg: Decimal
+
+    def x(self, day: dt.date, fraction: float = 0.0) -> float:
+        """The left edge of `day`, or `fraction` of the way through it."""
+        days = (day - self.first).days + fraction
+        return LEFT + days * (RIGHT - LEFT) / self.span_days
+
+    def y(self, mg: Decimal) -> float:
+        share = _CONTEXT.divide(mg, self.top_mg)
+        return BOTTOM - float(share) * (BOTTOM - TOP)
+
+
+def chart_svg(plan: Mapping[str, Any], *, today: dt.date, completed_steps: int, title: str) -> str:
+    """The plan as a standalone SVG document; steps with an index below
+    `completed_steps` are shaded and `today` is marked when within the plan."""
+    steps = _parse_steps(plan["steps"])
+    last_day = steps[-1].end
+    if last_day < steps[0].start:
+        raise ValueError("the plan ends before it starts")
+    top = max(s.dose for s in steps)
+    frame = _Frame(
+        first=steps[0].start,
+        span_days=(last_day - steps[0].start).days + 1,
+        top_mg=top if top > 0 else Decimal(1),
+    )
+    in_range = steps[0].start <= today <= last_day
+    body = [
+        _tag("title", {"id": TITLE_ID}, _text(title)),
+        _tag("desc", {"id": DESC_ID}, _text(_description(steps, today, completed_steps))),
+        _tag("rect", {"width": WIDTH, "height": HEIGHT, "fill": "#ffffff"}),
+        _tag("text", _heading_attrs(), _text(title)),
+        _completed(frame, steps, completed_steps),
+        _y_axis(frame),
+        _x_axis(frame, last_day),
+        _steps(frame, steps),
+        _today_marker(frame, today) if in_range else "",
+    ]
+    return _tag("svg", _root_attrs(), "\n" + "\n".join(p for p in body if p) + "\n") + "\n"
+
+
+# Parsing the serial form.
+
+
+def _parse_steps(raw: Sequence[Mapping[str, Any]]) -> tuple[_Step, ...]:
+    if not raw:
+        raise ValueError("a plan has at least one step")
+    return tuple(_parse_step(s) for s in raw)
+
+
+def _parse_step(raw: Mapping[str, Any]) -> _Step:
+    dose_text = str(raw["daily_dose_mg"])
+    return _Step(
+        index=int(raw["index"]),
+        start=dt.date.fromisoformat(raw["start_date"]),
+        end=dt.date.fromisoformat(raw["end_date"]),
+        dose=_dose(dose_text),
+        dose_text=dose_text,
+        flags=tuple(str(f) for f in raw.get("flags", ())),
+    )
+
+
+def _dose(value: str) -> Decimal:
+    try:
+        dose = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not a dose: {value!r}") from None
+    if not dose.is_finite() or dose < 0:
+        raise ValueError(f"not a dose: {value!r}")
+    return dose
+
+
+# The parts of the chart.
+
+
+def _root_attrs() -> dict[str, Attr]:
+    return {
+        "xmlns": "http://www.w3.org/2000/svg",
+        "viewBox": f"0 0 {WIDTH} {HEIGHT}",
+        "width": WIDTH,
+        "height": HEIGHT,
+        "role": "img",
+        "aria-labelledby": TITLE_ID,
+        "aria-describedby": DESC_ID,
+        "font-family": "sans-serif",
+        "font-size": 11,
+        "fill": TEXT_COLOUR,
+    }
+
+
+def _heading_attrs() -> dict[str, Attr]:
+    return {"class": "heading", "x": LEFT, "y": 22.0, "font-size": 14, "font-weight": "bold"}
+
+
+def _completed(frame: _Frame, steps: Iterable[_Step], completed_steps: int) -> str:
+    """A grey band behind each completed step, the plot's full height."""
+    rects = [
+        _tag(
+            "rect",
+            {
+                "class": "completed",
+                "data-step": s.index,
+                "x": frame.x(s.start),
+                "y": TOP,
+                "width": frame.x(s.end, 1.0) - frame.x(s.start),
+                "height": BOTTOM - TOP,
+                "fill": COMPLETED_COLOUR,
+            },
+        )
+        for s in steps
+        if s.index < completed_steps
+    ]
+    return _group("completed-steps", rects)
+
+
+def _y_axis(frame: _Frame) -> str:
+    """Horizontal gridlines at round doses, labelled in mg."""
+    parts: list[str] = []
+    for mg in _y_ticks(frame.top_mg):
+        y = frame.y(mg)
+        line: dict[str, Attr] = {"x1": LEFT, "x2": RIGHT, "y1": y, "y2": y, "stroke": GRID_COLOUR}
+        parts.append(_tag("line", {"class": "grid", **line}))
+        label: dict[str, Attr] = {"x": LEFT - 8, "y": y + 4, "text-anchor": "end"}
+        parts.append(_tag("text", label, _text(f"{text(mg)} mg")))
+    return _group("y-axis", parts)
+
+
+def _y_ticks(top: Decimal) -> list[Decimal]:
+    step = _nice_step(_CONTEXT.divide(top, Y_TICKS))
+    count = int(_CONTEXT.divide_int(top, step))
+    return [_CONTEXT.multiply(step, k) for k in range(count + 1)]
+
+
+def _nice_step(raw: Decimal) -> Decimal:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten at least `raw`."""
+    exponent = raw.adjusted()
+    mantissa = raw.scaleb(-exponent, _CONTEXT)
+    nice = next(m for m in NICE_MANTISSAS if m >= mantissa)
+    return nice.scaleb(exponent, _CONTEXT)
+
+
+def _x_axis(frame: _Frame, last_day: dt.date) -> str:
+    """The baseline with a handful of dated ticks."""
+    baseline: dict[str, Attr] = {
+        "x1": LEFT,
+        "x2": RIGHT,
+        "y1": BOTTOM,
+        "y2": BOTTOM,
+        "stroke": TEXT_COLOUR,
+    }
+    parts = [_tag("line", {"class": "baseline", **baseline})]
+    for day in _x_ticks(frame.first, last_day):
+        x = frame.x(day)
+        parts.append(
+            _tag("line", {"x1": x, "x2": x, "y1": BOTTOM, "y2": BOTTOM + 5, "stroke": TEXT_COLOUR})
+        )
+        label: dict[str, Attr] = {"x": x, "y": BOTTOM + 18, "text-anchor": "middle"}
+        parts.append(_tag("text", label, _text(day.isoformat())))
+    return _group("x-axis", parts)
+
+
+def _x_ticks(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Dates from `first`, evenly spaced, up to `last` (a plan's own days only)."""
+    offset = (last - first).days
+    interval = _x_interval(offset)
+    return [first + dt.timedelta(days=k * interval) for k in range(offset // interval + 1)]
+
+
+def _x_interval(offset: int) -> int:
+    """Days between date labels: the fewest that keeps to MAX_X_LABELS labels."""
+    for interval in X_INTERVALS:
+        if offset // interval < MAX_X_LABELS:
+            return interval
+    interval = X_INTERVALS[-1]
+    while offset // interval >= MAX_X_LABELS:
+        interval *= 2
+    return interval
+
+
+def _steps(frame: _Frame, steps: Sequence[_Step]) -> str:
+    previous: list[_Step | None] = [None, *steps[:-1]]
+    return _group("steps", [_step(frame, s, p) for s, p in zip(steps, previous, strict=True)])
+
+
+def _step(frame: _Frame, step: _Step, previous: _Step | None) -> str:
+    """A step's shaded area and its piece of the line, dropping from the previous dose."""
+    left, right, y = frame.x(step.start), frame.x(step.end, 1.0), frame.y(step.dose)
+    from_y = y if previous is None else frame.y(previous.dose)
+    colour = FLAG_COLOUR if step.flagged else LINE_COLOUR
+    area: dict[str, Attr] = {"x": left, "y": y, "width": right - left, "height": BOTTOM - y}
+    line: dict[str, Attr] = {
+        "d": f"M{_num(left)} {_num(from_y)}V{_num(y)}H{_num(right)}",
+        "stroke": colour,
+    }
+    children = [
+        _tag("title", {}, _text(_hover_text(step))),
+        _tag("rect", {"class": "dose-area", **area, "fill": AREA_COLOUR, "fill-opacity": 0.7}),
+        _tag("path", {"class": "dose-line", **line, "stroke-width": 2, "fill": "none"}),
+    ]
+    if step.flagged:
+        marker: dict[str, Attr] = {"cx": (left + right) / 2, "cy": y, "r": 3.5, "fill": FLAG_COLOUR}
+        children.append(_tag("circle", {"class": "flag-marker", **marker}))
+    attrs: dict[str, Attr] = {
+        "class": "step flagged" if step.flagged else "step",
+        "data-step": step.index,
+        "data-dose-mg": step.dose_text,
+        "data-start-date": step.start.isoformat(),
+        "data-end-date": step.end.isoformat(),
+    }
+    return _tag("g", attrs, "".join(children))
+
+
+def _hover_text(step: _Step) -> str:
+    notes = [FLAG_TEXT.get(f, f) for f in step.flags]
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    dates = f"{step.start.isoformat()} to {step.end.isoformat()}"
+    return f"Step {step.index}: {text(step.dose)} mg/day, {dates}{suffix}"
+
+
+def _today_marker(frame: _Frame, today: dt.date) -> str:
+    """A dashed vertical line through the middle of today, labelled."""
+    x = frame.x(today, 0.5)
+    line: dict[str, Attr] = {"x1": x, "x2": x, "y1": TOP - 6, "y2": BOTTOM, "stroke": TODAY_COLOUR}
+    label: dict[str, Attr] = {"x": x, "y": TOP - 9, "text-anchor": "middle", "fill": TODAY_COLOUR}
+    return "".join(
+        [
+            _tag("line", {"class": "today", **line, "stroke-width": 2, "stroke-dasharray": "4 3"}),
+            _tag("text", {"class": "today-label", **label}, "Today"),
+        ]
+    )
+
+
+def _description(steps: Sequence[_Step], today: dt.date, completed_steps: int) -> str:
+    first, last = steps[0], steps[-1]
+    done = sum(1 for s in steps if s.index < completed_steps)
+    flagged = sum(1 for s in steps if s.flagged)
+    sentences = [
+        f"Dose taper from {text(first.dose)} mg/day to {text(last.dose)} mg/day "
+        f"in {_count(len(steps), 'step')}, {first.start.isoformat()} to {last.end.isoformat()}.",
+        f"{done} of {_count(len(steps), 'step')} completed.",
+        _today_sentence(steps, today),
+    ]
+    if flagged:
+        verb = "needs" if flagged == 1 else "need"
+        sentences.append(f"{_count(flagged, 'step')} {verb} clinician approval.")
+    return " ".join(sentences)
+
+
+def _today_sentence(steps: Sequence[_Step], today: dt.date) -> str:
+    when = f"Today, {today.isoformat()},"
+    if today < steps[0].start:
+        return f"{when} is before the plan starts; no today marker is shown."
+    if today > steps[-1].end:
+        return f"{when} is after the plan ends; no today marker is shown."
+    current = next((s for s in steps if s.start <= today <= s.end), None)
+    if current is None:
+        return f"{when} is within the plan's dates."
+    return f"{when} is in step {current.index} ({text(current.dose)} mg/day)."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# Markup.
+
+
+def _group(name: str, children: Sequence[str]) -> str:
+    return _tag("g", {"class": name}, "\n".join(children)) if children else ""
+
+
+def _tag(name: str, attrs: Mapping[str, Attr], content: str | None = None) -> str:
+    """An element; `content` is markup already escaped (see `_text`)."""
+    rendered = "".join(f" {key}={quoteattr(_attr_text(value))}" for key, value in attrs.items())
+    if content is None:
+        return f"<{name}{rendered}/>"
+    return f"<{name}{rendered}>{content}</{name}>"
+
+
+def _attr_text(value: Attr) -> str:
+    if isinstance(value, float):
+        return _num(value)
+    return _clean(str(value))
+
+
+def _text(value: str) -> str:
+    return escape(_clean(value))
+
+
+def _clean(value: str) -> str:
+    """`value` without the characters XML 1.0 cannot hold (control characters)."""
+    return "".join(c for c in value if _xml_char(ord(c)))
+
+
+def _xml_char(code: int) -> bool:
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def _num(value: float) -> str:
+    """A coordinate rounded to two decimals, without trailing zeros ("12.5", "40")."""
+    out = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if out == "-0" else out
