@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -14,13 +15,17 @@ from service.api.schemas.common import ReasonSchema
 from service.api.schemas.tapers import (
     ApproveSchema,
     ExtendSchema,
+    StepBackSchema,
+    SymptomReportInSchema,
+    SymptomReportSchema,
+    SymptomReportsSchema,
     TaperCreateSchema,
     TaperPlanSchema,
     TaperPreviewSchema,
     TaperSettingsSchema,
 )
-from service.usecases import taper_plans, tapers
-from service.usecases.taper_plans import TaperPlanView
+from service.usecases import taper_plans, taper_symptoms, tapers
+from service.usecases.taper_plans import SymptomReportView, TaperPlanView
 from service.usecases.tapers import TaperPreview
 
 blp = Blueprint("tapers", __name__, url_prefix="/v1", description="Taper plans")
@@ -81,6 +86,22 @@ class Plan(MethodView):
         )
 
 
+@blp.route("/taper-plans/<uuid:plan_id>/chart.svg")
+class Chart(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, content_type="image/svg+xml", description="A standalone SVG (no scripts).")
+    @errors(blp, 401, 404)
+    def get(self, plan_id: uuid.UUID) -> Response:
+        """The plan as a chart for the patient app and clinicians: daily dose over
+        time, one element per step, today marked, completed steps shaded, steps
+        over the cap marked."""
+        svg = taper_plans.taper_chart(
+            uow=uow(), caller=caller(), clock=services().clock, plan_id=plan_id
+        )
+        return Response(svg, mimetype="image/svg+xml")
+
+
 @blp.route("/taper-plans/<uuid:plan_id>/approve")
 class Approve(MethodView):
     decorators = [require_auth]
@@ -117,6 +138,63 @@ class Extend(MethodView):
             plan_id=plan_id,
             days=body["days"],
             reason=body["reason"],
+        )
+
+
+@blp.route("/taper-plans/<uuid:plan_id>/step-back")
+class StepBack(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(StepBackSchema)
+    @blp.response(200, TaperPlanSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
+        """Go back to the last tolerated dose (the step before the current one) from
+        tomorrow, hold it `hold_days`, then try the same cuts again, each step at
+        least as long as before. A paused plan runs again. The steps already
+        completed are unchanged (a new version, audited)."""
+        return taper_plans.step_back_taper_plan(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            plan_id=plan_id,
+            hold_days=body["hold_days"],
+            reason=body["reason"],
+        )
+
+
+@blp.route("/taper-plans/<uuid:plan_id>/symptom-reports")
+class SymptomReports(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, SymptomReportsSchema)
+    @errors(blp, 401, 404)
+    def get(self, plan_id: uuid.UUID) -> taper_symptoms.SymptomReports:
+        """The plan's withdrawal scale (items to rate), its threshold and the
+        reports so far, newest first (the patient and the care team)."""
+        s = services()
+        return taper_symptoms.list_symptom_reports(
+            uow=uow(), caller=caller(), clock=s.clock, kb=s.knowledge, plan_id=plan_id
+        )
+
+    @blp.arguments(SymptomReportInSchema)
+    @blp.response(201, SymptomReportSchema)
+    @errors(blp, *AUTH, 404, 409)
+    def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> SymptomReportView:
+        """Report withdrawal symptoms on the plan's short scale (CIWA-B items for
+        benzodiazepines, DESS items for antidepressants...). At or above the
+        clinician's threshold a hold is proposed and the care team is told; a
+        report never changes a dose."""
+        s = services()
+        return taper_symptoms.report_symptoms(
+            uow=uow(),
+            caller=caller(),
+            clock=s.clock,
+            kb=s.knowledge,
+            plan_id=plan_id,
+            items=body["items"],
+            total=body["total"],
+            note=body["note"],
         )
 
 

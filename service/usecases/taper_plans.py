@@ -21,7 +21,7 @@ from service.db.tables import (
 )
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
-from service.domain.errors import DomainValidationError
+from service.domain.errors import DomainValidationError, Problems
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Schedule, plain_amount
 from service.domain.taper import plan_taper
@@ -32,8 +32,11 @@ from service.domain.taper.changes import (
     flagged_steps,
     next_due,
     started,
+    step_back,
     step_terms,
 )
+from service.domain.taper.chart import chart_svg
+from service.domain.taper.symptoms import check_threshold, scale_for
 from service.usecases.access import PatientContext, load_readable_patient, load_writable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock, jsonable
@@ -272,6 +275,15 @@ def _daily_dose_mg(version: PrescriptionVersion) -> Decimal | None:
     return plain_amount(schedule.daily_total(Decimal(version.dose_amount)))
 
 
+def _check_threshold(kb: KnowledgeBase, drug_id: str, threshold: int | None) -> None:
+    if threshold is None:
+        return
+    problems = Problems()
+    scale = scale_for(kb.catalog.drugs[drug_id].classes)
+    check_threshold(scale, threshold, problems, "symptom_threshold")
+    problems.raise_if_any()
+
+
 def _check_prescribable(version: PrescriptionVersion, plan_json: Mapping[str, Any]) -> None:
     """Every step must be a prescription the scheduler can write (amounts to four
     decimal places), and the prescription must last until the taper ends."""
@@ -344,6 +356,7 @@ def create_taper_plan(
             )
         with domain_rules("The taper settings are not valid."):
             generated = plan_taper(settings)
+            _check_threshold(kb, drug_id, body.get("symptom_threshold"))
         _check_prescribable(version, generated.to_json())
         by = caller.require().user_id
         plan = TaperPlan(
@@ -385,30 +398,62 @@ def create_taper_plan(
         return _view(plan, [first], _local_today(ctx, now))
 
 
+def _readable_plan(
+    uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, subtype: str
+) -> tuple[TaperPlan, dt.date]:
+    """The plan for the patient or the care team (404 for anyone else), with the
+    patient's local date; the read is audited."""
+    plan = uow.tapers.get(plan_id)
+    if plan is None:
+        raise NotFound(f"No taper plan {plan_id}.")
+    try:
+        ctx = load_readable_patient(uow, caller=caller, patient_id=plan.patient_id)
+    except NotFound:
+        raise NotFound(f"No taper plan {plan_id}.") from None
+    record_read(
+        uow,
+        caller=caller,
+        clock=clock,
+        subtype=subtype,
+        entity_type="TaperPlan",
+        entity_id=plan.id,
+        patient_id=plan.patient_id,
+    )
+    return plan, _local_today(ctx, clock())
+
+
 def get_taper_plan(
     *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID
 ) -> TaperPlanView:
     with uow:
-        plan = uow.tapers.get(plan_id)
-        if plan is None:
-            raise NotFound(f"No taper plan {plan_id}.")
-        try:
-            ctx = load_readable_patient(uow, caller=caller, patient_id=plan.patient_id)
-        except NotFound:
-            raise NotFound(f"No taper plan {plan_id}.") from None
-        versions = uow.tapers.versions(plan.id)
-        records = uow.tapers.records(plan.id)
-        reports = uow.tapers.reports(plan.id, limit=REPORTS_SHOWN)
-        record_read(
-            uow,
-            caller=caller,
-            clock=clock,
-            subtype="taper.read",
-            entity_type="TaperPlan",
-            entity_id=plan.id,
-            patient_id=plan.patient_id,
+        plan, today = _readable_plan(uow, caller, clock, plan_id, "taper.read")
+        return _view(
+            plan,
+            uow.tapers.versions(plan.id),
+            today,
+            uow.tapers.records(plan.id),
+            uow.tapers.reports(plan.id, limit=REPORTS_SHOWN),
         )
-        return _view(plan, versions, _local_today(ctx, clock()), records, reports)
+
+
+def taper_chart(*, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID) -> str:
+    """The plan as an SVG chart: dose over time, today marked, the steps already
+    completed (started by the scheduler and ended) shaded."""
+    with uow:
+        plan, today = _readable_plan(uow, caller, clock, plan_id, "taper.chart")
+        current = uow.tapers.versions(plan.id)[-1].plan
+        ended = {
+            int(s["index"])
+            for s in current["steps"]
+            if dt.date.fromisoformat(s["end_date"]) < today
+        }
+        started = {r.step_index for r in uow.tapers.records(plan.id)}
+        return chart_svg(
+            current,
+            today=today,
+            completed_steps=len(ended & started),
+            title=f"{plan.drug} taper, {plan.status}",
+        )
 
 
 def add_plan_version(
@@ -647,6 +692,47 @@ def extend_taper_plan(
         plan_id=plan_id,
         change="extend",
         allowed_from=(DRAFT, APPROVED, ACTIVE, PAUSED),
+        decide=decide,
+        reason=reason,
+    )
+
+
+def step_back_taper_plan(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    plan_id: uuid.UUID,
+    hold_days: int | None,
+    reason: str,
+) -> TaperPlanView:
+    """Back to the last tolerated dose from tomorrow (the start of a day, like every
+    step), held for `hold_days` (default: the plan's interval), then the same cuts
+    again, each step at least as long: never faster than before."""
+    if hold_days is not None and not 1 <= hold_days <= MAX_EXTENSION_DAYS:
+        raise ValidationFailed(
+            "Hold the previous dose for a number of days.",
+            errors={"hold_days": [f"Must be between 1 and {MAX_EXTENSION_DAYS}."]},
+        )
+
+    def decide(m: _Moment) -> _Decision:
+        held_since = m.plan.paused_at.astimezone(m.zone).date() if m.plan.paused_at else m.today
+        index = current_index(m.current.plan, held_since)
+        if index == 0 or not started(m.current.plan, m.today):
+            raise Conflict("The plan is still at its first dose; there is no step to go back from.")
+        days = hold_days or int(m.current.settings.get("interval_days") or 14)
+        tomorrow = m.today + dt.timedelta(days=1)
+        plan_json = step_back(m.current.plan, index, from_date=tomorrow, hold_days=days)
+        m.plan.paused_at = None
+        return ACTIVE, plan_json, flagged_steps(plan_json)
+
+    return _change(
+        uow=uow,
+        caller=caller,
+        clock=clock,
+        plan_id=plan_id,
+        change="step-back",
+        allowed_from=(ACTIVE, PAUSED),
         decide=decide,
         reason=reason,
     )

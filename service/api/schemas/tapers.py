@@ -8,7 +8,14 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from service.api.schemas.common import ClockTime, Number, StrictSchema, text, whole_number
+from service.api.schemas.common import (
+    ClockTime,
+    Number,
+    ReasonSchema,
+    StrictSchema,
+    text,
+    whole_number,
+)
 from service.api.schemas.interactions import CitationSchema
 
 ALGORITHMS = ("linear", "percent", "hyperbolic", "manual")
@@ -163,7 +170,9 @@ class StepSchema(StrictSchema):
     cut_pct = fields.Float(required=True, metadata={"description": "Cut from the previous step."})
     flags = fields.List(
         fields.String(
-            validate=validate.OneOf(["exceeds_cap_needs_approval", "jump_off", "extended"])
+            validate=validate.OneOf(
+                ["exceeds_cap_needs_approval", "jump_off", "extended", "step_back"]
+            )
         ),
         required=True,
     )
@@ -184,6 +193,15 @@ class TaperCreateSchema(TaperSettingsSchema):
         load_default=None,
         metadata={"description": "Default: the prescription's drug (it must be that drug)."},
     )
+    symptom_threshold = whole_number(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=1000),
+        metadata={
+            "description": "Withdrawal self-report total at or above which a hold is "
+            "proposed and the care team told (default: the scale's)."
+        },
+    )
 
 
 class ApproveSchema(StrictSchema):
@@ -199,6 +217,15 @@ class ApproveSchema(StrictSchema):
 class ExtendSchema(StrictSchema):
     days = whole_number(required=True, validate=validate.Range(min=1, max=90))
     reason = text(max_length=2000, load_default=None)
+
+
+class StepBackSchema(ReasonSchema):
+    hold_days = whole_number(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=90),
+        metadata={"description": "Days on the previous dose (default: the plan's interval)."},
+    )
 
 
 class PlanVersionSchema(StrictSchema):
@@ -282,3 +309,42 @@ class TaperPlanSchema(StrictSchema):
             "should consider pausing. Nothing changes by itself."
         },
     )
+
+
+class SymptomReportInSchema(StrictSchema):
+    items = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=40)),
+        values=whole_number(validate=validate.Range(min=0, max=10)),
+        required=True,
+        validate=validate.Length(max=40),
+        metadata={"description": "Each item of the plan's scale, rated 0 to the item maximum."},
+    )
+    total = whole_number(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=1000),
+        metadata={"description": "Optional; when given it must equal the sum of the items."},
+    )
+    note = text(max_length=2000, min_length=0, load_default=None, allow_none=True)
+
+
+class ScaleItemSchema(StrictSchema):
+    id = fields.String(required=True)
+    label = fields.String(required=True)
+
+
+class ScaleSchema(StrictSchema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    based_on = fields.String(required=True)
+    item_max = fields.Integer(required=True)
+    max_total = fields.Integer(required=True)
+    items = fields.List(fields.Nested(ScaleItemSchema), required=True)
+
+
+class SymptomReportsSchema(StrictSchema):
+    scale = fields.Nested(ScaleSchema, required=True)
+    threshold = fields.Integer(
+        required=True, metadata={"description": "At or above it, a hold is proposed."}
+    )
+    reports = fields.List(fields.Nested(SymptomReportSchema), required=True)

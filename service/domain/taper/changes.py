@@ -9,10 +9,12 @@ import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule, validate_terms
 from service.domain.schedule import wall_time_instant
+from service.domain.taper.arith import round_tenth
 from service.domain.taper.plan import Flag
 
 # The most a clinician extends a step by at once (a pause shifts by however long
@@ -50,12 +52,61 @@ def extend_step(plan: dict[str, Any], index: int, days: int) -> dict[str, Any]:
         if step["index"] == index:
             step["end_date"] = (_date(step["end_date"]) + shift).isoformat()
             step["days"] += days
-            if Flag.EXTENDED.value not in step["flags"]:
-                order = [f.value for f in Flag]
-                step["flags"] = sorted({*step["flags"], Flag.EXTENDED.value}, key=order.index)
+            step["flags"] = _with_flag(step["flags"], Flag.EXTENDED)
         elif step["index"] > index:
             step["start_date"] = (_date(step["start_date"]) + shift).isoformat()
             step["end_date"] = (_date(step["end_date"]) + shift).isoformat()
+    out["total_days"] = sum(s["days"] for s in out["steps"])
+    return out
+
+
+def _with_flag(flags: list[str], flag: Flag) -> list[str]:
+    order = [f.value for f in Flag]
+    return sorted({*flags, flag.value}, key=order.index)
+
+
+def step_back(
+    plan: dict[str, Any], index: int, *, from_date: dt.date, hold_days: int
+) -> dict[str, Any]:
+    """A copy of `plan` going back from step `index` (under way, not the first) to
+    the previous step's dose: step `index` ends the day before `from_date`, the
+    previous dose holds for `hold_days` from then, and the steps from `index` on are
+    tried again in order, each lasting as long as before or `hold_days`, whichever
+    is longer. The steps before `index` are unchanged."""
+    steps = plan["steps"]
+    if not 1 <= index < len(steps):
+        raise ValueError("a step back needs a previous step to go back to")
+    current, previous = steps[index], steps[index - 1]
+    if not _date(current["start_date"]) < from_date:
+        raise ValueError("a step back starts after the current step has begun")
+    if hold_days < 1:
+        raise ValueError("a step back holds for at least one day")
+    out = copy.deepcopy(plan)
+    kept = out["steps"][:index]
+    ended = {**copy.deepcopy(current), "end_date": (from_date - dt.timedelta(days=1)).isoformat()}
+    ended["days"] = (from_date - _date(current["start_date"])).days
+    dose, back_to = Fraction(current["daily_dose_mg"]), Fraction(previous["daily_dose_mg"])
+    if dose == 0:
+        raise ValueError("a step of nothing ends the taper; there is no step back from it")
+    back = {
+        **copy.deepcopy(previous),
+        "cut_pct": str(round_tenth((dose - back_to) / dose * 100)),
+        "flags": [Flag.STEP_BACK.value],
+    }
+    retried = [back, *(copy.deepcopy(s) for s in steps[index:])]
+    start = from_date
+    for offset, step in enumerate(retried):
+        days = hold_days if offset == 0 else max(int(step["days"]), hold_days)
+        if offset and days > int(step["days"]):
+            step["flags"] = _with_flag(step["flags"], Flag.EXTENDED)
+        step.update(
+            index=index + 1 + offset,
+            start_date=start.isoformat(),
+            end_date=(start + dt.timedelta(days=days - 1)).isoformat(),
+            days=days,
+        )
+        start += dt.timedelta(days=days)
+    out["steps"] = [*kept, ended, *retried]
     out["total_days"] = sum(s["days"] for s in out["steps"])
     return out
 

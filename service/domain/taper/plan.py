@@ -22,6 +22,8 @@ class Flag(enum.StrEnum):
     EXCEEDS_CAP = "exceeds_cap_needs_approval"
     JUMP_OFF = "jump_off"
     EXTENDED = "extended"
+    # The dose goes back up to the last one tolerated (a clinician's step back).
+    STEP_BACK = "step_back"
 
 
 FLAG_ORDER: tuple[Flag, ...] = tuple(Flag)

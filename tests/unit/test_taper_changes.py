@@ -1,0 +1,130 @@
+"""Changes to a running plan in its serial form: extending a step, stepping back,
+and the prescription terms each step becomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.domain.errors import DomainValidationError
+from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule
+from service.domain.taper import plan_taper
+from service.domain.taper.changes import extend_step, flagged_steps, step_back, step_terms
+from service.domain.taper.symptoms import ANTIDEPRESSANT, GENERAL, SEDATIVE, scale_for, score
+from tests.unit.taper_strategies import generated_settings
+
+
+def contiguous(plan: dict[str, Any]) -> bool:
+    return all(
+        dt.date.fromisoformat(a["end_date"]) + dt.timedelta(days=1)
+        == dt.date.fromisoformat(b["start_date"])
+        for a, b in itertools.pairwise(plan["steps"])
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(generated_settings(), st.data())
+def test_a_step_back_keeps_the_past_and_never_speeds_up(
+    settings_: Any, data: st.DataObject
+) -> None:
+    plan = plan_taper(settings_).to_json()
+    steps = plan["steps"]
+    if len(steps) < 2:
+        return
+    index = data.draw(st.integers(1, len(steps) - 1))
+    if Decimal(steps[index]["daily_dose_mg"]) == 0:
+        with pytest.raises(ValueError, match="step of nothing"):
+            step_back(plan, index, from_date=dt.date(2100, 1, 1), hold_days=1)
+        return
+    begun = dt.date.fromisoformat(steps[index]["start_date"])
+    from_date = begun + dt.timedelta(days=data.draw(st.integers(1, 60)))
+    hold = data.draw(st.integers(1, 90))
+    out = step_back(plan, index, from_date=from_date, hold_days=hold)
+    new = out["steps"]
+    assert new[:index] == steps[:index]
+    assert new[index]["daily_dose_mg"] == steps[index]["daily_dose_mg"]
+    assert new[index + 1]["daily_dose_mg"] == steps[index - 1]["daily_dose_mg"]
+    assert new[index + 1]["flags"] == ["step_back"]
+    assert Decimal(new[index + 1]["cut_pct"]) < 0
+    assert [s["daily_dose_mg"] for s in new[index + 2 :]] == [
+        s["daily_dose_mg"] for s in steps[index:]
+    ]
+    assert all(
+        n["days"] >= o["days"] and n["administrations"] == o["administrations"]
+        for n, o in zip(new[index + 2 :], steps[index:], strict=True)
+    )
+    assert [s["index"] for s in new] == list(range(len(new)))
+    assert contiguous(out)
+    assert out["total_days"] == sum(s["days"] for s in new)
+    old = flagged_steps(plan)
+    moved = {j for j in old if j <= index} | {j + 2 for j in old if j >= index}
+    assert set(flagged_steps(out)) == moved, "a retried step keeps its flag, moved by two"
+
+
+def test_a_step_back_needs_a_previous_step_and_a_begun_current_one() -> None:
+    plan = {
+        "steps": [
+            {"index": 0, "start_date": "2026-01-01", "end_date": "2026-01-14", "days": 14},
+            {"index": 1, "start_date": "2026-01-15", "end_date": "2026-01-28", "days": 14},
+        ],
+        "total_days": 28,
+    }
+    with pytest.raises(ValueError, match="previous step"):
+        step_back(plan, 0, from_date=dt.date(2026, 1, 5), hold_days=7)
+    with pytest.raises(ValueError, match="begun"):
+        step_back(plan, 1, from_date=dt.date(2026, 1, 15), hold_days=7)
+    with pytest.raises(ValueError, match="extended by at least one day"):
+        extend_step(plan, 1, 0)
+
+
+TERMS = PrescriptionTerms(
+    drug="diazepam",
+    dose=Dose(amount=Decimal(10), unit="mg"),
+    route="oral",
+    schedule=Schedule(times=(dt.time(8), dt.time(20))),
+    start_date=dt.date(2026, 1, 1),
+)
+
+
+def step(*amounts: tuple[str, str]) -> dict[str, Any]:
+    return {"administrations": [{"time": t, "dose_mg": mg} for t, mg in amounts]}
+
+
+def test_a_step_becomes_terms_with_each_time_s_amount() -> None:
+    even = step_terms(TERMS, step(("08:00", "5"), ("20:00", "5")))
+    assert even is not None
+    assert (even.dose.amount, even.schedule.amounts) == (Decimal(5), None)
+    split = step_terms(TERMS, step(("08:00", "5"), ("20:00", "2.5")))
+    assert split is not None
+    assert split.schedule.amounts == (Decimal(5), Decimal("2.5"))
+    night = step_terms(TERMS, step(("08:00", "0"), ("20:00", "2.5")))
+    assert night is not None
+    assert (night.schedule.times, night.dose.amount) == ((dt.time(20),), Decimal("2.5"))
+    assert step_terms(TERMS, step(("08:00", "0"), ("20:00", "0"))) is None
+    with pytest.raises(DomainValidationError):
+        step_terms(TERMS, step(("08:00", "0.03125")))
+
+
+def test_each_drug_class_gets_its_scale() -> None:
+    assert scale_for({"benzodiazepine", "cns-depressant"}) is SEDATIVE
+    assert scale_for({"ssri", "serotonergic"}) is ANTIDEPRESSANT
+    assert scale_for({"beta-blocker"}) is GENERAL
+
+
+def test_a_report_scores_every_item_and_names_what_is_wrong() -> None:
+    items = {i.id: 1 for i in SEDATIVE.items}
+    assert score(SEDATIVE, items) == len(SEDATIVE.items)
+    assert score(SEDATIVE, items, total=len(SEDATIVE.items)) == len(SEDATIVE.items)
+    with pytest.raises(DomainValidationError) as info:
+        score(SEDATIVE, {**items, "tremor": 9, "hiccups": 1, "sleep": -1})
+    assert {"items.tremor", "items.hiccups", "items.sleep"} <= set(info.value.errors)
+    del items["anxiety"]
+    with pytest.raises(DomainValidationError) as info:
+        score(SEDATIVE, items)
+    assert set(info.value.errors) == {"items.anxiety"}
