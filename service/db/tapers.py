@@ -6,10 +6,24 @@ import datetime as dt
 import uuid
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from service.db.tables import TaperPlan, TaperPlanVersion, TaperStepRecord, TaperSymptomReport
 
 OPEN = ("draft", "approved", "active", "paused")
+# Plans whose doses the patient is taking, or holding.
+UNDER_WAY = ("approved", "active", "paused")
+
+
+def _locked(
+    query: SelectOfScalar[TaperPlan], *, skip_locked: bool = False
+) -> SelectOfScalar[TaperPlan]:
+    """The query taking the plan's row lock, and the row as the lock found it (not
+    a copy the session read earlier). FOR NO KEY UPDATE: rows that refer to the
+    plan (versions, records) are still inserted meanwhile."""
+    return query.with_for_update(skip_locked=skip_locked, key_share=True).execution_options(
+        populate_existing=True
+    )
 
 
 class TaperRepository:
@@ -29,15 +43,13 @@ class TaperRepository:
 
     def get(self, plan_id: uuid.UUID, *, for_update: bool = False) -> TaperPlan | None:
         query = select(TaperPlan).where(TaperPlan.id == plan_id)
-        if for_update:
-            query = query.with_for_update()
-        return self._s.exec(query).first()
+        return self._s.exec(_locked(query) if for_update else query).first()
 
-    def open_for(self, prescription_id: uuid.UUID) -> TaperPlan | None:
+    def open_for(self, prescription_id: uuid.UUID, *, for_update: bool = False) -> TaperPlan | None:
         query = select(TaperPlan).where(
             TaperPlan.prescription_id == prescription_id, col(TaperPlan.status).in_(OPEN)
         )
-        return self._s.exec(query).first()
+        return self._s.exec(_locked(query) if for_update else query).first()
 
     def versions(self, plan_id: uuid.UUID) -> list[TaperPlanVersion]:
         query = (
@@ -60,8 +72,8 @@ class TaperRepository:
     def claim(self, plan_id: uuid.UUID) -> TaperPlan | None:
         """The plan, locked for this transaction; None when another process holds it
         (it is advancing the plan) or it is gone."""
-        query = select(TaperPlan).where(TaperPlan.id == plan_id).with_for_update(skip_locked=True)
-        return self._s.exec(query).first()
+        query = select(TaperPlan).where(TaperPlan.id == plan_id)
+        return self._s.exec(_locked(query, skip_locked=True)).first()
 
     def records(self, plan_id: uuid.UUID) -> list[TaperStepRecord]:
         query = (
@@ -88,3 +100,16 @@ class TaperRepository:
             .limit(limit)
         )
         return list(self._s.exec(query))
+
+    def under_way(self, patient_id: uuid.UUID) -> list[tuple[TaperPlan, TaperPlanVersion]]:
+        """The patient's plans under way, each with its current version."""
+        query = (
+            select(TaperPlan, TaperPlanVersion)
+            .join(
+                TaperPlanVersion,
+                (col(TaperPlanVersion.plan_id) == col(TaperPlan.id))
+                & (col(TaperPlanVersion.version) == col(TaperPlan.current_version)),
+            )
+            .where(TaperPlan.patient_id == patient_id, col(TaperPlan.status).in_(UNDER_WAY))
+        )
+        return [(plan, version) for plan, version in self._s.exec(query)]

@@ -86,6 +86,8 @@ class Item:
     name: str
     ingredients: tuple[str, ...]
     prescription_id: str | None = None
+    # Where the prescription is being tapered: its dose now and where the plan goes.
+    taper: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

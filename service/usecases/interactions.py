@@ -3,9 +3,11 @@ regimen, allergies and pregnancy, with curated and imported rules merged."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+import zoneinfo
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service.db.tables import Patient, PrescriptionVersion
 from service.db.uow import UnitOfWork
@@ -21,6 +23,7 @@ from service.domain.interactions import (
 )
 from service.domain.interactions import Patient as PatientFacts
 from service.domain.severity import Severity
+from service.domain.taper.changes import current_index
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
@@ -102,6 +105,24 @@ def regimen_items(
     return items
 
 
+def taper_notes(uow: UnitOfWork, patient: Patient, now: dt.datetime) -> dict[str, str]:
+    """Per prescription being tapered: the daily dose it gives today (the step the
+    patient is on) and where the plan goes."""
+    zone = zoneinfo.ZoneInfo(patient.timezone)
+    notes: dict[str, str] = {}
+    for plan, version in uow.tapers.under_way(patient.id):
+        steps = version.plan["steps"]
+        day = (plan.paused_at or now).astimezone(zone).date()
+        step = steps[current_index(version.plan, day)]
+        last = steps[-1]
+        held = " (held: the plan is paused)" if plan.status == "paused" else ""
+        notes[str(plan.prescription_id)] = (
+            f"Being tapered: {step['daily_dose_mg']} mg a day now{held}, "
+            f"{last['daily_dose_mg']} mg a day from {last['start_date']}."
+        )
+    return notes
+
+
 def patient_facts(kb: KnowledgeBase, patient: Patient) -> PatientFacts:
     return PatientFacts(
         allergies=tuple(resolve_allergy(kb, a) for a in patient.allergies),
@@ -115,12 +136,17 @@ def run_check(
     *,
     new: Sequence[Item],
     patient: Patient | None,
+    now: dt.datetime,
 ) -> list[Finding]:
     """Check new items against each other and, for a patient, their regimen."""
     current: list[Item] = []
     if patient is not None:
         rows = uow.prescriptions.regimen(patient.id)
-        current = regimen_items(kb, ((rx.id, v) for rx, v in rows))
+        tapers = taper_notes(uow, patient, now)
+        current = [
+            replace(item, taper=tapers.get(item.prescription_id or ""))
+            for item in regimen_items(kb, ((rx.id, v) for rx, v in rows))
+        ]
     return check(
         kb,
         new=new,
@@ -153,7 +179,7 @@ def check_interactions(
         names = [resolve_name(uow, kb, d) for d in drugs]
         resolved = [n for n in names if isinstance(n, Resolved)]
         new = [Item(input=r.input, name=r.name, ingredients=r.ingredients) for r in resolved]
-        findings = run_check(uow, kb, new=new, patient=patient)
+        findings = run_check(uow, kb, new=new, patient=patient, now=clock())
         version = knowledge_base_version(uow, kb)
         if patient_id is not None:
             record_read(

@@ -51,6 +51,14 @@ class FindingDrugSchema(StrictSchema):
         required=True,
         metadata={"description": "The patient's prescription this drug comes from, if any."},
     )
+    taper = fields.String(
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "When that prescription is being tapered: its dose now and where "
+            "the plan goes (the check counts the drug until the taper has stopped it)."
+        },
+    )
 
 
 class FindingSchema(StrictSchema):
