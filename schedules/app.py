@@ -62,13 +62,15 @@ class Jobs:
         s = advance_taper_plans(
             uow=self.database.uow(), clock=self.clock, kb=self.kb, policy=self.policy
         )
-        if s.plans or s.skipped:
+        if s.plans or s.skipped or s.failed:
             log.info(
-                "taper plans: %d advanced (%d steps started, %d completed), %d held elsewhere",
+                "taper plans: %d advanced (%d steps started, %d completed), "
+                "%d held elsewhere, %d failed",
                 s.plans,
                 s.steps,
                 s.completed,
                 s.skipped,
+                s.failed,
             )
 
     def materialise(self) -> None:

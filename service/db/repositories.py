@@ -173,10 +173,16 @@ class PrescriptionRepository:
         return self._s.exec(query).first()
 
     def claim(self, rx_id: uuid.UUID) -> Prescription | None:
-        """The prescription, locked for this transaction; None while another
-        transaction holds it."""
-        query = select(Prescription).where(Prescription.id == rx_id)
-        return self._s.exec(query.with_for_update(skip_locked=True)).first()
+        """The prescription, locked for this transaction (FOR NO KEY UPDATE, so rows
+        referring to it can still be inserted); None while another transaction
+        holds it."""
+        query = (
+            select(Prescription)
+            .where(Prescription.id == rx_id)
+            .with_for_update(skip_locked=True, key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        return self._s.exec(query).first()
 
     def version(self, rx_id: uuid.UUID, number: int) -> PrescriptionVersion:
         query = select(PrescriptionVersion).where(

@@ -278,10 +278,13 @@ def _in_time_order(s: Schedule) -> Schedule:
 
 def revise(current: PrescriptionTerms, changes: Mapping[str, Any]) -> PrescriptionTerms:
     """New terms from `current` with `changes` applied, validated as a whole."""
-    unknown = set(changes) - REVISABLE_FIELDS
-    if unknown:
-        problems = Problems()
-        for name in sorted(unknown):
-            problems.add(name, "This field cannot be changed.")
-        problems.raise_if_any()
+    problems = Problems()
+    for name in sorted(set(changes) - REVISABLE_FIELDS):
+        problems.add(name, "This field cannot be changed.")
+    if "dose" in changes and "schedule" not in changes and current.schedule.amounts is not None:
+        problems.add(
+            "dose.amount",
+            "The schedule gives an amount at each time; send the schedule with its amounts.",
+        )
+    problems.raise_if_any()
     return validate_terms(replace(current, **dict(changes)))

@@ -136,7 +136,7 @@ def _projected(
                     id=event_id,
                     prescription_id=rx.prescription_id,
                     drug=rx.drug,
-                    dose_amount=plain_amount(Decimal(rx.dose_amount)),
+                    dose_amount=plain_amount(schedule.amount_at(d.slot, Decimal(rx.dose_amount))),
                     dose_unit=rx.dose_unit,
                     scheduled_at=d.at,
                     local_time=d.local,

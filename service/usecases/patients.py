@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,6 +34,7 @@ from service.usecases.errors import (
 from service.usecases.planning import replan
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.security import activation_code_hash, new_activation_code
+from service.usecases.taper_plans import reschedule_steps
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 MAX_ALLERGIES = 100
@@ -296,6 +298,7 @@ def update_patient(
             )
             if after.timezone != before.timezone:
                 replan(uow, kb, policy, now=now, patient_id=patient_id, new_zone=True)
+                reschedule_steps(uow, patient_id, zoneinfo.ZoneInfo(after.timezone))
             uow.commit()
         return after
 

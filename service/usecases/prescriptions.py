@@ -183,7 +183,7 @@ def create_prescription(
         ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
         drug = _resolve_drug(uow, kb, terms.drug, screening)
         new = [Item(input=terms.drug, name=drug.name, ingredients=drug.ingredients)] if drug else []
-        findings = run_check(uow, kb, new=new, patient=ctx.patient)
+        findings = run_check(uow, kb, new=new, patient=ctx.patient, now=now)
         version_label = knowledge_base_version(uow, kb)
         refused = blocking(findings, screening)
         if refused:
@@ -459,6 +459,15 @@ def revise_prescription(
                         "discontinue this prescription instead."
                     ]
                 },
+            )
+        tapering = uow.tapers.open_for(rx.id)
+        held = sorted({"dose", "schedule", "end_date"} & set(changes))
+        if tapering is not None and held:
+            raise Conflict(
+                f"This prescription's dose follows taper plan {tapering.id} "
+                f"({tapering.status}); change the plan (extend, step back, pause or cancel) "
+                "rather than the prescription.",
+                errors={name: ["Set by the taper plan."] for name in held},
             )
         with domain_rules("The prescription is not valid."):
             new = revise(old, changes)

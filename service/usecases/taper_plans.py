@@ -172,6 +172,21 @@ def report_view(r: TaperSymptomReport) -> SymptomReportView:
 REPORTS_SHOWN = 20
 
 
+# Changes a clinician makes to a plan (the scheduler's are start, delay, complete).
+CLINICIAN_CHANGES = ("create", "approve", "pause", "resume", "extend", "step-back", "cancel")
+
+
+def _hold_open(
+    plan: TaperPlan, versions: Sequence[TaperPlanVersion], reports: Sequence[TaperSymptomReport]
+) -> bool:
+    """A hold stays proposed from a report that reached the threshold until a
+    clinician next changes the plan (holds, steps back, resumes...)."""
+    if not reports or not reports[0].hold_proposed or plan.status not in RUNNING:
+        return False
+    answered = max(v.created_at for v in versions if v.change in CLINICIAN_CHANGES)
+    return reports[0].reported_at > answered
+
+
 def _view(
     plan: TaperPlan,
     versions: Sequence[TaperPlanVersion],
@@ -220,7 +235,7 @@ def _view(
         ],
         next_step_at=plan.next_step_at,
         symptom_reports=[report_view(r) for r in reports],
-        hold_proposed=bool(reports) and reports[0].hold_proposed and plan.status in RUNNING,
+        hold_proposed=_hold_open(plan, versions, reports),
     )
 
 
@@ -241,27 +256,18 @@ class _Moment:
 _Decision = tuple[str, dict[str, Any], list[int]]
 
 
-def _audit(
-    uow: UnitOfWork,
-    *,
-    caller: Caller,
-    now: dt.datetime,
-    plan: TaperPlan,
-    change: str,
-    action: AuditAction = AuditAction.UPDATE,
-    before: Any = None,
-    after: Any = None,
+def _audit_create(
+    uow: UnitOfWork, *, caller: Caller, now: dt.datetime, plan: TaperPlan, after: Any
 ) -> None:
     record(
         uow,
         caller=caller,
         now=now,
-        action=action,
-        subtype=f"taper.{change}",
+        action=AuditAction.CREATE,
+        subtype="taper.create",
         entity_type="TaperPlan",
         entity_id=plan.id,
         patient_id=plan.patient_id,
-        before=before,
         after=after,
     )
 
@@ -381,13 +387,11 @@ def create_taper_plan(
             created_at=now,
         )
         uow.tapers.add(plan, first)
-        _audit(
+        _audit_create(
             uow,
             caller=caller,
             now=now,
             plan=plan,
-            change="create",
-            action=AuditAction.CREATE,
             after={
                 "drug": drug_id,
                 "steps": len(generated.steps),
@@ -398,18 +402,25 @@ def create_taper_plan(
         return _view(plan, [first], _local_today(ctx, now))
 
 
-def _readable_plan(
-    uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, subtype: str
-) -> tuple[TaperPlan, dt.date]:
-    """The plan for the patient or the care team (404 for anyone else), with the
-    patient's local date; the read is audited."""
-    plan = uow.tapers.get(plan_id)
+def readable_plan(
+    uow: UnitOfWork, caller: Caller, plan_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[TaperPlan, PatientContext]:
+    """The plan, for the patient or the care team (404 for anyone else)."""
+    plan = uow.tapers.get(plan_id, for_update=for_update)
     if plan is None:
         raise NotFound(f"No taper plan {plan_id}.")
     try:
         ctx = load_readable_patient(uow, caller=caller, patient_id=plan.patient_id)
     except NotFound:
         raise NotFound(f"No taper plan {plan_id}.") from None
+    return plan, ctx
+
+
+def _audited_read(
+    uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, subtype: str
+) -> tuple[TaperPlan, dt.date]:
+    """The readable plan and the patient's local date; the read is audited."""
+    plan, ctx = readable_plan(uow, caller, plan_id)
     record_read(
         uow,
         caller=caller,
@@ -426,7 +437,7 @@ def get_taper_plan(
     *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID
 ) -> TaperPlanView:
     with uow:
-        plan, today = _readable_plan(uow, caller, clock, plan_id, "taper.read")
+        plan, today = _audited_read(uow, caller, clock, plan_id, "taper.read")
         return _view(
             plan,
             uow.tapers.versions(plan.id),
@@ -440,7 +451,7 @@ def taper_chart(*, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.
     """The plan as an SVG chart: dose over time, today marked, the steps already
     completed (started by the scheduler and ended) shaded."""
     with uow:
-        plan, today = _readable_plan(uow, caller, clock, plan_id, "taper.chart")
+        plan, today = _audited_read(uow, caller, clock, plan_id, "taper.chart")
         current = uow.tapers.versions(plan.id)[-1].plan
         ended = {
             int(s["index"])
@@ -459,6 +470,7 @@ def taper_chart(*, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.
 def add_plan_version(
     uow: UnitOfWork,
     *,
+    caller: Caller,
     plan: TaperPlan,
     current: TaperPlanVersion,
     change: str,
@@ -469,7 +481,10 @@ def add_plan_version(
     by: uuid.UUID,
     now: dt.datetime,
 ) -> TaperPlanVersion:
-    """The plan's next version, carrying `status`, `plan_json` and the approvals."""
+    """The plan's next version, carrying `status`, `plan_json` and the approvals,
+    audited as `taper.<change>`. `by` is the clinician who answers for it (the
+    caller, or for the scheduler the clinician whose approval it carries out)."""
+    before = {"status": plan.status, "version": plan.current_version}
     plan.status = status
     plan.current_version += 1
     plan.updated_at = now
@@ -486,6 +501,19 @@ def add_plan_version(
         created_at=now,
     )
     uow.tapers.add_version(plan, nxt)
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.UPDATE,
+        subtype=f"taper.{change}",
+        entity_type="TaperPlan",
+        entity_id=plan.id,
+        patient_id=plan.patient_id,
+        before=before,
+        after={"status": status, "version": plan.current_version, "reason": nxt.reason},
+        actor_id=by,
+    )
     return nxt
 
 
@@ -496,6 +524,16 @@ def schedule_next(
     yet started, while it runs; never otherwise."""
     running = plan.status in RUNNING
     plan.next_step_at = next_due(plan_json, recorded, zone) if running else None
+
+
+def reschedule_steps(uow: UnitOfWork, patient_id: uuid.UUID, zone: zoneinfo.ZoneInfo) -> None:
+    """After the patient's time zone changes: each running plan's next step starts
+    at midnight in the new zone."""
+    for found, version in uow.tapers.under_way(patient_id):
+        plan = uow.tapers.get(found.id, for_update=True)
+        if plan is not None:
+            recorded = {r.step_index for r in uow.tapers.records(plan.id)}
+            schedule_next(plan, version.plan, zone, recorded)
 
 
 def _change(
@@ -537,9 +575,9 @@ def _change(
             recorded=frozenset(r.step_index for r in records),
         )
         status, plan_json, approved = decide(moment)
-        before = {"status": plan.status, "version": plan.current_version}
         nxt = add_plan_version(
             uow,
+            caller=caller,
             plan=plan,
             current=current,
             change=change,
@@ -551,15 +589,6 @@ def _change(
             now=now,
         )
         schedule_next(plan, plan_json, zone, moment.recorded)
-        _audit(
-            uow,
-            caller=caller,
-            now=now,
-            plan=plan,
-            change=change,
-            before=before,
-            after={"status": status, "version": plan.current_version, "reason": nxt.reason},
-        )
         uow.commit()
         return _view(plan, [*versions, nxt], today, records)
 
@@ -716,14 +745,18 @@ def step_back_taper_plan(
         )
 
     def decide(m: _Moment) -> _Decision:
-        held_since = m.plan.paused_at.astimezone(m.zone).date() if m.plan.paused_at else m.today
-        index = current_index(m.current.plan, held_since)
-        if index == 0 or not started(m.current.plan, m.today):
-            raise Conflict("The plan is still at its first dose; there is no step to go back from.")
+        if not m.recorded:
+            raise Conflict("The plan has not started; there is no step to go back from.")
+        index = max(m.recorded)
         days = hold_days or int(m.current.settings.get("interval_days") or 14)
         tomorrow = m.today + dt.timedelta(days=1)
-        plan_json = step_back(m.current.plan, index, from_date=tomorrow, hold_days=days)
+        try:
+            plan_json = step_back(m.current.plan, index, from_date=tomorrow, hold_days=days)
+        except ValueError:
+            raise Conflict(f"Step {index} has no higher dose before it to go back to.") from None
         m.plan.paused_at = None
+        # The clinician stepping back answers for the cuts retried after it.
+        m.plan.approved_by = caller.require().user_id
         return ACTIVE, plan_json, flagged_steps(plan_json)
 
     return _change(
@@ -763,14 +796,13 @@ def cancel_with_prescription(
 ) -> None:
     """Discontinuing a prescription ends its plan in progress, in the same
     transaction (a new version, audited)."""
-    found = uow.tapers.open_for(prescription_id)
-    plan = uow.tapers.get(found.id, for_update=True) if found is not None else None
+    plan = uow.tapers.open_for(prescription_id, for_update=True)
     if plan is None:
         return
     current = uow.tapers.versions(plan.id)[-1]
-    before = {"status": plan.status, "version": plan.current_version}
-    nxt = add_plan_version(
+    add_plan_version(
         uow,
+        caller=caller,
         plan=plan,
         current=current,
         change="cancel",
@@ -782,12 +814,3 @@ def cancel_with_prescription(
         now=now,
     )
     plan.next_step_at = None
-    _audit(
-        uow,
-        caller=caller,
-        now=now,
-        plan=plan,
-        change="cancel",
-        before=before,
-        after={"status": CANCELLED, "version": plan.current_version, "reason": nxt.reason},
-    )

@@ -14,6 +14,7 @@ is started in order, none skipped.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 import zoneinfo
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Status
-from service.domain.taper.changes import due_at, step_terms
+from service.domain.taper.changes import due_at, extend_step, step_terms
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
 from service.usecases.planning import replan
@@ -36,16 +37,19 @@ from service.usecases.reminders import TAPER_STEP, ReminderPolicy
 from service.usecases.taper_plans import (
     ACTIVE,
     APPROVED,
-    CANCELLED,
     COMPLETED,
     RUNNING,
     add_plan_version,
     schedule_next,
 )
 
+log = logging.getLogger("medtrack.scheduler")
+
 SCHEDULER = Caller(principal=None, agent="scheduler")
 # Plans looked at per run; the rest wait for the next run (a minute later).
 ADVANCE_BATCH = 500
+# How soon a plan whose prescription is paused is looked at again.
+RECHECK_PAUSED = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -54,11 +58,13 @@ class AdvanceSummary:
     steps: int = 0
     completed: int = 0
     skipped: int = 0
+    failed: int = 0
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class _Run:
-    """One plan being advanced, with what the steps act on."""
+    """One plan being advanced, with what the steps act on; `current` is the plan's
+    latest version."""
 
     plan: TaperPlan
     current: TaperPlanVersion
@@ -179,41 +185,53 @@ def _start_step(uow: UnitOfWork, run: _Run, step: Mapping[str, Any]) -> None:
     )
 
 
-def _set_status(uow: UnitOfWork, run: _Run, status: str, change: str, reason: str) -> None:
-    before = run.plan.status
-    add_plan_version(
+def _new_version(
+    uow: UnitOfWork, run: _Run, status: str, change: str, reason: str, plan_json: dict[str, Any]
+) -> None:
+    run.current = add_plan_version(
         uow,
+        caller=SCHEDULER,
         plan=run.plan,
         current=run.current,
         change=change,
         status=status,
-        plan_json=run.current.plan,
+        plan_json=plan_json,
         approved=list(run.current.approved_steps),
         reason=reason,
         by=run.acting_for,
         now=run.now,
     )
-    record(
-        uow,
-        caller=SCHEDULER,
-        now=run.now,
-        action=AuditAction.UPDATE,
-        subtype=f"taper.{change}",
-        entity_type="TaperPlan",
-        entity_id=run.plan.id,
-        patient_id=run.plan.patient_id,
-        before={"status": before},
-        after={"status": status, "version": run.plan.current_version, "reason": reason},
-        actor_id=run.acting_for,
+
+
+def _late_by(run: _Run, step: Mapping[str, Any]) -> int:
+    """Whole days a step starts after its date (the scheduler was down, or the
+    prescription paused); 0 on its date."""
+    today = run.now.astimezone(run.zone).date()
+    return (today - dt.date.fromisoformat(step["start_date"])).days
+
+
+def _next_due(run: _Run, recorded: set[int]) -> dict[str, Any] | None:
+    return next(
+        (
+            s
+            for s in run.current.plan["steps"]
+            if s["index"] not in recorded and due_at(s, run.zone) <= run.now
+        ),
+        None,
     )
 
 
 def _advance_plan(
     uow: UnitOfWork, kb: KnowledgeBase, policy: ReminderPolicy, plan_id: uuid.UUID, now: dt.datetime
 ) -> tuple[int, bool] | None:
-    """Start every step of one plan that has come due: (steps started, whether the
+    """Start the steps of one plan that have come due: (steps started, whether the
     plan completed), or None when another process holds the plan or its
-    prescription."""
+    prescription.
+
+    A step that starts a day or more after its date (downtime) starts today
+    instead: the step before lasts that much longer and every later step moves
+    with it (a new version), so no cut comes sooner after the last than planned.
+    While the prescription is paused no step starts."""
     with uow:
         uow.serialise_writes()
         plan = uow.tapers.claim(plan_id)
@@ -225,6 +243,10 @@ def _advance_plan(
         patient = uow.patients.get(plan.patient_id)
         if rx is None or patient is None:
             return None
+        if rx.status != Status.ACTIVE.value:
+            plan.next_step_at = now + RECHECK_PAUSED
+            uow.commit()
+            return 0, False
         versions = uow.tapers.versions(plan.id)
         run = _Run(
             plan=plan,
@@ -234,26 +256,40 @@ def _advance_plan(
             acting_for=plan.approved_by or versions[-1].created_by,
             now=now,
         )
-        steps = run.current.plan["steps"]
         recorded = {r.step_index for r in uow.tapers.records(plan.id)}
-        due = [s for s in steps if s["index"] not in recorded and due_at(s, run.zone) <= now]
-        if rx.status == Status.DISCONTINUED.value:
-            _set_status(uow, run, CANCELLED, "cancel", "The prescription was discontinued.")
-            due = []
-        elif due and plan.status == APPROVED:
-            _set_status(uow, run, ACTIVE, "start", "The first step has started.")
-        for step in due:
+        started: list[dict[str, Any]] = []
+        while (step := _next_due(run, recorded)) is not None:
+            late = _late_by(run, step)
+            if step["index"] > 0 and late > 0:
+                _new_version(
+                    uow,
+                    run,
+                    plan.status,
+                    "delay",
+                    f"Step {step['index']} was due on {step['start_date']} and starts "
+                    f"{late} day(s) late; later steps move by as much.",
+                    extend_step(run.current.plan, step["index"] - 1, late),
+                )
+                continue
+            if plan.status == APPROVED:
+                _new_version(
+                    uow, run, ACTIVE, "start", "The first step has started.", run.current.plan
+                )
             _start_step(uow, run, step)
             recorded.add(step["index"])
-        completed = bool(due) and all(s["index"] in recorded for s in steps)
+            started.append(step)
+        steps = run.current.plan["steps"]
+        completed = bool(started) and all(s["index"] in recorded for s in steps)
         if completed:
-            _set_status(uow, run, COMPLETED, "complete", "The last step has started.")
-        if due:
+            _new_version(
+                uow, run, COMPLETED, "complete", "The last step has started.", run.current.plan
+            )
+        if started:
             replan(uow, kb, policy, now=now, prescription_id=rx.id)
-            uow.outbox.add_messages([_message(run, due[-1], patient.user_id)])
+            uow.outbox.add_messages([_message(run, started[-1], patient.user_id)])
         schedule_next(plan, run.current.plan, run.zone, recorded)
         uow.commit()
-        return len(due), completed
+        return len(started), completed
 
 
 def advance_taper_plans(
@@ -265,7 +301,14 @@ def advance_taper_plans(
     with uow.read_only() as reading:
         due = reading.tapers.due(now, limit=ADVANCE_BATCH)
     for plan_id in due:
-        outcome = _advance_plan(uow, kb, policy, plan_id, now)
+        try:
+            outcome = _advance_plan(uow, kb, policy, plan_id, now)
+        except Exception:
+            # One plan that cannot advance must not hold up the others; it is
+            # logged and tried again on the next run.
+            log.exception("taper plan %s could not advance", plan_id)
+            summary.failed += 1
+            continue
         if outcome is None:
             summary.skipped += 1
             continue

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,18 +15,18 @@ from service.db.tables import TaperPlan, TaperSymptomReport
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
-from service.domain.taper.changes import current_index
 from service.domain.taper.symptoms import Scale, scale_for, score
-from service.usecases.access import PatientContext, load_readable_patient
+from service.usecases.access import PatientContext
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
-from service.usecases.errors import Conflict, NotFound, domain_rules
+from service.usecases.errors import Conflict, domain_rules
 from service.usecases.reminders import TAPER_SYMPTOMS
 from service.usecases.taper_plans import (
     CANCELLED,
     DRAFT,
     RUNNING,
     SymptomReportView,
+    readable_plan,
     report_view,
 )
 
@@ -50,19 +49,6 @@ def plan_scale(kb: KnowledgeBase, drug_id: str, settings: Mapping[str, Any]) -> 
     drug = kb.catalog.drugs.get(drug_id)
     scale = scale_for(drug.classes if drug is not None else ())
     return scale, int(settings.get("symptom_threshold") or scale.default_threshold)
-
-
-def _load(
-    uow: UnitOfWork, caller: Caller, plan_id: uuid.UUID, *, lock: bool = False
-) -> tuple[TaperPlan, PatientContext]:
-    plan = uow.tapers.get(plan_id, for_update=lock)
-    if plan is None:
-        raise NotFound(f"No taper plan {plan_id}.")
-    try:
-        ctx = load_readable_patient(uow, caller=caller, patient_id=plan.patient_id)
-    except NotFound:
-        raise NotFound(f"No taper plan {plan_id}.") from None
-    return plan, ctx
 
 
 def _care_team_rows(
@@ -115,7 +101,7 @@ def report_symptoms(
 ) -> SymptomReportView:
     now = clock()
     with uow:
-        plan, ctx = _load(uow, caller, plan_id, lock=True)
+        plan, ctx = readable_plan(uow, caller, plan_id, for_update=True)
         if plan.status in CLOSED:
             raise Conflict(
                 f"This plan is {plan.status}; symptoms are reported once it is approved."
@@ -124,12 +110,12 @@ def report_symptoms(
         scale, threshold = plan_scale(kb, plan.drug, current.settings)
         with domain_rules(f"The report does not fit the {scale.id} scale."):
             computed = score(scale, items, total)
-        today = now.astimezone(zoneinfo.ZoneInfo(ctx.patient.timezone)).date()
+        started = [r.step_index for r in uow.tapers.records(plan.id)]
         reached = computed >= threshold
         report = TaperSymptomReport(
             plan_id=plan.id,
             patient_id=plan.patient_id,
-            step_index=current_index(current.plan, today),
+            step_index=max(started, default=0),
             scale=scale.id,
             items=dict(items),
             total=computed,
@@ -168,7 +154,7 @@ def list_symptom_reports(
 ) -> SymptomReports:
     """The plan's scale, threshold and reports, newest first."""
     with uow:
-        plan, _ = _load(uow, caller, plan_id)
+        plan, _ = readable_plan(uow, caller, plan_id)
         current = uow.tapers.versions(plan.id)[-1]
         scale, threshold = plan_scale(kb, plan.drug, current.settings)
         reports = uow.tapers.reports(plan.id, limit=MAX_LISTED)

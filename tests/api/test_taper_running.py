@@ -253,3 +253,122 @@ def test_the_chart_shows_each_step_today_and_what_is_completed(
     denied = make.client.get(f"/v1/taper-plans/{plan['id']}/chart.svg", headers=outsider.headers)
     assert denied.status_code == 404
     assert doc.id != outsider.id
+
+
+def test_interaction_checks_count_a_tapered_drug_at_its_dose_now(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    doc, pat, rx, plan, jobs = running(make, clock, database, kb)
+    steps = plan["steps"]
+    clock.now = at_london(steps[1]["start_date"], "09:00")
+    jobs.advance_tapers()
+    r = make.client.post(
+        "/v1/interactions/check",
+        json={"drugs": ["oxycodone"], "patient_id": str(pat.patient_id)},
+        headers=doc.headers,
+    )
+    assert r.status_code == 200, r.get_json()
+    tapered = [
+        d for f in r.get_json()["findings"] for d in f["drugs"] if d["prescription_id"] == rx["id"]
+    ]
+    assert tapered, "diazepam under a taper still counts against a new opioid"
+    assert {d["taper"] for d in tapered} == {
+        f"Being tapered: {steps[1]['daily_dose_mg']:g} mg a day now, "
+        f"{steps[-1]['daily_dose_mg']:g} mg a day from {steps[-1]['start_date']}."
+    }
+    plain = make.client.post(
+        "/v1/interactions/check",
+        json={"drugs": ["oxycodone", "lorazepam"]},
+        headers=doc.headers,
+    ).get_json()
+    assert all(d["taper"] is None for f in plain["findings"] for d in f["drugs"])
+
+
+def test_a_second_step_back_goes_further_up_never_down(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    doc, _, _, plan, jobs = running(make, clock, database, kb)
+    steps = plan["steps"]
+    for step in steps[1:3]:
+        clock.now = at_london(step["start_date"], "00:05")
+        jobs.advance_tapers()
+    clock.now = at_london(steps[2]["start_date"], "12:00")
+    first = act(make, doc, plan, "step-back", reason="symptoms", hold_days=7).get_json()
+    back = first["steps"][3]
+    assert back["daily_dose_mg"] == steps[1]["daily_dose_mg"]
+    clock.now = at_london(back["start_date"], "00:05")
+    jobs.advance_tapers()
+    clock.now += dt.timedelta(hours=12)
+    r = act(make, doc, plan, "step-back", reason="still unwell", hold_days=7)
+    assert r.status_code == 200, r.get_json()
+    again = r.get_json()["steps"][4]
+    assert again["flags"] == ["step_back"]
+    assert again["daily_dose_mg"] == steps[0]["daily_dose_mg"], "back to the dose before"
+    assert again["daily_dose_mg"] > back["daily_dose_mg"]
+
+
+def test_a_step_back_just_after_midnight_holds_the_started_step(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    """Before the scheduler has started today's step, a step back goes from the step
+    under way; the step not yet started never starts."""
+    doc, _, _, plan, jobs = running(make, clock, database, kb)
+    steps = plan["steps"]
+    clock.now = at_london(steps[1]["start_date"], "00:05")
+    jobs.advance_tapers()
+    clock.now = at_london(steps[2]["start_date"], "00:00") + dt.timedelta(seconds=20)
+    r = act(make, doc, plan, "step-back", reason="symptoms", hold_days=7)
+    assert r.status_code == 200, r.get_json()
+    new = r.get_json()["steps"]
+    assert new[1]["end_date"] == steps[2]["start_date"], "step 1 goes on today"
+    assert new[2]["daily_dose_mg"] == steps[0]["daily_dose_mg"]
+    jobs.advance_tapers()
+    assert [s["step_index"] for s in get_plan(make, doc, plan)["step_records"]] == [0, 1]
+
+
+def test_a_tapering_prescription_is_changed_through_its_plan(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    doc, pat, rx, plan, jobs = running(make, clock, database, kb)
+    url = f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}"
+    r = make.client.patch(
+        url, json={"dose": {"amount": 5, "unit": "mg"}, "reason": "x"}, headers=doc.headers
+    )
+    assert r.status_code == 409, r.get_json()
+    assert "dose" in r.get_json()["errors"]
+    r = make.client.patch(url, json={"instructions": "with water"}, headers=doc.headers)
+    assert r.status_code == 200, "what the plan does not set can still change"
+
+    # Steps do not start while the prescription is paused; after it resumes the
+    # late step starts that day and the plan moves with it.
+    steps = plan["steps"]
+    reason = {"reason": "in hospital"}
+    assert make.client.post(f"{url}/pause", json=reason, headers=doc.headers).status_code == 200
+    clock.now = at_london(steps[1]["start_date"], "00:05")
+    jobs.advance_tapers()
+    assert [s["step_index"] for s in get_plan(make, doc, plan)["step_records"]] == [0]
+    clock.now = at_london(steps[1]["start_date"], "10:00") + dt.timedelta(days=3)
+    assert make.client.post(f"{url}/resume", json=reason, headers=doc.headers).status_code == 200
+    clock.now += dt.timedelta(minutes=10)
+    jobs.advance_tapers()
+    view = get_plan(make, doc, plan)
+    assert [s["step_index"] for s in view["step_records"]] == [0, 1]
+    assert view["step_records"][1]["start_date"] == clock.now.astimezone(LONDON).date().isoformat()
+    assert view["versions"][-1]["change"] == "delay"
+
+
+def test_a_new_time_zone_moves_the_next_step_to_midnight_there(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    doc, pat, _, plan, _ = running(make, clock, database, kb)
+    before = get_plan(make, doc, plan)["next_step_at"]
+    r = make.client.patch(
+        f"/v1/patients/{pat.patient_id}", json={"timezone": "Pacific/Auckland"}, headers=doc.headers
+    )
+    assert r.status_code == 200, r.get_json()
+    after = get_plan(make, doc, plan)["next_step_at"]
+    midnight = dt.datetime.fromisoformat(plan["steps"][1]["start_date"]).replace(
+        tzinfo=zoneinfo.ZoneInfo("Pacific/Auckland")
+    )
+    assert after == midnight.astimezone(dt.UTC).isoformat()
+    assert after != before

@@ -22,6 +22,7 @@ from service.config import Settings
 from service.db.uow import Database
 from service.domain.interactions import KnowledgeBase
 from service.notify.base import DeliveryReport, Message
+from service.usecases import taper_steps
 from service.usecases.reminders import ReminderPolicy
 from service.usecases.taper_steps import advance_taper_plans
 from tests.conftest import Account, Builders, FrozenClock
@@ -184,44 +185,67 @@ def test_each_step_starts_once_on_its_date_and_doses_follow_across_an_outage(
     assert started.recipient_id == str(pat.id)
     assert "starts today" in started.title
 
-    # The scheduler is down from the start of step 1 for two days: steps 1 and 2
-    # both come due while it is down.
+    # The scheduler is down for two days from just before step 1 starts. Step 1
+    # then starts on the day it comes back, not two cuts at once: step 0 lasts two
+    # days longer and every later step moves with it.
     clock.now = local(steps[2]["start_date"], "06:00")
     jobs.run_once()
     jobs.run_once()  # a second pass starts nothing again
     records = step_records(database, plan["id"])
-    assert [r[0] for r in records] == [0, 1, 2], "none skipped, none doubled"
-    assert [str(r[1]) for r in records] == [s["start_date"] for s in steps[:3]]
+    assert [(r[0], str(r[1])) for r in records] == [
+        (0, steps[0]["start_date"]),
+        (1, steps[2]["start_date"]),
+    ], "one record per step, none doubled, the late one started today"
+    view = make.client.get(f"/v1/taper-plans/{plan['id']}", headers=doc.headers).get_json()
+    assert [v["change"] for v in view["versions"]][-2:] == ["start", "delay"]
+    moved = view["steps"]
+    assert moved[0]["days"] == steps[0]["days"] + 2
+    assert "extended" in moved[0]["flags"]
+    assert [s["daily_dose_mg"] for s in moved] == [s["daily_dose_mg"] for s in steps]
+    assert [s["days"] for s in moved[1:]] == [s["days"] for s in steps[1:]]
+    assert view["next_step_at"] == local(moved[2]["start_date"]).isoformat()
 
-    rx_now = make.client.get(
-        f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}", headers=doc.headers
-    ).get_json()
-    assert rx_now["change"] == "taper-step"
-    daily = sum(
-        Decimal(str(a)) for a in (rx_now["schedule"]["amounts"] or [rx_now["dose"]["amount"]] * 2)
-    )
-    assert daily == Decimal(str(steps[2]["daily_dose_mg"]))
-    assert planned_amounts(database, rx["id"], clock.now) == given(steps[2])
+    def prescribed_daily() -> Decimal:
+        rx_now = make.client.get(
+            f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}", headers=doc.headers
+        ).get_json()
+        assert rx_now["change"] == "taper-step"
+        each = rx_now["schedule"]["amounts"] or [rx_now["dose"]["amount"]] * 2
+        return sum((Decimal(str(a)) for a in each), Decimal(0))
 
-    today = make.client.get("/v1/me/doses/today", headers=pat.headers).get_json()
-    amounts = {
-        dt.datetime.fromisoformat(d["scheduled_at"]).astimezone(LONDON).strftime("%H:%M"): (
-            Decimal(str(d["dose"]["amount"]))
-        )
-        for d in today["doses"]
-    }
-    assert {k: v for k, v in amounts.items() if k >= "08:00"} == given(steps[2])
+    def todays_amounts() -> dict[str, Decimal]:
+        today = make.client.get("/v1/me/doses/today", headers=pat.headers).get_json()
+        return {
+            dt.datetime.fromisoformat(d["scheduled_at"]).astimezone(LONDON).strftime("%H:%M"): (
+                Decimal(str(d["dose"]["amount"]))
+            )
+            for d in today["doses"]
+        }
+
+    assert prescribed_daily() == Decimal(str(steps[1]["daily_dose_mg"]))
+    assert planned_amounts(database, rx["id"], clock.now) == given(steps[1])
+    assert todays_amounts() == given(steps[1])
 
     # The reminder for today's 08:00 dose carries the new dose.
-    clock.now = local(steps[2]["start_date"], "08:00")
+    clock.now = local(moved[1]["start_date"], "08:00")
     jobs.run_once()
     reminders = list(notifier.of_kind("dose-reminder"))
     assert reminders
-    assert reminders[-1].data["dose"] == f"{given(steps[2])['08:00']} mg"
+    assert reminders[-1].data["dose"] == f"{given(steps[1])['08:00']} mg"
     told = notifier.of_kind("taper-step")
-    assert len(told) == 2, "one message for the catch-up, about the dose now"
+    assert len(told) == 2
     assert "changes today" in told[-1].title
-    assert told[-1].data["step_index"] == 2
+    assert told[-1].data["step_index"] == 1
+
+    # Step 2 starts on its new date, its dose split unevenly between the times.
+    clock.now = local(moved[2]["start_date"], "00:00")
+    jobs.run_once()
+    assert [r[0] for r in step_records(database, plan["id"])] == [0, 1, 2]
+    assert given(steps[2]) == {"08:00": Decimal(5), "20:00": Decimal("7.5")}
+    assert prescribed_daily() == Decimal("12.5")
+    assert planned_amounts(database, rx["id"], clock.now) == given(steps[2])
+    assert todays_amounts() == given(steps[2])
+    told = notifier.of_kind("taper-step")
     assert f"{steps[2]['daily_dose_mg']:g} mg a day" in told[-1].body
 
 
@@ -280,7 +304,7 @@ def test_two_schedulers_start_each_step_once(
         t.join(timeout=120)
     assert not errors, errors
     for plan in plans:
-        assert [r[0] for r in step_records(database, plan["id"])] == [0, 1, 2, 3]
+        assert [r[0] for r in step_records(database, plan["id"])] == [0, 1]
     versions = Counter(
         r[0]
         for r in rows(
@@ -288,7 +312,9 @@ def test_two_schedulers_start_each_step_once(
             "SELECT prescription_id FROM prescription_versions WHERE change = 'taper-step'",
         )
     )
-    assert sorted(versions.values()) == [3, 3, 3, 3], "one new version per dose change"
+    assert sorted(versions.values()) == [1, 1, 1, 1], "one new version per dose change"
+    delays = rows(database, "SELECT count(*) FROM taper_plan_versions WHERE change = 'delay'")
+    assert delays == [(4,)], "each late plan moved once"
     told = rows(database, "SELECT count(*) FROM notifications WHERE kind = 'taper-step'")
     assert told == [(4,)]
 
@@ -338,3 +364,26 @@ def test_discontinuing_the_prescription_cancels_its_plan(
     clock.now = local(plan["steps"][1]["start_date"], "09:00")
     jobs.run_once()
     assert step_records(database, plan["id"]) == []
+
+
+def test_a_plan_that_cannot_advance_does_not_hold_up_the_others(
+    make: Builders,
+    clock: FrozenClock,
+    database: Database,
+    kb: KnowledgeBase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken, fine = (approved_plan(make, clock)[3] for _ in range(2))
+    real = taper_steps._start_step
+
+    def start(uow: Any, run: Any, step: Any) -> None:
+        if str(run.plan.id) == broken["id"]:
+            raise RuntimeError("a plan the scheduler cannot start")
+        real(uow, run, step)
+
+    monkeypatch.setattr(taper_steps, "_start_step", start)
+    clock.now = local(broken["steps"][0]["start_date"], "00:01")
+    summary = advance_taper_plans(uow=database.uow(), clock=clock, kb=kb, policy=POLICY)
+    assert (summary.failed, summary.plans, summary.steps) == (1, 1, 1)
+    assert step_records(database, broken["id"]) == []
+    assert [r[0] for r in step_records(database, fine["id"])] == [0]

@@ -357,3 +357,14 @@ def test_without_amounts_every_time_takes_the_dose() -> None:
 )
 def test_bad_amounts_are_reported_under_their_field(schedule: Schedule, key: str) -> None:
     assert key in errors_of(make_terms(schedule=schedule))
+
+
+def test_a_new_dose_alone_is_refused_where_each_time_has_its_amount() -> None:
+    split = make_terms(schedule=Schedule(times=(T8, T20), amounts=(Decimal(5), Decimal("2.5"))))
+    with pytest.raises(DomainValidationError) as info:
+        revise(split, {"dose": Dose(amount=Decimal(4), unit="mg")})
+    assert set(info.value.errors) == {"dose.amount"}
+    both = revise(
+        split, {"dose": Dose(amount=Decimal(4), unit="mg"), "schedule": Schedule(times=(T8,))}
+    )
+    assert (both.dose.amount, both.schedule.amounts) == (Decimal(4), None)

@@ -70,12 +70,24 @@ def test_a_step_back_keeps_the_past_and_never_speeds_up(
 def test_a_step_back_needs_a_previous_step_and_a_begun_current_one() -> None:
     plan = {
         "steps": [
-            {"index": 0, "start_date": "2026-01-01", "end_date": "2026-01-14", "days": 14},
-            {"index": 1, "start_date": "2026-01-15", "end_date": "2026-01-28", "days": 14},
+            {
+                "index": 0,
+                "start_date": "2026-01-01",
+                "end_date": "2026-01-14",
+                "days": 14,
+                "daily_dose_mg": "10",
+            },
+            {
+                "index": 1,
+                "start_date": "2026-01-15",
+                "end_date": "2026-01-28",
+                "days": 14,
+                "daily_dose_mg": "8",
+            },
         ],
         "total_days": 28,
     }
-    with pytest.raises(ValueError, match="previous step"):
+    with pytest.raises(ValueError, match="higher dose"):
         step_back(plan, 0, from_date=dt.date(2026, 1, 5), hold_days=7)
     with pytest.raises(ValueError, match="begun"):
         step_back(plan, 1, from_date=dt.date(2026, 1, 15), hold_days=7)

@@ -68,15 +68,23 @@ def _with_flag(flags: list[str], flag: Flag) -> list[str]:
 def step_back(
     plan: dict[str, Any], index: int, *, from_date: dt.date, hold_days: int
 ) -> dict[str, Any]:
-    """A copy of `plan` going back from step `index` (under way, not the first) to
-    the previous step's dose: step `index` ends the day before `from_date`, the
-    previous dose holds for `hold_days` from then, and the steps from `index` on are
+    """A copy of `plan` going back from step `index` (under way) to the last dose
+    above it, the last one tolerated: step `index` ends the day before `from_date`,
+    that dose holds for `hold_days` from then, and the steps from `index` on are
     tried again in order, each lasting as long as before or `hold_days`, whichever
     is longer. The steps before `index` are unchanged."""
     steps = plan["steps"]
-    if not 1 <= index < len(steps):
-        raise ValueError("a step back needs a previous step to go back to")
-    current, previous = steps[index], steps[index - 1]
+    if not 0 <= index < len(steps):
+        raise ValueError("no such step")
+    current = steps[index]
+    higher = [
+        s
+        for s in steps[:index]
+        if Fraction(s["daily_dose_mg"]) > Fraction(current["daily_dose_mg"])
+    ]
+    if not higher:
+        raise ValueError("a step back needs a higher dose before this step to go back to")
+    previous = higher[-1]
     if not _date(current["start_date"]) < from_date:
         raise ValueError("a step back starts after the current step has begun")
     if hold_days < 1:
