@@ -89,16 +89,23 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    # Cheap Argon2 parameters keep the suite fast; production uses the defaults.
+def settings_for(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test database. Cheap Argon2 parameters keep the suite fast;
+    production uses the defaults. Tests that move the clock through weeks give a
+    longer `token_ttl_seconds`."""
     return Settings(
         env="test",
         database_url=database_url,
         secret_key=secrets.token_urlsafe(32),
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return settings_for(database_url)
 
 
 @pytest.fixture

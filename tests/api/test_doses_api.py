@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import secrets
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy import text
 
 from service.config import Settings
 from service.db.uow import Database
-from tests.conftest import Account, Builders, FrozenClock, prescription_body
+from tests.conftest import Account, Builders, FrozenClock, prescription_body, settings_for
 
 UTC = dt.UTC
 
@@ -30,14 +29,7 @@ def iso(value: dt.datetime) -> str:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Tokens that outlive the days these tests move the clock through."""
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key=secrets.token_urlsafe(32),
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        token_ttl_seconds=30 * 86400,
-    )
+    return settings_for(database_url, token_ttl_seconds=30 * 86400)
 
 
 def schedule(*times: str, **extra: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ cancel; versions kept and audited; ended steps unchanged."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from typing import Any
 
 import pytest
@@ -12,20 +11,13 @@ from sqlalchemy import text
 
 from service.config import Settings
 from service.db.uow import Database
-from tests.conftest import Account, Builders, FrozenClock
+from tests.conftest import Account, Builders, FrozenClock, settings_for
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Tokens that outlive the weeks these tests move the clock through."""
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key=secrets.token_urlsafe(32),
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        token_ttl_seconds=30 * 86400,
-    )
+    return settings_for(database_url, token_ttl_seconds=30 * 86400)
 
 
 def taper(**overrides: Any) -> dict[str, Any]:

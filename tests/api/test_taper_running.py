@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import secrets
 import xml.etree.ElementTree as ET
 import zoneinfo
 from decimal import Decimal
@@ -22,7 +21,7 @@ from service.domain.interactions import KnowledgeBase
 from service.notify.log import LogNotifier
 from service.usecases.reminders import ReminderPolicy
 from tests.api.test_taper_plans import act, create, setup
-from tests.conftest import Account, Builders, FrozenClock
+from tests.conftest import Account, Builders, FrozenClock, settings_for
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -31,14 +30,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Tokens that outlive the months these tests move the clock through."""
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key=secrets.token_urlsafe(32),
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        token_ttl_seconds=120 * 86400,
-    )
+    return settings_for(database_url, token_ttl_seconds=120 * 86400)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import secrets
 import threading
 import time
 import uuid
@@ -30,7 +29,7 @@ from service.notify.webhook import WebhookNotifier
 from service.usecases.context import Caller
 from service.usecases.dispatch import dispatch_due, queue_due_messages
 from service.usecases.reminders import ReminderPolicy
-from tests.conftest import Account, Builders, FrozenClock, is_postgres
+from tests.conftest import Account, Builders, FrozenClock, is_postgres, settings_for
 from tests.notify.fake_http import FakeServer, Recorded, Reply
 
 SECRET = "a-webhook-secret-for-tests-only"
@@ -43,14 +42,7 @@ def at(text_: str) -> dt.datetime:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key=secrets.token_urlsafe(32),
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        token_ttl_seconds=30 * 86400,
-    )
+    return settings_for(database_url, token_ttl_seconds=30 * 86400)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ is told."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import threading
 import zoneinfo
 from collections import Counter
@@ -25,7 +24,7 @@ from service.notify.base import DeliveryReport, Message
 from service.usecases import taper_steps
 from service.usecases.reminders import ReminderPolicy
 from service.usecases.taper_steps import advance_taper_plans
-from tests.conftest import Account, Builders, FrozenClock
+from tests.conftest import Account, Builders, FrozenClock, settings_for
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 POLICY = ReminderPolicy()
@@ -33,14 +32,7 @@ POLICY = ReminderPolicy()
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key=secrets.token_urlsafe(32),
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        token_ttl_seconds=60 * 86400,
-    )
+    return settings_for(database_url, token_ttl_seconds=60 * 86400)
 
 
 @pytest.fixture(scope="module")
