@@ -154,6 +154,7 @@ def test_symptoms_above_the_threshold_propose_a_hold_and_tell_the_care_team(
     assert (mild.get_json()["total"], mild.get_json()["hold_proposed"]) == (5, False)
     assert care_team_messages(database) == []
 
+    clock.advance(hours=6)
     bad = {**items, "anxiety": 4, "sleep": 3, "tremor": 3}
     severe = report(make, pat, plan, items=bad, note="shaky all day")
     assert severe.status_code == 201, severe.get_json()
