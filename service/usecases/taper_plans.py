@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from service.db.tables import (
-    PrescriptionVersion,
     TaperPlan,
     TaperPlanVersion,
     TaperStepRecord,
@@ -23,7 +22,7 @@ from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.errors import DomainValidationError, Problems
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Schedule, plain_amount
+from service.domain.prescriptions import PrescriptionTerms, plain_amount
 from service.domain.taper import plan_taper
 from service.domain.taper.changes import (
     MAX_EXTENSION_DAYS,
@@ -272,13 +271,13 @@ def _audit_create(
     )
 
 
-def _daily_dose_mg(version: PrescriptionVersion) -> Decimal | None:
+def _daily_dose_mg(terms: PrescriptionTerms) -> Decimal | None:
     """The prescription's daily dose in mg, when it is one (doses in mg, every day)."""
-    schedule = Schedule.from_json(version.schedule)
+    schedule = terms.schedule
     daily = schedule.every_n_days == 1 and schedule.days_of_week is None
-    if version.dose_unit != "mg" or schedule.as_needed or not daily:
+    if terms.dose.unit != "mg" or schedule.as_needed or not daily:
         return None
-    return plain_amount(schedule.daily_total(Decimal(version.dose_amount)))
+    return plain_amount(schedule.daily_total(terms.dose.amount))
 
 
 def _check_threshold(kb: KnowledgeBase, drug_id: str, threshold: int | None) -> None:
@@ -290,10 +289,9 @@ def _check_threshold(kb: KnowledgeBase, drug_id: str, threshold: int | None) -> 
     problems.raise_if_any()
 
 
-def _check_prescribable(version: PrescriptionVersion, plan_json: Mapping[str, Any]) -> None:
+def _check_prescribable(terms: PrescriptionTerms, plan_json: Mapping[str, Any]) -> None:
     """Every step must be a prescription the scheduler can write (amounts to four
     decimal places), and the prescription must last until the taper ends."""
-    terms = version.terms()
     for step in plan_json["steps"]:
         try:
             step_terms(terms, step)
@@ -338,7 +336,8 @@ def create_taper_plan(
         ingredients = tuple(version.ingredients or ())
         if len(ingredients) != 1:
             raise Conflict("Only a single-ingredient prescription from the catalog can be tapered.")
-        daily = _daily_dose_mg(version)
+        terms = version.terms()
+        daily = _daily_dose_mg(terms)
         if daily is None:
             raise Conflict(
                 "A taper runs on a daily schedule in mg; revise the prescription to "
@@ -352,7 +351,7 @@ def create_taper_plan(
         settings_in = {
             **body,
             "drug": body.get("drug") or ingredients[0],
-            "times": body.get("times") or list(Schedule.from_json(version.schedule).times),
+            "times": body.get("times") or list(terms.schedule.times),
         }
         drug_id, settings = taper_settings(kb, settings_in)
         if drug_id != ingredients[0]:
@@ -363,7 +362,7 @@ def create_taper_plan(
         with domain_rules("The taper settings are not valid."):
             generated = plan_taper(settings)
             _check_threshold(kb, drug_id, body.get("symptom_threshold"))
-        _check_prescribable(version, generated.to_json())
+        _check_prescribable(terms, generated.to_json())
         by = caller.require().user_id
         plan = TaperPlan(
             prescription_id=rx.id,
