@@ -26,6 +26,7 @@ from service.usecases.errors import (
     Forbidden,
     InteractionConflict,
     NotFound,
+    PreconditionFailed,
     RateLimited,
     TooSoon,
     Unauthenticated,
@@ -39,6 +40,7 @@ STATUS_OF: dict[type[UseCaseError], int] = {
     NotFound: 404,
     Forbidden: 403,
     Conflict: 409,
+    PreconditionFailed: 412,
     ValidationFailed: 422,
     Unauthenticated: 401,
     RateLimited: 429,
@@ -157,6 +159,8 @@ def handle_use_case_error(error: UseCaseError) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
+    if isinstance(error, PreconditionFailed):
+        headers["ETag"] = f'"{error.current_version}"'
     extra: dict[str, Any] | None = None
     if isinstance(error, TooSoon):
         extra = {"next_allowed_at": error.next_allowed_at.astimezone(dt.UTC).isoformat()}

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
+from service.api.preconditions import ETAG_HEADER, IF_MATCH, etag, if_match
 from service.api.schemas.common import DiscontinueSchema, ReasonSchema
 from service.api.schemas.interactions import InteractionConflictSchema
 from service.api.schemas.prescriptions import (
@@ -21,6 +22,9 @@ from service.api.schemas.prescriptions import (
 from service.domain.prescriptions import Action, Status
 from service.usecases import prescriptions as rx
 from service.usecases.prescriptions import PrescriptionRecord
+
+# A prescription version and its entity tag header.
+Versioned = tuple[PrescriptionRecord, dict[str, str]]
 
 blp = Blueprint(
     "prescriptions",
@@ -51,14 +55,14 @@ class Prescriptions(MethodView):
         )
 
     @blp.arguments(PrescriptionCreateSchema)
-    @blp.response(201, PrescriptionSchema)
+    @blp.response(201, PrescriptionSchema, headers=ETAG_HEADER)
     @blp.alt_response(
         409,
         schema=InteractionConflictSchema,
         description="Interaction findings need an override or an acknowledgement.",
     )
     @errors(blp, *AUTH, 403, 404)
-    def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> PrescriptionRecord:
+    def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> Versioned:
         """Prescribe (clinicians on the care team), after an interaction check.
 
         Contraindicated findings refuse the prescription (409, with the findings)
@@ -66,7 +70,7 @@ class Prescriptions(MethodView):
         `acknowledge` (or an override). Moderate and minor findings are stored and
         returned. A drug the catalog does not list needs `confirm_unlisted: true`.
         """
-        return rx.create_prescription(
+        rec = rx.create_prescription(
             uow=uow(),
             caller=caller(),
             clock=services().clock,
@@ -76,36 +80,38 @@ class Prescriptions(MethodView):
             screening=body["screening"],
             policy=services().reminders,
         )
+        return rec, etag(rec.version)
 
 
 @blp.route("/<uuid:rx_id>")
 class PrescriptionView(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, PrescriptionSchema)
+    @blp.response(200, PrescriptionSchema, headers=ETAG_HEADER)
     @errors(blp, *AUTH, 404)
-    def get(self, patient_id: uuid.UUID, rx_id: uuid.UUID) -> PrescriptionRecord:
-        """The current version of a prescription."""
-        return rx.get_prescription(
+    def get(self, patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
+        """The current version of a prescription; its `ETag` goes in `If-Match` of a change."""
+        rec = rx.get_prescription(
             uow=uow(),
             caller=caller(),
             clock=services().clock,
             patient_id=patient_id,
             rx_id=rx_id,
         )
+        return rec, etag(rec.version)
 
     @blp.arguments(PrescriptionUpdateSchema)
-    @blp.response(200, PrescriptionSchema)
-    @errors(blp, *AUTH, 403, 404, 409)
-    def patch(
-        self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
-    ) -> PrescriptionRecord:
+    @blp.response(200, PrescriptionSchema, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH])
+    @errors(blp, *AUTH, 403, 404, 409, 412)
+    def patch(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
         """Change the terms; stored as a new version, the previous one is kept.
 
         Terms identical to the current ones store nothing and return the current version.
+        With `If-Match`, the change applies only to the version named there (412 otherwise).
         """
         reason = body.pop("reason", None)
-        return rx.revise_prescription(
+        rec = rx.revise_prescription(
             uow=uow(),
             caller=caller(),
             clock=services().clock,
@@ -115,7 +121,9 @@ class PrescriptionView(MethodView):
             changes=body,
             reason=reason,
             policy=services().reminders,
+            if_version=if_match(),
         )
+        return rec, etag(rec.version)
 
 
 @blp.route("/<uuid:rx_id>/versions")
@@ -142,12 +150,11 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
         decorators = [require_auth]
 
         @blp.arguments(schema)
-        @blp.response(200, PrescriptionSchema)
-        @errors(blp, *AUTH, 403, 404, 409)
-        def post(
-            self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
-        ) -> PrescriptionRecord:
-            return rx.change_status(
+        @blp.response(200, PrescriptionSchema, headers=ETAG_HEADER)
+        @blp.doc(parameters=[IF_MATCH])
+        @errors(blp, *AUTH, 403, 404, 409, 412)
+        def post(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
+            rec = rx.change_status(
                 uow=uow(),
                 caller=caller(),
                 clock=services().clock,
@@ -158,7 +165,9 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
                 reason=body["reason"],
                 policy=services().reminders,
                 abrupt_stop_reason=body.get("abrupt_stop_reason"),
+                if_version=if_match(),
             )
+            return rec, etag(rec.version)
 
     StatusChange.post.__doc__ = summary
     StatusChange.__name__ = f"{action.value.title()}Prescription"

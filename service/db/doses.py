@@ -12,6 +12,7 @@ from sqlalchemy import Table, case, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
+from service.db.engine import begin_writing
 from service.db.tables import DoseEvent, Prescription
 
 EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
@@ -59,6 +60,7 @@ class DoseRepository:
     def event(self, event_id: uuid.UUID, *, for_update: bool = False) -> DoseEvent | None:
         query = model_select(DoseEvent).where(DoseEvent.id == event_id)
         if for_update:
+            begin_writing(self._s)
             query = query.with_for_update()
         return self._s.exec(query).first()
 

@@ -45,3 +45,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     # Rows handed back by a use case stay readable after its commit.
     return sessionmaker(bind=engine, class_=Session, expire_on_commit=False, autoflush=True)
+
+
+def begin_writing(session: Session) -> None:
+    """Take SQLite's write lock now (BEGIN IMMEDIATE), so that nothing the
+    transaction reads from here on can change before it writes; a row lock
+    (FOR UPDATE) is a no-op there, and SQLite otherwise reads outside any
+    transaction until the first write. PostgreSQL uses row locks instead."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw: Any = connection.connection.dbapi_connection
+    if not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

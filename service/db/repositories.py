@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 from sqlmodel import Session, col, select
 
+from service.db.engine import begin_writing
 from service.db.tables import (
     AuditEvent,
     AuthToken,
@@ -60,7 +61,8 @@ class PatientRepository:
         return self._s.get(Patient, patient_id)
 
     def lock(self, patient_id: uuid.UUID) -> None:
-        """Serialise care-team changes for one patient (a no-op on SQLite's single writer)."""
+        """Serialise care-team changes for one patient."""
+        begin_writing(self._s)
         self._s.exec(select(Patient.id).where(Patient.id == patient_id).with_for_update()).first()
 
     def by_user(self, user_id: uuid.UUID) -> Patient | None:
@@ -169,7 +171,8 @@ class PrescriptionRepository:
             Prescription.id == rx_id, Prescription.patient_id == patient_id
         )
         if for_update:
-            query = query.with_for_update()
+            begin_writing(self._s)
+            query = query.with_for_update().execution_options(populate_existing=True)
         return self._s.exec(query).first()
 
     def claim(self, rx_id: uuid.UUID) -> Prescription | None:
@@ -273,3 +276,12 @@ class AuditRepository:
 def ping(session: Session) -> bool:
     """One round trip to the database; used by the health check."""
     return session.exec(select(1)).one() == 1
+
+
+def schema_revisions(session: Session) -> frozenset[str]:
+    """The migration revisions the database is at (empty before the first upgrade)."""
+    connection = session.connection()
+    if not inspect(connection).has_table("alembic_version"):
+        return frozenset()
+    rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+    return frozenset(str(r[0]) for r in rows)

@@ -8,6 +8,7 @@ import uuid
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from service.db.engine import begin_writing
 from service.db.tables import TaperPlan, TaperPlanVersion, TaperStepRecord, TaperSymptomReport
 
 OPEN = ("draft", "approved", "active", "paused")
@@ -43,12 +44,16 @@ class TaperRepository:
 
     def get(self, plan_id: uuid.UUID, *, for_update: bool = False) -> TaperPlan | None:
         query = select(TaperPlan).where(TaperPlan.id == plan_id)
+        if for_update:
+            begin_writing(self._s)
         return self._s.exec(_locked(query) if for_update else query).first()
 
     def open_for(self, prescription_id: uuid.UUID, *, for_update: bool = False) -> TaperPlan | None:
         query = select(TaperPlan).where(
             TaperPlan.prescription_id == prescription_id, col(TaperPlan.status).in_(OPEN)
         )
+        if for_update:
+            begin_writing(self._s)
         return self._s.exec(_locked(query) if for_update else query).first()
 
     def versions(self, plan_id: uuid.UUID) -> list[TaperPlanVersion]:

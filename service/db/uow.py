@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from service.db.devices import DeviceRepository
 from service.db.doses import DoseRepository
-from service.db.engine import make_engine, make_session_factory
+from service.db.engine import begin_writing, make_engine, make_session_factory
 from service.db.knowledge import KnowledgeRepository
 from service.db.outbox import OutboxRepository
 from service.db.planning import PlanningRepository
@@ -23,6 +23,7 @@ from service.db.repositories import (
     TokenRepository,
     UserRepository,
     ping,
+    schema_revisions,
 )
 from service.db.tapers import TaperRepository
 from service.db.throttle import DatabaseLoginThrottle, LoginThrottle, RedisLoginThrottle
@@ -94,15 +95,8 @@ class UnitOfWork:
             self._session = None
 
     def serialise_writes(self) -> None:
-        """Take SQLite's write lock now (BEGIN IMMEDIATE), so nothing this unit of
-        work reads can change before it writes. SQLite otherwise reads outside any
-        transaction until the first write. PostgreSQL uses row locks instead."""
-        connection = self.session.connection()
-        if connection.dialect.name != "sqlite":
-            return
-        raw: Any = connection.connection.dbapi_connection
-        if not raw.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        """Take SQLite's write lock now (see `begin_writing`); PostgreSQL uses row locks."""
+        begin_writing(self.session)
 
     def commit(self) -> None:
         if self._read_only:
@@ -111,6 +105,9 @@ class UnitOfWork:
 
     def ping(self) -> bool:
         return ping(self.session)
+
+    def schema_revisions(self) -> frozenset[str]:
+        return schema_revisions(self.session)
 
 
 class Database:

@@ -46,6 +46,14 @@ class TooSoon(Conflict):
         self.next_allowed_at = next_allowed_at
 
 
+class PreconditionFailed(UseCaseError):
+    """The caller changed a resource from a version that is no longer current."""
+
+    def __init__(self, message: str, *, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
 class ValidationFailed(UseCaseError):
     """Input breaks a rule; `errors` maps field paths to messages."""
 

@@ -31,6 +31,7 @@ from service.usecases.errors import (
     Conflict,
     InteractionConflict,
     NotFound,
+    PreconditionFailed,
     ValidationFailed,
     domain_rules,
 )
@@ -428,6 +429,16 @@ def append_version(
     return after
 
 
+def _check_version(rx: Prescription, allowed: frozenset[int] | None) -> None:
+    """Under the prescription's row lock, so two edits from one version cannot both pass."""
+    if allowed is not None and rx.current_version not in allowed:
+        raise PreconditionFailed(
+            f"The prescription is at version {rx.current_version}, not the version this "
+            "change was based on; read it again and reapply the change.",
+            current_version=rx.current_version,
+        )
+
+
 def revise_prescription(
     *,
     uow: UnitOfWork,
@@ -439,13 +450,16 @@ def revise_prescription(
     changes: Mapping[str, Any],
     reason: str | None,
     policy: ReminderPolicy = DEFAULT_POLICY,
+    if_version: frozenset[int] | None = None,
 ) -> PrescriptionRecord:
     """A change of terms is stored as the next version; the previous one stays, and
-    the doses not yet reminded are planned again from the new terms."""
+    the doses not yet reminded are planned again from the new terms. With
+    `if_version`, only if the prescription is still at one of those versions."""
     now = clock()
     with uow:
         load_writable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id, lock=True)
+        _check_version(rx, if_version)
         if rx.status == Status.DISCONTINUED.value:
             raise Conflict("A discontinued prescription cannot be changed; prescribe anew.")
         current = uow.prescriptions.version(rx.id, rx.current_version)
@@ -514,15 +528,18 @@ def change_status(
     reason: str,
     policy: ReminderPolicy = DEFAULT_POLICY,
     abrupt_stop_reason: str | None = None,
+    if_version: frozenset[int] | None = None,
 ) -> PrescriptionRecord:
     """Pause, resume or discontinue; each is a new version carrying the reason.
-    Future doses not yet reminded are withdrawn, and planned again on resume."""
+    Future doses not yet reminded are withdrawn, and planned again on resume.
+    With `if_version`, only if the prescription is still at one of those versions."""
     now = clock()
     if not reason.strip():
         raise ValidationFailed("A reason is required.", errors={"reason": ["Must not be blank."]})
     with uow:
         load_writable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id, lock=True)
+        _check_version(rx, if_version)
         try:
             status = transition(Status(rx.status), action)
         except TransitionError as exc:
