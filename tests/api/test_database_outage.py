@@ -45,6 +45,15 @@ def test_health_check_reports_the_outage(unreachable_app: Flask) -> None:
     assert r.json["message"] == "The database is unreachable."  # type: ignore[index]
 
 
+def test_without_a_database_live_but_not_ready(unreachable_app: Flask) -> None:
+    client = unreachable_app.test_client()
+    assert client.get("/livez").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.headers["Retry-After"] == "5"
+    assert ready.json["message"] == "The database is unreachable."  # type: ignore[index]
+
+
 def _assert_unavailable(r: TestResponse) -> None:
     assert r.status_code == 503, r.json
     assert r.headers["Retry-After"] == "5"

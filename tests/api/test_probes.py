@@ -1,0 +1,49 @@
+"""Liveness and readiness probes for process managers and load balancers."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import create_app
+from service.config import Settings
+from service.db.migrate import current_heads, upgrade
+
+
+def test_live_and_ready_on_a_migrated_database(client: FlaskClient) -> None:
+    live = client.get("/livez")
+    assert (live.status_code, live.json) == (200, {"status": "ok"})
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.json
+    assert ready.json == {"status": "ok", "database": "ok", "schema": current_heads()[0]}
+
+
+@pytest.fixture
+def behind_app(tmp_path: Path) -> Iterator[Flask]:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    upgrade(url, "0004")
+    app = create_app(
+        Settings(
+            env="test",
+            database_url=url,
+            secret_key=secrets.token_urlsafe(32),
+            argon2_time_cost=1,
+            argon2_memory_kib=1024,
+        )
+    )
+    yield app
+    app.extensions["medtrack"].db.dispose()
+
+
+def test_a_database_behind_the_release_is_not_ready(behind_app: Flask) -> None:
+    ready = behind_app.test_client().get("/readyz")
+    assert ready.status_code == 503
+    assert ready.headers["Retry-After"] == "5"
+    assert "schema is at 0004" in ready.json["message"]  # type: ignore[index]
+    assert "medtrack db upgrade" in ready.json["message"]  # type: ignore[index]
+    assert behind_app.test_client().get("/livez").status_code == 200
