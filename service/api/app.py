@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from service import knowledge
 from service.api import errors
 from service.api.context import EXTENSION, Services, assign_request_id, echo_request_id
+from service.api.links import LinksPlugin
 from service.config import DEV_SECRET_KEY, Settings
 from service.db.uow import Database
 from service.runtime import reminder_policy
@@ -110,7 +111,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.after_request(echo_request_id)
     app.after_request(_security_headers)
 
-    api = MedtrackApi(app)
+    api = MedtrackApi(app, spec_kwargs={"extra_plugins": [LinksPlugin()]})
     errors.register(app)
     from service.api import routes
 
