@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install lint types contracts pytest openapi bench bench-quick clean
+.PHONY: run test install lint types contracts pytest fuzz-live openapi bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -38,6 +38,10 @@ contracts: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# schemathesis from outside against a live server (migrated SQLite, demo data), as CI runs it.
+fuzz-live: $(STAMP)
+	$(BIN)/python .ci/schemathesis_live.py
 
 # Benchmarks print figures against their targets; PostgreSQL at BENCH_POSTGRES_URL.
 BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
