@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from types import FrameType
@@ -166,27 +167,36 @@ def build_scheduler(jobs: Jobs, *, dispatch_seconds: int) -> BlockingScheduler:
 
 def run(jobs: Jobs, *, once: bool, dispatch_seconds: int) -> None:
     """`--once`: every job once, then exit. Otherwise a catch-up pass, then tick
-    until SIGTERM or SIGINT, finishing the current batch and releasing claims."""
+    until SIGTERM or SIGINT. A signal at any point, the catch-up included, lets the
+    batch in hand finish, hands back the claims not settled, and exits."""
+    scheduler = None if once else build_scheduler(jobs, dispatch_seconds=dispatch_seconds)
+    finished = threading.Event()
+
+    def shut_down_once_running() -> None:
+        # The signal may come before the scheduler has started (during the catch-up).
+        while scheduler is not None and not finished.is_set():
+            if scheduler.running:
+                scheduler.shutdown(wait=True)
+                return
+            time.sleep(0.05)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: finishing the current batch, then stopping", signum)
+        jobs.stopping.set()
+        threading.Thread(target=shut_down_once_running, daemon=True).start()
+
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, stop)
     try:
         jobs.run_once()
-        if once:
+        if scheduler is None or jobs.stopping.is_set():
             return
-        scheduler = build_scheduler(jobs, dispatch_seconds=dispatch_seconds)
-
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %d: finishing the current batch, then stopping", signum)
-            jobs.stopping.set()
-            threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}).start()
-
-        previous: dict[signal.Signals, Any] = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, stop)
         log.info("scheduler %s started", jobs.worker)
-        try:
-            scheduler.start()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        scheduler.start()
     finally:
+        finished.set()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         jobs.release()
         jobs.notifier.close()
