@@ -1,0 +1,563 @@
+"""What the fault tests share: a webhook receiver that records every delivery, the
+scheduler as a real subprocess, due reminders planned and queued by the product's own
+use cases, deadlines, and the figures each test prints and asserts.
+
+Vocabulary of the figures (tests 1 and 2):
+
+- deliveries: POSTs the receiver accepted (answered 2xx).
+- distinct keys: different Idempotency-Key values among them.
+- redeliveries: deliveries of a key already accepted (deliveries - distinct keys). An
+  at-least-once retry after a crash produces these; the receiver drops them by key.
+- duplicates: one reminder delivered as two different messages: a (dose, kind) seen
+  under more than one idempotency key at the receiver, plus outbox rows beyond the
+  first for one (dose, kind) in the database. Never acceptable.
+- lost: due reminders whose key the receiver never accepted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zoneinfo
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, text
+from sqlalchemy.engine import make_url
+
+from service import knowledge
+from service.db.tables import Patient, Prescription, PrescriptionVersion, User
+from service.db.uow import Database
+from service.domain.prescriptions import Schedule
+from service.usecases.dispatch import queue_due_messages
+from service.usecases.planning import materialise_doses
+from service.usecases.reminders import ReminderPolicy
+from tests.conftest import PG_URL
+
+SECRET = "reliability-webhook-secret-0123456789"
+SIGNATURE_HEADER = "X-Medtrack-Signature"
+
+# Time zones without daylight saving time, so the local wall times computed for the
+# last two hours map back to exactly those instants on any day of the year.
+ZONES = ("UTC", "Asia/Kolkata", "Asia/Tokyo", "America/Phoenix", "Africa/Nairobi")
+
+# The reminder policy of the data the tests build, and the scheduler settings that
+# match it: planning looks back two hours (no older doses exist), and nothing that
+# happens within the test's minutes makes a follow-up, a missed dose or an expiry,
+# so the only messages are the reminders queued at setup.
+POLICY = ReminderPolicy(
+    horizon=dt.timedelta(hours=24),
+    catch_up=dt.timedelta(hours=2),
+    expiry=dt.timedelta(hours=4),
+    follow_up_after=dt.timedelta(hours=10),
+    missed_after=dt.timedelta(hours=24),
+)
+POLICY_ENV = {
+    "MEDTRACK_HORIZON_HOURS": "24",
+    "MEDTRACK_CATCH_UP_HOURS": "2",
+    "MEDTRACK_REMINDER_EXPIRY_MINUTES": "240",
+    "MEDTRACK_FOLLOW_UP_MINUTES": "600",
+    "MEDTRACK_MISSED_AFTER_MINUTES": "1440",
+}
+
+
+def postgres_url() -> str | None:
+    """MEDTRACK_TEST_DATABASE_URL when it names a PostgreSQL database."""
+    if PG_URL and make_url(PG_URL).get_backend_name() == "postgresql":
+        return PG_URL
+    return None
+
+
+# --- deadlines ------------------------------------------------------------------------
+
+
+def wait_until(
+    predicate: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+    detail: Callable[[], str] = lambda: "",
+) -> float:
+    """Poll until `predicate()` holds; the seconds it took. AssertionError at the deadline."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s. {detail()}")
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+# --- figures --------------------------------------------------------------------------
+
+# Every test's figures, for the terminal summary (conftest.py).
+REPORTED: list[tuple[str, dict[str, Any]]] = []
+
+
+@dataclass
+class Figures:
+    """Named counts and timings of one test: printed, summarised, and quoted in
+    assertion messages."""
+
+    title: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.values[name] = value
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        self.values.update(values)
+
+    def __str__(self) -> str:
+        return f"{self.title}: " + ", ".join(f"{k}={_show(v)}" for k, v in self.values.items())
+
+    def show(self) -> None:
+        """Print now (visible with -s) and keep for the end-of-run summary."""
+        print(f"\n[reliability] {self}", flush=True)
+        REPORTED.append((self.title, dict(self.values)))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+# --- the webhook receiver -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One POST as the receiver saw it, and what it answered."""
+
+    key: str
+    body_key: str
+    kind: str
+    dose_id: str | None
+    answered: int
+    at: float  # time.monotonic() on arrival
+    signed: bool
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: verifies each signature, records each request
+    with its Idempotency-Key, and answers what `status()` says at that moment.
+
+    `on_request(n)` runs in the handler with the number of requests so far, before the
+    answer is written: a test can act while that request is still in flight.
+    """
+
+    def __init__(self, *, secret: str = SECRET) -> None:
+        self.secret = secret.encode("utf-8")
+        self.status: Callable[[], int] = lambda: 200
+        self.on_request: Callable[[int], None] | None = None
+        self._lock = threading.Lock()
+        self._deliveries: list[Delivery] = []
+        self._connections: list[socket.socket] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/hooks/medtrack"
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
+
+    def deliveries(self) -> list[Delivery]:
+        with self._lock:
+            return list(self._deliveries)
+
+    def accepted(self) -> list[Delivery]:
+        return [d for d in self.deliveries() if 200 <= d.answered < 300]
+
+    def accepted_keys(self) -> set[str]:
+        return {d.key for d in self.accepted()}
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._deliveries)
+
+    def _record(self, headers: Any, body: bytes) -> tuple[int, int]:
+        expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+        signed = hmac.compare_digest(str(headers.get(SIGNATURE_HEADER, "")), expected)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = {}
+        answered = self.status() if signed else 401
+        delivery = Delivery(
+            key=str(headers.get("Idempotency-Key", "")),
+            body_key=str(payload.get("idempotency_key", "")),
+            kind=str(payload.get("kind", "")),
+            dose_id=(payload.get("data") or {}).get("dose_id"),
+            answered=answered,
+            at=time.monotonic(),
+            signed=signed,
+        )
+        with self._lock:
+            self._deliveries.append(delivery)
+            n = len(self._deliveries)
+        return answered, n
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver._lock:
+                    receiver._connections.append(self.connection)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                answered, n = receiver._record(self.headers, self.rfile.read(length))
+                if receiver.on_request is not None:
+                    receiver.on_request(n)
+                try:
+                    self.send_response(answered)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender is gone (killed): nothing to answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet."""
+
+        return Handler
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def medtrack_env(**settings: str) -> dict[str, str]:
+    """This environment without any MEDTRACK_ variable of the caller's, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDTRACK_")}
+    env.update(settings)
+    return env
+
+
+def scheduler_env(database_url: str, receiver_url: str, **settings: str) -> dict[str, str]:
+    """`medtrack scheduler` with the webhook notifier, ticking every second."""
+    return medtrack_env(
+        MEDTRACK_ENV="test",
+        MEDTRACK_DATABASE_URL=database_url,
+        MEDTRACK_NOTIFIER="webhook",
+        MEDTRACK_WEBHOOK_URL=receiver_url,
+        MEDTRACK_WEBHOOK_SECRET=SECRET,
+        MEDTRACK_DISPATCH_INTERVAL_SECONDS="1",
+        MEDTRACK_LOG_LEVEL="INFO",
+        **POLICY_ENV,
+        **settings,
+    )
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(self.output().splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL to the process group: no handler runs, nothing is released."""
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=10)
+
+    def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM (the scheduler finishes its batch and hands its claims back); SIGKILL
+        if it has not exited within `timeout`."""
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.popen.returncode
+
+
+class Processes:
+    """The subprocesses a test starts; `close` kills whichever still run."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.started: list[Process] = []
+
+    def start(self, name: str, args: list[str], env: Mapping[str, str]) -> Process:
+        log = self.directory / f"{name}.log"
+        with log.open("wb") as out:
+            popen = subprocess.Popen(  # noqa: S603 (our own interpreter and modules)
+                args,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process = Process(name=name, popen=popen, log=log)
+        self.started.append(process)
+        return process
+
+    def scheduler(self, name: str, env: Mapping[str, str]) -> Process:
+        """`medtrack scheduler` (service.cli's command, run by this interpreter)."""
+        return self.start(name, [sys.executable, "-m", "service.cli", "scheduler"], env)
+
+    def close(self) -> None:
+        for process in self.started:
+            process.kill()
+
+
+# --- data -----------------------------------------------------------------------------
+
+_USERS: Table = User.__table__  # type: ignore[attr-defined]
+_PATIENTS: Table = Patient.__table__  # type: ignore[attr-defined]
+_RX: Table = Prescription.__table__  # type: ignore[attr-defined]
+_VERSIONS: Table = PrescriptionVersion.__table__  # type: ignore[attr-defined]
+
+
+def seed_due_reminders(
+    database: Database, n: int, *, now: dt.datetime, prescriptions_per_patient: int = 4
+) -> dict[str, str]:
+    """Exactly `n` reminders due at `now`, planned and queued by the product.
+
+    Patients (in zones without DST) and their prescriptions are bulk-inserted, each
+    prescription with up to 24 wall-clock times that fell in the last 100 minutes;
+    `materialise_doses` then plans the dose events and `queue_due_messages` queues one
+    reminder per dose, as the scheduler does. Returns {idempotency key: dose id}.
+    """
+    rng = random.Random(n)
+    written = now - dt.timedelta(days=3)
+    minutes = [
+        (now - dt.timedelta(minutes=m)).replace(second=0, microsecond=0) for m in range(2, 100)
+    ]
+    clinician = uuid.uuid4()
+    users: list[dict[str, Any]] = [_user(clinician, "clinician", "reliability-doc", written)]
+    patients: list[dict[str, Any]] = []
+    prescriptions: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    remaining = n
+    while remaining > 0:
+        i = len(patients)
+        user_id, patient_id, zone = uuid.uuid4(), uuid.uuid4(), ZONES[i % len(ZONES)]
+        users.append(_user(user_id, "patient", f"reliability-patient-{i}", written))
+        patients.append(
+            {
+                "id": patient_id,
+                "user_id": user_id,
+                "date_of_birth": dt.date(1950 + i % 50, 1 + i % 12, 1 + i % 28),
+                "timezone": zone,
+                "allergies": [],
+                "pregnant": False,
+                "activation_code_hash": None,
+                "activation_expires_at": None,
+                "activated_at": written,
+                "created_by": clinician,
+                "created_at": written,
+            }
+        )
+        for _ in range(prescriptions_per_patient):
+            if remaining <= 0:
+                break
+            count = min(24, remaining)
+            remaining -= count
+            local = sorted(
+                at.astimezone(zoneinfo.ZoneInfo(zone)).time() for at in rng.sample(minutes, count)
+            )
+            rx_id = uuid.uuid4()
+            prescriptions.append(
+                {
+                    "id": rx_id,
+                    "patient_id": patient_id,
+                    "current_version": 1,
+                    "status": "active",
+                    "created_by": clinician,
+                    "created_at": written,
+                    "updated_at": written,
+                }
+            )
+            versions.append(
+                {
+                    "id": uuid.uuid4(),
+                    "prescription_id": rx_id,
+                    "version": 1,
+                    "drug": "escitalopram",
+                    "drug_id": "escitalopram",
+                    "ingredients": ["escitalopram"],
+                    "dose_amount": Decimal("10"),
+                    "dose_unit": "mg",
+                    "route": "oral",
+                    "schedule": Schedule(times=tuple(local)).to_json(),
+                    "start_date": written.date(),
+                    "end_date": None,
+                    "instructions": None,
+                    "status": "active",
+                    "change": "create",
+                    "reason": None,
+                    "created_by": clinician,
+                    "created_at": written,
+                }
+            )
+    with database.engine.begin() as conn:
+        for table, rows in (
+            (_USERS, users),
+            (_PATIENTS, patients),
+            (_RX, prescriptions),
+            (_VERSIONS, versions),
+        ):
+            for start in range(0, len(rows), 2000):
+                conn.execute(table.insert(), rows[start : start + 2000])
+
+    def clock() -> dt.datetime:
+        return now
+
+    kb = knowledge.load()
+    materialise_doses(uow=database.uow(), clock=clock, kb=kb, policy=POLICY)
+    queue_due_messages(uow=database.uow(), clock=clock, policy=POLICY)
+    due = outbox_keys(database)
+    assert len(due) == n, f"setup: {len(due)} reminders queued, expected {n}"
+    return due
+
+
+def _user(user_id: uuid.UUID, role: str, name: str, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "email": f"{name}-{user_id.hex[:8]}@example.org",
+        "name": name,
+        "role": role,
+        "password_hash": None,
+        "is_active": True,
+        "created_at": at,
+    }
+
+
+def outbox_keys(database: Database) -> dict[str, str]:
+    """{idempotency key: dose id} of every outbox row."""
+    with database.engine.connect() as conn:
+        rows = conn.execute(text("SELECT idempotency_key, dose_event_id FROM notifications"))
+        return {str(key): str(uuid.UUID(str(dose))) for key, dose in rows}
+
+
+def outbox_statuses(database: Database) -> dict[str, int]:
+    with database.engine.connect() as conn:
+        rows = conn.execute(text("SELECT status, count(*) FROM notifications GROUP BY status"))
+        return {str(status): int(count) for status, count in rows}
+
+
+def hold(database: Database) -> None:
+    """Every queued message not due before tomorrow (a test then releases them at once)."""
+    with database.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE notifications SET next_attempt_at = :later WHERE status = 'pending'"),
+            {"later": dt.datetime.now(dt.UTC) + dt.timedelta(days=1)},
+        )
+
+
+def release(database: Database) -> None:
+    """Held messages due again at their own time."""
+    with database.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE notifications SET next_attempt_at = due_at WHERE status = 'pending'")
+        )
+
+
+# --- the tally ------------------------------------------------------------------------
+
+
+def tally(expected: Mapping[str, str], receiver: Receiver, database: Database) -> dict[str, int]:
+    """The figures of a dispatch run against the due reminders `expected` (see the
+    module docstring for what each means)."""
+    accepted = receiver.accepted()
+    everything = receiver.deliveries()
+    keys = Counter(d.key for d in accepted)
+    per_reminder: dict[tuple[str | None, str], set[str]] = defaultdict(set)
+    for d in accepted:
+        per_reminder[(d.dose_id, d.kind)].add(d.key)
+    with database.engine.connect() as conn:
+        rows_per_reminder = conn.execute(
+            text(
+                "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM notifications "
+                "WHERE dose_event_id IS NOT NULL GROUP BY dose_event_id, kind) AS per_reminder"
+            )
+        ).scalar_one()
+        unsettled = conn.execute(
+            text("SELECT count(*) FROM notifications WHERE status <> 'sent'")
+        ).scalar_one()
+    return {
+        "due": len(expected),
+        "deliveries": len(accepted),
+        "distinct_keys": len(keys),
+        "redeliveries": sum(c - 1 for c in keys.values()),
+        "duplicates_at_receiver": sum(len(k) - 1 for k in per_reminder.values()),
+        "duplicates_in_outbox": int(rows_per_reminder),
+        "lost": len(set(expected) - set(keys)),
+        "unexpected": len(set(keys) - set(expected)),
+        "wrong_dose_for_key": sum(
+            1 for d in accepted if expected.get(d.key, d.dose_id) != d.dose_id
+        ),
+        "header_body_key_mismatch": sum(1 for d in everything if d.key != d.body_key),
+        "bad_signatures": sum(1 for d in everything if not d.signed),
+        "not_sent_in_outbox": int(unsettled),
+    }
