@@ -104,6 +104,8 @@ def fuzz(base: str, who: str, token: str, max_examples: int, seed: int, mode: st
         "--no-color",
         "--warnings",
         "off",
+        "--generation-database",
+        "none",
     ]
     for path in EXCLUDED:
         command += ["--exclude-path", path]
