@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, request, send_from_directory
+from flask import Flask, Response, abort, request, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -68,22 +68,48 @@ def _config(app: Flask, settings: Settings) -> None:
     )
 
 
+# The API answers JSON, CSV and a script-free SVG: nothing on its pages may load or run.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Swagger UI: its own scripts and styles (the page starts it with one inline script),
+# the spec from this origin, nothing from elsewhere.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def _security_headers(response: Response) -> Response:
     h = response.headers
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "no-referrer")
-    if not request.path.startswith("/docs"):
+    if request.is_secure:
+        # Over TLS (directly, or X-Forwarded-Proto from a trusted proxy): HTTPS only from now on.
+        h.setdefault("Strict-Transport-Security", HSTS)
+    if request.path.startswith("/docs"):
+        h.setdefault("Content-Security-Policy", DOCS_CSP)
+    else:
         # Responses carry health data: never cached by browsers or proxies.
         h.setdefault("Cache-Control", "no-store")
-        h.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        h.setdefault("Content-Security-Policy", API_CSP)
     return response
+
+
+def _length_required() -> None:
+    """A streamed (chunked) body has no length to hold against MEDTRACK_MAX_BODY_BYTES,
+    and Werkzeug cuts it at the limit without a word: such a body is refused (411)."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if chunked and request.content_length is None:
+        abort(411, description="Send the body with a Content-Length header.")
 
 
 def build_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level)
-    app = Flask("medtrack")
+    # No static folder: every route is an API route, the docs or their assets.
+    app = Flask("medtrack", static_folder=None)
     _config(app, settings)
     if settings.trusted_proxies:
         n = settings.trusted_proxies
@@ -108,6 +134,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         reminders=reminder_policy(settings),
     )
     app.before_request(assign_request_id)
+    app.before_request(_length_required)
     app.after_request(echo_request_id)
     app.after_request(_security_headers)
 

@@ -11,8 +11,9 @@ keys, with:
 - `Topic`: derived from the idempotency key, so a retried reminder replaces a still
   pending copy at the push service instead of arriving twice.
 
-404/410 mean the subscription is gone: the device is reported in `gone_devices`. The
-fan-out rules (one delivery is enough; no webpush device is a permanent "no device"
+404/410 mean the subscription is gone: the device is reported in `gone_devices`.
+Redirects are not followed (a 3xx is a permanent failure) and each request times out.
+The fan-out rules (one delivery is enough; no webpush device is a permanent "no device"
 error) are in `service.notify.fanout`.
 """
 
@@ -71,6 +72,14 @@ def encode_payload(message: Message) -> str:
         ) from exc
 
 
+class _NoRedirects(requests.Session):
+    """A push service answers for itself: a 3xx is its answer, never a hop elsewhere
+    with the encrypted payload and the VAPID token."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
 class WebPushNotifier:
     """One pooled HTTP session shared by all push services; one dispatcher thread at a time."""
 
@@ -88,7 +97,7 @@ class WebPushNotifier:
         self._subject = vapid_subject
         self._ttl = ttl_seconds
         self._timeout = timeout_seconds
-        self._session = requests.Session()
+        self._session = _NoRedirects()
 
     def send(self, message: Message) -> DeliveryReport:
         payload = encode_payload(message)

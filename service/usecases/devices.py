@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
+import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,6 +59,23 @@ def _https(url: str | None) -> bool:
     return parts.scheme == "https" and bool(parts.hostname) and not parts.username
 
 
+def _public_host(url: str) -> bool:
+    """False for loopback, private, link-local and other non-public addresses, written
+    in any form a resolver accepts (`127.1`, `2130706433`, `0x7f.0.0.1`, `[::1]`), and
+    for localhost names: a stored URL must not point the service at its own network."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return True  # a name; only the push services' names are ever called
+    return address.is_global
+
+
 def _push_service(url: str | None) -> bool:
     host = (urlsplit(url or "").hostname or "").lower()
     return any(host == h or host.endswith("." + h) for h in PUSH_SERVICES)
@@ -71,6 +90,8 @@ def _validate(
     elif platform in ("webpush", "webhook"):
         if not _https(endpoint):
             problems.add("endpoint", "An https:// URL is required for this platform.")
+        elif not _public_host(endpoint or ""):
+            problems.add("endpoint", "Must be a public address, not a local or private one.")
         elif platform == "webpush" and not _push_service(endpoint):
             problems.add(
                 "endpoint", f"Not a known push service; use one of: {', '.join(PUSH_SERVICES)}."

@@ -110,8 +110,8 @@ class DeviceKeysSchema(StrictSchema):
 
 class DeviceCreateSchema(StrictSchema):
     platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
-    endpoint = fields.String(load_default=None, validate=validate.Length(min=1, max=2048))
-    token = fields.String(load_default=None, validate=validate.Length(min=1, max=4096))
+    endpoint = text(max_length=2048, load_default=None)
+    token = text(max_length=4096, load_default=None)
     keys = fields.Nested(DeviceKeysSchema, load_default=dict)
     label = text(max_length=100, load_default=None)
 
