@@ -38,7 +38,7 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
 class Settings:
     env: str = "development"
     database_url: str = field(default_factory=_default_database_url)
-    secret_key: str = DEV_SECRET_KEY
+    secret_key: str = field(default=DEV_SECRET_KEY, repr=False)
     token_ttl_seconds: int = 3600
     activation_ttl_hours: int = 72
     redis_url: str | None = None

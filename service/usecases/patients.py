@@ -38,6 +38,8 @@ from service.usecases.taper_plans import reschedule_steps
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 MAX_ALLERGIES = 100
+# Care teams are listed whole (no pages), and every patient read checks membership.
+MAX_CARE_TEAM = 50
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -365,8 +367,11 @@ def add_care_team_member(
                 "No active clinician with this id.",
                 errors={"clinician_id": ["Not an active clinician."]},
             )
-        if any(m.clinician_id == clinician_id for m in uow.patients.care_team(patient_id)):
+        members = uow.patients.care_team(patient_id)
+        if any(m.clinician_id == clinician_id for m in members):
             raise Conflict("This clinician is already on the care team.")
+        if len(members) >= MAX_CARE_TEAM:
+            raise Conflict(f"At most {MAX_CARE_TEAM} clinicians on a care team; remove one first.")
         uow.patients.add_member(
             CareTeamMember(
                 patient_id=patient_id,
