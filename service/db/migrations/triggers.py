@@ -34,3 +34,25 @@ def allow_changes(table: str) -> None:
     else:
         for event in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")
+
+
+# Row triggers do not fire on TRUNCATE, which PostgreSQL has and SQLite has not
+# (there, DELETE without WHERE fires the row triggers above). PostgreSQL only.
+def forbid_truncate(table: str) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(
+        f"""CREATE OR REPLACE FUNCTION {table}_no_truncate() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION '{table} is append-only'; END; $$ LANGUAGE plpgsql"""
+    )
+    op.execute(
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_no_truncate()"
+    )
+
+
+def allow_truncate(table: str) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+    op.execute(f"DROP FUNCTION IF EXISTS {table}_no_truncate()")
