@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
 from service.api.preconditions import ETAG_HEADER, IF_MATCH, etag, if_match
-from service.api.schemas.common import DiscontinueSchema, ReasonSchema
+from service.api.schemas.common import DiscontinueSchema, PageQuery, ReasonSchema
 from service.api.schemas.interactions import InteractionConflictSchema
 from service.api.schemas.prescriptions import (
     PrescriptionCreateSchema,
@@ -130,16 +130,21 @@ class PrescriptionView(MethodView):
 class Versions(MethodView):
     decorators = [require_auth]
 
+    @blp.arguments(PageQuery, location="query")
     @blp.response(200, PrescriptionSchema(many=True))
     @errors(blp, *AUTH, 404)
-    def get(self, patient_id: uuid.UUID, rx_id: uuid.UUID) -> list[PrescriptionRecord]:
-        """Every version of the prescription, oldest first."""
+    def get(
+        self, query: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
+    ) -> list[PrescriptionRecord]:
+        """The versions of the prescription, oldest first, a page at a time."""
         return rx.list_versions(
             uow=uow(),
             caller=caller(),
             clock=services().clock,
             patient_id=patient_id,
             rx_id=rx_id,
+            limit=query["limit"],
+            offset=query["offset"],
         )
 
 

@@ -244,11 +244,15 @@ class PrescriptionRepository:
             out[f.prescription_id].append(f)
         return out
 
-    def versions(self, rx_id: uuid.UUID) -> list[PrescriptionVersion]:
+    def versions(
+        self, rx_id: uuid.UUID, *, limit: int | None = None, offset: int = 0
+    ) -> list[PrescriptionVersion]:
         query = (
             select(PrescriptionVersion)
             .where(PrescriptionVersion.prescription_id == rx_id)
             .order_by(col(PrescriptionVersion.version))
+            .offset(offset)
+            .limit(limit)
         )
         return list(self._s.exec(query))
 

@@ -360,12 +360,16 @@ def list_versions(
     clock: Clock,
     patient_id: uuid.UUID,
     rx_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[PrescriptionRecord]:
+    """The prescription's versions, oldest first, a page at a time."""
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id)
         findings = uow.prescriptions.findings([rx.id])[rx.id]
-        records = [_record(rx, v, findings) for v in uow.prescriptions.versions(rx.id)]
+        versions = uow.prescriptions.versions(rx.id, limit=limit, offset=offset)
+        records = [_record(rx, v, findings) for v in versions]
         record_read(
             uow,
             caller=caller,

@@ -35,9 +35,6 @@ UNPAGED = {
     "/v1/patients/<uuid:patient_id>/care-team": "at most MAX_CARE_TEAM clinicians",
     "/v1/patients/<uuid:patient_id>/care-team/<uuid:clinician_id>": "the team left (DELETE)",
     "/v1/patients/<uuid:patient_id>/doses": "a window of at most 31 days",
-    "/v1/patients/<uuid:patient_id>/prescriptions/<uuid:rx_id>/versions": (
-        "one version per change by the care team; not paged yet (SECURITY.md, API4)"
-    ),
 }
 
 
@@ -163,7 +160,7 @@ def world(make: Builders, clock: FrozenClock) -> World:
 
 
 def _fill(rule: str, w: World) -> str:
-    return rule.replace("<uuid:patient_id>", str(w.patient_id))
+    return rule.replace("<uuid:patient_id>", str(w.patient_id)).replace("<uuid:rx_id>", w.rx_id)
 
 
 def test_page_sizes_beyond_the_maximum_are_refused(
