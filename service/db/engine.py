@@ -36,7 +36,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # A database host that drops packets fails a connection attempt in 5 s (503),
@@ -45,6 +47,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         url,
         echo=echo,
         pool_pre_ping=True,
+        # Statement parameters (health data, hashes) stay out of error messages and logs.
+        hide_parameters=True,
         pool_size=10,
         max_overflow=10,
         connect_args={"connect_timeout": 5},
