@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from service.config import Settings
 from service.db.uow import Database
@@ -137,3 +138,13 @@ def test_no_secret_reaches_the_audit_trail(
     trail = "\n".join(rows)
     assert [s for s in secrets if s in trail] == []
     assert "$argon2" not in trail
+
+
+def test_a_failed_statement_does_not_carry_its_parameters(database: Database) -> None:
+    """Database errors reach `log.exception`; the values bound to the statement
+    (health data, hashes) are left out of their message."""
+    secret = "diazepam-for-patient-0042"
+    with pytest.raises(DBAPIError) as caught, database.engine.connect() as conn:
+        conn.execute(text("SELECT missing_column FROM users WHERE email = :e"), {"e": secret})
+    assert secret not in str(caught.value)
+    assert "hidden" in str(caught.value)
