@@ -9,6 +9,7 @@ import sys
 from schedules.app import Jobs, run
 from service import knowledge
 from service.config import Settings, SettingsError
+from service.db.logs import configure_logging
 from service.db.uow import Database
 from service.notify.factory import build_notifier
 from service.runtime import notifier_settings, reminder_policy
@@ -16,9 +17,7 @@ from service.runtime import notifier_settings, reminder_policy
 
 def start(settings: Settings, *, once: bool) -> None:
     """Build the jobs from settings and run them; ValueError for bad notifier settings."""
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every run of every job at INFO: one line every few seconds.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
     notifier = build_notifier(notifier_settings(settings))

@@ -14,6 +14,7 @@ from service.api import errors
 from service.api.context import EXTENSION, Services, assign_request_id, echo_request_id
 from service.api.links import LinksPlugin
 from service.config import DEV_SECRET_KEY, Settings
+from service.db.logs import configure_logging
 from service.db.uow import Database
 from service.runtime import reminder_policy
 from service.usecases.auth import LoginPolicy
@@ -107,7 +108,7 @@ def _length_required() -> None:
 
 def build_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level)
     # No static folder: every route is an API route, the docs or their assets.
     app = Flask("medtrack", static_folder=None)
     _config(app, settings)

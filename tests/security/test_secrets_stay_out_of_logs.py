@@ -9,6 +9,7 @@ in, fail to, make requests that succeed and fail, and the notifiers send and fai
 from __future__ import annotations
 
 import base64
+import io
 import logging
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from service.config import Settings
+from service.db.logs import RedactDatabaseErrors
 from service.db.uow import Database
 from service.notify.base import DeliveryError, Device
 from service.notify.log import LogNotifier
@@ -148,3 +150,35 @@ def test_a_failed_statement_does_not_carry_its_parameters(database: Database) ->
         conn.execute(text("SELECT missing_column FROM users WHERE email = :e"), {"e": secret})
     assert secret not in str(caught.value)
     assert "hidden" in str(caught.value)
+
+
+def test_a_logged_database_error_carries_neither_statement_nor_values(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The message of a database error can quote stored values (PostgreSQL's
+    "invalid input syntax ...: \"...\"", "Failing row contains (...)") and the
+    statement's literals; a logged one keeps its traceback, class and SQLSTATE only."""
+    secret = "sertraline-200mg-patient-0042"
+    statements = [f"SELECT '{secret}' FROM no_such_table"]  # noqa: S608
+    if database.engine.dialect.name == "postgresql":
+        statements.append(f"SELECT CAST('{secret}' AS integer)")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactDatabaseErrors())
+    log = logging.getLogger("medtrack.test.redaction")
+    log.addHandler(handler)
+    try:
+        for statement in statements:
+            with pytest.raises(DBAPIError) as caught, database.engine.connect() as conn:
+                conn.execute(text(statement))
+            assert secret in str(caught.value)
+            try:
+                raise RuntimeError("the job failed") from caught.value
+            except RuntimeError:
+                log.exception("unhandled error")
+    finally:
+        log.removeHandler(handler)
+    written = stream.getvalue()
+    assert secret not in written
+    assert written.count("withheld from the log") == len(statements)
+    assert "Traceback" in written

@@ -1,0 +1,59 @@
+"""Database errors in logs without the data they carry.
+
+A failed statement's message can quote stored values: PostgreSQL's DETAIL repeats a
+failing row ("Failing row contains (...)"), and the statement's text can hold
+literals. Health data has no place in logs, so a logged database error keeps its
+traceback, class and SQLSTATE, and drops the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+
+
+def _database_error(exc: BaseException | None) -> DBAPIError | None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, DBAPIError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def describe(error: DBAPIError) -> str:
+    """The error without its message: class, driver class and SQLSTATE."""
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    code = f", SQLSTATE {state}" if state else ""
+    return (
+        f"{type(error).__name__} ({type(orig).__name__}{code}); "
+        "statement and details withheld from the log"
+    )
+
+
+class RedactDatabaseErrors(logging.Filter):
+    """Replaces a logged database error by its traceback and `describe()`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or record.exc_info[1] is None:
+            return True
+        error = _database_error(record.exc_info[1])
+        if error is None:
+            return True
+        frames = "".join(traceback.format_tb(record.exc_info[2]))
+        record.exc_text = f"Traceback (most recent call last):\n{frames}{describe(error)}"
+        record.exc_info = None
+        return True
+
+
+def configure_logging(level: str | int, **options: Any) -> None:
+    """`logging.basicConfig`, with database errors redacted on every root handler."""
+    logging.basicConfig(level=level, **options)
+    for handler in logging.root.handlers:
+        if not any(isinstance(f, RedactDatabaseErrors) for f in handler.filters):
+            handler.addFilter(RedactDatabaseErrors())
