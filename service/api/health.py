@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.api.context import uow
 from service.api.docs import PUBLIC, errors
 from service.api.schemas.common import StrictSchema
-from service.db.migrate import current_heads
+from service.db.migrate import current_heads, known_revisions
 
 blp = Blueprint("health", __name__, description="Health")
 
@@ -35,12 +35,17 @@ class HealthSchema(LiveSchema):
 
 
 class ReadySchema(HealthSchema):
-    schema = fields.String(required=True, metadata={"example": "0005"})
+    schema = fields.String(required=True, metadata={"example": "0006"})
 
 
 @cache
 def _heads() -> frozenset[str]:
     return frozenset(current_heads())
+
+
+@cache
+def _known() -> frozenset[str]:
+    return known_revisions()
 
 
 @blp.route("/livez")
@@ -58,15 +63,18 @@ class Ready(MethodView):
     @blp.response(200, ReadySchema)
     @errors(blp, 503)
     def get(self) -> dict[str, Any]:
-        """200 when the database answers and is migrated to this release's schema;
-        503 with Retry-After otherwise."""
+        """200 when the database answers and is migrated to this release's schema
+        (or to a later release's); 503 with Retry-After otherwise."""
         try:
             with uow() as u:
                 u.ping()
                 revisions = u.schema_revisions()
         except SQLAlchemyError:
             abort(503, message="The database is unreachable.", headers=RETRY)
-        if revisions != _heads():
+        # Behind this release (or never migrated): not ready. Ahead of it (a newer
+        # release migrated during a rolling deploy): ready, so the old instances keep
+        # serving until new ones are up (migrations add before they remove).
+        if not revisions or (revisions != _heads() and revisions <= _known()):
             have = ", ".join(sorted(revisions)) or "none"
             abort(
                 503,

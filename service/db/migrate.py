@@ -28,3 +28,11 @@ def current_heads() -> list[str]:
     from alembic.script import ScriptDirectory
 
     return list(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this release's migrations define."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return frozenset(r.revision for r in script.walk_revisions())

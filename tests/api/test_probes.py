@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
 
 from service import create_app
 from service.config import Settings
@@ -47,3 +48,28 @@ def test_a_database_behind_the_release_is_not_ready(behind_app: Flask) -> None:
     assert "schema is at 0004" in ready.json["message"]  # type: ignore[index]
     assert "medtrack db upgrade" in ready.json["message"]  # type: ignore[index]
     assert behind_app.test_client().get("/livez").status_code == 200
+
+
+def test_a_database_ahead_of_the_release_is_ready(tmp_path: Path) -> None:
+    """A newer release has migrated (rolling deploy): this one keeps serving."""
+    url = f"sqlite:///{tmp_path / 'newer.sqlite'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    app = create_app(
+        Settings(
+            env="test",
+            database_url=url,
+            secret_key=secrets.token_urlsafe(32),
+            argon2_time_cost=1,
+            argon2_memory_kib=1024,
+        )
+    )
+    try:
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 200, ready.json
+        assert ready.json["schema"] == "9999"  # type: ignore[index]
+    finally:
+        app.extensions["medtrack"].db.dispose()
