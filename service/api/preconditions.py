@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import request
 
-_TAG = re.compile(r'"(\d{1,9})"')
+# Strong comparison is exact: "01" is not version 1.
+_TAG = re.compile(r'"(0|[1-9]\d{0,8})"')
 
 IF_MATCH: dict[str, Any] = {
     "in": "header",
@@ -37,9 +38,10 @@ def etag(version: int) -> dict[str, str]:
 
 
 def if_match() -> frozenset[int] | None:
-    """The versions `If-Match` allows; None when any version does (no header, `*`)."""
-    raw = request.headers.get("If-Match")
-    if raw is None or raw.strip() == "*":
+    """The versions `If-Match` allows; None when any version does (no or an empty
+    header, `*`)."""
+    raw = (request.headers.get("If-Match") or "").strip()
+    if raw in ("", "*"):
         return None
     return frozenset(
         int(m.group(1)) for part in raw.split(",") if (m := _TAG.fullmatch(part.strip()))

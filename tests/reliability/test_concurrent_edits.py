@@ -92,6 +92,10 @@ def test_a_stale_if_match_is_412_and_changes_nothing(make: Builders) -> None:
         f"{path}/pause", json={"reason": "rash"}, headers={**clinician.headers, "If-Match": 'W/"2"'}
     )
     assert weak.status_code == 412
+    padded = make.client.post(
+        f"{path}/pause", json={"reason": "rash"}, headers={**clinician.headers, "If-Match": '"02"'}
+    )
+    assert padded.status_code == 412
     versions = make.client.get(f"{path}/versions", headers=clinician.headers).json
     assert [(v["version"], v["instructions"], v["status"]) for v in versions] == [  # type: ignore[union-attr]
         (1, "with food", "active"),
