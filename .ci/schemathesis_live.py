@@ -142,13 +142,14 @@ def main() -> int:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = Path(tmp) / "server.log"
-        server = subprocess.Popen(  # noqa: S603
-            [str(BIN / "medtrack"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("wb") as out:
+            server = subprocess.Popen(  # noqa: S603
+                [str(BIN / "medtrack"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
             wait_ready(base, server)
             tokens = {"clinician": login(base, *CLINICIAN), "patient": login(base, *PATIENT)}
@@ -159,7 +160,11 @@ def main() -> int:
             ]
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         errors = [line for line in log.read_text().splitlines() if "Traceback" in line]
         if errors:
             print(log.read_text()[-5000:])

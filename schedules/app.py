@@ -180,12 +180,16 @@ def run(jobs: Jobs, *, once: bool, dispatch_seconds: int) -> None:
                 return
             time.sleep(0.05)
 
+    previous: dict[signal.Signals, Any] = {}
+
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: finishing the current batch, then stopping", signum)
+        # A second signal gets the default behaviour: it stops the process at once.
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         jobs.stopping.set()
         threading.Thread(target=shut_down_once_running, daemon=True).start()
 
-    previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous[sig] = signal.signal(sig, stop)
     try:

@@ -41,6 +41,14 @@ TABLES = (
     "taper_symptom_reports, taper_step_records, taper_plan_versions, taper_plans"
 )
 PASSWORD = "correct horse battery staple"
+APPEND_ONLY = (
+    "audit_events",
+    "prescription_versions",
+    "prescription_findings",
+    "taper_plan_versions",
+    "taper_step_records",
+    "taper_symptom_reports",
+)
 
 
 def is_postgres() -> bool:
@@ -63,10 +71,14 @@ def database_url(_migrated: str, tmp_path: Path) -> str:
     if PG_URL:
         engine = create_engine(_migrated)
         with engine.begin() as conn:
-            # The append-only tables refuse TRUNCATE (migration 0006); the throwaway
-            # database is reset with triggers off for this one transaction.
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            # The append-only tables refuse TRUNCATE (migration 0006): the throwaway
+            # database is reset with their triggers off in this one transaction
+            # (owning the tables is enough; no superuser needed).
+            for table in APPEND_ONLY:
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            for table in APPEND_ONLY:
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         engine.dispose()
         return _migrated
     target = tmp_path / "medtrack.sqlite"

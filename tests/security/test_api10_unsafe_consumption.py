@@ -88,7 +88,7 @@ def test_a_push_service_that_does_not_answer_times_out(
     with pytest.raises(DeliveryError) as failed:
         notifier.send(make_message(devices=(device,)))
     assert failed.value.transient
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3
 
 
 def test_a_push_service_error_body_is_cut_short(
