@@ -72,8 +72,29 @@ def _public_host(url: str) -> bool:
         try:
             address = ipaddress.IPv4Address(socket.inet_aton(host))
         except (OSError, ValueError):
-            return True  # a name; only the push services' names are ever called
-    return address.is_global
+            # A name is not resolved here: no device URL is called except those of
+            # the known push services (see SECURITY.md, API7).
+            return True
+    return address.is_global and all(a.is_global for a in _embedded_ipv4(address))
+
+
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches: mapped, 6to4, Teredo, NAT64 and
+    the old IPv4-compatible form."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return []
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.append(address.teredo[1])
+    if address in NAT64 or address in IPV4_COMPATIBLE:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def _push_service(url: str | None) -> bool:

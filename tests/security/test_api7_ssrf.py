@@ -38,6 +38,11 @@ NOT_PUBLIC = [
     "https://192.168.1.10:8443/hook",
     "https://100.64.0.1/hook",
     "https://[fd00::1]/hook",
+    "https://[::127.0.0.1]/hook",
+    "https://[64:ff9b::7f00:1]/hook",
+    "https://[64:ff9b::a9fe:a9fe]/hook",
+    "https://[2002:7f00:1::]/hook",
+    "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",
 ]
 
 
