@@ -8,12 +8,27 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, Text, and_, bindparam, cast, literal, select, update
+from sqlalchemy import (
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
-from service.db.doses import EVENTS, PENDING, PRESCRIPTIONS
+from service.db.doses import EVENTS, PENDING, PRESCRIPTIONS, EventFacts
 from service.db.tables import Notification, Patient
 
 OUTBOX: Table = Notification.__table__  # type: ignore[attr-defined]
@@ -30,7 +45,11 @@ WITHDRAWN = "cancelled"
 
 @dataclass(frozen=True, kw_only=True)
 class Claimed:
-    """A claimed outbox row with what a message about it needs."""
+    """A claimed outbox row with what a message about it needs.
+
+    `event` is the row's dose event where the claim read it in the same statement
+    (PostgreSQL); otherwise None, and the caller reads it.
+    """
 
     id: int
     idempotency_key: str
@@ -41,6 +60,7 @@ class Claimed:
     due_at: dt.datetime
     attempts: int
     payload: dict[str, Any]
+    event: EventFacts | None = None
 
 
 def insert_for(session: Session) -> Any:
@@ -75,6 +95,52 @@ def queued(
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _claimable() -> ColumnElement[bool]:
+    """Status pending or claimed, with the two values written into the SQL: a planner
+    can use the partial index `ix_notifications_claimable` (WHERE status IN
+    ('pending', 'claimed')) only when it sees the same values in the query; through
+    bound parameters SQLite scans and sorts the whole outbox instead."""
+    return OUTBOX.c.status.in_(
+        bindparam("claimable", [QUEUED, CLAIMED], expanding=True, literal_execute=True)
+    )
+
+
+def _ids(ids: Sequence[int], postgres: bool) -> ColumnElement[bool]:
+    """`id` in `ids`. On PostgreSQL `= ANY(array)`: one parameter, and the same SQL
+    text whatever the count, so psycopg prepares the statement; elsewhere IN (...)."""
+    if postgres:
+        return OUTBOX.c.id == any_(bindparam("ids", list(ids), type_=ARRAY(OUTBOX.c.id.type)))
+    return OUTBOX.c.id.in_(list(ids))
+
+
+def _claimed(r: Any, event: EventFacts | None = None) -> Claimed:
+    return Claimed(
+        id=r[0],
+        idempotency_key=r[1],
+        kind=r[2],
+        recipient_id=r[3],
+        patient_id=r[4],
+        dose_event_id=r[5],
+        due_at=r[6],
+        attempts=r[7],
+        payload=r[8] or {},
+        event=event,
+    )
+
+
+def _event(r: Any) -> EventFacts:
+    return EventFacts(
+        id=r[0],
+        prescription_id=r[1],
+        drug=r[2],
+        dose_amount=r[3],
+        dose_unit=r[4],
+        scheduled_at=r[5],
+        timezone=r[6],
+        status=r[7],
+    )
 
 
 class OutboxRepository:
@@ -192,7 +258,7 @@ class OutboxRepository:
         stmt = (
             update(OUTBOX)
             .where(
-                OUTBOX.c.status.in_((QUEUED, CLAIMED)),
+                _claimable(),
                 OUTBOX.c.kind.in_(tuple(kinds)),
                 OUTBOX.c.due_at < due_before,
                 OUTBOX.c.next_attempt_at <= now,
@@ -202,25 +268,40 @@ class OutboxRepository:
         return int(self._s.connection().execute(stmt).rowcount)
 
     def claim(
-        self, *, worker: str, now: dt.datetime, lease: dt.timedelta, limit: int
+        self,
+        *,
+        worker: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        limit: int,
+        stale_kinds: Collection[str] = (),
+        stale_before: dt.datetime | None = None,
     ) -> list[Claimed]:
-        """Claim due messages, and those whose claim's lease ran out.
+        """Claim due messages, and those whose claim's lease ran out; messages of
+        `stale_kinds` due before `stale_before` are left for `expire`.
 
         On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several dispatchers claim at
-        once without waiting on, or taking, each other's rows; SQLite serialises
-        writers, so its single UPDATE is atomic on its own.
+        once without waiting on, or taking, each other's rows, and the same
+        statement returns each claimed row's dose event; SQLite serialises writers,
+        so its single UPDATE is atomic on its own.
         """
         o = OUTBOX
-        due = (
-            select(o.c.id)
-            .where(o.c.status.in_((QUEUED, CLAIMED)), o.c.next_attempt_at <= now)
-            .order_by(o.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        due = select(o.c.id).where(_claimable(), o.c.next_attempt_at <= now)
+        if stale_kinds and stale_before is not None:
+            due = due.where(or_(o.c.kind.not_in(tuple(stale_kinds)), o.c.due_at >= stale_before))
+        due = due.order_by(o.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
+        connection = self._s.connection()
+        postgres = connection.dialect.name == "postgresql"
+        # PostgreSQL: `id = ANY(ARRAY(subquery))` locks the due rows first, then
+        # updates them by primary key, whatever the planner thinks of the table.
+        claimable = (
+            o.c.id == any_(func.array(due.scalar_subquery()))
+            if postgres
+            else o.c.id.in_(due.scalar_subquery())
         )
         stmt = (
             update(o)
-            .where(o.c.id.in_(due.scalar_subquery()))
+            .where(claimable)
             .values(
                 status=CLAIMED,
                 claimed_by=worker,
@@ -240,21 +321,31 @@ class OutboxRepository:
                 o.c.payload,
             )
         )
-        rows = self._s.connection().execute(stmt).all()
-        claimed = [
-            Claimed(
-                id=r[0],
-                idempotency_key=r[1],
-                kind=r[2],
-                recipient_id=r[3],
-                patient_id=r[4],
-                dose_event_id=r[5],
-                due_at=r[6],
-                attempts=r[7],
-                payload=r[8] or {},
-            )
-            for r in rows
-        ]
+        if not postgres:
+            rows = connection.execute(stmt).all()
+            claimed = [_claimed(r) for r in rows]
+        else:
+            # The claim and the read of the dose events in one round trip. Dose
+            # messages carry no payload: '{}' comes back as NULL, with nothing to decode.
+            c = stmt.cte("claimed")
+            e = EVENTS
+            payload = c.c.payload
+            query = select(
+                *(column for column in c.c if column is not payload),
+                case((cast(payload, Text) == "{}", None), else_=payload),
+                e.c.id,
+                e.c.prescription_id,
+                e.c.drug,
+                e.c.dose_amount,
+                e.c.dose_unit,
+                e.c.scheduled_at,
+                e.c.timezone,
+                e.c.status,
+            ).select_from(c.outerjoin(e, e.c.id == c.c.dose_event_id))
+            claimed = [
+                _claimed(r, _event(r[9:]) if r[9] is not None else None)
+                for r in connection.execute(query).all()
+            ]
         claimed.sort(key=lambda c: (c.due_at, c.id))
         return claimed
 
@@ -273,6 +364,7 @@ class OutboxRepository:
         o = OUTBOX
         mine = and_(o.c.id == bindparam("row_id"), o.c.claimed_by == worker, o.c.status == CLAIMED)
         connection = self._s.connection()
+        postgres = connection.dialect.name == "postgresql"
         # The common outcomes are one statement each, not one per row.
         for ids, status in ((sent, SENT), (withdrawn, WITHDRAWN)):
             if ids:
@@ -281,14 +373,14 @@ class OutboxRepository:
                     values.update(sent_at=now, last_error=None)
                 connection.execute(
                     update(o)
-                    .where(o.c.id.in_(list(ids)), o.c.claimed_by == worker, o.c.status == CLAIMED)
+                    .where(_ids(ids, postgres), o.c.claimed_by == worker, o.c.status == CLAIMED)
                     .values(**values)
                 )
         if released:
             # Claimed but not attempted: back in the queue at once, the claim uncounted.
             connection.execute(
                 update(o)
-                .where(o.c.id.in_(list(released)), o.c.claimed_by == worker, o.c.status == CLAIMED)
+                .where(_ids(released, postgres), o.c.claimed_by == worker, o.c.status == CLAIMED)
                 .values(
                     status=QUEUED,
                     claimed_by=None,

@@ -140,26 +140,44 @@ def dispatch_batch(
     policy: ReminderPolicy,
     worker: str,
     summary: DispatchSummary,
+    expire: bool = True,
 ) -> int:
     """Claim one batch, send it, record the outcome; returns how many were claimed.
 
-    Sending stops when half the claim's lease has passed, and what is left is handed
-    back at once: another dispatcher must never take over a claim whose messages
-    this one is still sending.
+    What downtime or a long backoff made too old is never claimed, and with `expire`
+    it is marked expired first (a pass over everything due). Sending stops when half
+    the claim's lease has passed, and what is left is handed back at once: another
+    dispatcher must never take over a claim whose messages this one is still sending.
     """
     with uow:
         now = clock()
-        # What downtime or a long backoff made too old is expired, never claimed.
-        uow.outbox.expire(kinds=DOSE_KINDS, due_before=now - policy.expiry, now=now)
-        claimed = uow.outbox.claim(worker=worker, now=now, lease=policy.lease, limit=policy.batch)
-        uow.commit()
-    if not claimed:
-        return 0
-    with uow:
-        events = uow.doses.event_facts(
-            {c.dose_event_id for c in claimed if c.dose_event_id is not None}
+        too_old = now - policy.expiry
+        if expire:
+            uow.outbox.expire(kinds=DOSE_KINDS, due_before=too_old, now=now)
+        claimed = uow.outbox.claim(
+            worker=worker,
+            now=now,
+            lease=policy.lease,
+            limit=policy.batch,
+            stale_kinds=DOSE_KINDS,
+            stale_before=too_old,
+        )
+        if not claimed:
+            uow.commit()
+            return 0
+        # Read in the claim's transaction: one transaction per batch fewer.
+        events = {c.event.id: c.event for c in claimed if c.event is not None}
+        events.update(
+            uow.doses.event_facts(
+                {
+                    c.dose_event_id
+                    for c in claimed
+                    if c.dose_event_id is not None and c.event is None
+                }
+            )
         )
         devices = uow.devices.device_facts({c.recipient_id for c in claimed})
+        uow.commit()
     sent: list[int] = []
     withdrawn: list[int] = []
     retry: list[tuple[int, dt.datetime, str]] = []
@@ -238,9 +256,13 @@ def dispatch_due(
     max_batches: int = 1000,
     should_stop: Callable[[], bool] | None = None,
 ) -> DispatchSummary:
-    """Send everything due now, a batch at a time, until nothing is left."""
+    """Send everything due now, a batch at a time, until nothing is left.
+
+    The first batch expires what is too old to send; the others only leave it out,
+    so a long backlog is not scanned again for every batch.
+    """
     summary = DispatchSummary()
-    for _ in range(max_batches):
+    for i in range(max_batches):
         if should_stop is not None and should_stop():
             break
         claimed = dispatch_batch(
@@ -250,6 +272,7 @@ def dispatch_due(
             policy=policy,
             worker=worker,
             summary=summary,
+            expire=i == 0,
         )
         if claimed < policy.batch:
             break
