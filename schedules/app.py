@@ -130,7 +130,7 @@ class Jobs:
             log.info("released %d claims", released)
 
 
-def build_scheduler(jobs: Jobs, *, dispatch_seconds: int) -> BlockingScheduler:
+def build_scheduler(jobs: Jobs, *, dispatch_seconds: float) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone="UTC")
     common: dict[str, Any] = {"replace_existing": True, "coalesce": True, "max_instances": 1}
     # misfire_grace_time: a run late by more than about one interval is skipped
@@ -139,7 +139,7 @@ def build_scheduler(jobs: Jobs, *, dispatch_seconds: int) -> BlockingScheduler:
         jobs.dispatch,
         IntervalTrigger(seconds=dispatch_seconds),
         id=DISPATCH,
-        misfire_grace_time=max(dispatch_seconds, 5),
+        misfire_grace_time=5,
         **common,
     )
     scheduler.add_job(
@@ -165,7 +165,7 @@ def build_scheduler(jobs: Jobs, *, dispatch_seconds: int) -> BlockingScheduler:
     return scheduler
 
 
-def run(jobs: Jobs, *, once: bool, dispatch_seconds: int) -> None:
+def run(jobs: Jobs, *, once: bool, dispatch_seconds: float) -> None:
     """`--once`: every job once, then exit. Otherwise a catch-up pass, then tick
     until SIGTERM or SIGINT. A signal at any point, the catch-up included, lets the
     batch in hand finish, hands back the claims not settled, and exits."""

@@ -34,6 +34,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     env: str = "development"
@@ -72,7 +85,7 @@ class Settings:
     follow_up_minutes: int = 30
     missed_after_minutes: int = 120
     missed_in_a_row: int = 3
-    dispatch_interval_seconds: int = 2
+    dispatch_interval_seconds: float = 0.5
     dispatch_batch: int = 500
     claim_lease_seconds: int = 60
     max_attempts: int = 8
@@ -142,8 +155,8 @@ class Settings:
             follow_up_minutes=_int(e, "MEDTRACK_FOLLOW_UP_MINUTES", 30, low=5, high=720),
             missed_after_minutes=_int(e, "MEDTRACK_MISSED_AFTER_MINUTES", 120, low=10, high=2880),
             missed_in_a_row=_int(e, "MEDTRACK_MISSED_IN_A_ROW", 3, low=1, high=50),
-            dispatch_interval_seconds=_int(
-                e, "MEDTRACK_DISPATCH_INTERVAL_SECONDS", 2, low=1, high=60
+            dispatch_interval_seconds=_float(
+                e, "MEDTRACK_DISPATCH_INTERVAL_SECONDS", 0.5, low=0.1, high=60
             ),
             dispatch_batch=_int(e, "MEDTRACK_DISPATCH_BATCH", 500, low=1, high=10000),
             claim_lease_seconds=_int(e, "MEDTRACK_CLAIM_LEASE_SECONDS", 60, low=5, high=3600),

@@ -174,3 +174,15 @@ def test_reminder_settings_are_read_by_name() -> None:
         72,
         2,
     )
+
+
+def test_the_dispatch_interval_takes_fractions_of_a_second() -> None:
+    name = "MEDTRACK_DISPATCH_INTERVAL_SECONDS"
+    assert Settings.from_env({}).dispatch_interval_seconds == 0.5
+    assert Settings.from_env({name: "0.25"}).dispatch_interval_seconds == 0.25
+    assert Settings.from_env({name: "2"}).dispatch_interval_seconds == 2.0
+    for value in ("0.05", "61", "0"):
+        with pytest.raises(SettingsError, match=rf"^{name} must be between 0.1 and 60"):
+            Settings.from_env({name: value})
+    with pytest.raises(SettingsError, match=rf"^{name} must be a number"):
+        Settings.from_env({name: "half a second"})
