@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import inspect, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from service.db.engine import begin_writing
@@ -137,6 +139,17 @@ class PatientRepository:
         return member
 
 
+@dataclass(frozen=True, kw_only=True)
+class TokenHolder:
+    """What checking a bearer token needs of its row and of the user it was issued to."""
+
+    user_id: uuid.UUID
+    patient_id: uuid.UUID | None
+    revoked_at: dt.datetime | None
+    role: str
+    is_active: bool
+
+
 class TokenRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -147,6 +160,26 @@ class TokenRepository:
 
     def get(self, jti: str) -> AuthToken | None:
         return self._s.get(AuthToken, jti)
+
+    def holder(self, jti: str) -> TokenHolder | None:
+        """The token's row joined to its user's, in one statement (every request)."""
+        query = (
+            core_select(
+                col(AuthToken.user_id),
+                col(AuthToken.patient_id),
+                col(AuthToken.revoked_at),
+                col(User.role),
+                col(User.is_active),
+            )
+            .join(User, col(User.id) == col(AuthToken.user_id))
+            .where(col(AuthToken.jti) == jti)
+        )
+        row = self._s.connection().execute(query).first()
+        if row is None:
+            return None
+        return TokenHolder(
+            user_id=row[0], patient_id=row[1], revoked_at=row[2], role=row[3], is_active=row[4]
+        )
 
 
 class PrescriptionRepository:
