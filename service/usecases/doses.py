@@ -14,7 +14,7 @@ from service.db.doses import CANCELLED, MISSED, OPEN, PENDING, SKIPPED, TAKEN
 from service.db.outbox import queued
 from service.db.tables import DoseEvent, Patient
 from service.db.uow import UnitOfWork
-from service.domain.accounts import Role
+from service.domain.accounts import Role, can_read_patient
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Schedule, plain_amount
@@ -169,28 +169,46 @@ def list_doses(
     now = clock()
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
-        plan(uow, kb, policy, now=now, patient_id=patient_id)
-        events = uow.doses.events_between(patient_id=patient_id, start=start, end=end)
-        views = [_view(e, now=now, policy=policy) for e in events]
-        horizon = now + policy.horizon
-        if end > horizon:
-            views.extend(
-                _projected(
-                    uow,
-                    ctx.patient,
-                    start=max(start, horizon),
-                    end=end,
-                    known={e.id for e in events},
-                )
-            )
-        record_read(
-            uow,
-            caller=caller,
-            clock=clock,
-            subtype="dose.list",
-            entity_type="DoseEvent",
-            patient_id=patient_id,
+        return _doses_between(
+            uow, caller, clock, kb, policy, ctx.patient, now=now, start=start, end=end
         )
+
+
+def _doses_between(
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
+    patient: Patient,
+    *,
+    now: dt.datetime,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> list[DoseView]:
+    """list_doses, inside its unit of work, once the caller may read the patient."""
+    plan(uow, kb, policy, now=now, patient_id=patient.id)
+    events = uow.doses.events_between(patient_id=patient.id, start=start, end=end)
+    views = [_view(e, now=now, policy=policy) for e in events]
+    horizon = now + policy.horizon
+    if end > horizon:
+        views.extend(
+            _projected(
+                uow,
+                patient,
+                start=max(start, horizon),
+                end=end,
+                known={e.id for e in events},
+            )
+        )
+    record_read(
+        uow,
+        caller=caller,
+        clock=clock,
+        subtype="dose.list",
+        entity_type="DoseEvent",
+        patient_id=patient.id,
+    )
     views.sort(key=lambda v: (v.scheduled_at, str(v.id)))
     return views
 
@@ -203,28 +221,25 @@ def todays_doses(
     kb: KnowledgeBase,
     policy: ReminderPolicy,
 ) -> tuple[dt.date, list[DoseView]]:
-    """The signed-in patient's doses for their local today."""
+    """The signed-in patient's doses for their local today.
+
+    The app's home screen, so one unit of work: a patient reads their own record,
+    which needs only their patient row (no care team)."""
     who = caller.require()
     if who.role is not Role.PATIENT or who.patient_id is None:
         raise Forbidden("Only a patient has doses of their own.")
-    with uow.read_only() as reading:
-        patient = reading.patients.get(who.patient_id)
+    now = clock()
+    with uow:
+        patient = uow.patients.get(who.patient_id)
         if patient is None:
             raise NotFound("No patient record for this account.")
         zone = zoneinfo.ZoneInfo(patient.timezone)
-    today = clock().astimezone(zone).date()
-    start = dt.datetime.combine(today, dt.time(0), zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.UTC)
-    doses = list_doses(
-        uow=uow,
-        caller=caller,
-        clock=clock,
-        kb=kb,
-        policy=policy,
-        patient_id=who.patient_id,
-        start=start,
-        end=end,
-    )
+        today = now.astimezone(zone).date()
+        start = dt.datetime.combine(today, dt.time(0), zone).astimezone(dt.UTC)
+        end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.UTC)
+        doses = _doses_between(
+            uow, caller, clock, kb, policy, patient, now=now, start=start, end=end
+        )
     return today, doses
 
 
@@ -235,13 +250,22 @@ def _load_event(uow: UnitOfWork, caller: Caller, dose_id: uuid.UUID) -> DoseEven
     event = uow.doses.event(dose_id, for_update=True)
     if event is None:
         raise NotFound(f"No dose {dose_id}.")
+    who = caller.require()
+    if who.role is Role.PATIENT:
+        # A patient's access turns on the dose's patient alone: no care team to load.
+        if not can_read_patient(who, patient_id=event.patient_id, care_team=()):
+            raise NotFound(f"No dose {dose_id}.")
+        return _loggable(event)
     try:
         ctx = load_readable_patient(uow, caller=caller, patient_id=event.patient_id)
     except NotFound:
         raise NotFound(f"No dose {dose_id}.") from None
-    who = caller.require()
     if who.role is Role.ADMIN or (who.role is Role.CLINICIAN and who.user_id not in ctx.care_team):
         raise Forbidden("Only the patient or their care team may log doses.")
+    return _loggable(event)
+
+
+def _loggable(event: DoseEvent) -> DoseEvent:
     if event.status == CANCELLED:
         raise Conflict("This dose was withdrawn when the prescription changed.")
     if event.prn:
