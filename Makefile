@@ -49,10 +49,14 @@ BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP)
 	$(BIN)/python -m bench.interactions --postgres-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.reminders --postgres-url $(BENCH_POSTGRES_URL)
+	$(BIN)/python -m bench.materialise --postgres-url $(BENCH_POSTGRES_URL)
+	$(BIN)/python -m bench.api --postgres-url $(BENCH_POSTGRES_URL)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.interactions --quick --postgres-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.reminders --quick --postgres-url $(BENCH_POSTGRES_URL)
+	$(BIN)/python -m bench.materialise --quick --postgres-url $(BENCH_POSTGRES_URL)
+	$(BIN)/python -m bench.api --quick --postgres-url $(BENCH_POSTGRES_URL)
 
 openapi: $(STAMP)
 	$(BIN)/medtrack openapi write openapi.yaml
