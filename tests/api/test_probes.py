@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from service import create_app
-from service.config import Settings
 from service.db.migrate import current_heads, upgrade
+from tests.conftest import settings_for
 
 
 def test_live_and_ready_on_a_migrated_database(client: FlaskClient) -> None:
@@ -28,15 +27,7 @@ def test_live_and_ready_on_a_migrated_database(client: FlaskClient) -> None:
 def behind_app(tmp_path: Path) -> Iterator[Flask]:
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     upgrade(url, "0004")
-    app = create_app(
-        Settings(
-            env="test",
-            database_url=url,
-            secret_key=secrets.token_urlsafe(32),
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-        )
-    )
+    app = create_app(settings_for(url))
     yield app
     app.extensions["medtrack"].db.dispose()
 
@@ -58,15 +49,7 @@ def test_a_database_ahead_of_the_release_is_ready(tmp_path: Path) -> None:
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     engine.dispose()
-    app = create_app(
-        Settings(
-            env="test",
-            database_url=url,
-            secret_key=secrets.token_urlsafe(32),
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-        )
-    )
+    app = create_app(settings_for(url))
     try:
         ready = app.test_client().get("/readyz")
         assert ready.status_code == 200, ready.json
