@@ -115,7 +115,7 @@ def fuzz(base: str, who: str, token: str, max_examples: int, seed: int, mode: st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a new SQLite file")
-    parser.add_argument("--max-examples", type=int, default=30)
+    parser.add_argument("--max-examples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument(
         "--mode",

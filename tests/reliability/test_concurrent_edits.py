@@ -20,6 +20,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.conftest import Builders
+from tests.reliability.harness import Figures
 
 DEADLINE_SECONDS = 90
 
@@ -194,11 +195,17 @@ def test_concurrent_editors_lose_no_acknowledged_version(
     _, _, versions = _call(server, "GET", f"{path}/versions", clinician.headers)
     history = {v["version"]: v["instructions"] for v in versions}
     lost = [(v, text) for v, text in tally.acknowledged if history.get(v) != text]
-    figures = (
-        f"edits acknowledged {len(tally.acknowledged)} of {editors * edits}, "
-        f"412 stale {tally.stale}, versions {len(history)}, lost writes {len(lost)}"
+    figures = Figures(f"concurrent edits, {'if-match' if conditional else 'blind'}")
+    figures.update(
+        {
+            "edits": editors * edits,
+            "acknowledged": len(tally.acknowledged),
+            "stale_412": tally.stale,
+            "versions": len(history),
+            "lost_writes": len(lost),
+        }
     )
-    print(f"\nconcurrent edits ({'if-match' if conditional else 'blind'}): {figures}")
+    figures.show()
     assert not tally.unexpected, (figures, tally.unexpected[:3])
     assert len(tally.acknowledged) == editors * edits, figures
     assert lost == [], figures
