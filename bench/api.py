@@ -69,10 +69,14 @@ from sqlalchemy import Table, event, func, select
 
 from bench.common import (
     add_engine_arguments,
+    backend_cpu_between,
+    machine_busy,
     machine_line,
     percentile,
+    postgres_backend_cpu,
     postgres_database,
     print_profile,
+    process_tree_cpu_seconds,
     verdict,
 )
 from service.config import Settings
@@ -157,90 +161,6 @@ class Tuning:
 
 
 # --- CPU accounting (Linux /proc; None elsewhere) -----------------------------------------
-
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name is in parentheses and may hold spaces: split after it.
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def _cpu_of(fields_: list[str]) -> float:
-    return (int(fields_[11]) + int(fields_[12])) / _TICK  # utime + stime
-
-
-def process_tree_cpu_seconds(root: int) -> float | None:
-    """CPU seconds used so far by `root` and its living descendants."""
-    if not Path("/proc").is_dir():
-        return None
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        f = _stat_fields(int(entry.name))
-        if f is None:
-            continue
-        parents[int(entry.name)] = int(f[1])
-        cpu[int(entry.name)] = _cpu_of(f)
-    tree = {root}
-    grew = True
-    while grew:
-        grew = False
-        for pid, ppid in parents.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    return sum(cpu.get(pid, 0.0) for pid in tree)
-
-
-def postgres_backend_cpu(db: Database) -> dict[int, float] | None:
-    """CPU seconds used so far by each PostgreSQL backend serving db's database (on
-    this machine, as seen in /proc; other databases' sessions, which other work on a
-    shared server may be running, are left out); None without /proc or on SQLite.
-    Asked over a connection of its own, which is left out."""
-    if db.engine.dialect.name != "postgresql" or not Path("/proc").is_dir():
-        return None
-    import psycopg
-
-    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as conn:
-        pids = conn.execute(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    out = {}
-    for (pid,) in pids:
-        f = _stat_fields(int(pid))
-        if f is not None:
-            out[int(pid)] = _cpu_of(f)
-    return out
-
-
-def backend_cpu_between(
-    before: dict[int, float] | None, after: dict[int, float] | None
-) -> float | None:
-    """CPU seconds the backends used between two samples (a backend that started in
-    between counts from its start)."""
-    if before is None or after is None:
-        return None
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
-def machine_busy() -> tuple[float, float] | None:
-    """(busy, total) jiffies of all CPUs so far."""
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except (OSError, IndexError):
-        return None
-    values = [float(v) for v in first[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0.0)  # idle + iowait
-    return sum(values) - idle, sum(values)
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,11 @@ from typing import Any
 
 from sqlalchemy import Table, delete, func, select, update
 
-from bench.api import backend_cpu_between, postgres_backend_cpu
 from bench.common import (
     add_engine_arguments,
+    backend_cpu_between,
     machine_line,
+    postgres_backend_cpu,
     postgres_database,
     print_profile,
     verdict,
