@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, Text, case, cast, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
+from service.db.batch import in_batch
 from service.db.tables import Device
 
 _DEVICES: Table = Device.__table__  # type: ignore[attr-defined]
@@ -49,12 +50,19 @@ class DeviceRepository:
         if not user_ids:
             return out
         d = _DEVICES
+        connection = self._s.connection()
+        # Only Web Push subscriptions have keys: an empty object comes back as NULL,
+        # with no JSON to decode for every other device.
+        keys = case((cast(d.c["keys"], Text) == "{}", None), else_=d.c["keys"])
         query = (
-            select(d.c.id, d.c.user_id, d.c.platform, d.c.endpoint, d.c.token, d.c["keys"])
-            .where(d.c.user_id.in_(list(user_ids)), d.c.removed_at.is_(None))
+            select(d.c.id, d.c.user_id, d.c.platform, d.c.endpoint, d.c.token, keys)
+            .where(
+                in_batch(connection, d.c.user_id, user_ids, name="user_ids"),
+                d.c.removed_at.is_(None),
+            )
             .order_by(d.c.created_at, d.c.id)
         )
-        for r in self._s.connection().execute(query):
+        for r in connection.execute(query).all():
             out[r[1]].append(
                 DeviceFacts(
                     id=r[0], user_id=r[1], platform=r[2], endpoint=r[3], token=r[4], keys=r[5] or {}

@@ -12,6 +12,7 @@ from sqlalchemy import Table, case, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
+from service.db.batch import in_batch
 from service.db.engine import begin_writing
 from service.db.tables import DoseEvent, Prescription
 
@@ -112,6 +113,7 @@ class DoseRepository:
         if not ids:
             return {}
         e = EVENTS
+        connection = self._s.connection()
         query = select(
             e.c.id,
             e.c.prescription_id,
@@ -121,7 +123,7 @@ class DoseRepository:
             e.c.scheduled_at,
             e.c.timezone,
             e.c.status,
-        ).where(e.c.id.in_(list(ids)))
+        ).where(in_batch(connection, e.c.id, ids, name="ids"))
         return {
             r[0]: EventFacts(
                 id=r[0],
@@ -133,7 +135,7 @@ class DoseRepository:
                 timezone=r[6],
                 status=r[7],
             )
-            for r in self._s.connection().execute(query)
+            for r in connection.execute(query).all()
         }
 
     def mark_reminded(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
@@ -142,9 +144,10 @@ class DoseRepository:
         # Only the key in WHERE, so every engine finds the rows by primary key
         # (SQLite otherwise walks the status index); the CASE keeps logged doses.
         e = EVENTS
-        self._s.connection().execute(
+        connection = self._s.connection()
+        connection.execute(
             update(e)
-            .where(e.c.id.in_(list(ids)))
+            .where(in_batch(connection, e.c.id, ids, name="ids"))
             .values(
                 status=case((e.c.status == PENDING, REMINDED), else_=e.c.status),
                 updated_at=case((e.c.status == PENDING, now), else_=e.c.updated_at),

@@ -23,11 +23,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
+from service.db.batch import in_batch
 from service.db.doses import EVENTS, PENDING, PRESCRIPTIONS, EventFacts
 from service.db.tables import Notification, Patient
 
@@ -105,14 +105,6 @@ def _claimable() -> ColumnElement[bool]:
     return OUTBOX.c.status.in_(
         bindparam("claimable", [QUEUED, CLAIMED], expanding=True, literal_execute=True)
     )
-
-
-def _ids(ids: Sequence[int], postgres: bool) -> ColumnElement[bool]:
-    """`id` in `ids`. On PostgreSQL `= ANY(array)`: one parameter, and the same SQL
-    text whatever the count, so psycopg prepares the statement; elsewhere IN (...)."""
-    if postgres:
-        return OUTBOX.c.id == any_(bindparam("ids", list(ids), type_=ARRAY(OUTBOX.c.id.type)))
-    return OUTBOX.c.id.in_(list(ids))
 
 
 def _claimed(r: Any, event: EventFacts | None = None) -> Claimed:
@@ -364,7 +356,6 @@ class OutboxRepository:
         o = OUTBOX
         mine = and_(o.c.id == bindparam("row_id"), o.c.claimed_by == worker, o.c.status == CLAIMED)
         connection = self._s.connection()
-        postgres = connection.dialect.name == "postgresql"
         # The common outcomes are one statement each, not one per row.
         for ids, status in ((sent, SENT), (withdrawn, WITHDRAWN)):
             if ids:
@@ -373,14 +364,22 @@ class OutboxRepository:
                     values.update(sent_at=now, last_error=None)
                 connection.execute(
                     update(o)
-                    .where(_ids(ids, postgres), o.c.claimed_by == worker, o.c.status == CLAIMED)
+                    .where(
+                        in_batch(connection, o.c.id, ids, name="ids"),
+                        o.c.claimed_by == worker,
+                        o.c.status == CLAIMED,
+                    )
                     .values(**values)
                 )
         if released:
             # Claimed but not attempted: back in the queue at once, the claim uncounted.
             connection.execute(
                 update(o)
-                .where(_ids(released, postgres), o.c.claimed_by == worker, o.c.status == CLAIMED)
+                .where(
+                    in_batch(connection, o.c.id, released, name="ids"),
+                    o.c.claimed_by == worker,
+                    o.c.status == CLAIMED,
+                )
                 .values(
                     status=QUEUED,
                     claimed_by=None,

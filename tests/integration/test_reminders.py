@@ -395,6 +395,51 @@ def test_two_dispatchers_on_postgresql_send_nothing_twice(
     assert rows(database, "SELECT DISTINCT status FROM notifications") == [("sent",)]
 
 
+class Keeping:
+    """An in-process notifier that keeps every message."""
+
+    name = "keeping"
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    def send(self, message: Message) -> DeliveryReport:
+        self.messages.append(message)
+        return DeliveryReport()
+
+    def close(self) -> None:
+        pass
+
+
+def test_each_reminder_carries_the_recipients_active_devices_with_their_keys(
+    make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
+) -> None:
+    _, pat = start(make, clock, "2026-06-10T11:00:00Z")
+    keys = {"p256dh": "B" + "A" * 86, "auth": "c" * 22}
+    webpush = {
+        "platform": "webpush",
+        "endpoint": "https://updates.push.services.mozilla.com/wpush/v2/abc",
+        "keys": keys,
+    }
+    for body in (webpush, {"platform": "fcm", "token": "fcm-token-1"}):
+        r = make.client.post("/v1/me/devices", json=body, headers=pat.headers)
+        assert r.status_code == 201, r.get_json()
+    r = make.client.post(
+        "/v1/me/devices", json={"platform": "fcm", "token": "fcm-token-2"}, headers=pat.headers
+    )
+    removed = make.client.delete(f"/v1/me/devices/{r.get_json()['id']}", headers=pat.headers)
+    assert removed.status_code == 204
+    notifier = Keeping()
+    jobs = Jobs(database=database, kb=kb, notifier=notifier, policy=POLICY, clock=clock)
+    clock.now = at("2026-06-10T12:00:00Z")
+    jobs.run_once()
+    (message,) = notifier.messages
+    assert [(d.platform, d.endpoint, d.token, dict(d.keys)) for d in message.devices] == [
+        ("webpush", webpush["endpoint"], None, keys),
+        ("fcm", None, "fcm-token-1", {}),
+    ]
+
+
 def future_open(database: Database, after: dt.datetime) -> list[tuple[Any, ...]]:
     return rows(
         database,
