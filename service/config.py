@@ -86,7 +86,7 @@ class Settings:
     missed_after_minutes: int = 120
     missed_in_a_row: int = 3
     dispatch_interval_seconds: float = 0.5
-    dispatch_batch: int = 500
+    dispatch_batch: int = 1000
     claim_lease_seconds: int = 60
     max_attempts: int = 8
     retry_base_seconds: int = 10
@@ -158,7 +158,7 @@ class Settings:
             dispatch_interval_seconds=_float(
                 e, "MEDTRACK_DISPATCH_INTERVAL_SECONDS", 0.5, low=0.1, high=60
             ),
-            dispatch_batch=_int(e, "MEDTRACK_DISPATCH_BATCH", 500, low=1, high=10000),
+            dispatch_batch=_int(e, "MEDTRACK_DISPATCH_BATCH", 1000, low=1, high=10000),
             claim_lease_seconds=_int(e, "MEDTRACK_CLAIM_LEASE_SECONDS", 60, low=5, high=3600),
             max_attempts=_int(e, "MEDTRACK_MAX_ATTEMPTS", 8, low=1, high=50),
             retry_base_seconds=_int(e, "MEDTRACK_RETRY_BASE_SECONDS", 10, low=1, high=3600),

@@ -37,7 +37,7 @@ class ReminderPolicy:
     missed_after: dt.timedelta = dt.timedelta(hours=2)
     missed_in_a_row: int = 3
     lease: dt.timedelta = dt.timedelta(seconds=60)
-    batch: int = 500
+    batch: int = 1000
     max_attempts: int = 8
     retry_base: dt.timedelta = dt.timedelta(seconds=10)
     retry_max: dt.timedelta = dt.timedelta(minutes=15)
