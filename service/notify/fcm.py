@@ -37,6 +37,7 @@ from typing import Any
 
 import firebase_admin  # type: ignore[import-untyped]
 import google.auth.exceptions
+import requests
 from firebase_admin import credentials, exceptions, messaging
 
 from service.notify.base import DeliveryError, DeliveryReport, Device, Message
@@ -147,6 +148,11 @@ def _firebase_error(exc: Any) -> DeliveryError:
     response = exc.http_response
     status = f" HTTP {response.status_code}" if response is not None else ""
     text = f"FCM {code}{status}: {exc}"[:300]
+    if isinstance(getattr(exc, "cause", None), requests.TooManyRedirects):
+        # A redirect is refused (fcm_transport): asking again would be refused again.
+        return DeliveryError(
+            f"FCM answered with a redirect, not followed: {exc}"[:300], transient=False
+        )
     if code in TRANSIENT_CODES:
         retry_after = response.headers.get("Retry-After") if response is not None else None
         return DeliveryError(text, transient=True, retry_after=parse_retry_after(retry_after))

@@ -17,6 +17,8 @@ Why override them at all:
   every message during an FCM outage, and a re-sent request that had in fact reached
   FCM delivers the reminder twice. The outbox already retries with its own backoff, so
   here only a connection that was never made is retried, once.
+- Redirects: requests follows them by default; FCM never redirects a send, so one is
+  refused (a permanent error for that message).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def point_messaging_at(app: Any, endpoint: str | None) -> str:
         )
     service._fcm_url = url
     session.mount(base + "/", HTTPAdapter(max_retries=CONNECT_ONLY_RETRY))
+    # A redirect is an error, not a new address: following it would hand the message
+    # (and, on the same host, the bearer token) to wherever the answer points.
+    session.max_redirects = 0
     return url
 
 

@@ -227,6 +227,20 @@ def test_quota_exceeded_is_transient_with_retry_after(
     assert failed.value.retry_after == 60.0
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed(
+    fcm: Callable[..., FcmNotifier], serve: Serve, status: int
+) -> None:
+    elsewhere = serve(fake_google())
+    moved = Reply(status=status, headers={"Location": elsewhere.url + SEND_PATH})
+    google = serve(fake_google(lambda _: moved))
+    with pytest.raises(DeliveryError) as failed:
+        fcm(google).send(make_message(devices=make_message().devices[1:2]))
+    assert not failed.value.transient
+    assert len(sends(google)) == 1
+    assert sends(elsewhere) == []
+
+
 def test_invalid_argument_is_permanent(fcm: Callable[..., FcmNotifier], serve: Serve) -> None:
     invalid = fcm_error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
     google = serve(fake_google(lambda _: invalid))
