@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
+from service.db.engine import normalise_url
+from service.db.migrate import alembic_config, known_revisions, upgrade
 from service.db.tables import AuditEvent, User
 from service.db.uow import Database, UnitOfWork
-from tests.conftest import Builders, is_postgres
+from tests.conftest import Builders, is_postgres, postgres_server_url
 
 
 def _audit_row(database: Database) -> None:
@@ -146,3 +150,42 @@ def test_migrations_build_exactly_the_models_schema(database: Database) -> None:
     with database.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert differences == [], "write a migration for: " + repr(differences)
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database of its own with no schema: a SQLite file, or a throwaway PostgreSQL
+    database on the test server."""
+    server = postgres_server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite'}"
+        return
+    name = f"medtrack_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_every_migration_downgrades_and_upgrades_again(empty_database_url: str) -> None:
+    """Down to an empty database one revision at a time, then up to head again."""
+    from alembic import command
+
+    config = alembic_config(empty_database_url)
+    upgrade(empty_database_url)
+    engine = create_engine(normalise_url(empty_database_url))
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert {"users", "patients", "auth_tokens", "notifications"} <= tables
+        for _ in sorted(known_revisions()):
+            command.downgrade(config, "-1")
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        upgrade(empty_database_url)
+        assert set(inspect(engine).get_table_names()) == tables
+    finally:
+        engine.dispose()

@@ -255,15 +255,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_patient_recorded")
 
     op.drop_table("audit_events")
-    with op.batch_alter_table("patients", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_patients_activation_code_hash"))
-
-    op.drop_table("patients")
+    # auth_tokens refers to patients, so it goes first.
     with op.batch_alter_table("auth_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_auth_tokens_user_id"))
         batch_op.drop_index(batch_op.f("ix_auth_tokens_expires_at"))
 
     op.drop_table("auth_tokens")
+    with op.batch_alter_table("patients", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_patients_activation_code_hash"))
+
+    op.drop_table("patients")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_users_email"))
 
