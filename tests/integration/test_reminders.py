@@ -434,9 +434,10 @@ def test_each_reminder_carries_the_recipients_active_devices_with_their_keys(
     clock.now = at("2026-06-10T12:00:00Z")
     jobs.run_once()
     (message,) = notifier.messages
-    assert [(d.platform, d.endpoint, d.token, dict(d.keys)) for d in message.devices] == [
-        ("webpush", webpush["endpoint"], None, keys),
+    devices = sorted((d.platform, d.endpoint, d.token, dict(d.keys)) for d in message.devices)
+    assert devices == [
         ("fcm", None, "fcm-token-1", {}),
+        ("webpush", webpush["endpoint"], None, keys),
     ]
 
 

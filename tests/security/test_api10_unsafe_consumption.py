@@ -4,8 +4,8 @@ Each notifier times out, follows no redirect, classifies every status (2xx deliv
 408, 429, 5xx retried with a capped Retry-After; the rest permanent) and keeps response
 text out of its errors beyond 200 characters. The webhook adapter's redirect and timeout
 tests are in tests/notify/test_webhook.py, FCM's in tests/notify/test_fcm.py, the
-classification in tests/notify/test_errors.py; Web Push is here. Imported interaction datasets are checked row by row
-(tests/integration/test_interaction_import.py).
+classification in tests/notify/test_errors.py; Web Push is here. Imported interaction
+datasets are checked row by row (tests/integration/test_interaction_import.py).
 """
 
 from __future__ import annotations
