@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
@@ -24,6 +25,9 @@ _CODE_GROUP_LEN = 4  # 12 symbols, 60 bits of entropy
 MIN_PASSWORD_LENGTH = 10
 # Bounded so that hashing cannot be used to burn CPU.
 MAX_PASSWORD_LENGTH = 128
+# Verified tokens remembered per key: a few thousand signed-in devices per worker,
+# each entry well under a kilobyte.
+VERIFIED_TOKENS_CACHED = 4096
 
 
 class Passwords:
@@ -66,10 +70,17 @@ class TokenClaims:
     patient_id: uuid.UUID | None
 
 
+class _InvalidToken(Exception):
+    """Raised rather than returned, so that the cache of verified tokens keeps none."""
+
+
 class Tokens:
     def __init__(self, *, secret_key: str, ttl_seconds: int) -> None:
         self._key = secret_key
         self.ttl_seconds = ttl_seconds
+        # Signature and claims checks are the same on every request with a token;
+        # only expiry depends on the time. lru_cache is thread-safe and bounded.
+        self._verified = functools.lru_cache(maxsize=VERIFIED_TOKENS_CACHED)(self._verify)
 
     def issue(
         self, *, user_id: uuid.UUID, role: Role, patient_id: uuid.UUID | None, now: dt.datetime
@@ -91,6 +102,20 @@ class Tokens:
     def decode(self, token: str, *, now: dt.datetime) -> TokenClaims | None:
         """The claims of a well-signed, unexpired token; None otherwise."""
         try:
+            claims, expires = self._verified(token)
+        except _InvalidToken:
+            return None
+        if expires <= now.timestamp():
+            return None
+        return claims
+
+    def _verify(self, token: str) -> tuple[TokenClaims, int]:
+        """The claims and expiry (Unix seconds) of a well-signed token.
+
+        Independent of the time (expiry is judged by `decode`; a `nbf` claim, which
+        ours never carry, once passed stays passed), so the answer for a token string
+        can be remembered; a refusal raises and is not remembered."""
+        try:
             data = jwt.decode(
                 token,
                 self._key,
@@ -102,17 +127,16 @@ class Tokens:
                     "verify_iat": False,
                 },
             )
-            if int(data["exp"]) <= now.timestamp():
-                return None
             pid = data.get("pid")
-            return TokenClaims(
+            claims = TokenClaims(
                 user_id=uuid.UUID(data["sub"]),
                 role=Role(data["role"]),
                 jti=str(data["jti"]),
                 patient_id=uuid.UUID(pid) if pid else None,
             )
-        except (jwt.PyJWTError, KeyError, ValueError, TypeError):
-            return None
+            return claims, int(data["exp"])
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
+            raise _InvalidToken from error
 
 
 def new_activation_code() -> str:

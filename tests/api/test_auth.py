@@ -144,6 +144,16 @@ def test_logout_revokes_the_token(make: Builders) -> None:
     assert make.client.get("/v1/me", headers=other).status_code == 200
 
 
+def test_a_token_used_before_is_refused_once_revoked(make: Builders) -> None:
+    # The token has been verified (and its signature check remembered) before the
+    # logout; revocation is still read from the database on every request.
+    doc = make.clinician()
+    for _ in range(2):
+        assert make.client.get("/v1/me", headers=doc.headers).status_code == 200
+    assert make.client.post("/v1/auth/logout", headers=doc.headers).status_code == 204
+    assert_error(make.client.get("/v1/me", headers=doc.headers), 401)
+
+
 def test_token_signed_with_another_key_is_refused(make: Builders, settings: Settings) -> None:
     doc = make.clinician()
     token = doc.headers["Authorization"].removeprefix("Bearer ")

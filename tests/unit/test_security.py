@@ -16,6 +16,7 @@ from service.usecases.security import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     TOKEN_ISSUER,
+    VERIFIED_TOKENS_CACHED,
     Passwords,
     Tokens,
     activation_code_hash,
@@ -200,6 +201,42 @@ def test_well_signed_token_with_bad_claims_is_refused(
 @pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "....", "Bearer x.y.z", "é.é.é"])
 def test_garbage_token_is_refused(tokens: Tokens, garbage: str) -> None:
     assert tokens.decode(garbage, now=NOW) is None
+
+
+# --- the cache of verified tokens -------------------------------------------------
+
+
+def test_a_remembered_token_still_expires(tokens: Tokens) -> None:
+    token = _issue(tokens)
+    assert tokens.decode(token, now=NOW) is not None
+    assert tokens.decode(token, now=NOW + dt.timedelta(seconds=TTL - 1)) is not None
+    assert tokens.decode(token, now=NOW + dt.timedelta(seconds=TTL)) is None
+    # Expiry is judged against each call's `now`, not against the first one's.
+    assert tokens.decode(token, now=NOW) is not None
+
+
+def test_a_token_remembered_under_one_key_is_refused_under_another(tokens: Tokens) -> None:
+    token = _issue(tokens)
+    assert tokens.decode(token, now=NOW) is not None
+    assert Tokens(secret_key="o" * 64, ttl_seconds=TTL).decode(token, now=NOW) is None
+
+
+def test_refused_tokens_are_not_remembered(tokens: Tokens) -> None:
+    forged = jwt.encode(_claims(), "o" * 64, algorithm="HS256")
+    for token in (forged, "a.b.c", jwt.encode(_claims(role="superuser"), KEY, algorithm="HS256")):
+        assert tokens.decode(token, now=NOW) is None
+        assert tokens.decode(token, now=NOW) is None
+    assert tokens._verified.cache_info().currsize == 0
+
+
+def test_the_cache_is_bounded_and_forgets_nothing_it_needs(tokens: Tokens) -> None:
+    issued = [_issue(tokens) for _ in range(VERIFIED_TOKENS_CACHED + 5)]
+    assert all(tokens.decode(t, now=NOW) is not None for t in issued)
+    assert tokens._verified.cache_info().currsize == VERIFIED_TOKENS_CACHED
+    # The first ones were evicted and are verified again, with the same answer.
+    first = tokens.decode(issued[0], now=NOW)
+    assert first is not None
+    assert first == tokens._verify(issued[0])[0]
 
 
 def test_activation_codes_use_the_crockford_format() -> None:
