@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -43,16 +46,51 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     # A database host that drops packets fails a connection attempt in 5 s (503),
     # instead of holding the request for the operating system's TCP timeout.
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
-        pool_pre_ping=True,
         # Statement parameters (health data, hashes) stay out of error messages and logs.
         hide_parameters=True,
         pool_size=10,
         max_overflow=10,
         connect_args={"connect_timeout": 5},
     )
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+# A pooled connection idle for longer than this is pinged before use.
+IDLE_BEFORE_PING = 10.0
+_CHECKED_IN_AT = "medtrack_checked_in_at"
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that has been idle a while, before it is handed out.
+
+    `pool_pre_ping` pings on every checkout: two round trips per API request. A
+    connection back in use within IDLE_BEFORE_PING seconds is very unlikely to have
+    been dropped since, while one idle longer may have been, by a database restart,
+    a proxy or a firewall; only those are pinged. A failed ping makes the pool
+    replace the connection (DisconnectionError), so the request never sees it. A
+    connection dropped within the window fails its request with a disconnect error
+    (503 with Retry-After), and SQLAlchemy then replaces every pooled connection
+    opened before the failure."""
+    checked_in = record.info.get(_CHECKED_IN_AT)
+    if checked_in is not None and time.monotonic() - checked_in < IDLE_BEFORE_PING:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as error:
+        if dialect.is_disconnect(error, dbapi_connection, None):
+            raise DisconnectionError from error
+        raise
+    if not alive:
+        raise DisconnectionError
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

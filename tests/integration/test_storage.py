@@ -6,13 +6,14 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
-from service.db.engine import normalise_url
+from service.db.engine import make_engine, normalise_url
 from service.db.migrate import alembic_config, known_revisions, upgrade
 from service.db.tables import AuditEvent, User
 from service.db.uow import Database, UnitOfWork
@@ -188,4 +189,63 @@ def test_every_migration_downgrades_and_upgrades_again(empty_database_url: str) 
         upgrade(empty_database_url)
         assert set(inspect(engine).get_table_names()) == tables
     finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(not is_postgres(), reason="a server that can drop connections: PostgreSQL")
+def test_a_pooled_connection_is_pinged_only_after_idling(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection back in use at once is not pinged (no round trip per request);
+    one idle past the limit is, and if the server dropped it meanwhile, the pool
+    hands out a new one instead of failing the request."""
+    engine = make_engine(database_url)
+    pings: list[Any] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    killer = create_engine(normalise_url(database_url))
+    try:
+
+        def backend() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+        first = backend()
+        pinged = len(pings)
+        assert backend() == first
+        assert len(pings) == pinged, "a connection just checked in is not pinged"
+
+        with killer.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        monkeypatch.setattr("service.db.engine.IDLE_BEFORE_PING", 0.0)
+        assert backend() != first, "the dropped connection was replaced on checkout"
+        assert len(pings) > pinged
+    finally:
+        killer.dispose()
+        engine.dispose()
+
+
+@pytest.mark.skipif(not is_postgres(), reason="a server that can drop connections: PostgreSQL")
+def test_a_connection_dropped_while_in_steady_use_fails_once_then_the_pool_recovers(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    killer = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with killer.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(OperationalError) as failed, engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        assert failed.value.connection_invalidated
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        killer.dispose()
         engine.dispose()
