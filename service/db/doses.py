@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
@@ -54,6 +55,38 @@ class Missed:
     withdrawal_risk: bool
 
 
+class DoseRow(NamedTuple):
+    """What showing a dose needs of its row."""
+
+    id: uuid.UUID
+    prescription_id: uuid.UUID
+    drug: str
+    dose_amount: Decimal
+    dose_unit: str
+    scheduled_at: dt.datetime
+    timezone: str
+    status: str
+    prn: bool
+    taken_at: dt.datetime | None
+    skip_reason: str | None
+    snoozed_until: dt.datetime | None
+    logged_at: dt.datetime | None
+
+
+# Built once (see the note in repositories.py): it runs on every read of the app's
+# home screen.
+_ROWS_BETWEEN = (
+    select(*(EVENTS.c[name] for name in DoseRow._fields))
+    .where(
+        EVENTS.c.patient_id == bindparam("patient_id"),
+        EVENTS.c.scheduled_at >= bindparam("start"),
+        EVENTS.c.scheduled_at < bindparam("end"),
+        EVENTS.c.status != CANCELLED,
+    )
+    .order_by(EVENTS.c.scheduled_at, EVENTS.c.id)
+)
+
+
 class DoseRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -86,6 +119,16 @@ class DoseRepository:
         if prescription_id is not None:
             query = query.where(DoseEvent.prescription_id == prescription_id)
         return list(self._s.exec(query))
+
+    def rows_between(
+        self, *, patient_id: uuid.UUID, start: dt.datetime, end: dt.datetime
+    ) -> list[DoseRow]:
+        """events_between as plain rows, for reading only: no ORM objects to build
+        (the dose list and the app's home screen, every request)."""
+        found = self._s.connection().execute(
+            _ROWS_BETWEEN, {"patient_id": patient_id, "start": start, "end": end}
+        )
+        return [DoseRow._make(r) for r in found]
 
     def prn_taken(
         self, prescription_id: uuid.UUID, *, since: dt.datetime, until: dt.datetime

@@ -4,6 +4,7 @@ writing (or withdrawing) the planned doses."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 import zoneinfo
 from collections.abc import Collection, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     Uuid,
     any_,
     bindparam,
@@ -75,15 +77,30 @@ def _among(
     return column.in_(ids)
 
 
-def _is_active(connection: Connection, *, one_patient: bool) -> ColumnElement[bool]:
+def _is_active(dialect: str, *, one_patient: bool) -> ColumnElement[bool]:
     """The prescription is active. For one patient's, on SQLite, marked as true of
     most rows: without statistics SQLite would otherwise walk the status index (every
     active prescription of every patient, on each read of a patient's doses) rather
     than the patient's."""
     active = PRESCRIPTIONS.c.status == "active"
-    if one_patient and connection.dialect.name == "sqlite":
+    if one_patient and dialect == "sqlite":
         return func.likelihood(active, literal_column("0.9"))
     return active
+
+
+@functools.cache
+def _to_plan(dialect: str, *, one_patient: bool) -> Select[uuid.UUID]:
+    """Active prescriptions not planned up to :until (of :patient_id's only, with
+    `one_patient`). Built once per kind: it runs on every read of a patient's doses,
+    and building the statement cost more than running it."""
+    p = PRESCRIPTIONS
+    query = select(p.c.id).where(
+        _is_active(dialect, one_patient=one_patient),
+        or_(p.c.planned_until.is_(None), p.c.planned_until < bindparam("until")),
+    )
+    if one_patient:
+        query = query.where(p.c.patient_id == bindparam("patient_id"))
+    return query.order_by(p.c.id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,15 +132,13 @@ class PlanningRepository:
         self, *, until: dt.datetime, patient_id: uuid.UUID | None = None
     ) -> list[uuid.UUID]:
         """Active prescriptions not yet planned up to `until`."""
-        p = PRESCRIPTIONS
         connection = self._s.connection()
-        query = select(p.c.id).where(
-            _is_active(connection, one_patient=patient_id is not None),
-            or_(p.c.planned_until.is_(None), p.c.planned_until < until),
-        )
+        query = _to_plan(connection.dialect.name, one_patient=patient_id is not None)
+        params: dict[str, Any] = {"until": until}
         if patient_id is not None:
-            query = query.where(p.c.patient_id == patient_id)
-        return [r[0] for r in connection.execute(query.order_by(p.c.id))]
+            params["patient_id"] = patient_id
+        found = connection.execute(query, params)
+        return [r[0] for r in found]
 
     def active_schedules(
         self,
@@ -165,7 +180,7 @@ class PlanningRepository:
                 & (col(v.version) == col(Prescription.current_version)),
             )
             .join(Patient, col(Patient.id) == col(Prescription.patient_id))
-            .where(_is_active(connection, one_patient=patient_id is not None))
+            .where(_is_active(connection.dialect.name, one_patient=patient_id is not None))
             .order_by(col(Prescription.id))
         )
         if ids is not None:

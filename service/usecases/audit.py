@@ -29,25 +29,27 @@ def record(
     outcome_desc: str | None = None,
     actor_id: uuid.UUID | None = None,
 ) -> None:
-    """Add one audit entry to the caller's transaction (it commits with the change)."""
+    """Add one audit entry to the caller's transaction (it commits with the change).
+
+    Every column is given, as the ORM would: an absent `before` is JSON null."""
     who = caller.principal
-    uow.audit.add(
-        AuditEvent(
-            recorded=now,
-            action=action.value,
-            subtype=subtype,
-            outcome=outcome.value,
-            outcome_desc=outcome_desc[:300] if outcome_desc else None,
-            actor_id=who.user_id if who else actor_id,
-            actor_role=who.role.value if who else caller.agent,
-            entity_type=entity_type,
-            entity_id=str(entity_id) if entity_id is not None else None,
-            patient_id=patient_id,
-            request_id=caller.request_id,
-            source_ip=caller.source_ip,
-            before=jsonable(before) if before is not None else None,
-            after=jsonable(after) if after is not None else None,
-        )
+    uow.audit.insert(
+        {
+            "recorded": now,
+            "action": action.value,
+            "subtype": subtype,
+            "outcome": outcome.value,
+            "outcome_desc": outcome_desc[:300] if outcome_desc else None,
+            "actor_id": who.user_id if who else actor_id,
+            "actor_role": who.role.value if who else caller.agent,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id) if entity_id is not None else None,
+            "patient_id": patient_id,
+            "request_id": caller.request_id,
+            "source_ip": caller.source_ip,
+            "before": jsonable(before) if before is not None else None,
+            "after": jsonable(after) if after is not None else None,
+        }
     )
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from service.db.doses import CANCELLED, MISSED, OPEN, PENDING, SKIPPED, TAKEN
+from service.db.doses import CANCELLED, MISSED, OPEN, PENDING, SKIPPED, TAKEN, DoseRow
 from service.db.outbox import queued
-from service.db.tables import DoseEvent, Patient
+from service.db.tables import DoseEvent
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Role, can_read_patient
 from service.domain.audit import AuditAction
@@ -60,7 +60,7 @@ class DoseView:
         return {"amount": float(self.dose_amount), "unit": self.dose_unit}
 
 
-def shown_status(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> str:
+def shown_status(e: DoseEvent | DoseRow, *, now: dt.datetime, policy: ReminderPolicy) -> str:
     """The stored status, with an open dose past the missed mark shown as missed
     even before the follow-up job has recorded it."""
     if e.status in OPEN and e.scheduled_at <= now - policy.missed_after:
@@ -68,7 +68,7 @@ def shown_status(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> s
     return e.status
 
 
-def _view(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> DoseView:
+def _view(e: DoseEvent | DoseRow, *, now: dt.datetime, policy: ReminderPolicy) -> DoseView:
     return DoseView(
         id=e.id,
         prescription_id=e.prescription_id,
@@ -84,6 +84,14 @@ def _view(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> DoseView
         snoozed_until=e.snoozed_until,
         logged_at=e.logged_at,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Patient:
+    """What listing a patient's doses needs of their record."""
+
+    id: uuid.UUID
+    timezone: str
 
 
 def _check_window(start: dt.datetime, end: dt.datetime) -> None:
@@ -103,7 +111,7 @@ def _check_window(start: dt.datetime, end: dt.datetime) -> None:
 
 def _projected(
     uow: UnitOfWork,
-    patient: Patient,
+    patient: _Patient,
     *,
     start: dt.datetime,
     end: dt.datetime,
@@ -169,8 +177,9 @@ def list_doses(
     now = clock()
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        patient = _Patient(id=ctx.patient.id, timezone=ctx.patient.timezone)
         return _doses_between(
-            uow, caller, clock, kb, policy, ctx.patient, now=now, start=start, end=end
+            uow, caller, clock, kb, policy, patient, now=now, start=start, end=end
         )
 
 
@@ -180,7 +189,7 @@ def _doses_between(
     clock: Clock,
     kb: KnowledgeBase,
     policy: ReminderPolicy,
-    patient: Patient,
+    patient: _Patient,
     *,
     now: dt.datetime,
     start: dt.datetime,
@@ -188,7 +197,7 @@ def _doses_between(
 ) -> list[DoseView]:
     """list_doses, inside its unit of work, once the caller may read the patient."""
     plan(uow, kb, policy, now=now, patient_id=patient.id)
-    events = uow.doses.events_between(patient_id=patient.id, start=start, end=end)
+    events = uow.doses.rows_between(patient_id=patient.id, start=start, end=end)
     views = [_view(e, now=now, policy=policy) for e in events]
     horizon = now + policy.horizon
     if end > horizon:
@@ -230,10 +239,11 @@ def todays_doses(
         raise Forbidden("Only a patient has doses of their own.")
     now = clock()
     with uow:
-        patient = uow.patients.get(who.patient_id)
-        if patient is None:
+        timezone = uow.patients.timezone(who.patient_id)
+        if timezone is None:
             raise NotFound("No patient record for this account.")
-        zone = zoneinfo.ZoneInfo(patient.timezone)
+        patient = _Patient(id=who.patient_id, timezone=timezone)
+        zone = zoneinfo.ZoneInfo(timezone)
         today = now.astimezone(zone).date()
         start = dt.datetime.combine(today, dt.time(0), zone).astimezone(dt.UTC)
         end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.UTC)
