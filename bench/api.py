@@ -1,6 +1,6 @@
 """Benchmark: API throughput and latency under gunicorn, from a separate load generator.
 
-Builds a fresh, migrated database with P patients (5,000; 500 with --quick), each with
+Builds a fresh, migrated database with P patients (5,000; 1,000 with --quick), each with
 a regimen of four prescriptions of 1-4 doses a day, in eight time zones, a care team
 and a signed access token of their own (bulk-inserted, as `POST /v1/auth/token` would
 have stored them); the product's `materialise_doses` then plans their doses with the
@@ -150,7 +150,7 @@ class Sizes:
 
 
 FULL = Sizes(patients=5_000, seconds=20.0, warmup=3.0)
-QUICK = Sizes(patients=500, seconds=5.0, warmup=1.0)
+QUICK = Sizes(patients=1_000, seconds=5.0, warmup=1.0)
 
 
 @dataclass(frozen=True)
@@ -981,7 +981,7 @@ def report(results: list[EngineResult], sizes: Sizes, tuning: Tuning, quick: boo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="500 patients, 5 s per endpoint instead of 20 s"
+        "--quick", action="store_true", help="1,000 patients, 5 s per endpoint instead of 20 s"
     )
     add_engine_arguments(parser)
     parser.add_argument(

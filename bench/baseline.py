@@ -104,7 +104,7 @@ class BaselineRun:
 
 
 def _engine(url: str, *, loading: bool = False) -> Engine:
-    """The product's engine settings without the PostgreSQL pool's pre-ping; for
+    """The product's engine settings without its ping of idle pooled connections; for
     `loading`, PostgreSQL commits without waiting for the WAL flush."""
     if make_url(normalise_url(url)).get_backend_name() == "sqlite":
         return make_engine(url)
