@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -55,7 +55,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         max_overflow=10,
         connect_args={"connect_timeout": 5},
     )
-    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "connect", _note_use)
+    event.listen(engine, "checkin", _note_use)
     event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
     return engine
 
@@ -65,7 +66,8 @@ IDLE_BEFORE_PING = 10.0
 _CHECKED_IN_AT = "medtrack_checked_in_at"
 
 
-def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+def _note_use(_dbapi_connection: Any, record: Any) -> None:
+    """A connection just opened, or just handed back, was alive a moment ago."""
     record.info[_CHECKED_IN_AT] = time.monotonic()
 
 
@@ -76,10 +78,10 @@ def _ping_if_idle(dialect: Dialect, dbapi_connection: Any, record: Any, _proxy: 
     connection back in use within IDLE_BEFORE_PING seconds is very unlikely to have
     been dropped since, while one idle longer may have been, by a database restart,
     a proxy or a firewall; only those are pinged. A failed ping makes the pool
-    replace the connection (DisconnectionError), so the request never sees it. A
-    connection dropped within the window fails its request with a disconnect error
-    (503 with Retry-After), and SQLAlchemy then replaces every pooled connection
-    opened before the failure."""
+    replace this connection and every one opened before it (InvalidatePoolError, as
+    `pool_pre_ping` does), so the request never sees it. A connection dropped within
+    the window fails its request with a disconnect error (503 with Retry-After), and
+    SQLAlchemy then replaces every pooled connection opened before the failure."""
     checked_in = record.info.get(_CHECKED_IN_AT)
     if checked_in is not None and time.monotonic() - checked_in < IDLE_BEFORE_PING:
         return
@@ -87,10 +89,10 @@ def _ping_if_idle(dialect: Dialect, dbapi_connection: Any, record: Any, _proxy: 
         alive = dialect.do_ping(dbapi_connection)
     except dialect.loaded_dbapi.Error as error:
         if dialect.is_disconnect(error, dbapi_connection, None):
-            raise DisconnectionError from error
+            raise InvalidatePoolError from error
         raise
     if not alive:
-        raise DisconnectionError
+        raise InvalidatePoolError
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

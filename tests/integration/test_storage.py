@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 
@@ -196,9 +197,10 @@ def test_every_migration_downgrades_and_upgrades_again(empty_database_url: str) 
 def test_a_pooled_connection_is_pinged_only_after_idling(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A connection back in use at once is not pinged (no round trip per request);
-    one idle past the limit is, and if the server dropped it meanwhile, the pool
-    hands out a new one instead of failing the request."""
+    """A new connection, or one back in use at once, is not pinged (no round trip
+    per request); one idle past the limit is, and if the server dropped it
+    meanwhile, the pool replaces it and every connection opened before it, so no
+    request sees a dropped connection."""
     engine = make_engine(database_url)
     pings: list[Any] = []
     ping = engine.dialect.do_ping
@@ -209,22 +211,27 @@ def test_a_pooled_connection_is_pinged_only_after_idling(
 
     monkeypatch.setattr(engine.dialect, "do_ping", counted)
     killer = create_engine(normalise_url(database_url))
+    pid = text("SELECT pg_backend_pid()")
     try:
-
-        def backend() -> int:
-            with engine.connect() as conn:
-                return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-
-        first = backend()
-        pinged = len(pings)
-        assert backend() == first
-        assert len(pings) == pinged, "a connection just checked in is not pinged"
+        with engine.connect() as one, engine.connect() as two:
+            first = {one.execute(pid).scalar_one(), two.execute(pid).scalar_one()}
+        assert pings == [], "a new connection is not pinged"
+        with engine.connect() as one:
+            assert one.execute(pid).scalar_one() in first
+        assert pings == [], "a connection just checked in is not pinged"
 
         with killer.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-        monkeypatch.setattr("service.db.engine.IDLE_BEFORE_PING", 0.0)
-        assert backend() != first, "the dropped connection was replaced on checkout"
-        assert len(pings) > pinged
+            for backend in first:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        monkeypatch.setattr("service.db.engine.IDLE_BEFORE_PING", 0.5)
+        time.sleep(0.6)
+        with engine.connect() as one:
+            assert one.execute(pid).scalar_one() not in first
+        assert len(pings) == 1, "the dropped connection was pinged, its replacement not"
+        monkeypatch.setattr("service.db.engine.IDLE_BEFORE_PING", 3600.0)
+        with engine.connect() as one, engine.connect() as two:
+            now = {one.execute(pid).scalar_one(), two.execute(pid).scalar_one()}
+        assert not now & first, "the other dropped connection was replaced too"
     finally:
         killer.dispose()
         engine.dispose()
@@ -249,3 +256,39 @@ def test_a_connection_dropped_while_in_steady_use_fails_once_then_the_pool_recov
     finally:
         killer.dispose()
         engine.dispose()
+
+
+def test_a_transactions_audit_entries_are_written_together_at_commit_or_not_at_all(
+    make: Builders, database: Database, count_rows: Callable[[str], int]
+) -> None:
+    doc = make.clinician()
+    for _ in range(3):
+        make.patient(doc)
+    before = count_rows("audit_events")
+    inserts: list[int] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS"):
+            inserts.append(len(params) if isinstance(params, list) else 1)
+
+    event.listen(make.app.extensions["medtrack"].db.engine, "before_cursor_execute", seen)
+    try:
+        r = make.client.get("/v1/patients", headers=doc.headers)
+    finally:
+        event.remove(make.app.extensions["medtrack"].db.engine, "before_cursor_execute", seen)
+    assert r.status_code == 200
+    assert len(r.get_json()) == 3
+    assert inserts == [3], "one statement for the page's three reads"
+    assert count_rows("audit_events") == before + 3
+
+    with database.uow() as uow:
+        uow.audit.insert(
+            {
+                "recorded": dt.datetime.now(dt.UTC),
+                "action": "E",
+                "subtype": "test",
+                "outcome": "0",
+                "entity_type": "Test",
+            }
+        )
+    assert count_rows("audit_events") == before + 3, "not committed, not written"
