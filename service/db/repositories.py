@@ -309,16 +309,25 @@ class PrescriptionRepository:
 class AuditRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._pending: list[dict[str, Any]] = []
 
     def add(self, event: AuditEvent) -> None:
         self._s.add(event)
 
     def insert(self, values: dict[str, Any]) -> None:
-        """Write one entry now, as a core INSERT: no ORM object to build and flush,
-        no RETURNING of its id. Pending ORM changes are written first, as a flush
-        would have ordered them, so that the rows the entry refers to exist."""
+        """Queue one entry (a row's column values) for `write`, which the unit of
+        work calls as it commits: no ORM object to build and flush, no RETURNING of
+        its id, and one statement for all of a transaction's entries."""
+        self._pending.append(values)
+
+    def write(self) -> None:
+        """Write the queued entries, after the pending ORM changes (a flush), so the
+        rows they refer to exist."""
+        if not self._pending:
+            return
         self._s.flush()
-        self._s.connection().execute(_INSERT_AUDIT, values)
+        self._s.connection().execute(_INSERT_AUDIT, self._pending)
+        self._pending = []
 
     def list_for_patient(
         self, patient_id: uuid.UUID, *, limit: int, offset: int

@@ -101,6 +101,7 @@ class UnitOfWork:
     def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
+        self.audit.write()
         self.session.commit()
 
     def ping(self) -> bool:
