@@ -75,8 +75,8 @@ def _config(app: Flask, settings: Settings) -> None:
 # The API answers JSON, CSV and a script-free SVG: nothing on its pages may load or run.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI: its own scripts and styles, the spec from this origin, nothing from
-# elsewhere. The page starts it with one inline script, allowed by its hash (and no
-# other inline script); its inline styles are allowed.
+# elsewhere. Inline scripts run only by their hash, added for each response (the page
+# starts Swagger UI with one); inline styles are allowed.
 DOCS_CSP = (
     "default-src 'none'; script-src 'self'{inline}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
