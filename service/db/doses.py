@@ -44,6 +44,35 @@ class EventFacts:
     status: str
 
 
+def event_facts_columns() -> tuple[Any, ...]:
+    """The dose-event columns `event_facts_of` reads, in its order."""
+    e = EVENTS
+    return (
+        e.c.id,
+        e.c.prescription_id,
+        e.c.drug,
+        e.c.dose_amount,
+        e.c.dose_unit,
+        e.c.scheduled_at,
+        e.c.timezone,
+        e.c.status,
+    )
+
+
+def event_facts_of(r: Any) -> EventFacts:
+    """EventFacts from a row of `event_facts_columns()`."""
+    return EventFacts(
+        id=r[0],
+        prescription_id=r[1],
+        drug=r[2],
+        dose_amount=r[3],
+        dose_unit=r[4],
+        scheduled_at=r[5],
+        timezone=r[6],
+        status=r[7],
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Missed:
     id: uuid.UUID
@@ -155,31 +184,11 @@ class DoseRepository:
         """What a message about each dose needs, as plain rows (a batch is hundreds)."""
         if not ids:
             return {}
-        e = EVENTS
         connection = self._s.connection()
-        query = select(
-            e.c.id,
-            e.c.prescription_id,
-            e.c.drug,
-            e.c.dose_amount,
-            e.c.dose_unit,
-            e.c.scheduled_at,
-            e.c.timezone,
-            e.c.status,
-        ).where(in_batch(connection, e.c.id, ids, name="ids"))
-        return {
-            r[0]: EventFacts(
-                id=r[0],
-                prescription_id=r[1],
-                drug=r[2],
-                dose_amount=r[3],
-                dose_unit=r[4],
-                scheduled_at=r[5],
-                timezone=r[6],
-                status=r[7],
-            )
-            for r in connection.execute(query).all()
-        }
+        query = select(*event_facts_columns()).where(
+            in_batch(connection, EVENTS.c.id, ids, name="ids")
+        )
+        return {r[0]: event_facts_of(r) for r in connection.execute(query).all()}
 
     def mark_reminded(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
         if not ids:

@@ -28,7 +28,14 @@ from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
 from service.db.batch import in_batch
-from service.db.doses import EVENTS, PENDING, PRESCRIPTIONS, EventFacts
+from service.db.doses import (
+    EVENTS,
+    PENDING,
+    PRESCRIPTIONS,
+    EventFacts,
+    event_facts_columns,
+    event_facts_of,
+)
 from service.db.tables import Notification, Patient
 
 OUTBOX: Table = Notification.__table__  # type: ignore[attr-defined]
@@ -119,19 +126,6 @@ def _claimed(r: Any, event: EventFacts | None = None) -> Claimed:
         attempts=r[7],
         payload=r[8] or {},
         event=event,
-    )
-
-
-def _event(r: Any) -> EventFacts:
-    return EventFacts(
-        id=r[0],
-        prescription_id=r[1],
-        drug=r[2],
-        dose_amount=r[3],
-        dose_unit=r[4],
-        scheduled_at=r[5],
-        timezone=r[6],
-        status=r[7],
     )
 
 
@@ -325,17 +319,10 @@ class OutboxRepository:
             query = select(
                 *(column for column in c.c if column is not payload),
                 case((cast(payload, Text) == "{}", None), else_=payload),
-                e.c.id,
-                e.c.prescription_id,
-                e.c.drug,
-                e.c.dose_amount,
-                e.c.dose_unit,
-                e.c.scheduled_at,
-                e.c.timezone,
-                e.c.status,
+                *event_facts_columns(),
             ).select_from(c.outerjoin(e, e.c.id == c.c.dose_event_id))
             claimed = [
-                _claimed(r, _event(r[9:]) if r[9] is not None else None)
+                _claimed(r, event_facts_of(r[9:]) if r[9] is not None else None)
                 for r in connection.execute(query).all()
             ]
         claimed.sort(key=lambda c: (c.due_at, c.id))
