@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Column, any_, bindparam
+from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 
 def in_batch(
-    connection: Connection, column: Column[Any], values: Collection[Any], *, name: str
+    connection: Connection,
+    column: ColumnElement[Any],
+    values: Collection[Any],
+    *,
+    name: str | None = None,
 ) -> ColumnElement[bool]:
     """`column` is one of `values`.
 

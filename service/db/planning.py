@@ -13,10 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Select,
-    Uuid,
-    any_,
     bindparam,
     func,
     literal_column,
@@ -25,9 +22,9 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col
 
+from service.db.batch import in_batch
 from service.db.doses import CANCELLED, EVENTS, PENDING, PRESCRIPTIONS
 from service.db.outbox import OUTBOX, QUEUED, WITHDRAWN, insert_for
 from service.db.tables import Patient, Prescription, PrescriptionVersion
@@ -65,16 +62,6 @@ _INSERT_PLANNED_PG = (
     f"INSERT INTO {EVENTS.name} ({_COLUMN_LIST}) SELECT * FROM unnest({_ARRAYS}) "  # noqa: S608
     "ON CONFLICT (prescription_id, scheduled_at) DO NOTHING"
 )
-
-
-def _among(
-    connection: Connection, column: ColumnElement[Any], ids: list[uuid.UUID]
-) -> ColumnElement[bool]:
-    """`column IN ids`. On PostgreSQL `= ANY(array)`: one parameter however many ids,
-    instead of a thousand placeholders to render, send and parse for each chunk."""
-    if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(Uuid())))
-    return column.in_(ids)
 
 
 def _is_active(dialect: str, *, one_patient: bool) -> ColumnElement[bool]:
@@ -189,7 +176,7 @@ class PlanningRepository:
             # all three tables whole for every chunk, ever slower as they grow.
             wanted = list(ids)
             query = query.where(
-                _among(connection, PRESCRIPTIONS.c.id, wanted),
+                in_batch(connection, PRESCRIPTIONS.c.id, wanted),
                 col(Prescription.id).between(min(wanted), max(wanted)) if wanted else true(),
             )
         if patient_id is not None:
@@ -257,7 +244,7 @@ class PlanningRepository:
             connection = self._s.connection()
             connection.execute(
                 update(PRESCRIPTIONS)
-                .where(_among(connection, PRESCRIPTIONS.c.id, list(ids)))
+                .where(in_batch(connection, PRESCRIPTIONS.c.id, ids))
                 .values(planned_until=until)
             )
 
