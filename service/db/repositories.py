@@ -311,9 +311,6 @@ class AuditRepository:
         self._s = session
         self._pending: list[dict[str, Any]] = []
 
-    def add(self, event: AuditEvent) -> None:
-        self._s.add(event)
-
     def insert(self, values: dict[str, Any]) -> None:
         """Queue one entry (a row's column values) for `write`, which the unit of
         work calls as it commits: no ORM object to build and flush, no RETURNING of

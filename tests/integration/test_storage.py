@@ -16,21 +16,21 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from service.db.engine import make_engine, normalise_url
 from service.db.migrate import alembic_config, known_revisions, upgrade
-from service.db.tables import AuditEvent, User
+from service.db.tables import User
 from service.db.uow import Database, UnitOfWork
 from tests.conftest import Builders, is_postgres, postgres_server_url
 
 
 def _audit_row(database: Database) -> None:
     with database.uow() as uow:
-        uow.audit.add(
-            AuditEvent(
-                recorded=dt.datetime.now(dt.UTC),
-                action="E",
-                subtype="test",
-                outcome="0",
-                entity_type="Test",
-            )
+        uow.audit.insert(
+            {
+                "recorded": dt.datetime.now(dt.UTC),
+                "action": "E",
+                "subtype": "test",
+                "outcome": "0",
+                "entity_type": "Test",
+            }
         )
         uow.commit()
 
