@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 DEV_SECRET_KEY = "medtrack-development-secret-do-not-use-in-production"  # noqa: S105
 ENVIRONMENTS = ("development", "test", "production")
+N = TypeVar("N", int, float)
 
 
 class SettingsError(ValueError):
@@ -21,30 +23,34 @@ def _default_database_url() -> str:
     return f"sqlite:///{instance / 'medtrack.sqlite'}"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    *,
+    low: N,
+    high: N,
+    parse: Callable[[str], N],
+    kind: str,
+) -> N:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+        raise SettingsError(f"{name} must be {kind}, got {raw!r}") from exc
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
 
 
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    return _number(env, name, default, low=low, high=high, parse=int, kind="a whole number")
+
+
 def _float(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
-    return value
+    return _number(env, name, default, low=low, high=high, parse=float, kind="a number")
 
 
 @dataclass(frozen=True, kw_only=True)
