@@ -149,15 +149,6 @@ def _keys(n: int) -> list[str]:
     return [f"{REMINDER}:{uuid.uuid4()}" for _ in range(n)]
 
 
-def _wait(n: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while len(NOTIFIER.sends) < n:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 def _jobs_left(url: str) -> int:
     engine = make_engine(url)
     try:
@@ -198,7 +189,7 @@ def throughput(url: str, n: int) -> BaselineRun:
         c0 = time.process_time()
         start = time.time()
         scheduler.resume()
-        if not _wait(n, timeout=max(300.0, n / 50)):
+        if not NOTIFIER.wait_for(n, timeout=max(300.0, n / 50)):
             run.problems.append(f"baseline: only {len(NOTIFIER.sends):,} of {n:,} delivered")
         run.cpu_s = time.process_time() - c0
         if NOTIFIER.sends:
@@ -258,7 +249,9 @@ def steady(url: str, *, rate: int, seconds: int) -> BaselineRun:
     c0 = time.process_time()
     scheduler.start()
     try:
-        if not _wait(n, timeout=max(0.0, first - time.time()) + seconds + max(120.0, n / 50)):
+        if not NOTIFIER.wait_for(
+            n, timeout=max(0.0, first - time.time()) + seconds + max(120.0, n / 50)
+        ):
             run.problems.append(f"baseline: only {len(NOTIFIER.sends):,} of {n:,} delivered")
         run.cpu_s = time.process_time() - c0
     finally:

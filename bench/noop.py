@@ -32,3 +32,12 @@ class NoopNotifier:
     @property
     def sent_at(self) -> list[float]:
         return [t for _, t in self.sends]
+
+    def wait_for(self, n: int, timeout: float) -> bool:
+        """Whether `n` messages were sent within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.sends) < n:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True

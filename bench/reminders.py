@@ -769,15 +769,6 @@ def drain_webhook(db: Database, n: int) -> Run:
 # --- the product's scheduler at a steady rate ------------------------------------------------
 
 
-def wait_for(notifier: NoopNotifier, n: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while len(notifier.sends) < n:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def steady_due(db: Database, engine: str, n: int, count: int) -> dict[str, float]:
     """Queues `count` reminders due one every 1/STEADY_RATE s from a start a few seconds
     ahead; if writing them took so long that the start is less than half a second
@@ -822,7 +813,7 @@ def run_steady(db: Database, kb: KnowledgeBase, due: dict[str, float], cadence: 
     thread.start()
     try:
         timeout = max(due.values()) - time.time() + 60 + len(due) / 1000
-        if not wait_for(notifier, len(due), timeout):
+        if not notifier.wait_for(len(due), timeout):
             run.problems.append(f"steady: {len(notifier.sends):,} of {len(due):,} sent in time")
         run.cpu_s = time.process_time() - c0
     finally:
