@@ -23,8 +23,12 @@ def in_batch(
     On PostgreSQL `= ANY(:name)` with the values bound as one array: the SQL text is
     the same for every batch, so psycopg prepares the statement after a few uses and
     neither it nor the server parses and plans hundreds of parameters each time.
-    Elsewhere `IN (...)`.
+    Elsewhere `IN (...)` with the values written into the SQL as literals (each
+    rendered by the column's type, so quoted as the type requires): SQLite before 3.32
+    allows only 999 bound parameters in a statement, fewer than a batch may hold.
     """
     if connection.dialect.name == "postgresql":
         return column == any_(bindparam(name, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))
+    return column.in_(
+        bindparam(name, list(values), type_=column.type, expanding=True, literal_execute=True)
+    )

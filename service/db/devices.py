@@ -37,7 +37,10 @@ class DeviceRepository:
             return out
         query = (
             model_select(Device)
-            .where(col(Device.user_id).in_(list(user_ids)), col(Device.removed_at).is_(None))
+            .where(
+                in_batch(self._s.connection(), _DEVICES.c.user_id, user_ids),
+                col(Device.removed_at).is_(None),
+            )
             .order_by(col(Device.created_at), col(Device.id))
         )
         for d in self._s.exec(query):
@@ -98,10 +101,12 @@ class DeviceRepository:
 
     def remove_devices(self, ids: Collection[str], *, reason: str, now: dt.datetime) -> None:
         if ids:
-            self._s.connection().execute(
+            connection = self._s.connection()
+            connection.execute(
                 update(_DEVICES)
                 .where(
-                    _DEVICES.c.id.in_([uuid.UUID(i) for i in ids]), _DEVICES.c.removed_at.is_(None)
+                    in_batch(connection, _DEVICES.c.id, [uuid.UUID(i) for i in ids]),
+                    _DEVICES.c.removed_at.is_(None),
                 )
                 .values(removed_at=now, removed_reason=reason)
             )

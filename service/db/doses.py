@@ -251,8 +251,9 @@ class DoseRepository:
         if not ids:
             return {}
         p = PRESCRIPTIONS
-        query = select(p.c.id, p.c.status).where(p.c.id.in_(list(ids)))
-        return {r[0]: r[1] for r in self._s.connection().execute(query)}
+        connection = self._s.connection()
+        query = select(p.c.id, p.c.status).where(in_batch(connection, p.c.id, ids))
+        return {r[0]: r[1] for r in connection.execute(query)}
 
     def recent_outcomes(
         self, prescription_id: uuid.UUID, *, until: dt.datetime, n: int
@@ -273,8 +274,9 @@ class DoseRepository:
 
     def mark_care_team_notified(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
         if ids:
-            self._s.connection().execute(
+            connection = self._s.connection()
+            connection.execute(
                 update(EVENTS)
-                .where(EVENTS.c.id.in_(list(ids)))
+                .where(in_batch(connection, EVENTS.c.id, ids))
                 .values(care_team_notified_at=now, updated_at=now)
             )

@@ -138,12 +138,13 @@ class OutboxRepository:
         planned anew at the same instant (same dose, same idempotency key)."""
         if not event_ids:
             return
+        connection = self._s.connection()
         planned_again = (
             select(EVENTS.c.id)
-            .where(EVENTS.c.id.in_(list(event_ids)), EVENTS.c.status == PENDING)
+            .where(in_batch(connection, EVENTS.c.id, event_ids), EVENTS.c.status == PENDING)
             .scalar_subquery()
         )
-        self._s.connection().execute(
+        connection.execute(
             update(OUTBOX)
             .where(
                 OUTBOX.c.dose_event_id.in_(planned_again),

@@ -304,7 +304,10 @@ class PlanningRepository:
         if withdrawn:
             connection.execute(
                 update(OUTBOX)
-                .where(OUTBOX.c.dose_event_id.in_(withdrawn), OUTBOX.c.status == QUEUED)
+                .where(
+                    in_batch(connection, OUTBOX.c.dose_event_id, withdrawn),
+                    OUTBOX.c.status == QUEUED,
+                )
                 .values(status=WITHDRAWN, updated_at=now)
             )
         connection.execute(update(PRESCRIPTIONS).where(*rx_where).values(planned_until=after))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from service.db.doses import EVENTS
 from service.db.engine import make_engine, normalise_url
 from service.db.migrate import alembic_config, known_revisions, upgrade
 from service.db.tables import User
@@ -292,3 +294,44 @@ def test_a_transactions_audit_entries_are_written_together_at_commit_or_not_at_a
             }
         )
     assert count_rows("audit_events") == before + 3, "not committed, not written"
+
+
+def test_batches_beyond_sqlites_old_limit_of_999_parameters(
+    make: Builders, database: Database, count_rows: Callable[[str], int]
+) -> None:
+    """SQLite before 3.32 allows 999 bound parameters per statement and a dispatch
+    batch holds up to 1,000 messages: every batched statement stays within that."""
+    if not is_postgres():
+
+        def limit(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+
+        database.engine.dispose()
+        event.listen(database.engine, "connect", limit)
+    doc = make.clinician()
+    pat = make.patient(doc)
+    rx = make.prescription(doc, pat)
+    assert make.client.get("/v1/me/doses/today", headers=pat.headers).status_code == 200
+    with database.engine.connect() as conn:
+        dose = uuid.UUID(str(conn.execute(text("SELECT id FROM dose_events")).scalars().first()))
+    doses = [uuid.uuid4() for _ in range(1500)] + [dose]
+    others = [uuid.uuid4() for _ in range(1500)]
+    now = dt.datetime.now(dt.UTC)
+    with database.uow() as uow:
+        assert set(uow.doses.event_facts(doses)) == {dose}
+        assert uow.doses.statuses_of([*others, uuid.UUID(rx["id"])]) == {
+            uuid.UUID(rx["id"]): "active"
+        }
+        assert uow.devices.devices_of(others) == {u: [] for u in others}
+        uow.doses.mark_reminded(doses, now=now)
+        uow.doses.mark_care_team_notified(doses, now=now)
+        uow.outbox.settle(worker="w", now=now, sent=list(range(1, 1501)))
+        uow.outbox.reopen_withdrawn(doses, now=now)
+        uow.devices.remove_devices([str(u) for u in others], reason="test", now=now)
+        uow.commit()
+    with database.engine.connect() as conn:
+        row = conn.execute(
+            select(EVENTS.c.status, EVENTS.c.care_team_notified_at).where(EVENTS.c.id == dose)
+        ).one()
+    assert row[0] == "reminded"
+    assert row[1] is not None
