@@ -224,7 +224,7 @@ def test_a_pooled_connection_is_pinged_only_after_idling(
 
         with killer.connect() as conn:
             for backend in first:
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+                conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": backend})
         monkeypatch.setattr("service.db.engine.IDLE_BEFORE_PING", 0.5)
         time.sleep(0.6)
         with engine.connect() as one:
@@ -249,7 +249,7 @@ def test_a_connection_dropped_while_in_steady_use_fails_once_then_the_pool_recov
         with engine.connect() as conn:
             pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
         with killer.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
         with pytest.raises(OperationalError) as failed, engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         assert failed.value.connection_invalidated
