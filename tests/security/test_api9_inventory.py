@@ -18,7 +18,7 @@ from tests.security.world import routes
 
 PROBES = {"/healthz", "/livez", "/readyz"}
 # Routes that serve the API description, not the API.
-DOCS = {"/openapi.json", "/docs", "/docs/assets/<path:filename>"}
+DOCS = {"/openapi.json", "/docs", "/docs/start.js", "/docs/assets/<path:filename>"}
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
