@@ -2,10 +2,15 @@
 
 Migrates a database, seeds the demo accounts, plans their doses, starts
 `medtrack serve` (gunicorn) on a free port, logs in as the demo clinician and the
-demo patient, and runs schemathesis' stateful phase (and its example phase) as
-each: the OpenAPI links chain real ids from one response into the next request.
-Every response must be a non-5xx documented by the spec (status, content type,
-headers and body). Exits non-zero on any failure.
+demo patient, and runs three schemathesis phases as each: the schema's examples;
+fuzzing, every operation with generated requests; and the stateful phase, where the
+OpenAPI links chain real ids from one response into the next request. Generated
+requests draw ids (patients, prescriptions, doses, drugs, clinicians) from what the
+demo data holds, time zones and drug names from valid values, and list offsets of
+0, most of the time (a config file of schemathesis "dictionaries"): random ids and
+zones alone meet 404s and 422s, and link chains stop at their first step. Every
+response must be a non-5xx documented by the spec (status, content type, headers and
+body). Exits non-zero on any failure.
 
     .venv/bin/python .ci/schemathesis_live.py [--database-url URL] [--max-examples N]
 """
@@ -13,6 +18,7 @@ headers and body). Exits non-zero on any failure.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import secrets
@@ -22,8 +28,10 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -40,6 +48,10 @@ CLINICIAN = ("dr.rivera@demo.medtrack.test", "demo-clinician-password")
 PATIENT = ("alex@demo.medtrack.test", "demo-patient-password")
 # Logging out would revoke the token the run uses for everything after it.
 EXCLUDED = ("/v1/auth/logout",)
+# How often a bound parameter takes a known value rather than a generated one.
+KNOWN_SHARE = 0.8
+ZONES = ("America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe", "UTC")
+DRUGS = ("escitalopram", "Lexapro", "diazepam", "Valium", "sertraline", "ibuprofen")
 
 
 def free_port() -> int:
@@ -67,6 +79,74 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 60) 
     raise SystemExit(f"{base} was not ready within {seconds:.0f} s")
 
 
+def get(base: str, token: str, path: str) -> Any:
+    request = urllib.request.Request(  # noqa: S310
+        f"{base}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310
+        return json.loads(r.read())
+
+
+def known_values(base: str, clinician: str) -> dict[str, list[Any]]:
+    """Ids of what the demo data holds, read through the API as the clinician."""
+    patients = [p["id"] for p in get(base, clinician, "/v1/patients?limit=100")]
+    now = dt.datetime.now(dt.UTC)
+    window = urllib.parse.urlencode(
+        {
+            "from": (now - dt.timedelta(days=1)).isoformat(),
+            "to": (now + dt.timedelta(days=2)).isoformat(),
+        }
+    )
+    prescriptions: list[str] = []
+    doses: list[str] = []
+    for patient in patients:
+        prescriptions += [
+            rx["id"] for rx in get(base, clinician, f"/v1/patients/{patient}/prescriptions")
+        ]
+        doses += [d["id"] for d in get(base, clinician, f"/v1/patients/{patient}/doses?{window}")]
+    me = get(base, clinician, "/v1/me")
+    return {
+        "patients": patients,
+        "prescriptions": prescriptions,
+        "doses": doses,
+        "drugs": sorted(
+            {d["id"] for name in DRUGS for d in get(base, clinician, f"/v1/drugs?q={name}")}
+        ),
+        "clinicians": [me["id"]],
+        "zones": list(ZONES),
+        "drug_names": list(DRUGS),
+        "offsets": [0],
+    }
+
+
+# Parameter (location.name) -> the dictionary it draws from.
+BINDINGS = {
+    "path.patient_id": "patients",
+    "path.rx_id": "prescriptions",
+    "path.dose_id": "doses",
+    "path.drug_id": "drugs",
+    "path.clinician_id": "clinicians",
+    "body.clinician_id": "clinicians",
+    "body.patient_id": "patients",
+    "body.timezone": "zones",
+    "body.drug": "drug_names",
+    "body.drugs[*]": "drug_names",
+    # Lists start at the beginning, so that their items' links lead somewhere.
+    "query.offset": "offsets",
+}
+
+
+def write_config(path: Path, values: dict[str, list[Any]]) -> None:
+    """A schemathesis.toml binding the parameters above to the values found."""
+    lines: list[str] = []
+    for name, items in values.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(items)}", ""]
+    lines.append("[parameters]")
+    for key, name in BINDINGS.items():
+        lines.append(f'"{key}" = {{ dictionary = "{name}", probability = {KNOWN_SHARE} }}')
+    path.write_text("\n".join(lines) + "\n")
+
+
 def login(base: str, email: str, password: str) -> str:
     request = urllib.request.Request(  # noqa: S310
         f"{base}/v1/auth/token",
@@ -77,16 +157,20 @@ def login(base: str, email: str, password: str) -> str:
         return str(json.loads(r.read())["access_token"])
 
 
-def fuzz(base: str, who: str, token: str, max_examples: int, seed: int, mode: str) -> int:
+def fuzz(
+    base: str, who: str, token: str, config: Path, max_examples: int, seed: int, mode: str
+) -> int:
     print(f"== schemathesis as the {who}, against {base}", flush=True)
     command = [
         str(BIN / "schemathesis"),
+        "--config-file",
+        str(config),
         "run",
         str(ROOT / "openapi.yaml"),
         "--url",
         base,
         "--phases",
-        "examples,stateful",
+        "examples,fuzzing,stateful",
         "--mode",
         mode,
         "--checks",
@@ -153,10 +237,12 @@ def main() -> int:
         try:
             wait_ready(base, server)
             tokens = {"clinician": login(base, *CLINICIAN), "patient": login(base, *PATIENT)}
+            config = Path(tmp) / "schemathesis.toml"
+            write_config(config, known_values(base, tokens["clinician"]))
             failed = [
                 who
                 for who, token in tokens.items()
-                if fuzz(base, who, token, args.max_examples, args.seed, args.mode) != 0
+                if fuzz(base, who, token, config, args.max_examples, args.seed, args.mode) != 0
             ]
         finally:
             server.terminate()
