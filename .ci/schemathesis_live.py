@@ -6,11 +6,11 @@ demo patient, and runs three schemathesis phases as each: the schema's examples;
 fuzzing, every operation with generated requests; and the stateful phase, where the
 OpenAPI links chain real ids from one response into the next request. Generated
 requests draw ids (patients, prescriptions, doses, drugs, clinicians) from what the
-demo data holds, time zones and drug names from valid values, and list offsets of
-0, most of the time (a config file of schemathesis "dictionaries"): random ids and
-zones alone meet 404s and 422s, and link chains stop at their first step. Every
-response must be a non-5xx documented by the spec (status, content type, headers and
-body). Exits non-zero on any failure.
+demo data holds; time zones, drug names, dates and taper doses from valid values;
+and list offsets of 0, most of the time (a config file of schemathesis
+"dictionaries"): random ids and zones alone meet 404s and 422s, and link chains stop
+at their first step. Every response must be a non-5xx documented by the spec
+(status, content type, headers and body). Exits non-zero on any failure.
 
     .venv/bin/python .ci/schemathesis_live.py [--database-url URL] [--max-examples N]
 """
@@ -105,6 +105,7 @@ def known_values(base: str, clinician: str) -> dict[str, list[Any]]:
         ]
         doses += [d["id"] for d in get(base, clinician, f"/v1/patients/{patient}/doses?{window}")]
     me = get(base, clinician, "/v1/me")
+    today = now.date()
     return {
         "patients": patients,
         "prescriptions": prescriptions,
@@ -116,6 +117,10 @@ def known_values(base: str, clinician: str) -> dict[str, list[Any]]:
         "zones": list(ZONES),
         "drug_names": list(DRUGS),
         "offsets": [0],
+        "births": ["1948-02-29", "1975-04-12", "2008-11-30"],
+        "start_dates": [(today + dt.timedelta(days=n)).isoformat() for n in (0, 1, 7)],
+        "daily_doses_mg": [2, 10, 20, 40],
+        "target_doses_mg": [0, 5],
     }
 
 
@@ -131,6 +136,10 @@ BINDINGS = {
     "body.timezone": "zones",
     "body.drug": "drug_names",
     "body.drugs[*]": "drug_names",
+    "body.date_of_birth": "births",
+    "body.start_date": "start_dates",
+    "body.start_dose_mg": "daily_doses_mg",
+    "body.target_dose_mg": "target_doses_mg",
     # Lists start at the beginning, so that their items' links lead somewhere.
     "query.offset": "offsets",
 }
