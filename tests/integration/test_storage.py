@@ -23,17 +23,19 @@ from service.db.uow import Database, UnitOfWork
 from tests.conftest import Builders, is_postgres, postgres_server_url
 
 
+def _audit_entry() -> dict[str, Any]:
+    return {
+        "recorded": dt.datetime.now(dt.UTC),
+        "action": "E",
+        "subtype": "test",
+        "outcome": "0",
+        "entity_type": "Test",
+    }
+
+
 def _audit_row(database: Database) -> None:
     with database.uow() as uow:
-        uow.audit.insert(
-            {
-                "recorded": dt.datetime.now(dt.UTC),
-                "action": "E",
-                "subtype": "test",
-                "outcome": "0",
-                "entity_type": "Test",
-            }
-        )
+        uow.audit.insert(_audit_entry())
         uow.commit()
 
 
@@ -284,20 +286,12 @@ def test_a_transactions_audit_entries_are_written_together_at_commit_or_not_at_a
     assert count_rows("audit_events") == before + 3
 
     with database.uow() as uow:
-        uow.audit.insert(
-            {
-                "recorded": dt.datetime.now(dt.UTC),
-                "action": "E",
-                "subtype": "test",
-                "outcome": "0",
-                "entity_type": "Test",
-            }
-        )
+        uow.audit.insert(_audit_entry())
     assert count_rows("audit_events") == before + 3, "not committed, not written"
 
 
 def test_batches_beyond_sqlites_old_limit_of_999_parameters(
-    make: Builders, database: Database, count_rows: Callable[[str], int]
+    make: Builders, database: Database
 ) -> None:
     """SQLite before 3.32 allows 999 bound parameters per statement and a dispatch
     batch holds up to 1,000 messages: every batched statement stays within that."""
