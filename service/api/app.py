@@ -85,7 +85,7 @@ def _security_headers(response: Response) -> Response:
     if request.is_secure:
         # Over TLS (directly, or X-Forwarded-Proto from a trusted proxy): HTTPS only from now on.
         h.setdefault("Strict-Transport-Security", HSTS)
-    if request.path.startswith("/docs"):
+    if request.path.startswith(swagger.PREFIX):
         h.setdefault("Content-Security-Policy", DOCS_CSP)
     else:
         # Responses carry health data: never cached by browsers or proxies.

@@ -10,8 +10,10 @@ from __future__ import annotations
 from flask import Flask, Response, send_from_directory
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-ASSETS = "/docs/assets/"
-START = "/docs/start.js"
+# Every path the docs are served under (the security headers tell them apart by it).
+PREFIX = "/docs"
+ASSETS = f"{PREFIX}/assets/"
+START = f"{PREFIX}/start.js"
 
 PAGE = f"""<!DOCTYPE html>
 <html lang="en">
@@ -36,7 +38,7 @@ START_SCRIPT = """window.addEventListener("load", function () {
 
 
 def register(app: Flask) -> None:
-    @app.get("/docs")
+    @app.get(PREFIX)
     def docs_page() -> Response:
         return Response(PAGE, mimetype="text/html")
 
