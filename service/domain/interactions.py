@@ -13,9 +13,12 @@ import enum
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 
 from service.domain.catalog import Catalog
+from service.domain.conditions import Condition, ConditionCode
+from service.domain.dosing import DoseLimit
 from service.domain.severity import Severity
 
 
@@ -24,6 +27,8 @@ class Kind(enum.StrEnum):
     DUPLICATE = "duplicate-therapy"
     ALLERGY = "drug-allergy"
     CONDITION = "drug-condition"
+    AGE = "drug-age"
+    DOSE_RANGE = "dose-range"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,8 +67,27 @@ class CrossSensitivity(Rule):
 
 @dataclass(frozen=True, kw_only=True)
 class ConditionRule(Rule):
+    """A drug (or class) to avoid or watch in a condition; for hepatic impairment only
+    in the Child-Pugh classes listed (all when none), for renal impairment only below
+    an eGFR (all when none)."""
+
     condition: str
     drugs: Selector
+    child_pugh: frozenset[str] = frozenset()
+    egfr_below: Decimal | None = None
+
+    def applies_to(self, facts: Condition) -> bool:
+        if self.child_pugh and facts.child_pugh not in self.child_pugh:
+            return False
+        return self.egfr_below is None or (facts.egfr is not None and facts.egfr < self.egfr_below)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgeRule(Rule):
+    """A drug to avoid from an age on (AGS Beers Criteria 2023, Table 2)."""
+
+    drugs: Selector
+    min_age: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +127,15 @@ class Allergy:
 class Patient:
     allergies: tuple[Allergy, ...] = ()
     pregnant: bool = False
+    conditions: tuple[Condition, ...] = ()
+    # Whole years on the day of the check; None when not known.
+    age: int | None = None
+
+    def all_conditions(self) -> tuple[Condition, ...]:
+        """The coded conditions, pregnancy included."""
+        if self.pregnant:
+            return (Condition(code=ConditionCode.PREGNANCY), *self.conditions)
+        return self.conditions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +175,9 @@ class KnowledgeBase:
     pair_rules: tuple[PairRule, ...]
     cross_sensitivities: tuple[CrossSensitivity, ...]
     condition_rules: tuple[ConditionRule, ...]
+    age_rules: tuple[AgeRule, ...] = ()
+    # Usual adult maxima, by (ingredient, route).
+    dose_limits: Mapping[tuple[str, str], DoseLimit] = field(default_factory=dict)
     _by_token: dict[str, list[PairRule]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -323,6 +359,31 @@ def _build(
     )
 
 
+def single_finding(
+    kind: Kind,
+    *,
+    rule: str,
+    severity: Severity,
+    item: Item,
+    mechanism: str,
+    effect: str,
+    management: str,
+    sources: tuple[str, ...],
+    condition: str | None = None,
+) -> Finding:
+    """A finding about one drug that no rule file holds (a dose limit, for one)."""
+    match = _Match(
+        rule=rule,
+        severity=severity,
+        classes=(),
+        mechanism=mechanism,
+        effect=effect,
+        management=management,
+        sources=sources,
+    )
+    return _build(kind, [match], (item,), condition=condition)
+
+
 def _imported_index(rules: Iterable[ImportedRule]) -> Mapping[tuple[str, str], list[ImportedRule]]:
     index: dict[tuple[str, str], list[ImportedRule]] = {}
     for r in rules:
@@ -430,14 +491,46 @@ def _allergy_match(
     )
 
 
-def _condition_matches(kb: KnowledgeBase, item: Item, condition: str) -> list[_Match]:
+def _condition_matches(kb: KnowledgeBase, item: Item, facts: Condition) -> list[_Match]:
     found: list[_Match] = []
     for ingredient in item.ingredients:
         classes = kb.classes_of(ingredient)
         for rule in kb.condition_rules:
-            if rule.condition == condition and rule.drugs.matches(ingredient, classes):
+            if (
+                rule.condition == facts.code.value
+                and rule.applies_to(facts)
+                and rule.drugs.matches(ingredient, classes)
+            ):
                 found.append(_of(rule, tuple(sorted(rule.drugs.classes & classes))))
     return found
+
+
+def _age_matches(kb: KnowledgeBase, item: Item, age: int) -> list[_Match]:
+    found: list[_Match] = []
+    for ingredient in item.ingredients:
+        classes = kb.classes_of(ingredient)
+        for rule in kb.age_rules:
+            if age >= rule.min_age and rule.drugs.matches(ingredient, classes):
+                found.append(_of(rule, tuple(sorted(rule.drugs.classes & classes))))
+    return found
+
+
+def check_patient(kb: KnowledgeBase, item: Item, patient: Patient) -> list[Finding]:
+    """Findings of one drug against the patient's allergies, conditions and age."""
+    findings: list[Finding] = []
+    for allergy in patient.allergies:
+        matches = _allergy_matches(kb, item, allergy)
+        if matches:
+            findings.append(_build(Kind.ALLERGY, matches, (item,), allergy=allergy.text))
+    for facts in patient.all_conditions():
+        matches = _condition_matches(kb, item, facts)
+        if matches:
+            findings.append(_build(Kind.CONDITION, matches, (item,), condition=facts.code.value))
+    if patient.age is not None:
+        matches = _age_matches(kb, item, patient.age)
+        if matches:
+            findings.append(_build(Kind.AGE, matches, (item,), condition="older-adult"))
+    return findings
 
 
 def check(
@@ -449,20 +542,17 @@ def check(
     imported: Iterable[ImportedRule] = (),
 ) -> list[Finding]:
     """Findings for the new drugs among themselves, against the current regimen,
-    the patient's allergies and pregnancy; most severe first."""
+    the patient's allergies, conditions (pregnancy included) and age; most severe first."""
     index = _imported_index(imported)
     findings: list[Finding] = []
     for i, one in enumerate(new):
         for two in [*new[i + 1 :], *current]:
             findings.extend(_check_pair(kb, one, two, index))
-        if patient is None:
-            continue
-        for allergy in patient.allergies:
-            matches = _allergy_matches(kb, one, allergy)
-            if matches:
-                findings.append(_build(Kind.ALLERGY, matches, (one,), allergy=allergy.text))
-        if patient.pregnant:
-            matches = _condition_matches(kb, one, "pregnancy")
-            if matches:
-                findings.append(_build(Kind.CONDITION, matches, (one,), condition="pregnancy"))
+        if patient is not None:
+            findings.extend(check_patient(kb, one, patient))
+    return by_severity(findings)
+
+
+def by_severity(findings: Iterable[Finding]) -> list[Finding]:
+    """Most severe first, then by kind and id (a stable order for clients)."""
     return sorted(findings, key=lambda f: (f.severity.rank, f.kind.value, f.id))

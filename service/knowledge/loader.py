@@ -26,7 +26,10 @@ from service.domain.catalog import (
     Source,
     normalize,
 )
+from service.domain.conditions import CHILD_PUGH_CLASSES, ConditionCode
+from service.domain.dosing import Amount, DoseLimit, ImpairedLimit
 from service.domain.interactions import (
+    AgeRule,
     ConditionRule,
     CrossSensitivity,
     Kind,
@@ -34,6 +37,7 @@ from service.domain.interactions import (
     PairRule,
     Selector,
 )
+from service.domain.prescriptions import ROUTES
 from service.domain.severity import Severity
 
 DATA = Path(__file__).parent / "data"
@@ -149,28 +153,46 @@ def _check_sources(
     return ids
 
 
+def _class_files(root: Path) -> Iterator[tuple[str, Any]]:
+    """classes.yaml, then each file of classes/ (new classes, and members added to any)."""
+    yield "classes.yaml", _read(root / "classes.yaml")
+    for path in _yaml_files(root / "classes"):
+        yield f"classes/{path.name}", _read(path) or {}
+
+
 def _classes(
     root: Path, sources: Mapping[str, Source], problems: _Problems
 ) -> tuple[dict[str, DrugClass], dict[str, set[str]]]:
-    raw = _read(root / "classes.yaml")["classes"]
     classes: dict[str, DrugClass] = {}
     members: dict[str, set[str]] = {}
-    for cid, body in raw.items():
-        where = f"classes.yaml: {cid}"
-        dup = body.get("duplicate")
-        if dup is not None and dup not in set(Severity):
-            problems.add(where, f"unknown duplicate severity {dup!r}")
-            dup = None
-        classes[cid] = DrugClass(
-            id=cid,
-            name=body["name"],
-            implies=_tuple(body.get("implies")),
-            duplicate=Severity(dup) if dup else None,
-            allergen=bool(body.get("allergen", False)),
-            aliases=_tuple(body.get("aliases")),
-            sources=_check_sources(where, _tuple(body.get("sources")), sources, problems),
-        )
-        members[cid] = set(_tuple(body.get("members")))
+    added: list[tuple[str, str, set[str]]] = []
+    for name, doc in _class_files(root):
+        for cid, body in (doc.get("classes") or {}).items():
+            where = f"{name}: {cid}"
+            if cid in classes:
+                problems.add(where, "duplicate class id")
+                continue
+            dup = body.get("duplicate")
+            if dup is not None and dup not in set(Severity):
+                problems.add(where, f"unknown duplicate severity {dup!r}")
+                dup = None
+            classes[cid] = DrugClass(
+                id=cid,
+                name=body["name"],
+                implies=_tuple(body.get("implies")),
+                duplicate=Severity(dup) if dup else None,
+                allergen=bool(body.get("allergen", False)),
+                aliases=_tuple(body.get("aliases")),
+                sources=_check_sources(where, _tuple(body.get("sources")), sources, problems),
+            )
+            members[cid] = set(_tuple(body.get("members")))
+        for cid, ids in (doc.get("members") or {}).items():
+            added.append((f"{name}: members of {cid}", str(cid), set(_tuple(ids))))
+    for where, cid, ids in added:
+        if cid not in classes:
+            problems.add(where, f"unknown class {cid!r}")
+        else:
+            members[cid] |= ids
     for c in classes.values():
         for implied in c.implies:
             if implied not in classes:
@@ -393,21 +415,54 @@ def _rule_fields(
     }
 
 
+RULE_SECTIONS = ("drug_drug", "cross_sensitivity", "pregnancy", "conditions", "age")
+CONDITION_CODES = frozenset(c.value for c in ConditionCode)
+
+
+def _condition_rule(
+    where: str,
+    body: Mapping[str, Any],
+    drugs_sel: Selector,
+    common: dict[str, Any],
+    problems: _Problems,
+) -> ConditionRule:
+    code = str(body.get("condition"))
+    if code not in CONDITION_CODES:
+        problems.add(where, f"unknown condition {code!r}")
+    child_pugh = frozenset(_tuple(body.get("child_pugh")))
+    for c in sorted(child_pugh - set(CHILD_PUGH_CLASSES)):
+        problems.add(where, f"unknown Child-Pugh class {c!r}")
+    if child_pugh and code != ConditionCode.HEPATIC_IMPAIRMENT:
+        problems.add(where, "child_pugh is for hepatic-impairment rules")
+    egfr = body.get("egfr_below")
+    if egfr is not None and code != ConditionCode.RENAL_IMPAIRMENT:
+        problems.add(where, "egfr_below is for renal-impairment rules")
+    return ConditionRule(
+        kind=Kind.CONDITION,
+        condition=code,
+        drugs=drugs_sel,
+        child_pugh=child_pugh,
+        egfr_below=_decimal(egfr) if egfr is not None else None,
+        **{**common, "mechanism": common["mechanism"] or f"A precaution in {code}."},
+    )
+
+
 def _rules(
     root: Path,
     drugs: Mapping[str, Drug],
     classes: Mapping[str, DrugClass],
     sources: Mapping[str, Source],
     problems: _Problems,
-) -> tuple[list[PairRule], list[CrossSensitivity], list[ConditionRule]]:
+) -> tuple[list[PairRule], list[CrossSensitivity], list[ConditionRule], list[AgeRule]]:
     pairs: list[PairRule] = []
     cross: list[CrossSensitivity] = []
     conditions: list[ConditionRule] = []
+    ages: list[AgeRule] = []
     seen: set[str] = set()
     for path in _yaml_files(root / "rules"):
         doc = _read(path) or {}
         for section in doc:
-            if section not in ("drug_drug", "cross_sensitivity", "pregnancy"):
+            if section not in RULE_SECTIONS:
                 problems.add(f"rules/{path.name}", f"unknown section {section!r}")
         for section, body in ((s, b) for s in doc for b in doc[s] or ()):
             where = f"rules/{path.name}: {body.get('id', '?')}"
@@ -450,7 +505,99 @@ def _rules(
                         },
                     )
                 )
-    return pairs, cross, conditions
+            elif section == "conditions":
+                sel = _selector(where, body.get("drugs"), drugs, classes, problems)
+                conditions.append(_condition_rule(where, body, sel, common, problems))
+            elif section == "age":
+                ages.append(
+                    AgeRule(
+                        kind=Kind.AGE,
+                        drugs=_selector(where, body.get("drugs"), drugs, classes, problems),
+                        min_age=int(body.get("min_age", 65)),
+                        **{
+                            **common,
+                            "mechanism": common["mechanism"]
+                            or "Potentially inappropriate in older adults.",
+                        },
+                    )
+                )
+    return pairs, cross, conditions, ages
+
+
+def _amount(where: str, raw: Any, problems: _Problems) -> Amount | None:
+    """'40 mg' as an amount; units as in the prescriptions' dose units."""
+    try:
+        value, unit = str(raw).split()
+        amount = Amount(value=_decimal(value), unit=unit)
+    except ValueError:
+        problems.add(where, f"an amount is '<number> <unit>', not {raw!r}")
+        return None
+    if amount.value <= 0 or amount.unit not in LIMIT_UNITS:
+        problems.add(where, f"{raw!r}: a positive amount in one of {', '.join(LIMIT_UNITS)}")
+        return None
+    return amount
+
+
+LIMIT_UNITS = ("mg", "mcg", "g", "units", "mEq", "mmol", "mL")
+
+
+def _impaired(
+    where: str, raw: Mapping[str, Any], sources: Mapping[str, Source], problems: _Problems
+) -> ImpairedLimit | None:
+    code = str(raw.get("condition"))
+    if code not in (ConditionCode.HEPATIC_IMPAIRMENT, ConditionCode.RENAL_IMPAIRMENT):
+        problems.add(where, f"an impaired limit is for hepatic or renal impairment, not {code!r}")
+        return None
+    amount = _amount(f"{where} {code}", raw.get("max_daily"), problems)
+    egfr = raw.get("egfr_below")
+    if amount is None:
+        return None
+    return ImpairedLimit(
+        condition=code,
+        child_pugh=frozenset(_tuple(raw.get("child_pugh"))),
+        egfr_below=_decimal(egfr) if egfr is not None else None,
+        max_daily=amount,
+        label_section=_label_section(where, raw, problems),
+        sources=_check_sources(where, _tuple(raw.get("sources")), sources, problems),
+    )
+
+
+def _label_section(where: str, raw: Mapping[str, Any], problems: _Problems) -> str:
+    section = str(raw.get("label_section") or "")
+    if not section:
+        problems.add(where, "missing label_section (the label section the figure is from)")
+    return section
+
+
+def _limits(
+    root: Path, drugs: Mapping[str, Drug], sources: Mapping[str, Source], problems: _Problems
+) -> dict[tuple[str, str], DoseLimit]:
+    limits: dict[tuple[str, str], DoseLimit] = {}
+    for path in _yaml_files(root / "limits"):
+        for body in (_read(path) or {}).get("limits") or ():
+            drug, route = str(body.get("drug")), str(body.get("route"))
+            where = f"limits/{path.name}: {drug} {route}"
+            if drug not in drugs:
+                problems.add(where, f"unknown drug {drug!r}")
+            if route not in ROUTES:
+                problems.add(where, f"unknown route {route!r}")
+            if (drug, route) in limits:
+                problems.add(where, "duplicate limit")
+            daily = _amount(where, body.get("max_daily"), problems)
+            single = body.get("max_single")
+            impaired = [_impaired(where, i, sources, problems) for i in body.get("impaired") or ()]
+            if daily is None:
+                continue
+            limits[(drug, route)] = DoseLimit(
+                drug=drug,
+                route=route,
+                max_daily=daily,
+                max_single=_amount(where, single, problems) if single is not None else None,
+                label_section=_label_section(where, body, problems),
+                sources=_check_sources(where, _tuple(body.get("sources")), sources, problems),
+                impaired=tuple(i for i in impaired if i is not None),
+            )
+    return limits
 
 
 def load_from(root: Path) -> KnowledgeBase:
@@ -462,7 +609,8 @@ def load_from(root: Path) -> KnowledgeBase:
     drugs, files = _drugs(root, classes, members, sources, problems)
     products = _products(root, drugs, problems)
     _check_names(drugs, products, files, problems)
-    pairs, cross, conditions = _rules(root, drugs, classes, sources, problems)
+    pairs, cross, conditions, ages = _rules(root, drugs, classes, sources, problems)
+    limits = _limits(root, drugs, sources, problems)
     if problems.items:
         raise KnowledgeBaseError(problems.items)
     catalog = Catalog(drugs=drugs, products=products, classes=classes, sources=sources)
@@ -472,6 +620,8 @@ def load_from(root: Path) -> KnowledgeBase:
         pair_rules=tuple(pairs),
         cross_sensitivities=tuple(cross),
         condition_rules=tuple(conditions),
+        age_rules=tuple(ages),
+        dose_limits=limits,
     )
 
 

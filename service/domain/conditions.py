@@ -1,0 +1,65 @@
+"""The patient's coded conditions, which the checks read beside allergies and pregnancy.
+
+The list covers the precautions the labels of the drugs medtrack tapers name
+(docs/clinical.md, "Conditions"): the care team records them, and drug-condition
+rules and dose limits are keyed by these codes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+from service.domain.errors import Problems
+
+
+class ConditionCode(enum.StrEnum):
+    PREGNANCY = "pregnancy"
+    BREASTFEEDING = "breastfeeding"
+    HEPATIC_IMPAIRMENT = "hepatic-impairment"
+    RENAL_IMPAIRMENT = "renal-impairment"
+    SEIZURE_DISORDER = "seizure-disorder"
+    SUBSTANCE_USE_DISORDER = "substance-use-disorder"
+    ALCOHOL_USE = "alcohol-use"
+    HISTORY_OF_FALLS = "history-of-falls"
+    LONG_QT = "long-qt"
+    HEART_FAILURE = "heart-failure"
+    DEMENTIA = "dementia"
+    DELIRIUM = "delirium"
+    PARKINSON_DISEASE = "parkinson-disease"
+    GI_BLEEDING_HISTORY = "gi-bleeding-history"
+
+
+CHILD_PUGH_CLASSES = ("A", "B", "C")
+# eGFR in mL/min/1.73 m2; above this is not a plausible measurement.
+MAX_EGFR = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class Condition:
+    """One coded condition. Hepatic impairment carries its Child-Pugh class and renal
+    impairment its eGFR, because dose limits and contraindications depend on them."""
+
+    code: ConditionCode
+    child_pugh: str | None = None
+    egfr: Decimal | None = None
+
+
+def validate_condition(condition: Condition, *, field: str, problems: Problems) -> None:
+    """Problems with one condition, named under `field`."""
+    hepatic = condition.code is ConditionCode.HEPATIC_IMPAIRMENT
+    renal = condition.code is ConditionCode.RENAL_IMPAIRMENT
+    if hepatic and condition.child_pugh not in CHILD_PUGH_CLASSES:
+        problems.add(
+            f"{field}.child_pugh",
+            f"Hepatic impairment needs its Child-Pugh class: {', '.join(CHILD_PUGH_CLASSES)}.",
+        )
+    if not hepatic and condition.child_pugh is not None:
+        problems.add(f"{field}.child_pugh", "Only for hepatic impairment.")
+    if renal and condition.egfr is None:
+        problems.add(f"{field}.egfr", "Renal impairment needs the eGFR (mL/min/1.73 m2).")
+    if condition.egfr is not None and not (0 <= condition.egfr <= MAX_EGFR):
+        problems.add(f"{field}.egfr", f"Must be between 0 and {MAX_EGFR}.")
+    if not renal and condition.egfr is not None:
+        problems.add(f"{field}.egfr", "Only for renal impairment.")
