@@ -28,6 +28,7 @@ from service.notify.base import Notifier
 from service.usecases.context import Clock, utc_now
 from service.usecases.dispatch import dispatch_due, queue_due_messages, release_claims
 from service.usecases.followups import follow_up_missed
+from service.usecases.pauses import resume_due_pauses
 from service.usecases.planning import materialise_doses
 from service.usecases.reminders import ReminderPolicy
 from service.usecases.taper_steps import advance_taper_plans
@@ -40,6 +41,7 @@ FOLLOW_UP = "follow-up-missed"
 QUEUE = "queue-messages"
 DISPATCH = "dispatch-messages"
 ADVANCE_TAPERS = "advance-taper-plans"
+RESUME_PAUSES = "resume-paused-prescriptions"
 
 
 def worker_id() -> str:
@@ -73,6 +75,13 @@ class Jobs:
                 s.skipped,
                 s.failed,
             )
+
+    def resume_pauses(self) -> None:
+        resumed = resume_due_pauses(
+            uow=self.database.uow(), clock=self.clock, kb=self.kb, policy=self.policy
+        )
+        if resumed:
+            log.info("paused prescriptions resumed on their date: %d", resumed)
 
     def materialise(self) -> None:
         planned = materialise_doses(
@@ -119,6 +128,7 @@ class Jobs:
         that came due (they change doses), plan, settle the past, queue what is
         due, send it."""
         self.advance_tapers()
+        self.resume_pauses()
         self.materialise()
         self.follow_up()
         self.queue()
@@ -152,6 +162,13 @@ def build_scheduler(jobs: Jobs, *, dispatch_seconds: float) -> BlockingScheduler
         jobs.advance_tapers,
         IntervalTrigger(seconds=60),
         id=ADVANCE_TAPERS,
+        misfire_grace_time=60,
+        **common,
+    )
+    scheduler.add_job(
+        jobs.resume_pauses,
+        IntervalTrigger(seconds=60),
+        id=RESUME_PAUSES,
         misfire_grace_time=60,
         **common,
     )

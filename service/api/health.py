@@ -35,7 +35,7 @@ class HealthSchema(LiveSchema):
 
 
 class ReadySchema(HealthSchema):
-    schema = fields.String(required=True, metadata={"example": "0006"})
+    schema = fields.String(required=True, metadata={"example": "0007"})
 
 
 @cache

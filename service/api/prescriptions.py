@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
 from service.api.preconditions import ETAG_HEADER, IF_MATCH, etag, if_match
-from service.api.schemas.common import DiscontinueSchema, PageQuery, ReasonSchema
+from service.api.schemas.common import DiscontinueSchema, PageQuery, PauseSchema, ReasonSchema
 from service.api.schemas.interactions import InteractionConflictSchema
 from service.api.schemas.prescriptions import (
     PrescriptionCreateSchema,
@@ -103,7 +103,12 @@ class PrescriptionView(MethodView):
     @blp.arguments(PrescriptionUpdateSchema)
     @blp.response(200, PrescriptionSchema, headers=ETAG_HEADER)
     @blp.doc(parameters=[IF_MATCH])
-    @errors(blp, *AUTH, 403, 404, 409, 412)
+    @blp.alt_response(
+        409,
+        schema=InteractionConflictSchema,
+        description="An abrupt stop or cut of a withdrawal-risk drug (abrupt-stop finding).",
+    )
+    @errors(blp, *AUTH, 403, 404, 412)
     def patch(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
         """Change the terms; stored as a new version, the previous one is kept.
 
@@ -111,6 +116,7 @@ class PrescriptionView(MethodView):
         With `If-Match`, the change applies only to the version named there (412 otherwise).
         """
         reason = body.pop("reason", None)
+        abrupt = body.pop("abrupt_stop_reason", None)
         rec = rx.revise_prescription(
             uow=uow(),
             caller=caller(),
@@ -122,6 +128,7 @@ class PrescriptionView(MethodView):
             reason=reason,
             policy=services().reminders,
             if_version=if_match(),
+            abrupt_stop_reason=abrupt,
         )
         return rec, etag(rec.version)
 
@@ -149,7 +156,9 @@ class Versions(MethodView):
 
 
 def _status_view(action: Action, summary: str) -> type[MethodView]:
-    schema = DiscontinueSchema if action is Action.DISCONTINUE else ReasonSchema
+    schema = {Action.DISCONTINUE: DiscontinueSchema, Action.PAUSE: PauseSchema}.get(
+        action, ReasonSchema
+    )
 
     class StatusChange(MethodView):
         decorators = [require_auth]
@@ -157,7 +166,12 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
         @blp.arguments(schema)
         @blp.response(200, PrescriptionSchema, headers=ETAG_HEADER)
         @blp.doc(parameters=[IF_MATCH])
-        @errors(blp, *AUTH, 403, 404, 409, 412)
+        @blp.alt_response(
+            409,
+            schema=InteractionConflictSchema,
+            description="A wrong status, or an abrupt stop of a withdrawal-risk drug.",
+        )
+        @errors(blp, *AUTH, 403, 404, 412)
         def post(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
             rec = rx.change_status(
                 uow=uow(),
@@ -171,6 +185,7 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
                 policy=services().reminders,
                 abrupt_stop_reason=body.get("abrupt_stop_reason"),
                 if_version=if_match(),
+                resume_on=body.get("resume_on"),
             )
             return rec, etag(rec.version)
 
@@ -180,7 +195,12 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
 
 
 for _action, _summary in (
-    (Action.PAUSE, "Pause an active prescription (no doses until resumed)."),
+    (
+        Action.PAUSE,
+        "Pause an active prescription (no doses until resumed, by hand or on resume_on). "
+        "A withdrawal-risk drug paused with no resume_on is refused (409) unless "
+        "abrupt_stop_reason says why.",
+    ),
     (Action.RESUME, "Resume a paused prescription."),
     (
         Action.DISCONTINUE,

@@ -275,6 +275,24 @@ class PrescriptionRepository:
         )
         return [(rx, v) for rx, v in self._s.exec(query)]
 
+    def due_to_resume(self, by: dt.date) -> list[uuid.UUID]:
+        """Paused prescriptions whose pause names a resume date on or before `by`."""
+        query = (
+            select(Prescription.id)
+            .join(
+                PrescriptionVersion,
+                (col(PrescriptionVersion.prescription_id) == col(Prescription.id))
+                & (col(PrescriptionVersion.version) == col(Prescription.current_version)),
+            )
+            .where(
+                Prescription.status == "paused",
+                col(PrescriptionVersion.resume_on).is_not(None),
+                col(PrescriptionVersion.resume_on) <= by,
+            )
+            .order_by(col(PrescriptionVersion.resume_on))
+        )
+        return list(self._s.exec(query))
+
     def add_findings(self, findings: Iterable[PrescriptionFinding]) -> None:
         self._s.add_all(list(findings))
         self._s.flush()

@@ -81,13 +81,23 @@ def _ceiling(
     limit: DoseLimit, conditions: Sequence[Condition]
 ) -> tuple[Amount, str, tuple[str, ...], str | None]:
     """The lowest maximum that applies: the label's, or a lower one for an impairment."""
-    best = (limit.max_daily, limit.label_section, limit.sources, None)
+    best: tuple[Amount, str, tuple[str, ...], str | None] = (
+        limit.max_daily,
+        limit.label_section,
+        limit.sources,
+        None,
+    )
     for impaired in limit.impaired:
         if not any(_applies(impaired, c) for c in conditions):
             continue
         value = impaired.max_daily.expressed_in(best[0].unit)
         if value is not None and value <= best[0].value:
-            best = (impaired.max_daily, impaired.label_section, impaired.sources, impaired.condition)
+            best = (
+                impaired.max_daily,
+                impaired.label_section,
+                impaired.sources,
+                impaired.condition,
+            )
     return best
 
 

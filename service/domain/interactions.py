@@ -29,6 +29,7 @@ class Kind(enum.StrEnum):
     CONDITION = "drug-condition"
     AGE = "drug-age"
     DOSE_RANGE = "dose-range"
+    ABRUPT_STOP = "abrupt-stop"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,8 +32,15 @@ class Conflict(UseCaseError):
 class InteractionConflict(Conflict):
     """A prescription refused until its findings are acknowledged or overridden."""
 
-    def __init__(self, message: str, *, findings: list[Any], knowledge_base_version: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        findings: list[Any],
+        knowledge_base_version: str,
+        errors: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(message, errors=errors)
         self.findings = findings
         self.knowledge_base_version = knowledge_base_version
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from service.db.tables import Prescription, PrescriptionFinding, PrescriptionVersion
+from service.db.tables import Patient, Prescription, PrescriptionFinding, PrescriptionVersion
 from service.db.uow import UnitOfWork
+from service.domain.abrupt_stop import revision_stop, status_stop
 from service.domain.audit import AuditAction
 from service.domain.catalog import Resolved
 from service.domain.errors import TransitionError
@@ -24,6 +26,7 @@ from service.domain.prescriptions import (
     transition,
     validate_terms,
 )
+from service.usecases.abrupt_stop import audit_override, guard
 from service.usecases.access import load_readable_patient, load_writable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
@@ -52,7 +55,10 @@ class PrescriptionRecord:
     status: str
     drug: str
     drug_id: str | None
+    drug_name: str | None
     ingredients: tuple[str, ...]
+    screening: str
+    unlisted_reason: str | None
     dose: Dose
     route: str
     schedule: Schedule
@@ -61,6 +67,8 @@ class PrescriptionRecord:
     instructions: str | None
     change: str
     reason: str | None
+    abrupt_stop_reason: str | None
+    resume_on: dt.date | None
     created_by: uuid.UUID
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -78,7 +86,10 @@ def _record(
         status=v.status,
         drug=t.drug,
         drug_id=v.drug_id,
+        drug_name=v.drug_name,
         ingredients=tuple(v.ingredients or ()),
+        screening=v.screening,
+        unlisted_reason=v.unlisted_reason,
         findings=tuple(_finding_out(f) for f in findings),
         dose=t.dose,
         route=t.route,
@@ -88,6 +99,8 @@ def _record(
         instructions=t.instructions,
         change=v.change,
         reason=v.reason,
+        abrupt_stop_reason=v.abrupt_stop_reason,
+        resume_on=v.resume_on,
         created_by=v.created_by,
         created_at=rx.created_at,
         updated_at=v.created_at,
@@ -108,6 +121,22 @@ def _audited(rec: PrescriptionRecord) -> PrescriptionRecord:
     return replace(rec, findings=())
 
 
+@dataclass(frozen=True, kw_only=True)
+class VersionFacts:
+    """What a version records beside its terms: carried from version to version
+    (name, screening), or said of this change only (abrupt-stop reason, resume date)."""
+
+    drug_name: str | None = None
+    screening: str = "full"
+    unlisted_reason: str | None = None
+    abrupt_stop_reason: str | None = None
+    resume_on: dt.date | None = None
+
+    @classmethod
+    def carried_from(cls, v: PrescriptionVersion) -> VersionFacts:
+        return cls(drug_name=v.drug_name, screening=v.screening, unlisted_reason=v.unlisted_reason)
+
+
 def _version_row(
     *,
     rx_id: uuid.UUID,
@@ -120,7 +149,9 @@ def _version_row(
     reason: str | None,
     by: uuid.UUID,
     now: dt.datetime,
+    carried: VersionFacts | None = None,
 ) -> PrescriptionVersion:
+    facts = carried or VersionFacts()
     return PrescriptionVersion(
         prescription_id=rx_id,
         version=number,
@@ -137,6 +168,11 @@ def _version_row(
         status=status.value,
         change=change,
         reason=reason,
+        abrupt_stop_reason=facts.abrupt_stop_reason,
+        resume_on=facts.resume_on,
+        drug_name=facts.drug_name,
+        screening=facts.screening,
+        unlisted_reason=facts.unlisted_reason,
         created_by=by,
         created_at=now,
     )
@@ -394,6 +430,8 @@ def append_version(
     change: str,
     reason: str | None,
     on_behalf_of: uuid.UUID | None = None,
+    abrupt_stop_reason: str | None = None,
+    resume_on: dt.date | None = None,
 ) -> PrescriptionRecord:
     """Store `terms` and `status` as the prescription's next version and audit it.
     The author is the caller, or `on_behalf_of` for the scheduler (the clinician
@@ -414,6 +452,11 @@ def append_version(
         reason=reason,
         by=on_behalf_of or caller.require().user_id,
         now=now,
+        carried=replace(
+            VersionFacts.carried_from(current),
+            abrupt_stop_reason=abrupt_stop_reason,
+            resume_on=resume_on,
+        ),
     )
     uow.prescriptions.add_version(rx, version)
     after = _record(rx, version, findings)
@@ -455,10 +498,13 @@ def revise_prescription(
     reason: str | None,
     policy: ReminderPolicy = DEFAULT_POLICY,
     if_version: frozenset[int] | None = None,
+    abrupt_stop_reason: str | None = None,
 ) -> PrescriptionRecord:
     """A change of terms is stored as the next version; the previous one stays, and
     the doses not yet reminded are planned again from the new terms. With
-    `if_version`, only if the prescription is still at one of those versions."""
+    `if_version`, only if the prescription is still at one of those versions.
+    A change that stops a withdrawal-risk drug or cuts it by more than a taper step
+    needs `abrupt_stop_reason` (the abrupt-stop guard)."""
     now = clock()
     with uow:
         load_writable_patient(uow, caller=caller, patient_id=patient_id)
@@ -491,6 +537,8 @@ def revise_prescription(
             new = revise(old, changes)
         if new == old:
             return _record(rx, current, uow.prescriptions.findings([rx.id])[rx.id])
+        stop = revision_stop(old, new)
+        override = guard(uow, kb, current=current, stop=stop, reason=abrupt_stop_reason)
         rec = append_version(
             uow,
             caller=caller,
@@ -501,22 +549,32 @@ def revise_prescription(
             status=Status(rx.status),
             change="revise",
             reason=reason,
+            abrupt_stop_reason=override,
         )
+        if stop is not None and override is not None:
+            audit_override(
+                uow, caller=caller, now=now, rx=rx, current=current, stop=stop, reason=override
+            )
         replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec
 
 
-def _guard_abrupt_stop(kb: KnowledgeBase, current: PrescriptionVersion, abrupt: str) -> None:
-    """Stopping a withdrawal-risk drug at once needs its own, explicit reason
-    (CLINICAL.md 4: the abrupt-stop guard); otherwise it is tapered."""
-    risky = kb.catalog.withdrawal_risks(current.ingredients or ())
-    if risky and not abrupt:
-        why = " ".join(f"{d.name}: {d.withdrawal_risk}" for d in risky)
-        raise Conflict(
-            f"{current.drug} should not be stopped abruptly. {why} Plan a taper, or give "
-            "abrupt_stop_reason to stop it now.",
-            errors={"abrupt_stop_reason": ["Required to stop a withdrawal-risk drug at once."]},
+def _local_today(patient: Patient, now: dt.datetime) -> dt.date:
+    return now.astimezone(zoneinfo.ZoneInfo(patient.timezone)).date()
+
+
+def _check_resume_on(action: Action, resume_on: dt.date | None, *, today: dt.date) -> None:
+    if resume_on is None:
+        return
+    if action is not Action.PAUSE:
+        raise ValidationFailed(
+            "Only a pause takes a resume date.", errors={"resume_on": ["Only for a pause."]}
+        )
+    if resume_on <= today:
+        raise ValidationFailed(
+            "A pause resumes on a later day.",
+            errors={"resume_on": [f"Must be after today ({today}) in the patient's time zone."]},
         )
 
 
@@ -533,15 +591,19 @@ def change_status(
     policy: ReminderPolicy = DEFAULT_POLICY,
     abrupt_stop_reason: str | None = None,
     if_version: frozenset[int] | None = None,
+    resume_on: dt.date | None = None,
 ) -> PrescriptionRecord:
     """Pause, resume or discontinue; each is a new version carrying the reason.
-    Future doses not yet reminded are withdrawn, and planned again on resume.
-    With `if_version`, only if the prescription is still at one of those versions."""
+    Future doses not yet reminded are withdrawn, and planned again on resume (by the
+    scheduler on `resume_on`, for a pause that names it). Discontinuing a
+    withdrawal-risk drug, or pausing it with no `resume_on`, needs
+    `abrupt_stop_reason` (the abrupt-stop guard). With `if_version`, only if the
+    prescription is still at one of those versions."""
     now = clock()
     if not reason.strip():
         raise ValidationFailed("A reason is required.", errors={"reason": ["Must not be blank."]})
     with uow:
-        load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id, lock=True)
         _check_version(rx, if_version)
         try:
@@ -549,9 +611,12 @@ def change_status(
         except TransitionError as exc:
             raise Conflict(str(exc)) from exc
         current = uow.prescriptions.version(rx.id, rx.current_version)
-        abrupt = (abrupt_stop_reason or "").strip()
-        if action is Action.DISCONTINUE:
-            _guard_abrupt_stop(kb, current, abrupt)
+        _check_resume_on(action, resume_on, today=_local_today(ctx.patient, now))
+        stops = action is Action.DISCONTINUE or (action is Action.PAUSE and resume_on is None)
+        stop = status_stop(current.terms(), discontinue=action is Action.DISCONTINUE)
+        override = guard(
+            uow, kb, current=current, stop=stop if stops else None, reason=abrupt_stop_reason
+        )
         rec = append_version(
             uow,
             caller=caller,
@@ -562,22 +627,16 @@ def change_status(
             status=status,
             change=action.value,
             reason=reason.strip(),
+            abrupt_stop_reason=override,
+            resume_on=resume_on,
         )
         if action is Action.DISCONTINUE:
             cancel_with_prescription(
                 uow, caller=caller, now=now, prescription_id=rx.id, reason=reason.strip()
             )
-        if action is Action.DISCONTINUE and abrupt:
-            record(
-                uow,
-                caller=caller,
-                now=now,
-                action=AuditAction.UPDATE,
-                subtype="prescription.abrupt-stop",
-                entity_type="Prescription",
-                entity_id=rx.id,
-                patient_id=rx.patient_id,
-                after={"drug": current.drug, "abrupt_stop_reason": abrupt},
+        if override is not None:
+            audit_override(
+                uow, caller=caller, now=now, rx=rx, current=current, stop=stop, reason=override
             )
         replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()

@@ -78,7 +78,7 @@ def build_world(make: Builders, database: Database) -> World:
 def _pause(client: FlaskClient, w: World) -> None:
     r = client.post(
         f"/v1/patients/{w.patient_id}/prescriptions/{w.rx_id}/pause",
-        json={"reason": "set up a resume"},
+        json={"reason": "set up a resume", "abrupt_stop_reason": "hospital admission"},
         headers=w.team.headers,
     )
     assert r.status_code == 200, r.json
@@ -157,7 +157,7 @@ ENDPOINTS = [
     Endpoint("GET", RX, 200, 200, 404),
     Endpoint("PATCH", RX, 403, 200, 404, _new_dose),
     Endpoint("GET", f"{RX}/versions", 200, 200, 404),
-    Endpoint("POST", f"{RX}/pause", 403, 200, 404, _reason),
+    Endpoint("POST", f"{RX}/pause", 403, 200, 404, _stop),
     Endpoint("POST", f"{RX}/resume", 403, 200, 404, _reason, setup=_pause),
     Endpoint("POST", f"{RX}/discontinue", 403, 200, 404, _stop),
     Endpoint("GET", f"{P}/audit", 403, 200, 404),

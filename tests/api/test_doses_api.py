@@ -327,7 +327,11 @@ def test_a_revised_dose_replans_the_future_and_keeps_the_past(
     clock.now = at("2026-06-11T13:00:00Z")  # after the 2026-06-11 08:00 EDT dose
     r = make.client.patch(
         f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}",
-        json={"dose": {"amount": 5, "unit": "mg"}, "reason": "taper"},
+        json={
+            "dose": {"amount": 5, "unit": "mg"},
+            "reason": "taper",
+            "abrupt_stop_reason": "hyponatraemia",
+        },
         headers=doc.headers,
     )
     assert r.status_code == 200, r.get_json()
@@ -339,7 +343,7 @@ def test_a_revised_dose_replans_the_future_and_keeps_the_past(
     ]
     r = make.client.post(
         f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}/pause",
-        json={"reason": "hold"},
+        json={"reason": "hold", "abrupt_stop_reason": "hyponatraemia"},
         headers=doc.headers,
     )
     assert r.status_code == 200

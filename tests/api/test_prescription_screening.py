@@ -276,7 +276,9 @@ def test_discontinued_prescriptions_are_not_screened_but_paused_ones_are(
     sertraline = make.prescription(doc, pat, drug="sertraline", dose={"amount": 50, "unit": "mg"})
     dose = {"amount": 15, "unit": "mg"}
     pause = make.client.post(
-        rx_url(pat, sertraline["id"], "/pause"), json={"reason": "nausea"}, headers=doc.headers
+        rx_url(pat, sertraline["id"], "/pause"),
+        json={"reason": "nausea", "abrupt_stop_reason": "vomiting"},
+        headers=doc.headers,
     )
     assert pause.status_code == 200
     # A paused prescription may resume, so it is still checked.

@@ -70,7 +70,9 @@ def test_list_filters_by_status(make: Builders) -> None:
     keep = make.prescription(doc, pat)
     held = make.prescription(doc, pat, drug="diazepam", dose={"amount": 5, "unit": "mg"})
     r = make.client.post(
-        rx_url(pat, held["id"], "/pause"), json={"reason": "drowsy"}, headers=doc.headers
+        rx_url(pat, held["id"], "/pause"),
+        json={"reason": "drowsy", "abrupt_stop_reason": "oversedation"},
+        headers=doc.headers,
     )
     assert r.status_code == 200
 
@@ -171,7 +173,7 @@ def test_pause_resume_discontinue_are_versions(make: Builders, count_rows: Count
     rx = make.prescription(doc, pat)
     expected = [("pause", 2, "paused"), ("resume", 3, "active"), ("discontinue", 4, "discontinued")]
     for action, version, status in expected:
-        extra = {"abrupt_stop_reason": "anaphylaxis"} if action == "discontinue" else {}
+        extra = {"abrupt_stop_reason": "anaphylaxis"} if action != "resume" else {}
         r = status_change(make, doc, pat, rx, action, reason=f"why {action}", **extra)
         assert r.status_code == 200, r.get_json()
         got = r.get_json()
@@ -200,8 +202,9 @@ def test_pausing_twice_is_409(make: Builders, count_rows: Count) -> None:
     doc = make.clinician()
     pat = make.patient(doc)
     rx = make.prescription(doc, pat)
-    assert status_change(make, doc, pat, rx, "pause", reason="away").status_code == 200
-    assert_error(status_change(make, doc, pat, rx, "pause", reason="again"), 409)
+    away = {"reason": "away", "resume_on": "2099-01-02"}
+    assert status_change(make, doc, pat, rx, "pause", **away).status_code == 200
+    assert_error(status_change(make, doc, pat, rx, "pause", **away), 409)
     assert count_rows("prescription_versions") == 2
 
 
@@ -263,13 +266,14 @@ def test_stopping_diazepam_without_a_taper_needs_an_abrupt_stop_reason(
     rx = make.prescription(doc, pat, drug="Valium", dose={"amount": 5, "unit": "mg"})
     versions = count_rows("prescription_versions")
     refused = status_change(make, doc, pat, rx, "discontinue", reason="no longer needed")
-    assert_error(refused, 409)
+    assert refused.status_code == 409
     body = refused.get_json()
+    assert [f["kind"] for f in body["findings"]] == ["abrupt-stop"]
     assert "abrupt_stop_reason" in body["errors"]
     assert "diazepam" in body["message"]
     assert count_rows("prescription_versions") == versions
     blank = status_change(make, doc, pat, rx, "discontinue", reason="r", abrupt_stop_reason="  ")
-    assert_error(blank, 409)
+    assert blank.status_code == 409
     stopped = status_change(
         make,
         doc,
@@ -283,7 +287,9 @@ def test_stopping_diazepam_without_a_taper_needs_an_abrupt_stop_reason(
     assert stopped.get_json()["status"] == "discontinued"
     with database.engine.connect() as conn:
         (after,) = conn.execute(
-            text("SELECT after FROM audit_events WHERE subtype = 'prescription.abrupt-stop'")
+            text(
+                "SELECT after FROM audit_events WHERE subtype = 'prescription.abrupt-stop-override'"
+            )
         ).one()
     detail = after if isinstance(after, dict) else json.loads(after)
     assert detail["abrupt_stop_reason"].startswith("paradoxical agitation")
@@ -297,4 +303,5 @@ def test_stopping_a_drug_without_withdrawal_risk_needs_only_a_reason(make: Build
     assert r.status_code == 200, r.get_json()
     # Pausing is not stopping: no abrupt-stop reason is asked for.
     other = make.prescription(doc, pat, drug="diazepam", dose={"amount": 5, "unit": "mg"})
-    assert status_change(make, doc, pat, other, "pause", reason="surgery").status_code == 200
+    paused = status_change(make, doc, pat, other, "pause", reason="surgery", resume_on="2099-01-02")
+    assert paused.status_code == 200, paused.get_json()

@@ -336,7 +336,8 @@ def test_a_tapering_prescription_is_changed_through_its_plan(
     # late step starts that day and the plan moves with it.
     steps = plan["steps"]
     reason = {"reason": "in hospital"}
-    assert make.client.post(f"{url}/pause", json=reason, headers=doc.headers).status_code == 200
+    held = {**reason, "abrupt_stop_reason": "nil by mouth"}
+    assert make.client.post(f"{url}/pause", json=held, headers=doc.headers).status_code == 200
     clock.now = at_london(steps[1]["start_date"], "00:05")
     jobs.advance_tapers()
     assert [s["step_index"] for s in get_plan(make, doc, plan)["step_records"]] == [0]

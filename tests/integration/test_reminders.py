@@ -587,7 +587,7 @@ def test_a_revision_inside_the_lead_time_still_reminds_with_the_new_dose(
     clock.now = at("2026-06-10T11:56:00Z")
     r = make.client.patch(
         f"/v1/patients/{pat.patient_id}/prescriptions/{rx['id']}",
-        json={"dose": {"amount": 5, "unit": "mg"}, "reason": "taper"},
+        json={"dose": {"amount": 5, "unit": "mg"}, "reason": "taper", "abrupt_stop_reason": "QT"},
         headers=doc.headers,
     )
     assert r.status_code == 200, r.get_json()

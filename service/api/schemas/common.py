@@ -128,12 +128,30 @@ class ReasonSchema(StrictSchema):
     reason = text(max_length=2000, required=True, metadata={"description": "Why (audited)."})
 
 
-class DiscontinueSchema(ReasonSchema):
-    abrupt_stop_reason = text(
+def abrupt_stop_reason() -> fields.String:
+    return text(
         max_length=2000,
         load_default=None,
         metadata={
             "description": "Required to stop a withdrawal-risk drug (benzodiazepines, "
-            "antidepressants, opioids...) without a taper: why it must stop now (audited)."
+            "antidepressants, opioids...) without an approved taper plan, or to cut its daily "
+            "dose by more than one taper step (25 %): why it must happen now. Stored on the "
+            "version and audited (prescription.abrupt-stop-override)."
         },
     )
+
+
+class DiscontinueSchema(ReasonSchema):
+    abrupt_stop_reason = abrupt_stop_reason()
+
+
+class PauseSchema(ReasonSchema):
+    resume_on = fields.Date(
+        load_default=None,
+        metadata={
+            "description": "The local date the scheduler resumes the prescription. Without "
+            "it a withdrawal-risk drug is stopped for as long as the pause lasts, which needs "
+            "abrupt_stop_reason."
+        },
+    )
+    abrupt_stop_reason = abrupt_stop_reason()

@@ -61,6 +61,14 @@ class FindingDrugSchema(StrictSchema):
     )
 
 
+class TaperPreviewHintSchema(StrictSchema):
+    endpoint = fields.String(required=True, metadata={"example": "/v1/taper-plans/preview"})
+    settings = fields.Dict(
+        required=True,
+        metadata={"description": "A body for the preview: the current dose, target 0, 10 %."},
+    )
+
+
 class FindingSchema(StrictSchema):
     id = fields.String(
         required=True, metadata={"description": "Stable id; acknowledge major findings by it."}
@@ -83,6 +91,11 @@ class FindingSchema(StrictSchema):
     sources = fields.List(fields.Nested(CitationSchema), required=True)
     allergy = fields.String(allow_none=True, required=True)
     condition = fields.String(allow_none=True, required=True)
+    taper_preview = fields.Nested(
+        TaperPreviewHintSchema,
+        load_default=None,
+        metadata={"description": "abrupt-stop findings: where and how to plan a taper."},
+    )
 
 
 class ResolvedSchema(StrictSchema):

@@ -12,6 +12,7 @@ from service.api.schemas.common import (
     Number,
     PageQuery,
     StrictSchema,
+    abrupt_stop_reason,
     text,
     whole_number,
 )
@@ -165,6 +166,7 @@ class PrescriptionUpdateSchema(StrictSchema):
     end_date = fields.Date(allow_none=True)
     instructions = text(max_length=2000, min_length=0, allow_none=True)
     reason = text(max_length=2000, metadata={"description": "Why the change (audited)."})
+    abrupt_stop_reason = abrupt_stop_reason()
 
 
 class DoseOutSchema(StrictSchema):
@@ -205,7 +207,21 @@ class PrescriptionSchema(StrictSchema):
         required=True,
         metadata={"description": "Catalog entry; null for a confirmed unlisted drug."},
     )
+    drug_name = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The catalog's generic name of what `drug` resolved to."},
+    )
     ingredients = fields.List(fields.String(), required=True)
+    screening = fields.String(
+        required=True,
+        validate=validate.OneOf(["full", "partial"]),
+        metadata={
+            "description": "partial: a confirmed unlisted drug, for which some checks could "
+            "not run (its findings say which)."
+        },
+    )
+    unlisted_reason = fields.String(allow_none=True, required=True)
     findings = fields.List(
         fields.Nested(StoredFindingSchema),
         required=True,
@@ -222,6 +238,16 @@ class PrescriptionSchema(StrictSchema):
         metadata={"description": "What made this version: create, revise, pause, resume..."},
     )
     reason = fields.String(allow_none=True, required=True)
+    abrupt_stop_reason = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Why this version stops or sharply cuts the drug untapered."},
+    )
+    resume_on = fields.Date(
+        allow_none=True,
+        required=True,
+        metadata={"description": "For a pause: the local date it ends."},
+    )
     created_by = fields.UUID(required=True, metadata={"description": "Author of this version."})
     created_at = fields.AwareDateTime(required=True)
     updated_at = fields.AwareDateTime(required=True)
