@@ -30,6 +30,7 @@ from service.usecases.errors import (
     RateLimited,
     TooSoon,
     Unauthenticated,
+    UnresolvedDrug,
     UseCaseError,
     ValidationFailed,
 )
@@ -164,6 +165,8 @@ def handle_use_case_error(error: UseCaseError) -> Response:
     extra: dict[str, Any] | None = None
     if isinstance(error, TooSoon):
         extra = {"next_allowed_at": error.next_allowed_at.astimezone(dt.UTC).isoformat()}
+    if isinstance(error, UnresolvedDrug):
+        extra = {"suggestions": error.suggestions}
     if isinstance(error, InteractionConflict):
         extra = {
             "findings": error.findings,

@@ -17,7 +17,7 @@ from service.api.schemas.interactions import (
     DrugSummarySchema,
 )
 from service.usecases import drugs, interactions
-from service.usecases.screening import finding_json
+from service.usecases.screening import finding_json, suggestion_json
 
 blp = Blueprint(
     "interactions", __name__, url_prefix="/v1", description="Drug catalog and interaction checks"
@@ -58,7 +58,8 @@ class Check(MethodView):
                 for r in result.resolved
             ],
             "unresolved": [
-                {"input": u.input, "suggestions": list(u.suggestions)} for u in result.unresolved
+                {"input": u.input, "suggestions": [suggestion_json(s) for s in u.suggestions]}
+                for u in result.unresolved
             ],
             "knowledge_base_version": result.knowledge_base_version,
         }

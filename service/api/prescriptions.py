@@ -12,7 +12,11 @@ from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
 from service.api.preconditions import ETAG_HEADER, IF_MATCH, etag, if_match
 from service.api.schemas.common import DiscontinueSchema, PageQuery, PauseSchema, ReasonSchema
-from service.api.schemas.interactions import InteractionConflictSchema
+from service.api.schemas.interactions import (
+    ChangeConflictSchema,
+    InteractionConflictSchema,
+    UnresolvedDrugSchema,
+)
 from service.api.schemas.prescriptions import (
     PrescriptionCreateSchema,
     PrescriptionQuery,
@@ -61,7 +65,12 @@ class Prescriptions(MethodView):
         schema=InteractionConflictSchema,
         description="Interaction findings need an override or an acknowledgement.",
     )
-    @errors(blp, *AUTH, 403, 404)
+    @blp.alt_response(
+        422,
+        schema=UnresolvedDrugSchema,
+        description="Invalid input, or a drug the catalog does not resolve (with suggestions).",
+    )
+    @errors(blp, 401, 403, 404)
     def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> Versioned:
         """Prescribe (clinicians on the care team), after an interaction check.
 
@@ -105,8 +114,10 @@ class PrescriptionView(MethodView):
     @blp.doc(parameters=[IF_MATCH])
     @blp.alt_response(
         409,
-        schema=InteractionConflictSchema,
-        description="An abrupt stop or cut of a withdrawal-risk drug (abrupt-stop finding).",
+        schema=ChangeConflictSchema,
+        description="A discontinued prescription, a dose set by a taper plan, an abrupt stop "
+        "or cut of a withdrawal-risk drug (abrupt-stop finding), or a dose above the label's "
+        "maximum (dose-range finding).",
     )
     @errors(blp, *AUTH, 403, 404, 412)
     def patch(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
@@ -117,6 +128,7 @@ class PrescriptionView(MethodView):
         """
         reason = body.pop("reason", None)
         abrupt = body.pop("abrupt_stop_reason", None)
+        screening = body.pop("screening")
         rec = rx.revise_prescription(
             uow=uow(),
             caller=caller(),
@@ -129,6 +141,7 @@ class PrescriptionView(MethodView):
             policy=services().reminders,
             if_version=if_match(),
             abrupt_stop_reason=abrupt,
+            screening=screening,
         )
         return rec, etag(rec.version)
 
@@ -168,7 +181,7 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
         @blp.doc(parameters=[IF_MATCH])
         @blp.alt_response(
             409,
-            schema=InteractionConflictSchema,
+            schema=ChangeConflictSchema,
             description="A wrong status, or an abrupt stop of a withdrawal-risk drug.",
         )
         @errors(blp, *AUTH, 403, 404, 412)

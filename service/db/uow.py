@@ -16,6 +16,7 @@ from service.db.engine import begin_writing, make_engine, make_session_factory
 from service.db.knowledge import KnowledgeRepository
 from service.db.outbox import OutboxRepository
 from service.db.planning import PlanningRepository
+from service.db.record import RecordRepository
 from service.db.repositories import (
     AuditRepository,
     PatientRepository,
@@ -41,6 +42,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     devices: DeviceRepository
     tapers: TaperRepository
+    record: RecordRepository
     login_throttle: LoginThrottle
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
@@ -76,6 +78,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.devices = DeviceRepository(session)
         self.tapers = TaperRepository(session)
+        self.record = RecordRepository(session)
         self.login_throttle = self._db.login_throttle(session)
         return self
 

@@ -126,9 +126,18 @@ class Resolved:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Suggestion:
+    """A catalog entry a misspelt or partial name may mean, and the name it matched."""
+
+    drug_id: str
+    name: str
+    matched_on: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unresolved:
     input: str
-    suggestions: tuple[str, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
 
 
 _UNITS = r"(?:mg|mcg|µg|ug|g|ml|l|%|units?|iu|meq|mmol|mcg/h|mg/ml|mg/5ml|mcg/ml)"
@@ -403,8 +412,9 @@ class Catalog:
                 return p
         return None
 
-    def suggest(self, text: str, *, limit: int = 3) -> tuple[str, ...]:
-        """Catalog names close to a misspelt one ("diazepan" -> diazepam)."""
+    def suggest(self, text: str, *, limit: int = 3) -> tuple[Suggestion, ...]:
+        """Catalog entries close to a misspelt name ("diazepan" -> diazepam), closest
+        first, each with the name (generic, brand or synonym) it matched on."""
         candidates = _candidates(normalize(text))
         probe = candidates[-1] if candidates else ""
         if not probe:
@@ -412,12 +422,14 @@ class Catalog:
         matches = difflib.get_close_matches(probe, list(self._names), n=limit * 3, cutoff=0.75)
         if not matches:
             matches = sorted(n for n in self._names if n.startswith(probe))
-        names: list[str] = []
+        found: dict[str, Suggestion] = {}
         for m in matches:
-            name = self.display_name(self._names[m])
-            if name not in names:
-                names.append(name)
-        return tuple(names[:limit])
+            entry_id = self._names[m]
+            found.setdefault(
+                entry_id,
+                Suggestion(drug_id=entry_id, name=self.display_name(entry_id), matched_on=m),
+            )
+        return tuple(found.values())[:limit]
 
     def resolve_class(self, text: str) -> DrugClass | None:
         """A class named in an allergy list ("penicillins", "sulfa", "NSAIDs")."""
@@ -425,7 +437,8 @@ class Catalog:
         return self.classes[class_id] if class_id else None
 
     def search(self, query: str, *, limit: int) -> list[Drug | Product]:
-        """Entries whose names start with (then contain) the query, for autocomplete."""
+        """Entries whose names start with the query, then those that contain it, then
+        those a misspelling of it may mean (closest first), for autocomplete."""
         q = normalize(query)
         if not q:
             return []
@@ -437,9 +450,12 @@ class Catalog:
             elif q in name:
                 contains.append(entry_id)
         ordered: list[str] = []
-        for entry_id in sorted(starts, key=self.display_name) + sorted(
-            contains, key=self.display_name
-        ):
+        close = [s.drug_id for s in self.suggest(query, limit=limit)]
+        for entry_id in [
+            *sorted(starts, key=self.display_name),
+            *sorted(contains, key=self.display_name),
+            *close,
+        ]:
             if entry_id not in ordered:
                 ordered.append(entry_id)
         return [self.entry(e) for e in ordered[:limit]]

@@ -7,6 +7,7 @@ rules and dose limits are keyed by these codes.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
@@ -63,3 +64,8 @@ def validate_condition(condition: Condition, *, field: str, problems: Problems) 
         problems.add(f"{field}.egfr", f"Must be between 0 and {MAX_EGFR}.")
     if not renal and condition.egfr is not None:
         problems.add(f"{field}.egfr", "Only for renal impairment.")
+
+
+def age_on(born: dt.date, day: dt.date) -> int:
+    """Whole years of age on `day` (a birthday on 29 February counts from 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
-from service.domain.catalog import Catalog
+from service.domain.catalog import Catalog, normalize
 from service.domain.conditions import Condition, ConditionCode
 from service.domain.dosing import DoseLimit
 from service.domain.severity import Severity
@@ -30,6 +30,7 @@ class Kind(enum.StrEnum):
     AGE = "drug-age"
     DOSE_RANGE = "dose-range"
     ABRUPT_STOP = "abrupt-stop"
+    PARTIAL_SCREENING = "partial-screening"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +112,8 @@ class Item:
     name: str
     ingredients: tuple[str, ...]
     prescription_id: str | None = None
+    # A product the patient reports taking without a prescription.
+    reported_product_id: str | None = None
     # Where the prescription is being tapered: its dose now and where the plan goes.
     taper: str | None = None
 
@@ -330,7 +333,7 @@ def _finding_id(kind: Kind, severity: Severity, *parts: str) -> str:
 
 
 def _item_key(item: Item) -> str:
-    return "+".join(sorted(item.ingredients))
+    return "+".join(sorted(item.ingredients)) or normalize(item.input)
 
 
 def _build(
@@ -371,8 +374,10 @@ def single_finding(
     management: str,
     sources: tuple[str, ...],
     condition: str | None = None,
+    other: Item | None = None,
 ) -> Finding:
-    """A finding about one drug that no rule file holds (a dose limit, for one)."""
+    """A finding about one drug (or a pair, with `other`) that no rule file holds:
+    a dose limit, or what the name of an unlisted drug gives away."""
     match = _Match(
         rule=rule,
         severity=severity,
@@ -382,7 +387,7 @@ def single_finding(
         management=management,
         sources=sources,
     )
-    return _build(kind, [match], (item,), condition=condition)
+    return _build(kind, [match], (item, other) if other else (item,), condition=condition)
 
 
 def _imported_index(rules: Iterable[ImportedRule]) -> Mapping[tuple[str, str], list[ImportedRule]]:

@@ -65,6 +65,16 @@ class ValidationFailed(UseCaseError):
     """Input breaks a rule; `errors` maps field paths to messages."""
 
 
+class UnresolvedDrug(ValidationFailed):
+    """A drug name the catalog does not resolve, with what it may have meant."""
+
+    def __init__(
+        self, message: str, *, errors: Mapping[str, list[str]], suggestions: list[dict[str, str]]
+    ) -> None:
+        super().__init__(message, errors=errors)
+        self.suggestions = suggestions
+
+
 class Unauthenticated(UseCaseError):
     """No valid credentials."""
 

@@ -8,11 +8,15 @@ import uuid
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
-from service.db.tables import Patient, PrescriptionVersion
+from service.db.tables import Patient, PatientCondition, PrescriptionVersion, ReportedProduct
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Role
 from service.domain.catalog import Resolved, Unresolved, normalize
+from service.domain.conditions import Condition, ConditionCode, age_on
+from service.domain.drug_text import name_problem
+from service.domain.errors import Problems
 from service.domain.interactions import (
     Finding,
     ImportedRule,
@@ -27,7 +31,7 @@ from service.domain.taper.changes import current_index
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
-from service.usecases.errors import Forbidden
+from service.usecases.errors import Forbidden, domain_rules
 
 EXTERNAL = "x:"
 
@@ -123,11 +127,57 @@ def taper_notes(uow: UnitOfWork, patient: Patient, now: dt.datetime) -> dict[str
     return notes
 
 
-def patient_facts(kb: KnowledgeBase, patient: Patient) -> PatientFacts:
+def patient_facts(
+    uow: UnitOfWork, kb: KnowledgeBase, patient: Patient, now: dt.datetime
+) -> PatientFacts:
+    """Allergies, pregnancy, coded conditions and today's age, as the checks read them."""
+    today = now.astimezone(zoneinfo.ZoneInfo(patient.timezone)).date()
     return PatientFacts(
         allergies=tuple(resolve_allergy(kb, a) for a in patient.allergies),
         pregnant=patient.pregnant,
+        conditions=tuple(condition_of(c) for c in uow.record.conditions(patient.id)),
+        age=age_on(patient.date_of_birth, today),
     )
+
+
+def condition_of(row: PatientCondition) -> Condition:
+    return Condition(
+        code=ConditionCode(row.code),
+        child_pugh=row.child_pugh,
+        egfr=Decimal(row.egfr) if row.egfr is not None else None,
+    )
+
+
+def reported_items(kb: KnowledgeBase, products: Iterable[ReportedProduct]) -> list[Item]:
+    """What the patient reports taking, as check items (an unlisted product by its name)."""
+    return [
+        Item(
+            input=p.text,
+            name=p.drug_name or p.text,
+            ingredients=tuple(p.ingredients or (external_key(p.text),)),
+            reported_product_id=str(p.id),
+        )
+        for p in products
+    ]
+
+
+def patient_items(
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    patient: Patient,
+    now: dt.datetime,
+    *,
+    exclude: uuid.UUID | None = None,
+) -> list[Item]:
+    """The patient's current drugs: prescriptions not discontinued (with where a taper
+    has them) and the products they report taking."""
+    rows = [(rx.id, v) for rx, v in uow.prescriptions.regimen(patient.id) if rx.id != exclude]
+    tapers = taper_notes(uow, patient, now)
+    prescribed = [
+        replace(item, taper=tapers.get(item.prescription_id or ""))
+        for item in regimen_items(kb, rows)
+    ]
+    return [*prescribed, *reported_items(kb, uow.record.products(patient.id))]
 
 
 def run_check(
@@ -137,21 +187,16 @@ def run_check(
     new: Sequence[Item],
     patient: Patient | None,
     now: dt.datetime,
+    exclude: uuid.UUID | None = None,
 ) -> list[Finding]:
-    """Check new items against each other and, for a patient, their regimen."""
-    current: list[Item] = []
-    if patient is not None:
-        rows = uow.prescriptions.regimen(patient.id)
-        tapers = taper_notes(uow, patient, now)
-        current = [
-            replace(item, taper=tapers.get(item.prescription_id or ""))
-            for item in regimen_items(kb, ((rx.id, v) for rx, v in rows))
-        ]
+    """Check new items against each other and, for a patient, their current drugs,
+    allergies, conditions and age (`exclude`: a prescription the new item replaces)."""
+    current = patient_items(uow, kb, patient, now, exclude=exclude) if patient else []
     return check(
         kb,
         new=new,
         current=current,
-        patient=patient_facts(kb, patient) if patient else None,
+        patient=patient_facts(uow, kb, patient, now) if patient else None,
         imported=imported_rules(uow, new, current),
     )
 
@@ -167,6 +212,13 @@ def check_interactions(
 ) -> CheckResult:
     """Check drugs by name; with a patient, also against their regimen and record."""
     who = caller.require()
+    problems = Problems()
+    for i, name in enumerate(drugs):
+        problem = name_problem(name)
+        if problem:
+            problems.add(f"drugs.{i}", problem)
+    with domain_rules("A drug name is not safe to check."):
+        problems.raise_if_any()
     # Without a patient nothing is written (no audit of a record read), so the
     # check needs no transaction.
     with uow if patient_id is not None else uow.read_only() as uow:

@@ -15,7 +15,7 @@ from service.domain.abrupt_stop import revision_stop, status_stop
 from service.domain.audit import AuditAction
 from service.domain.catalog import Resolved
 from service.domain.errors import TransitionError
-from service.domain.interactions import Finding, Item, KnowledgeBase
+from service.domain.interactions import Finding, Item, Kind, KnowledgeBase
 from service.domain.prescriptions import (
     Action,
     Dose,
@@ -38,8 +38,9 @@ from service.usecases.errors import (
     ValidationFailed,
     domain_rules,
 )
-from service.usecases.interactions import knowledge_base_version, resolve_name, run_check
+from service.usecases.interactions import knowledge_base_version, patient_facts
 from service.usecases.planning import plan, replan
+from service.usecases.prescribing import check_form, dose_findings, resolve_prescribed, screen
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.screening import Screening, blocking, finding_json, resolution
 from service.usecases.taper_plans import cancel_with_prescription
@@ -178,28 +179,6 @@ def _version_row(
     )
 
 
-def _resolve_drug(
-    uow: UnitOfWork, kb: KnowledgeBase, name: str, screening: Screening
-) -> Resolved | None:
-    found = resolve_name(uow, kb, name)
-    if isinstance(found, Resolved) and found.in_catalog:
-        return found
-    if screening.confirm_unlisted:
-        # An imported dataset may still know the name; its pairs are then checked.
-        return found if isinstance(found, Resolved) else None
-    suggestions = () if isinstance(found, Resolved) else found.suggestions
-    hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
-    raise ValidationFailed(
-        "The drug is not in the catalog.",
-        errors={
-            "drug": [
-                f"{name!r} is not in the drug catalog, so it cannot be checked for "
-                f"interactions.{hint} Send confirm_unlisted: true to prescribe it anyway."
-            ]
-        },
-    )
-
-
 def create_prescription(
     *,
     uow: UnitOfWork,
@@ -211,22 +190,23 @@ def create_prescription(
     screening: Screening | None = None,
     policy: ReminderPolicy = DEFAULT_POLICY,
 ) -> PrescriptionRecord:
-    """Prescribe after an interaction check; see `Screening` for how findings gate it."""
+    """Prescribe after screening the patient's whole record against the drug; see
+    `Screening` for how findings gate it."""
     now = clock()
     screening = screening or Screening()
     with domain_rules("The prescription is not valid."):
         terms = validate_terms(terms)
     with uow:
         ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
-        drug = _resolve_drug(uow, kb, terms.drug, screening)
-        new = [Item(input=terms.drug, name=drug.name, ingredients=drug.ingredients)] if drug else []
-        findings = run_check(uow, kb, new=new, patient=ctx.patient, now=now)
+        drug = resolve_prescribed(uow, kb, terms.drug, screening)
+        check_form(kb, drug, terms)
+        screened = screen(uow, kb, patient=ctx.patient, drug=drug, terms=terms, now=now)
+        findings = screened.findings
         version_label = knowledge_base_version(uow, kb)
         refused = blocking(findings, screening)
         if refused:
             raise InteractionConflict(
-                "The prescription has interaction findings that need an override or an "
-                "acknowledgement.",
+                "The prescription has findings that need an override or an acknowledgement.",
                 findings=[finding_json(kb, f) for f in refused],
                 knowledge_base_version=version_label,
             )
@@ -250,24 +230,25 @@ def create_prescription(
             reason=None,
             by=by,
             now=now,
+            carried=VersionFacts(
+                drug_name=drug.name if drug else None,
+                screening="partial" if screened.partial else "full",
+                unlisted_reason=(screening.unlisted_reason or "").strip() or None
+                if screened.partial
+                else None,
+            ),
         )
         uow.prescriptions.add(rx, version)
-        stored = [
-            PrescriptionFinding(
-                prescription_id=rx.id,
-                finding_id=f.id,
-                kind=f.kind.value,
-                severity=f.severity.value,
-                resolution=resolution(f, screening).value,
-                reason=screening.override_reason if f in screening.overridden([f]) else None,
-                knowledge_base_version=version_label,
-                detail=finding_json(kb, f),
-                created_by=by,
-                created_at=now,
-            )
-            for f in findings
-        ]
-        uow.prescriptions.add_findings(stored)
+        stored = _store_findings(
+            uow,
+            kb,
+            rx=rx,
+            findings=findings,
+            screening=screening,
+            label=version_label,
+            by=by,
+            now=now,
+        )
         rec = _record(rx, version, stored)
         record(
             uow,
@@ -281,9 +262,42 @@ def create_prescription(
             after=_audited(rec),
         )
         _audit_screening(uow, caller=caller, now=now, rx=rx, findings=findings, screening=screening)
+        if screened.partial:
+            _audit_unlisted(uow, caller=caller, now=now, rx=rx, rec=rec, findings=findings)
         plan(uow, kb, policy, now=now, patient_id=patient_id)
         uow.commit()
         return rec
+
+
+def _store_findings(
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    *,
+    rx: Prescription,
+    findings: Sequence[Finding],
+    screening: Screening,
+    label: str,
+    by: uuid.UUID,
+    now: dt.datetime,
+) -> list[PrescriptionFinding]:
+    """The findings raised by this version, with how the prescriber answered each."""
+    stored = [
+        PrescriptionFinding(
+            prescription_id=rx.id,
+            finding_id=f.id,
+            kind=f.kind.value,
+            severity=f.severity.value,
+            resolution=resolution(f, screening).value,
+            reason=screening.override_reason if f in screening.overridden([f]) else None,
+            knowledge_base_version=label,
+            detail=finding_json(kb, f),
+            created_by=by,
+            created_at=now,
+        )
+        for f in findings
+    ]
+    uow.prescriptions.add_findings(stored)
+    return stored
 
 
 def _audit_screening(
@@ -320,6 +334,35 @@ def _audit_screening(
                 "unlisted_drug_confirmed": screening.confirm_unlisted,
             },
         )
+
+
+def _audit_unlisted(
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    now: dt.datetime,
+    rx: Prescription,
+    rec: PrescriptionRecord,
+    findings: Sequence[Finding],
+) -> None:
+    """A prescription the catalog could not screen in full: who confirmed it, why, and
+    which checks could not run."""
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.CREATE,
+        subtype="prescription.unlisted-confirm",
+        entity_type="Prescription",
+        entity_id=rx.id,
+        patient_id=rx.patient_id,
+        after={
+            "drug": rec.drug,
+            "unlisted_reason": rec.unlisted_reason,
+            "screening": rec.screening,
+            "not_checked": [f.mechanism for f in findings if f.kind is Kind.PARTIAL_SCREENING],
+        },
+    )
 
 
 def list_prescriptions(
@@ -499,6 +542,7 @@ def revise_prescription(
     policy: ReminderPolicy = DEFAULT_POLICY,
     if_version: frozenset[int] | None = None,
     abrupt_stop_reason: str | None = None,
+    screening: Screening | None = None,
 ) -> PrescriptionRecord:
     """A change of terms is stored as the next version; the previous one stays, and
     the doses not yet reminded are planned again from the new terms. With
@@ -507,7 +551,7 @@ def revise_prescription(
     needs `abrupt_stop_reason` (the abrupt-stop guard)."""
     now = clock()
     with uow:
-        load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
         rx = _load(uow, patient_id, rx_id, lock=True)
         _check_version(rx, if_version)
         if rx.status == Status.DISCONTINUED.value:
@@ -537,8 +581,34 @@ def revise_prescription(
             new = revise(old, changes)
         if new == old:
             return _record(rx, current, uow.prescriptions.findings([rx.id])[rx.id])
+        dosing = (new.dose, new.schedule, new.route) != (old.dose, old.schedule, old.route)
+        if dosing:
+            check_form(kb, _resolved(kb, current), new)
         stop = revision_stop(old, new)
         override = guard(uow, kb, current=current, stop=stop, reason=abrupt_stop_reason)
+        screening = screening or Screening()
+        findings = _dose_findings(uow, kb, ctx.patient, current, new, now) if dosing else []
+        refused = blocking(findings, screening)
+        if refused:
+            raise InteractionConflict(
+                "The new dose has findings that need an override or an acknowledgement.",
+                findings=[finding_json(kb, f) for f in refused],
+                knowledge_base_version=knowledge_base_version(uow, kb),
+            )
+        if findings:
+            _store_findings(
+                uow,
+                kb,
+                rx=rx,
+                findings=findings,
+                screening=screening,
+                label=knowledge_base_version(uow, kb),
+                by=caller.require().user_id,
+                now=now,
+            )
+            _audit_screening(
+                uow, caller=caller, now=now, rx=rx, findings=findings, screening=screening
+            )
         rec = append_version(
             uow,
             caller=caller,
@@ -558,6 +628,37 @@ def revise_prescription(
         replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec
+
+
+def _resolved(kb: KnowledgeBase, v: PrescriptionVersion) -> Resolved | None:
+    """What the version's drug resolved to when it was prescribed (None if unlisted)."""
+    if v.drug_id is None or (
+        v.drug_id not in kb.catalog.drugs and v.drug_id not in kb.catalog.products
+    ):
+        return None
+    return Resolved(
+        input=v.drug,
+        entry_id=v.drug_id,
+        name=v.drug_name or kb.catalog.display_name(v.drug_id),
+        ingredients=tuple(v.ingredients or ()),
+    )
+
+
+def _dose_findings(
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    patient: Patient,
+    current: PrescriptionVersion,
+    terms: PrescriptionTerms,
+    now: dt.datetime,
+) -> list[Finding]:
+    """The dose-range findings of revised terms (the drug and its interactions are
+    unchanged by a revision)."""
+    drug = _resolved(kb, current)
+    if drug is None:
+        return []
+    item = Item(input=terms.drug, name=drug.name, ingredients=drug.ingredients)
+    return dose_findings(kb, item=item, terms=terms, patient=patient_facts(uow, kb, patient, now))
 
 
 def _local_today(patient: Patient, now: dt.datetime) -> dt.date:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from service.domain.catalog import Suggestion
 from service.domain.interactions import Finding, KnowledgeBase
 from service.domain.severity import Severity
 
@@ -29,6 +30,7 @@ class Screening:
     override_reason: str | None = None
     acknowledge: frozenset[str] = frozenset()
     confirm_unlisted: bool = False
+    unlisted_reason: str | None = None
 
     def overridden(self, findings: Sequence[Finding]) -> list[Finding]:
         if not self.override_reason:
@@ -87,6 +89,11 @@ def finding_json(kb: KnowledgeBase, f: Finding) -> dict[str, Any]:
         "allergy": f.allergy,
         "condition": f.condition,
     }
+
+
+def suggestion_json(s: Suggestion) -> dict[str, str]:
+    """A name the catalog may mean, as 422 bodies and interaction checks give it."""
+    return {"drug_id": s.drug_id, "name": s.name, "matched_on": s.matched_on}
 
 
 def describe(kb: KnowledgeBase, source_id: str) -> dict[str, Any]:

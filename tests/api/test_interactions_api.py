@@ -112,7 +112,11 @@ def test_unresolved_names_come_back_with_suggestions(make: Builders) -> None:
     body = ok(check(make, doc, {"drugs": ["Lexapro", "Valum", "Zzyzxamab"]}))
     unresolved = {u["input"]: u["suggestions"] for u in body["unresolved"]}
     assert set(unresolved) == {"Valum", "Zzyzxamab"}
-    assert "diazepam" in unresolved["Valum"]
+    assert {
+        "drug_id": "diazepam",
+        "name": "diazepam",
+        "matched_on": "valium",
+    } in unresolved["Valum"]
     assert unresolved["Zzyzxamab"] == []
     assert [r["input"] for r in body["resolved"]] == ["Lexapro"]
     assert body["findings"] == []

@@ -44,7 +44,7 @@ def assert_conflict(r: TestResponse) -> dict[str, Any]:
 def assert_unprocessable(r: TestResponse) -> dict[str, list[str]]:
     assert r.status_code == 422, r.get_data(as_text=True)
     body: dict[str, Any] = r.get_json()
-    assert set(body) == {"code", "status", "message", "errors"}
+    assert set(body) - {"suggestions"} == {"code", "status", "message", "errors"}
     return body["errors"]  # type: ignore[no-any-return]
 
 
@@ -211,21 +211,35 @@ def test_unlisted_drug_needs_confirmation(make: Builders, count_rows: Count) -> 
     assert "confirm_unlisted" in " ".join(errors["drug"])
     assert stored(count_rows) == before
 
-    r = prescribe(make, doc, pat, "Zzyzxamab", confirm_unlisted=True)
+    errors = assert_unprocessable(prescribe(make, doc, pat, "Zzyzxamab", confirm_unlisted=True))
+    assert "unlisted_reason" in errors
+    assert stored(count_rows) == before
+
+    r = prescribe(make, doc, pat, "Zzyzxamab", confirm_unlisted=True, unlisted_reason="trial drug")
     assert r.status_code == 201, r.get_json()
     rx = r.get_json()
-    assert rx["drug"] == "Zzyzxamab"
-    assert rx["drug_id"] is None
+    assert (rx["drug"], rx["drug_id"], rx["drug_name"]) == ("Zzyzxamab", None, None)
+    assert (rx["screening"], rx["unlisted_reason"]) == ("partial", "trial drug")
     assert rx["ingredients"] == []
-    assert rx["findings"] == []
+    (partial,) = rx["findings"]
+    assert (partial["kind"], partial["severity"]) == ("partial-screening", "moderate")
+    assert "drug-drug interactions" in partial["mechanism"]
     assert count_rows("prescriptions") == before["prescriptions"] + 1
+    (entry,) = audit(make, doc, pat, "prescription.unlisted-confirm")
+    assert entry["after"]["unlisted_reason"] == "trial drug"
 
 
 def test_misspelt_drug_is_refused_with_a_suggestion(make: Builders, count_rows: Count) -> None:
     doc = make.clinician()
     pat = make.patient(doc)
-    errors = assert_unprocessable(prescribe(make, doc, pat, "diazepan"))
+    r = prescribe(make, doc, pat, "diazepan")
+    errors = assert_unprocessable(r)
     assert "diazepam" in " ".join(errors["drug"])
+    assert r.get_json()["suggestions"][0] == {
+        "drug_id": "diazepam",
+        "name": "diazepam",
+        "matched_on": "diazepam",
+    }
     assert count_rows("prescriptions") == 0
 
 

@@ -607,6 +607,8 @@ def test_a_slow_receiver_makes_the_dispatcher_hand_back_what_it_cannot_send_in_t
     make.prescription(
         doc,
         pat,
+        # Ten times a day, within the label's daily maximum.
+        dose={"amount": 1, "unit": "mg"},
         schedule={"times": [f"{h:02d}:00" for h in range(1, 11)], "as_needed": False},
         start_date="2026-06-10",
     )

@@ -80,8 +80,9 @@ def test_an_unknown_name_is_unresolved_and_suggestions_are_catalog_names() -> No
     assert CATALOG.resolve("flibbertigibbet") is None
     suggestions = CATALOG.suggest("flibbertigibbet")
     assert isinstance(suggestions, tuple)
-    for name in suggestions:
-        assert CATALOG.resolve(name) is not None
+    for s in suggestions:
+        assert CATALOG.resolve(s.matched_on) is not None
+        assert CATALOG.resolve(s.name) is not None
 
 
 @pytest.mark.parametrize(
@@ -92,8 +93,13 @@ def test_misspellings_are_not_resolved_but_suggested(typo: str, expected: str) -
     assert CATALOG.resolve(typo) is None
     suggestions = CATALOG.suggest(typo)
     assert suggestions
-    assert suggestions[0] == expected
+    assert (suggestions[0].drug_id, suggestions[0].name) == (expected, expected)
     assert len(suggestions) <= 3
+
+
+@pytest.mark.parametrize(("typo", "expected"), [("diazepan", "diazepam"), ("Vallium", "diazepam")])
+def test_search_lists_what_a_misspelling_means_first(typo: str, expected: str) -> None:
+    assert CATALOG.search(typo, limit=5)[0].id == expected
 
 
 def test_search_finds_escitalopram_through_its_brand() -> None:

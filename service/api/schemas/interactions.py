@@ -108,9 +108,33 @@ class ResolvedSchema(StrictSchema):
     in_catalog = fields.Boolean(required=True)
 
 
+class SuggestionSchema(StrictSchema):
+    drug_id = fields.String(required=True, metadata={"example": "diazepam"})
+    name = fields.String(required=True, metadata={"example": "diazepam"})
+    matched_on = fields.String(
+        required=True,
+        metadata={"description": "The catalog name (generic, brand or synonym) it is close to."},
+    )
+
+
 class UnresolvedSchema(StrictSchema):
     input = fields.String(required=True)
-    suggestions = fields.List(fields.String(), required=True)
+    suggestions = fields.List(
+        fields.Nested(SuggestionSchema), required=True, metadata={"description": "Closest first."}
+    )
+
+
+class UnresolvedDrugSchema(StrictSchema):
+    """422 for a drug name the catalog does not resolve."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    suggestions = fields.List(
+        fields.Nested(SuggestionSchema),
+        metadata={"description": "For a drug the catalog does not resolve: closest first."},
+    )
 
 
 class CheckResponseSchema(StrictSchema):
@@ -129,11 +153,29 @@ class InteractionConflictSchema(StrictSchema):
     knowledge_base_version = fields.String(required=True)
 
 
+class ChangeConflictSchema(StrictSchema):
+    """409 for a change: a state that does not allow it, or findings it must answer."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    findings = fields.List(
+        fields.Nested(FindingSchema),
+        metadata={"description": "abrupt-stop or dose-range findings to answer, when so."},
+    )
+    knowledge_base_version = fields.String()
+
+
 class DrugQuery(StrictSchema):
     q = text(
         max_length=100,
         required=True,
-        metadata={"description": "Start of a generic, brand or synonym name."},
+        metadata={
+            "description": "A generic, brand or synonym name, or part of one: entries whose "
+            "names start with it come first, then those containing it, then those it may be a "
+            "misspelling of (diazepan lists diazepam first)."
+        },
     )
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
 

@@ -140,8 +140,17 @@ class PrescriptionCreateSchema(StrictSchema):
     confirm_unlisted = Flag(
         load_default=False,
         metadata={
-            "description": ("Prescribe a drug the catalog does not list (it cannot be checked).")
+            "description": "Prescribe a drug the catalog does not list. It is screened as far "
+            "as its name allows (allergy list, the same name already taken, any ingredient or "
+            "class a word of it names); a partial-screening finding says which checks could not "
+            "run, the prescription carries screening: partial, and the confirmation is audited "
+            "(prescription.unlisted-confirm). Needs unlisted_reason."
         },
+    )
+    unlisted_reason = text(
+        max_length=2000,
+        load_default=None,
+        metadata={"description": "Why an unlisted drug is prescribed (with confirm_unlisted)."},
     )
 
     @ma.post_load
@@ -151,6 +160,7 @@ class PrescriptionCreateSchema(StrictSchema):
             override_reason=override["reason"].strip() if override else None,
             acknowledge=frozenset(data.pop("acknowledge")),
             confirm_unlisted=data.pop("confirm_unlisted"),
+            unlisted_reason=data.pop("unlisted_reason"),
         )
         return {"terms": PrescriptionTerms(**data), "screening": screening}
 
@@ -167,6 +177,25 @@ class PrescriptionUpdateSchema(StrictSchema):
     instructions = text(max_length=2000, min_length=0, allow_none=True)
     reason = text(max_length=2000, metadata={"description": "Why the change (audited)."})
     abrupt_stop_reason = abrupt_stop_reason()
+    override = fields.Nested(
+        OverrideSchema,
+        metadata={"description": "Override the new dose's contraindicated and major findings."},
+    )
+    acknowledge = fields.List(
+        text(max_length=32),
+        validate=validate.Length(max=100),
+        metadata={"description": "Ids of the new dose's major findings the prescriber has read."},
+    )
+
+    @ma.post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        override = data.pop("override", None)
+        acknowledge = data.pop("acknowledge", [])
+        data["screening"] = Screening(
+            override_reason=override["reason"].strip() if override else None,
+            acknowledge=frozenset(acknowledge),
+        )
+        return data
 
 
 class DoseOutSchema(StrictSchema):

@@ -1,0 +1,82 @@
+"""The patient's record beyond prescriptions: coded conditions, products they report
+taking, and the current findings of the screening of the whole record."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlmodel import Session, col, select
+
+from service.db.tables import PatientCondition, PatientFinding, ReportedProduct
+
+
+class RecordRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, row: PatientCondition | ReportedProduct | PatientFinding) -> None:
+        self._s.add(row)
+        self._s.flush()
+
+    def conditions(self, patient_id: uuid.UUID) -> list[PatientCondition]:
+        """The conditions in force (not ended), oldest first."""
+        query = (
+            select(PatientCondition)
+            .where(
+                PatientCondition.patient_id == patient_id, col(PatientCondition.ended_at).is_(None)
+            )
+            .order_by(col(PatientCondition.recorded_at), col(PatientCondition.id))
+        )
+        return list(self._s.exec(query))
+
+    def condition(self, patient_id: uuid.UUID, condition_id: uuid.UUID) -> PatientCondition | None:
+        query = select(PatientCondition).where(
+            PatientCondition.id == condition_id, PatientCondition.patient_id == patient_id
+        )
+        return self._s.exec(query).first()
+
+    def products(self, patient_id: uuid.UUID) -> list[ReportedProduct]:
+        """The products the patient still reports taking, oldest first."""
+        query = (
+            select(ReportedProduct)
+            .where(
+                ReportedProduct.patient_id == patient_id, col(ReportedProduct.ended_at).is_(None)
+            )
+            .order_by(col(ReportedProduct.reported_at), col(ReportedProduct.id))
+        )
+        return list(self._s.exec(query))
+
+    def product(self, patient_id: uuid.UUID, product_id: uuid.UUID) -> ReportedProduct | None:
+        query = select(ReportedProduct).where(
+            ReportedProduct.id == product_id, ReportedProduct.patient_id == patient_id
+        )
+        return self._s.exec(query).first()
+
+    def open_findings(
+        self, patient_id: uuid.UUID, *, for_update: bool = False
+    ) -> list[PatientFinding]:
+        """Findings the latest screening still reports, most severe first."""
+        query = (
+            select(PatientFinding)
+            .where(
+                PatientFinding.patient_id == patient_id, col(PatientFinding.resolved_at).is_(None)
+            )
+            .order_by(col(PatientFinding.found_at), col(PatientFinding.finding_id))
+        )
+        if for_update:
+            query = query.with_for_update()
+        return list(self._s.exec(query))
+
+    def finding(self, patient_id: uuid.UUID, row_id: uuid.UUID) -> PatientFinding | None:
+        query = (
+            select(PatientFinding)
+            .where(PatientFinding.id == row_id, PatientFinding.patient_id == patient_id)
+            .with_for_update()
+        )
+        return self._s.exec(query).first()
+
+    def touch(self, rows: Iterable[PatientCondition | ReportedProduct | PatientFinding]) -> None:
+        """Write changed rows now, so that a refusal by the database surfaces here."""
+        self._s.add_all(list(rows))
+        self._s.flush()
