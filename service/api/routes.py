@@ -14,6 +14,7 @@ from service.api import (
     interactions,
     patients,
     prescriptions,
+    record,
     tapers,
     users,
 )
@@ -26,6 +27,7 @@ def register(api: Api) -> None:
         users,
         patients,
         prescriptions,
+        record,
         interactions,
         doses,
         devices,

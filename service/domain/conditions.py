@@ -47,23 +47,23 @@ class Condition:
     egfr: Decimal | None = None
 
 
-def validate_condition(condition: Condition, *, field: str, problems: Problems) -> None:
-    """Problems with one condition, named under `field`."""
+def validate_condition(condition: Condition, *, prefix: str, problems: Problems) -> None:
+    """Problems with one condition, each field named after `prefix` (for a list entry)."""
     hepatic = condition.code is ConditionCode.HEPATIC_IMPAIRMENT
     renal = condition.code is ConditionCode.RENAL_IMPAIRMENT
     if hepatic and condition.child_pugh not in CHILD_PUGH_CLASSES:
         problems.add(
-            f"{field}.child_pugh",
+            f"{prefix}child_pugh",
             f"Hepatic impairment needs its Child-Pugh class: {', '.join(CHILD_PUGH_CLASSES)}.",
         )
     if not hepatic and condition.child_pugh is not None:
-        problems.add(f"{field}.child_pugh", "Only for hepatic impairment.")
+        problems.add(f"{prefix}child_pugh", "Only for hepatic impairment.")
     if renal and condition.egfr is None:
-        problems.add(f"{field}.egfr", "Renal impairment needs the eGFR (mL/min/1.73 m2).")
+        problems.add(f"{prefix}egfr", "Renal impairment needs the eGFR (mL/min/1.73 m2).")
     if condition.egfr is not None and not (0 <= condition.egfr <= MAX_EGFR):
-        problems.add(f"{field}.egfr", f"Must be between 0 and {MAX_EGFR}.")
+        problems.add(f"{prefix}egfr", f"Must be between 0 and {MAX_EGFR}.")
     if not renal and condition.egfr is not None:
-        problems.add(f"{field}.egfr", "Only for renal impairment.")
+        problems.add(f"{prefix}egfr", "Only for renal impairment.")
 
 
 def age_on(born: dt.date, day: dt.date) -> int:

@@ -33,6 +33,7 @@ from service.usecases.errors import (
 )
 from service.usecases.planning import replan
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
+from service.usecases.rescreening import rescreen
 from service.usecases.security import activation_code_hash, new_activation_code
 from service.usecases.taper_plans import reschedule_steps
 
@@ -301,6 +302,11 @@ def update_patient(
             if after.timezone != before.timezone:
                 replan(uow, kb, policy, now=now, patient_id=patient_id, new_zone=True)
                 reschedule_steps(uow, patient_id, zoneinfo.ZoneInfo(after.timezone))
+            screened = ("allergies", "pregnant", "date_of_birth")
+            if any(getattr(after, k) != getattr(before, k) for k in screened):
+                rescreen(
+                    uow, kb, caller=caller, patient=ctx.patient, now=now, cause="patient.update"
+                )
             uow.commit()
         return after
 

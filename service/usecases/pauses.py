@@ -17,6 +17,7 @@ from service.usecases.context import Clock
 from service.usecases.planning import replan
 from service.usecases.prescriptions import append_version
 from service.usecases.reminders import ReminderPolicy
+from service.usecases.rescreening import rescreen
 from service.usecases.taper_steps import SCHEDULER
 
 log = logging.getLogger("medtrack.pauses")
@@ -46,6 +47,11 @@ def _resume(
             reason=f"The pause ended on {current.resume_on}, as planned.",
             on_behalf_of=current.created_by,
         )
+        patient = uow.patients.get(rx.patient_id)
+        if patient is not None:
+            rescreen(
+                uow, kb, caller=SCHEDULER, patient=patient, now=now, cause="prescription.resume"
+            )
         replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return True

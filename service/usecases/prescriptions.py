@@ -42,6 +42,7 @@ from service.usecases.interactions import knowledge_base_version, patient_facts
 from service.usecases.planning import plan, replan
 from service.usecases.prescribing import check_form, dose_findings, resolve_prescribed, screen
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
+from service.usecases.rescreening import Answered, rescreen
 from service.usecases.screening import Screening, blocking, finding_json, resolution
 from service.usecases.taper_plans import cancel_with_prescription
 
@@ -264,6 +265,15 @@ def create_prescription(
         _audit_screening(uow, caller=caller, now=now, rx=rx, findings=findings, screening=screening)
         if screened.partial:
             _audit_unlisted(uow, caller=caller, now=now, rx=rx, rec=rec, findings=findings)
+        rescreen(
+            uow,
+            kb,
+            caller=caller,
+            patient=ctx.patient,
+            now=now,
+            cause="prescription.create",
+            answered=_answers(findings, screening, by),
+        )
         plan(uow, kb, policy, now=now, patient_id=patient_id)
         uow.commit()
         return rec
@@ -625,9 +635,31 @@ def revise_prescription(
             audit_override(
                 uow, caller=caller, now=now, rx=rx, current=current, stop=stop, reason=override
             )
+        rescreen(
+            uow,
+            kb,
+            caller=caller,
+            patient=ctx.patient,
+            now=now,
+            cause="prescription.revise",
+            answered=_answers(findings, screening, caller.require().user_id),
+        )
         replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec
+
+
+def _answers(
+    findings: Sequence[Finding], screening: Screening, by: uuid.UUID
+) -> dict[str, Answered]:
+    """The findings the prescriber answered with this change, as the record keeps them."""
+    answers = {
+        f.id: Answered(by=by, reason="Acknowledged when prescribed.")
+        for f in screening.acknowledged(findings)
+    }
+    for f in screening.overridden(findings):
+        answers[f.id] = Answered(by=by, reason=screening.override_reason or "Overridden.")
+    return answers
 
 
 def _resolved(kb: KnowledgeBase, v: PrescriptionVersion) -> Resolved | None:
@@ -739,6 +771,9 @@ def change_status(
             audit_override(
                 uow, caller=caller, now=now, rx=rx, current=current, stop=stop, reason=override
             )
+        rescreen(
+            uow, kb, caller=caller, patient=ctx.patient, now=now, cause=f"prescription.{action}"
+        )
         replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec

@@ -17,6 +17,7 @@ SNOOZE = "dose-snooze"
 CARE_TEAM = "missed-dose-care-team"
 TAPER_STEP = "taper-step"
 TAPER_SYMPTOMS = "taper-symptoms-care-team"
+REGIMEN_FINDING = "regimen-finding-care-team"
 DOSE_KINDS = (REMINDER, FOLLOW_UP, SNOOZE)
 
 _EVENT_IDS = uuid.UUID("5b0c7a52-3f7e-4d0e-9a51-7d3f2a9c1e64")

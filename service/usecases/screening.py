@@ -75,6 +75,7 @@ def finding_json(kb: KnowledgeBase, f: Finding) -> dict[str, Any]:
                 "resolved": d.name,
                 "ingredients": list(d.ingredients),
                 "prescription_id": d.prescription_id,
+                "reported_product_id": d.reported_product_id,
                 "taper": d.taper,
             }
             for d in f.drugs

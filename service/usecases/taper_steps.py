@@ -34,6 +34,7 @@ from service.usecases.context import Caller, Clock
 from service.usecases.planning import replan
 from service.usecases.prescriptions import append_version
 from service.usecases.reminders import TAPER_STEP, ReminderPolicy
+from service.usecases.rescreening import rescreen
 from service.usecases.taper_plans import (
     ACTIVE,
     APPROVED,
@@ -285,6 +286,7 @@ def _advance_plan(
                 uow, run, COMPLETED, "complete", "The last step has started.", run.current.plan
             )
         if started:
+            rescreen(uow, kb, caller=SCHEDULER, patient=patient, now=now, cause="taper-step")
             replan(uow, kb, policy, now=now, prescription_id=rx.id)
             uow.outbox.add_messages([_message(run, started[-1], patient.user_id)])
         schedule_next(plan, run.current.plan, run.zone, recorded)

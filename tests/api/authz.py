@@ -28,6 +28,9 @@ WRITTEN_TABLES = (
     "notifications",
     "taper_plans",
     "taper_plan_versions",
+    "patient_conditions",
+    "reported_products",
+    "patient_findings",
 )
 # Rows a denied request could change in place (status, removal, record fields).
 WATCHED_TABLES = (*WRITTEN_TABLES, "patients", "users")
@@ -44,6 +47,9 @@ class World:
     rx_id: str
     prn_rx_id: str
     database: Database
+    condition_id: str
+    product_id: str
+    finding_id: str
 
     @property
     def patient_id(self) -> uuid.UUID:
@@ -70,8 +76,30 @@ def build_world(make: Builders, database: Database) -> World:
         headers=admin.headers,
     )
     assert r.status_code == 201, r.json
+    base = f"/v1/patients/{patient.patient_id}"
+    condition = make.client.post(
+        f"{base}/conditions", json={"code": "history-of-falls"}, headers=team.headers
+    ).json
+    # St John's wort with the escitalopram prescribed: a current finding to acknowledge.
+    product = make.client.post(
+        f"{base}/reported-products", json={"name": "St John's wort"}, headers=patient.headers
+    ).json
+    assert condition is not None
+    assert product is not None
+    (finding,) = [f for f in product["findings"] if f["severity"] == "major"]
     return World(
-        patient, team, second, outsider, other_patient, admin, rx["id"], prn["id"], database
+        patient,
+        team,
+        second,
+        outsider,
+        other_patient,
+        admin,
+        rx["id"],
+        prn["id"],
+        database,
+        condition["id"],
+        product["id"],
+        finding["id"],
     )
 
 
@@ -106,6 +134,9 @@ class Endpoint:
             self.rule.replace("<uuid:patient_id>", str(patient_id or w.patient_id))
             .replace("<uuid:rx_id>", w.prn_rx_id if self.prn else w.rx_id)
             .replace("<uuid:clinician_id>", str(w.second.id))
+            .replace("<uuid:condition_id>", w.condition_id)
+            .replace("<uuid:product_id>", w.product_id)
+            .replace("<string:finding_id>", w.finding_id)
         ) + self.query
 
     def call(
@@ -166,6 +197,14 @@ ENDPOINTS = [
     Endpoint("GET", f"{P}/adherence", 200, 200, 404, query=WINDOW),
     Endpoint("GET", f"{P}/adherence.csv", 200, 200, 404, query=WINDOW, json=False),
     Endpoint("POST", f"{RX}/taper-plans", 403, 201, 404, body=lambda w: TAPER),
+    Endpoint("GET", f"{P}/conditions", 200, 200, 404),
+    Endpoint("POST", f"{P}/conditions", 403, 201, 404, body=lambda w: {"code": "long-qt"}),
+    Endpoint("POST", f"{P}/conditions/<uuid:condition_id>/end", 403, 200, 404, _reason),
+    Endpoint("GET", f"{P}/reported-products", 200, 200, 404),
+    Endpoint("POST", f"{P}/reported-products", 201, 201, 404, body=lambda w: {"name": "kava"}),
+    Endpoint("POST", f"{P}/reported-products/<uuid:product_id>/end", 200, 200, 404),
+    Endpoint("GET", f"{P}/findings", 200, 200, 404),
+    Endpoint("POST", f"{P}/findings/<string:finding_id>/acknowledge", 403, 200, 404, _reason),
 ]
 ENDPOINT_IDS = [e.id for e in ENDPOINTS]
 

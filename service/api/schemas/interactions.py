@@ -51,6 +51,11 @@ class FindingDrugSchema(StrictSchema):
         required=True,
         metadata={"description": "The patient's prescription this drug comes from, if any."},
     )
+    reported_product_id = fields.String(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "The product the patient reports taking, if it is one."},
+    )
     taper = fields.String(
         allow_none=True,
         load_default=None,

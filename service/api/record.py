@@ -1,0 +1,201 @@
+"""The patient's conditions, the products they report taking, and the current
+findings of the screening of their whole record."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.api.context import caller, require_auth, services, uow
+from service.api.docs import AUTH, errors
+from service.api.schemas.common import PageQuery
+from service.api.schemas.interactions import UnresolvedDrugSchema
+from service.api.schemas.record import (
+    AcknowledgeSchema,
+    ConditionCreateSchema,
+    ConditionSchema,
+    EndSchema,
+    PatientFindingSchema,
+    ProductCreateSchema,
+    ProductSchema,
+)
+from service.usecases import record
+from service.usecases.record import ConditionView, FindingView, ProductView
+
+blp = Blueprint(
+    "record",
+    __name__,
+    url_prefix="/v1/patients/<uuid:patient_id>",
+    description="Conditions, reported products and current findings",
+)
+
+
+@blp.route("/conditions")
+class Conditions(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, ConditionSchema(many=True))
+    @errors(blp, *AUTH, 404)
+    def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[ConditionView]:
+        """The patient's coded conditions in force."""
+        return record.list_conditions(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+
+    @blp.arguments(ConditionCreateSchema)
+    @blp.response(201, ConditionSchema)
+    @errors(blp, *AUTH, 403, 404)
+    def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> ConditionView:
+        """Record a condition (care team); one of the same code is replaced and kept.
+
+        Hepatic impairment takes its Child-Pugh class, renal impairment its eGFR. The
+        whole record is screened again; new major or contraindicated findings reach the
+        care team.
+        """
+        return record.add_condition(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            kb=services().knowledge,
+            patient_id=patient_id,
+            condition=body["condition"],
+            note=body["note"],
+        )
+
+
+@blp.route("/conditions/<uuid:condition_id>/end")
+class EndCondition(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(EndSchema)
+    @blp.response(200, ConditionSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(
+        self, body: dict[str, Any], patient_id: uuid.UUID, condition_id: uuid.UUID
+    ) -> ConditionView:
+        """End a condition that no longer applies (care team); it stays on record."""
+        return record.end_condition(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            kb=services().knowledge,
+            patient_id=patient_id,
+            condition_id=condition_id,
+            reason=body["reason"],
+        )
+
+
+@blp.route("/reported-products")
+class Products(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, ProductSchema(many=True))
+    @errors(blp, *AUTH, 404)
+    def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[ProductView]:
+        """What the patient takes without a prescription, as they or the care team report it."""
+        return record.list_products(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+
+    @blp.arguments(ProductCreateSchema)
+    @blp.response(201, ProductSchema)
+    @blp.alt_response(
+        422,
+        schema=UnresolvedDrugSchema,
+        description="Invalid input, or a name the catalog does not resolve (with suggestions).",
+    )
+    @errors(blp, 401, 403, 404)
+    def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> ProductView:
+        """Report a product taken without a prescription (the patient, or the care team).
+
+        It is screened against the regimen, the conditions and the other products; the
+        answer lists the findings that involve it, and one at major or above reaches the
+        care team.
+        """
+        return record.add_product(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            kb=services().knowledge,
+            patient_id=patient_id,
+            name=body["name"],
+            how_often=body["how_often"],
+            note=body["note"],
+            confirm_unlisted=body["confirm_unlisted"],
+        )
+
+
+@blp.route("/reported-products/<uuid:product_id>/end")
+class EndProduct(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, ProductSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, patient_id: uuid.UUID, product_id: uuid.UUID) -> ProductView:
+        """Record that the patient no longer takes it; it stays on record."""
+        return record.end_product(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            kb=services().knowledge,
+            patient_id=patient_id,
+            product_id=product_id,
+        )
+
+
+@blp.route("/findings")
+class Findings(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, PatientFindingSchema(many=True))
+    @errors(blp, *AUTH, 404)
+    def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[FindingView]:
+        """Current findings of the whole record, most severe first.
+
+        Re-screened on every change to allergies, pregnancy, date of birth, conditions,
+        reported products or the regimen; each says when it was found, by which change,
+        and who acknowledged it, when and why.
+        """
+        return record.list_findings(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+
+
+@blp.route("/findings/<string:finding_id>/acknowledge")
+class Acknowledge(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(AcknowledgeSchema)
+    @blp.response(200, PatientFindingSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, body: dict[str, Any], patient_id: uuid.UUID, finding_id: str) -> FindingView:
+        """Acknowledge a current finding with a reason (a clinician on the care team)."""
+        return record.acknowledge_finding(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            patient_id=patient_id,
+            finding_id=finding_id,
+            reason=body["reason"].strip(),
+        )
