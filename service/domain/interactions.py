@@ -1,4 +1,4 @@
-"""Interaction checking over a knowledge base (CLINICAL.md section 2).
+"""Interaction checking over a knowledge base (docs/clinical.md, "Interaction checking").
 
 Pure: the caller resolves names, loads the patient's regimen and any imported
 pair rules, and passes them in. One pair of drugs (as entered) yields at most

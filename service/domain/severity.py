@@ -1,4 +1,4 @@
-"""Alert tiers for interaction findings (CLINICAL.md section 2)."""
+"""Alert tiers for interaction findings (docs/clinical.md, "Interaction checking")."""
 
 from __future__ import annotations
 

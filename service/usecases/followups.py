@@ -1,5 +1,6 @@
 """Following up doses not logged: mark them missed, and tell the care team when a
-withdrawal-risk drug is missed or several doses in a row are (CLINICAL.md 3)."""
+withdrawal-risk drug is missed or several doses in a row are (docs/clinical.md, "Dose
+schedules and reminders")."""
 
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ def _care_team_rows(
 
 def follow_up_missed(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -> FollowUpSummary:
     """Mark doses not logged in time as missed; tell the care team when a
-    withdrawal-risk drug is missed, or several doses in a row (CLINICAL.md 3)."""
+    withdrawal-risk drug is missed, or several doses in a row (docs/clinical.md, "Dose
+    schedules and reminders")."""
     now = clock()
     summary = FollowUpSummary()
     with uow:

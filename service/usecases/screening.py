@@ -1,4 +1,4 @@
-"""How interaction findings gate a new prescription (CLINICAL.md section 2 policy).
+"""How interaction findings gate a new prescription (docs/clinical.md, "Interaction checking").
 
 Contraindicated findings refuse the prescription unless a clinician overrides
 with a reason; major findings need each finding acknowledged by id (or an

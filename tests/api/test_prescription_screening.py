@@ -1,4 +1,5 @@
-"""Interaction screening of new prescriptions over the API (CLINICAL.md section 2).
+"""Interaction screening of new prescriptions over the API (docs/clinical.md,
+"Interaction checking").
 
 Contraindicated findings refuse the prescription (409) unless overridden with a
 reason; major findings need an acknowledgement by id; moderate and minor findings

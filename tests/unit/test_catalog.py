@@ -1,4 +1,5 @@
-"""The drug catalog: name resolution, suggestions, classes and curated data (CLINICAL.md s1)."""
+"""The drug catalog: name resolution, suggestions, classes and curated data
+(docs/clinical.md, "Catalog")."""
 
 from __future__ import annotations
 
@@ -197,7 +198,7 @@ def test_every_drug_has_at_least_one_class() -> None:
 def test_implied_classes_are_added() -> None:
     assert {"benzodiazepine", "cns-depressant"} <= CATALOG.drugs["diazepam"].classes
     assert {"ace-inhibitor", "raas-blocker"} <= CATALOG.drugs["lisinopril"].classes
-    # curated mechanism classes reach beyond ATC groups (CLINICAL.md section 1)
+    # curated mechanism classes reach beyond ATC groups (docs/clinical.md, "Catalog")
     assert "maoi" in CATALOG.drugs["linezolid"].classes
     assert "maoi" in CATALOG.drugs["methylene-blue"].classes
     assert "benzodiazepine" in CATALOG.drugs["clonazepam"].classes

@@ -1,4 +1,5 @@
-"""Interaction checking against the shipped knowledge base (CLINICAL.md section 2)."""
+"""Interaction checking against the shipped knowledge base (docs/clinical.md,
+"Interaction checking")."""
 
 from __future__ import annotations
 
@@ -299,7 +300,7 @@ NEGATIVE: list[tuple[str, str, Severity | None]] = [
     # no nitrate: nothing with a PDE5 inhibitor beyond the alpha-blocker note
     ("sildenafil", "amlodipine", MINOR),
     ("Viagra", "Flomax", MODERATE),
-    # escitalopram + diazepam is moderate (CLINICAL.md), not more
+    # escitalopram + diazepam is moderate (docs/clinical.md), not more
     ("Lexapro", "Valium", MODERATE),
     # a loop diuretic with lithium is moderate, a thiazide major
     ("lithium", "furosemide", MODERATE),

@@ -1,7 +1,7 @@
 """Commonly prescribed drugs added in drugs/common.yaml and the label-derived rules of
 rules/labels.yaml: the drugs resolve by generic and brand name, every rule fires at
 its own severity on a representative pair, and related pairs the labels leave alone
-stay quiet (CLINICAL.md sections 1-2)."""
+stay quiet (docs/clinical.md, "Catalog" and "Interaction checking")."""
 
 from __future__ import annotations
 

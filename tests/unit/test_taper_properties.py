@@ -1,4 +1,4 @@
-"""Taper planner invariants (CLINICAL.md section 4) as Hypothesis properties."""
+"""Taper planner invariants (docs/clinical.md, "Taper planner") as Hypothesis properties."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 `plan_taper(settings)` turns a start dose, a target, an algorithm (linear, percent,
 hyperbolic or manual) and the formulations a patient has into dated steps, each
 with what to take at each time of day, flagged where a clinician must approve.
-CLINICAL.md section 4 lists the invariants it holds.
+docs/clinical.md, "Taper planner" lists the invariants it holds.
 """
 
 from service.domain.taper.formulations import (

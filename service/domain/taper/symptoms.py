@@ -1,4 +1,5 @@
-"""Short withdrawal self-report scales for patients during a taper (CLINICAL.md 4).
+"""Short withdrawal self-report scales for patients during a taper (docs/clinical.md,
+"Taper planner").
 
 Each scale is a handful of items a patient rates on a phone in under a minute,
 taken from the established instrument for the drug's class: CIWA-B for
