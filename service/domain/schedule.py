@@ -30,7 +30,8 @@ _ONE_DAY = dt.timedelta(days=1)
 _DAYS_BEFORE_WINDOW = dt.timedelta(days=1)
 _DAYS_AFTER_WINDOW = dt.timedelta(days=1)
 # docs/clinical.md, "Dose schedules and reminders": "a maximum per day" for as-needed
-# doses, read as any rolling 24 hours so that doses clustered around midnight cannot reach twice it.
+# doses, read as any rolling 24 hours so that doses clustered around midnight cannot
+# reach twice it.
 ROLLING_DAY = dt.timedelta(hours=24)
 
 
