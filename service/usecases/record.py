@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from service.db.tables import PatientCondition, PatientFinding, ReportedProduct
 from service.db.uow import UnitOfWork
@@ -30,6 +31,8 @@ from service.usecases.interactions import resolve_name
 from service.usecases.prescribing import check_name
 from service.usecases.rescreening import rescreen
 from service.usecases.screening import suggestion_json
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,18 +160,40 @@ def list_conditions(
     limit: int = 50,
     offset: int = 0,
 ) -> list[ConditionView]:
+    rows = _read(
+        uow,
+        caller,
+        clock,
+        patient_id,
+        "condition.list",
+        "PatientCondition",
+        lambda u: u.record.conditions(patient_id),
+    )
+    return [_condition_view(c) for c in rows[offset : offset + limit]]
+
+
+def _read(
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID,
+    subtype: str,
+    entity_type: str,
+    load: Callable[[UnitOfWork], list[T]],
+) -> list[T]:
+    """The rows of one part of the record, for whoever may read it; the read is audited."""
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
-        rows = uow.record.conditions(patient_id)
+        rows = load(uow)
         record_read(
             uow,
             caller=caller,
             clock=clock,
-            subtype="condition.list",
-            entity_type="PatientCondition",
+            subtype=subtype,
+            entity_type=entity_type,
             patient_id=patient_id,
         )
-        return [_condition_view(c) for c in rows[offset : offset + limit]]
+        return rows
 
 
 def add_condition(
@@ -294,18 +319,16 @@ def list_products(
     limit: int = 50,
     offset: int = 0,
 ) -> list[ProductView]:
-    with uow:
-        load_readable_patient(uow, caller=caller, patient_id=patient_id)
-        rows = uow.record.products(patient_id)
-        record_read(
-            uow,
-            caller=caller,
-            clock=clock,
-            subtype="reported-product.list",
-            entity_type="ReportedProduct",
-            patient_id=patient_id,
-        )
-        return [_product_view(p) for p in rows[offset : offset + limit]]
+    rows = _read(
+        uow,
+        caller,
+        clock,
+        patient_id,
+        "reported-product.list",
+        "ReportedProduct",
+        lambda u: u.record.products(patient_id),
+    )
+    return [_product_view(p) for p in rows[offset : offset + limit]]
 
 
 def _resolve_product(
@@ -432,19 +455,17 @@ def list_findings(
     offset: int = 0,
 ) -> list[FindingView]:
     """The findings the latest screening of the whole record holds, most severe first."""
-    with uow:
-        load_readable_patient(uow, caller=caller, patient_id=patient_id)
-        rows = uow.record.open_findings(patient_id)
-        record_read(
-            uow,
-            caller=caller,
-            clock=clock,
-            subtype="finding.list",
-            entity_type="PatientFinding",
-            patient_id=patient_id,
-        )
-        views = [finding_view(r) for r in rows]
-        return sorted(views, key=_severity_order)[offset : offset + limit]
+    rows = _read(
+        uow,
+        caller,
+        clock,
+        patient_id,
+        "finding.list",
+        "PatientFinding",
+        lambda u: u.record.open_findings(patient_id),
+    )
+    views = sorted((finding_view(r) for r in rows), key=_severity_order)
+    return views[offset : offset + limit]
 
 
 def _severity_order(v: FindingView) -> tuple[int, str, str]:

@@ -113,6 +113,15 @@ class ResolvedSchema(StrictSchema):
     in_catalog = fields.Boolean(required=True)
 
 
+class ErrorBodySchema(StrictSchema):
+    """The one error shape, which the schemas below extend."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
 class SuggestionSchema(StrictSchema):
     drug_id = fields.String(required=True, metadata={"example": "diazepam"})
     name = fields.String(required=True, metadata={"example": "diazepam"})
@@ -129,13 +138,9 @@ class UnresolvedSchema(StrictSchema):
     )
 
 
-class UnresolvedDrugSchema(StrictSchema):
+class UnresolvedDrugSchema(ErrorBodySchema):
     """422 for a drug name the catalog does not resolve."""
 
-    code = fields.Integer(required=True)
-    status = fields.String(required=True)
-    message = fields.String(required=True)
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     suggestions = fields.List(
         fields.Nested(SuggestionSchema),
         metadata={"description": "For a drug the catalog does not resolve: closest first."},
@@ -149,22 +154,14 @@ class CheckResponseSchema(StrictSchema):
     knowledge_base_version = fields.String(required=True)
 
 
-class InteractionConflictSchema(StrictSchema):
-    code = fields.Integer(required=True)
-    status = fields.String(required=True)
-    message = fields.String(required=True)
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+class InteractionConflictSchema(ErrorBodySchema):
     findings = fields.List(fields.Nested(FindingSchema), required=True)
     knowledge_base_version = fields.String(required=True)
 
 
-class ChangeConflictSchema(StrictSchema):
+class ChangeConflictSchema(ErrorBodySchema):
     """409 for a change: a state that does not allow it, or findings it must answer."""
 
-    code = fields.Integer(required=True)
-    status = fields.String(required=True)
-    message = fields.String(required=True)
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     findings = fields.List(
         fields.Nested(FindingSchema),
         metadata={"description": "abrupt-stop or dose-range findings to answer, when so."},

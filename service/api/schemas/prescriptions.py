@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -118,6 +119,32 @@ class OverrideSchema(StrictSchema):
             raise ma.ValidationError("Must not be blank.")
 
 
+def override_field() -> fields.Nested:
+    return fields.Nested(
+        OverrideSchema,
+        load_default=None,
+        metadata={"description": "Override every contraindicated and major finding with a reason."},
+    )
+
+
+def acknowledge_field() -> fields.List[str]:
+    return fields.List(
+        text(max_length=32),
+        load_default=list,
+        validate=validate.Length(max=100),
+        metadata={"description": "Ids of the major findings the prescriber has read (audited)."},
+    )
+
+
+def answers(data: dict[str, Any]) -> Screening:
+    """The prescriber's answers to the findings, taken out of the loaded body."""
+    override = data.pop("override")
+    return Screening(
+        override_reason=override["reason"].strip() if override else None,
+        acknowledge=frozenset(data.pop("acknowledge")),
+    )
+
+
 class PrescriptionCreateSchema(StrictSchema):
     drug = text(max_length=200, required=True, metadata={"example": "escitalopram"})
     dose = fields.Nested(DoseSchema, required=True)
@@ -126,17 +153,8 @@ class PrescriptionCreateSchema(StrictSchema):
     start_date = fields.Date(required=True)
     end_date = fields.Date(allow_none=True, load_default=None)
     instructions = text(max_length=2000, min_length=0, allow_none=True, load_default=None)
-    override = fields.Nested(
-        OverrideSchema,
-        load_default=None,
-        metadata={"description": "Override every contraindicated and major finding with a reason."},
-    )
-    acknowledge = fields.List(
-        text(max_length=32),
-        load_default=list,
-        validate=validate.Length(max=100),
-        metadata={"description": "Ids of the major findings the prescriber has read (audited)."},
-    )
+    override = override_field()
+    acknowledge = acknowledge_field()
     confirm_unlisted = Flag(
         load_default=False,
         metadata={
@@ -155,10 +173,8 @@ class PrescriptionCreateSchema(StrictSchema):
 
     @ma.post_load
     def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        override = data.pop("override")
-        screening = Screening(
-            override_reason=override["reason"].strip() if override else None,
-            acknowledge=frozenset(data.pop("acknowledge")),
+        screening = replace(
+            answers(data),
             confirm_unlisted=data.pop("confirm_unlisted"),
             unlisted_reason=data.pop("unlisted_reason"),
         )
@@ -177,24 +193,12 @@ class PrescriptionUpdateSchema(StrictSchema):
     instructions = text(max_length=2000, min_length=0, allow_none=True)
     reason = text(max_length=2000, metadata={"description": "Why the change (audited)."})
     abrupt_stop_reason = abrupt_stop_reason()
-    override = fields.Nested(
-        OverrideSchema,
-        metadata={"description": "Override the new dose's contraindicated and major findings."},
-    )
-    acknowledge = fields.List(
-        text(max_length=32),
-        validate=validate.Length(max=100),
-        metadata={"description": "Ids of the new dose's major findings the prescriber has read."},
-    )
+    override = override_field()
+    acknowledge = acknowledge_field()
 
     @ma.post_load
     def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        override = data.pop("override", None)
-        acknowledge = data.pop("acknowledge", [])
-        data["screening"] = Screening(
-            override_reason=override["reason"].strip() if override else None,
-            acknowledge=frozenset(acknowledge),
-        )
+        data["screening"] = answers(data)
         return data
 
 
