@@ -6,14 +6,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from service.db.engine import begin_writing
 from service.db.tables import PatientCondition, PatientFinding, ReportedProduct
 
 
 class RecordRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
+
+    def serialise(self, patient_id: uuid.UUID) -> None:
+        """One screening of a patient's record at a time: a transaction-scoped advisory
+        lock on PostgreSQL (taken last, after any row lock the change holds), SQLite's
+        write lock there."""
+        begin_writing(self._s)
+        if self._s.connection().dialect.name == "postgresql":
+            key = int.from_bytes(patient_id.bytes[:8], "big", signed=True)
+            self._s.exec(select(func.pg_advisory_xact_lock(key))).one()
 
     def add(self, row: PatientCondition | ReportedProduct | PatientFinding) -> None:
         self._s.add(row)

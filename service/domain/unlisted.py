@@ -126,27 +126,33 @@ def screen_unlisted(
         )
     else:
         missing, checked = ALL_CHECKS, ""
-    findings.append(
-        single_finding(
-            Kind.PARTIAL_SCREENING,
-            rule="unlisted-drug",
-            severity=Severity.MODERATE,
-            item=item,
-            mechanism=(
-                f"{name!r} is not in the drug catalog. Checked: the allergy list and the "
-                f"drugs taken, by name{checked}. Could not run: {', '.join(missing)}."
-            ),
-            effect="Interactions and other problems this drug may have go unreported.",
-            management=(
-                (
-                    f"It resembles {', '.join(resembles)}: if that is what is meant, prescribe "
-                    "it by that name so that it is checked in full. "
-                    if resembles
-                    else ""
-                )
-                + "Otherwise check the product's label and an interaction reference by hand."
-            ),
-            sources=("fda-label",),
-        )
-    )
+    checked = f"the allergy list and the drugs taken, by name{checked}"
+    findings.append(partial_finding(item, checked=checked, missing=missing, resembles=resembles))
     return item, by_severity(findings)
+
+
+def partial_finding(
+    item: Item, *, checked: str, missing: Sequence[str], resembles: Sequence[str] = ()
+) -> Finding:
+    """The finding that says plainly which checks ran on a drug the catalog does not
+    list, and which could not."""
+    hint = (
+        f"It resembles {', '.join(resembles)}: if that is what is meant, prescribe it by "
+        "that name so that it is checked in full. "
+        if resembles
+        else ""
+    )
+    return single_finding(
+        Kind.PARTIAL_SCREENING,
+        rule="unlisted-drug",
+        severity=Severity.MODERATE,
+        item=item,
+        mechanism=(
+            f"{item.input!r} is not in the drug catalog. Checked: {checked}. "
+            f"Could not run: {', '.join(missing)}."
+        ),
+        effect="Interactions and other problems this drug may have go unreported.",
+        management=hint + "Otherwise check the product's label and an interaction reference "
+        "by hand.",
+        sources=("fda-label",),
+    )

@@ -19,7 +19,7 @@ from service.domain.errors import Problems
 from service.domain.interactions import Finding, Item, KnowledgeBase, by_severity, check
 from service.domain.interactions import Patient as PatientFacts
 from service.domain.prescriptions import PrescriptionTerms
-from service.domain.unlisted import screen_unlisted
+from service.domain.unlisted import ALL_CHECKS, partial_finding, screen_unlisted
 from service.usecases.errors import UnresolvedDrug, ValidationFailed, domain_rules
 from service.usecases.interactions import (
     imported_rules,
@@ -136,6 +136,15 @@ def screen(
         imported=imported_rules(uow, [item], current),
     )
     found += dose_findings(kb, item=item, terms=terms, patient=facts)
+    if not drug.in_catalog:
+        # Known only to an imported dataset: its pairs there are all that is checked.
+        found.append(
+            partial_finding(
+                item,
+                checked="its pairs in the imported interaction datasets",
+                missing=[c for c in ALL_CHECKS if c != "drug-drug interactions"],
+            )
+        )
     return Screened(item=item, findings=by_severity(found), partial=not drug.in_catalog)
 
 

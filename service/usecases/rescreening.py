@@ -81,6 +81,7 @@ def rescreen(
 ) -> list[PatientFinding]:
     """Bring the patient's findings up to date; returns the ones newly found."""
     answered = answered or {}
+    uow.record.serialise(patient.id)
     found = {f.id: f for f in current_findings(uow, kb, patient, now)}
     held = {r.finding_id: r for r in uow.record.open_findings(patient.id, for_update=True)}
     gone = [r for fid, r in held.items() if fid not in found]

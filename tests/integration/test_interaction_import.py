@@ -360,3 +360,16 @@ def test_a_drug_known_only_to_an_import_still_needs_confirmation(
     )
     assert r.status_code == 422, r.get_json()
     assert "confirm_unlisted" in " ".join(r.get_json()["errors"]["drug"])
+    r = make.client.post(
+        f"/v1/patients/{pat.patient_id}/prescriptions",
+        json=prescription_body(
+            drug="fooximab", confirm_unlisted=True, unlisted_reason="trial protocol"
+        ),
+        headers=doc.headers,
+    )
+    assert r.status_code == 201, r.get_json()
+    rx = r.get_json()
+    assert (rx["screening"], rx["drug_id"], rx["ingredients"]) == ("partial", None, ["x:fooximab"])
+    (partial,) = [f for f in rx["findings"] if f["kind"] == "partial-screening"]
+    assert "imported interaction datasets" in partial["mechanism"]
+    assert "dose range" in partial["mechanism"]
