@@ -282,3 +282,36 @@ def test_an_unknown_product_gets_suggestions_or_is_recorded_by_name(make: Builde
     )
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["drug_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("setup", "drug", "kind"),
+    [
+        ({"condition": "alcohol-use"}, "diazepam", "drug-condition"),
+        ({"product": "alcohol"}, "diazepam", "drug-drug"),
+        ({"product": "beer"}, "Valium", "drug-drug"),
+        ({"product": "St John's wort"}, "escitalopram", "drug-drug"),
+        ({"product": "Hypericum"}, "Lexapro", "drug-drug"),
+    ],
+)
+def test_what_the_patient_reports_is_checked_when_the_drug_is_prescribed(
+    make: Builders, setup: dict[str, str], drug: str, kind: str
+) -> None:
+    doc = make.clinician()
+    pat = make.patient(doc)
+    if "condition" in setup:
+        add_condition(make, doc, pat, code=setup["condition"])
+    else:
+        r = make.client.post(
+            f"{base(pat)}/reported-products",
+            json={"name": setup["product"], "confirm_unlisted": True},
+            headers=pat.headers,
+        )
+        assert r.status_code == 201, r.get_json()
+        assert r.get_json()["drug_id"] is not None, "resolved through the catalog"
+    body = {**make_rx(), "drug": drug, "dose": {"amount": 5, "unit": "mg"}}
+    r = make.client.post(f"{base(pat)}/prescriptions", json=body, headers=doc.headers)
+    assert r.status_code == 409, r.get_json()
+    (finding,) = [f for f in r.get_json()["findings"] if f["kind"] == kind]
+    assert finding["severity"] in ("major", "contraindicated")
+    assert finding["sources"]
