@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from service.db.batch import in_batch
 from service.db.engine import begin_writing
 from service.db.tables import TaperPlan, TaperPlanVersion, TaperStepRecord, TaperSymptomReport
 
 OPEN = ("draft", "approved", "active", "paused")
 # Plans whose doses the patient is taking, or holding.
 UNDER_WAY = ("approved", "active", "paused")
+_PLANS: Table = TaperPlan.__table__  # type: ignore[attr-defined]
 
 
 def _locked(
@@ -25,6 +32,18 @@ def _locked(
     return query.with_for_update(skip_locked=skip_locked, key_share=True).execution_options(
         populate_existing=True
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanTerms:
+    """What the dose calendar needs of a plan under way: its current version's steps,
+    its status and, when paused, since when (the pause's version, were paused_at
+    ever missing)."""
+
+    prescription_id: uuid.UUID
+    status: str
+    plan: dict[str, Any]
+    paused_at: dt.datetime | None
 
 
 class TaperRepository:
@@ -118,3 +137,40 @@ class TaperRepository:
             .where(TaperPlan.patient_id == patient_id, col(TaperPlan.status).in_(UNDER_WAY))
         )
         return [(plan, version) for plan, version in self._s.exec(query)]
+
+    def plans_under_way(
+        self, prescription_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, PlanTerms]:
+        """The plan under way of each of these prescriptions that has one, with its
+        current version: one query for a whole batch of prescriptions."""
+        if not prescription_ids:
+            return {}
+        v = TaperPlanVersion
+        connection = self._s.connection()
+        query = (
+            core_select(
+                col(TaperPlan.prescription_id),
+                col(TaperPlan.status),
+                col(v.plan),
+                col(TaperPlan.paused_at),
+                col(v.created_at),
+            )
+            .join(
+                v,
+                (col(v.plan_id) == col(TaperPlan.id))
+                & (col(v.version) == col(TaperPlan.current_version)),
+            )
+            .where(
+                in_batch(connection, _PLANS.c.prescription_id, prescription_ids),
+                col(TaperPlan.status).in_(UNDER_WAY),
+            )
+        )
+        return {
+            row[0]: PlanTerms(
+                prescription_id=row[0],
+                status=row[1],
+                plan=row[2],
+                paused_at=(row[3] or row[4]) if row[1] == "paused" else row[3],
+            )
+            for row in connection.execute(query)
+        }

@@ -18,15 +18,13 @@ from service.domain.accounts import Role, can_read_patient
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Schedule, plain_amount
-from service.domain.schedule import (
-    dose_instants,
-    next_prn_allowed,
-)
+from service.domain.schedule import next_prn_allowed
+from service.domain.taper.calendar import planned_doses
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, Forbidden, NotFound, TooSoon, ValidationFailed
-from service.usecases.planning import plan
+from service.usecases.planning import TAPER_UNIT, plan, taper_calendars
 from service.usecases.reminders import SNOOZE, ReminderPolicy, dose_event_id, withdrawal_risk
 
 MAX_WINDOW = dt.timedelta(days=31)
@@ -117,26 +115,29 @@ def _projected(
     end: dt.datetime,
     known: set[uuid.UUID],
 ) -> list[DoseView]:
-    """Doses beyond the planning horizon, as the current terms would plan them."""
+    """Doses beyond the planning horizon, as planning will plan them: from the
+    approved taper plan on the dates it governs, from the current terms otherwise."""
     out: list[DoseView] = []
     zone = zoneinfo.ZoneInfo(patient.timezone)
-    for rx in uow.planning.active_schedules(patient_id=patient.id):
+    schedules = uow.planning.active_schedules(patient_id=patient.id)
+    calendars = taper_calendars(uow, schedules)
+    for rx in schedules:
         schedule = Schedule.from_json(rx.schedule)
-        if schedule.as_needed:
+        calendar = calendars.get(rx.prescription_id)
+        window_start = max(start, rx.version_created_at)
+        if (schedule.as_needed and calendar is None) or window_start >= end:
             continue
-        for d in (
-            dose_instants(
-                schedule,
-                start_date=rx.start_date,
-                end_date=rx.end_date,
-                zone=zone,
-                window_start=max(start, rx.version_created_at),
-                window_end=end,
-            )
-            if max(start, rx.version_created_at) < end
-            else ()
+        for p in planned_doses(
+            schedule,
+            Decimal(rx.dose_amount),
+            calendar,
+            start_date=rx.start_date,
+            end_date=rx.end_date,
+            zone=zone,
+            window_start=window_start,
+            window_end=end,
         ):
-            event_id = dose_event_id(rx.prescription_id, d.at)
+            event_id = dose_event_id(rx.prescription_id, p.instant.at)
             if event_id in known:
                 continue
             out.append(
@@ -144,10 +145,10 @@ def _projected(
                     id=event_id,
                     prescription_id=rx.prescription_id,
                     drug=rx.drug,
-                    dose_amount=plain_amount(schedule.amount_at(d.slot, Decimal(rx.dose_amount))),
-                    dose_unit=rx.dose_unit,
-                    scheduled_at=d.at,
-                    local_time=d.local,
+                    dose_amount=plain_amount(p.amount),
+                    dose_unit=TAPER_UNIT if p.by_plan else rx.dose_unit,
+                    scheduled_at=p.instant.at,
+                    local_time=p.instant.local,
                     status=PENDING,
                     prn=False,
                     taken_at=None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 from service.db.doses import PENDING
@@ -13,34 +14,65 @@ from service.db.planning import ActiveSchedule
 from service.db.uow import UnitOfWork
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Schedule
-from service.domain.schedule import dose_instants
+from service.domain.taper.calendar import TaperCalendar, planned_doses, taper_calendar
 from service.usecases.context import Clock
 from service.usecases.reminders import ReminderPolicy, dose_event_id, withdrawal_risk
+
+# A taper plan's amounts are in mg, as the step's terms are written
+# (service/domain/taper/changes.py, step_terms).
+TAPER_UNIT = "mg"
+
+
+def taper_calendars(
+    uow: UnitOfWork, schedules: Sequence[ActiveSchedule]
+) -> dict[uuid.UUID, TaperCalendar]:
+    """The calendar of each prescription's taper plan under way, by prescription:
+    one query for the whole batch. A pause holds the step of the day it was paused in
+    the patient's zone, the day resuming counts from (taper_plans.resume_taper_plan)."""
+    plans = uow.tapers.plans_under_way([rx.prescription_id for rx in schedules])
+    if not plans:
+        return {}
+    zones = {rx.prescription_id: rx.timezone for rx in schedules}
+    out = {}
+    for rx_id, found in plans.items():
+        paused_on = None
+        if found.paused_at is not None:
+            paused_on = found.paused_at.astimezone(zoneinfo.ZoneInfo(zones[rx_id])).date()
+        calendar = taper_calendar(found.plan, status=found.status, paused_on=paused_on)
+        if calendar is not None:
+            out[rx_id] = calendar
+    return out
 
 
 def _planned_rows(
     kb: KnowledgeBase,
     rx: ActiveSchedule,
+    calendar: TaperCalendar | None,
     *,
     start: dt.datetime,
     end: dt.datetime,
     now: dt.datetime,
     skip: set[tuple[uuid.UUID, dt.date, str]] | None = None,
 ) -> list[dict[str, Any]]:
+    """The rows of the doses due in [start, end): on the dates an approved taper
+    plan governs, its administrations and amounts (in mg), otherwise the terms'."""
     schedule = Schedule.from_json(rx.schedule)
-    if schedule.as_needed or start >= end:
+    if (schedule.as_needed and calendar is None) or start >= end:
         return []
     zone = zoneinfo.ZoneInfo(rx.timezone)
     risk = withdrawal_risk(kb, rx.ingredients)
     rows = []
-    for d in dose_instants(
+    for p in planned_doses(
         schedule,
+        rx.dose_amount,
+        calendar,
         start_date=rx.start_date,
         end_date=rx.end_date,
         zone=zone,
         window_start=start,
         window_end=end,
     ):
+        d = p.instant
         slot = d.slot.strftime("%H:%M")
         if skip and (rx.prescription_id, d.day, slot) in skip:
             continue
@@ -54,8 +86,8 @@ def _planned_rows(
                 "timezone": rx.timezone,
                 "slot": slot,
                 "drug": rx.drug,
-                "dose_amount": schedule.amount_at(d.slot, rx.dose_amount),
-                "dose_unit": rx.dose_unit,
+                "dose_amount": p.amount,
+                "dose_unit": TAPER_UNIT if p.by_plan else rx.dose_unit,
                 "withdrawal_risk": risk,
                 "prn": False,
                 "status": PENDING,
@@ -95,10 +127,21 @@ def _plan_locked(
 ) -> int:
     """Plan the given (locked) prescriptions up to the horizon; returns doses written."""
     until = now + policy.horizon + PLAN_AHEAD
+    calendars = taper_calendars(uow, schedules)
     rows: list[dict[str, Any]] = []
     for rx in schedules:
         start = _window_start(rx, now - policy.catch_up)
-        rows.extend(_planned_rows(kb, rx, start=start, end=until, now=now, skip=skip))
+        rows.extend(
+            _planned_rows(
+                kb,
+                rx,
+                calendars.get(rx.prescription_id),
+                start=start,
+                end=until,
+                now=now,
+                skip=skip,
+            )
+        )
     uow.planning.insert_events(rows, revive=revive)
     uow.planning.set_planned_until([rx.prescription_id for rx in schedules], until)
     return len(rows)

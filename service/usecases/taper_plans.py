@@ -24,6 +24,7 @@ from service.domain.errors import DomainValidationError, Problems
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import PrescriptionTerms, plain_amount
 from service.domain.taper import plan_taper
+from service.domain.taper.calendar import GOVERNING
 from service.domain.taper.changes import (
     MAX_EXTENSION_DAYS,
     current_index,
@@ -40,6 +41,8 @@ from service.usecases.access import PatientContext, load_readable_patient, load_
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock, jsonable
 from service.usecases.errors import Conflict, NotFound, ValidationFailed, domain_rules
+from service.usecases.planning import replan
+from service.usecases.reminders import ReminderPolicy
 from service.usecases.tapers import taper_settings
 
 DRAFT, APPROVED, ACTIVE, PAUSED, COMPLETED, CANCELLED = (
@@ -545,12 +548,22 @@ def _change(
     allowed_from: tuple[str, ...],
     decide: Callable[[_Moment], _Decision],
     reason: str | None,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
 ) -> TaperPlanView:
     """Load the plan for a clinician on the care team, check its status, apply
     `decide(moment) -> (status, plan, approved steps)` as the next version, audit,
-    commit."""
+    plan the prescription's doses again, commit."""
     now = clock()
     with uow:
+        found = uow.tapers.get(plan_id)
+        if found is None:
+            raise NotFound(f"No taper plan {plan_id}.")
+        # The prescription before the plan, in the order discontinuing takes them, so
+        # that the two cannot deadlock.
+        uow.prescriptions.get(
+            patient_id=found.patient_id, rx_id=found.prescription_id, for_update=True
+        )
         plan = uow.tapers.get(plan_id, for_update=True)
         if plan is None:
             raise NotFound(f"No taper plan {plan_id}.")
@@ -573,6 +586,7 @@ def _change(
             zone=zone,
             recorded=frozenset(r.step_index for r in records),
         )
+        governed = plan.status in GOVERNING
         status, plan_json, approved = decide(moment)
         nxt = add_plan_version(
             uow,
@@ -588,6 +602,11 @@ def _change(
             now=now,
         )
         schedule_next(plan, plan_json, zone, moment.recorded)
+        if governed or status in GOVERNING:
+            # The planned doses and their reminders follow the plan's new version at
+            # once (approved, held, moved or ended), as they follow a step the
+            # scheduler starts (docs/clinical.md, "Taper planner").
+            replan(uow, kb, policy, now=now, prescription_id=plan.prescription_id)
         uow.commit()
         return _view(plan, [*versions, nxt], today, records)
 
@@ -600,6 +619,8 @@ def approve_taper_plan(
     plan_id: uuid.UUID,
     approve_flagged: Sequence[int],
     reason: str | None,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
 ) -> TaperPlanView:
     """Approve a draft; every step whose cut exceeds the cap must be listed."""
 
@@ -636,11 +657,20 @@ def approve_taper_plan(
         allowed_from=(DRAFT,),
         decide=decide,
         reason=reason,
+        kb=kb,
+        policy=policy,
     )
 
 
 def pause_taper_plan(
-    *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, reason: str
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    plan_id: uuid.UUID,
+    reason: str,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
 ) -> TaperPlanView:
     """Hold the current dose: no step starts until the plan is resumed."""
 
@@ -657,11 +687,20 @@ def pause_taper_plan(
         allowed_from=(APPROVED, ACTIVE),
         decide=decide,
         reason=reason,
+        kb=kb,
+        policy=policy,
     )
 
 
 def resume_taper_plan(
-    *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, reason: str
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    plan_id: uuid.UUID,
+    reason: str,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
 ) -> TaperPlanView:
     """Carry on where the plan was held: the current step lasts as many days longer
     as the pause did, and every later step moves with it."""
@@ -686,6 +725,8 @@ def resume_taper_plan(
         allowed_from=(PAUSED,),
         decide=decide,
         reason=reason,
+        kb=kb,
+        policy=policy,
     )
 
 
@@ -697,6 +738,8 @@ def extend_taper_plan(
     plan_id: uuid.UUID,
     days: int,
     reason: str | None,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
 ) -> TaperPlanView:
     """More days on the current step (the first, before the plan starts)."""
     if not 1 <= days <= MAX_EXTENSION_DAYS:
@@ -722,6 +765,8 @@ def extend_taper_plan(
         allowed_from=(DRAFT, APPROVED, ACTIVE, PAUSED),
         decide=decide,
         reason=reason,
+        kb=kb,
+        policy=policy,
     )
 
 
@@ -733,6 +778,8 @@ def step_back_taper_plan(
     plan_id: uuid.UUID,
     hold_days: int | None,
     reason: str,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
 ) -> TaperPlanView:
     """Back to the last tolerated dose from tomorrow (the start of a day, like every
     step), held for `hold_days` (default: the plan's interval), then the same cuts
@@ -767,11 +814,20 @@ def step_back_taper_plan(
         allowed_from=(ACTIVE, PAUSED),
         decide=decide,
         reason=reason,
+        kb=kb,
+        policy=policy,
     )
 
 
 def cancel_taper_plan(
-    *, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID, reason: str
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    plan_id: uuid.UUID,
+    reason: str,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
 ) -> TaperPlanView:
     """End the plan; the prescription keeps its current dose."""
 
@@ -787,6 +843,8 @@ def cancel_taper_plan(
         allowed_from=(DRAFT, APPROVED, ACTIVE, PAUSED),
         decide=decide,
         reason=reason,
+        kb=kb,
+        policy=policy,
     )
 
 
