@@ -10,6 +10,7 @@ and a change made under an approved plan is the plan's to govern.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
@@ -128,16 +129,20 @@ def status_stop(terms: PrescriptionTerms, *, discontinue: bool) -> AbruptStop:
     )
 
 
-def suggested_taper(terms: PrescriptionTerms, drug: str) -> dict[str, object]:
-    """The settings a taper preview would start from, for the guard's answer."""
-    daily = average_daily(terms)
-    mg = daily.expressed_in("mg")
-    return {
+def suggested_taper(terms: PrescriptionTerms, drug: str, start: dt.date) -> dict[str, object]:
+    """A body for the taper preview that starts from the current dose on `start`, for the
+    guard's answer (the clinician adjusts it before storing a plan)."""
+    mg = average_daily(terms).expressed_in("mg")
+    settings: dict[str, object] = {
         "drug": drug,
-        "start_dose_mg": str(_rounded(Amount(value=mg, unit="mg")).value) if mg else None,
-        "target_dose_mg": "0",
-        "algorithm": {"kind": "percent", "percent": str(SUGGESTED_PERCENT)},
-        "max_cut_pct": str(DEFAULT_MAX_CUT_PCT),
+        # JSON numbers, as the preview takes them.
+        "start_dose_mg": float(_rounded(Amount(value=mg, unit="mg")).value) if mg else None,
+        "target_dose_mg": 0,
+        "algorithm": {"kind": "percent", "percent": int(SUGGESTED_PERCENT)},
+        "max_cut_pct": int(DEFAULT_MAX_CUT_PCT),
         "interval_days": DEFAULT_INTERVAL_DAYS,
-        "times": [t.strftime("%H:%M") for t in terms.schedule.times] or None,
+        "start_date": start.isoformat(),
     }
+    if terms.schedule.times:
+        settings["times"] = [t.strftime("%H:%M") for t in terms.schedule.times]
+    return settings

@@ -29,7 +29,9 @@ SOURCES = (
 )
 
 
-def _finding(kb: KnowledgeBase, v: PrescriptionVersion, stop: AbruptStop) -> dict[str, Any]:
+def _finding(
+    kb: KnowledgeBase, v: PrescriptionVersion, stop: AbruptStop, today: dt.date
+) -> dict[str, Any]:
     ingredients = tuple(v.ingredients or ())
     risky = kb.catalog.withdrawal_risks(ingredients)
     digest = hashlib.sha256(f"{v.prescription_id}|{v.version}|{stop.kind}".encode())
@@ -62,7 +64,7 @@ def _finding(kb: KnowledgeBase, v: PrescriptionVersion, stop: AbruptStop) -> dic
         "condition": None,
         "taper_preview": {
             "endpoint": PREVIEW_ENDPOINT,
-            "settings": suggested_taper(v.terms(), drug),
+            "settings": suggested_taper(v.terms(), drug, today + dt.timedelta(days=1)),
         },
     }
 
@@ -74,6 +76,7 @@ def guard(
     current: PrescriptionVersion,
     stop: AbruptStop | None,
     reason: str | None,
+    today: dt.date,
 ) -> str | None:
     """None when the change stops nothing that needs a taper; the override reason when
     the clinician gave one; else a refusal (409) carrying an `abrupt-stop` finding."""
@@ -90,7 +93,7 @@ def guard(
     raise InteractionConflict(
         f"{drug} should not be stopped or cut abruptly: {stop.summary} Plan a taper, "
         "or give abrupt_stop_reason to make this change now.",
-        findings=[_finding(kb, current, stop)],
+        findings=[_finding(kb, current, stop, today)],
         knowledge_base_version=knowledge_base_version(uow, kb),
         errors={
             "abrupt_stop_reason": [

@@ -595,7 +595,14 @@ def revise_prescription(
         if dosing:
             check_form(kb, _resolved(kb, current), new)
         stop = revision_stop(old, new)
-        override = guard(uow, kb, current=current, stop=stop, reason=abrupt_stop_reason)
+        override = guard(
+            uow,
+            kb,
+            current=current,
+            stop=stop,
+            reason=abrupt_stop_reason,
+            today=_local_today(ctx.patient, now),
+        )
         screening = screening or Screening()
         findings = _dose_findings(uow, kb, ctx.patient, current, new, now) if dosing else []
         refused = blocking(findings, screening)
@@ -748,7 +755,12 @@ def change_status(
         stops = action is Action.DISCONTINUE or (action is Action.PAUSE and resume_on is None)
         stop = status_stop(current.terms(), discontinue=action is Action.DISCONTINUE)
         override = guard(
-            uow, kb, current=current, stop=stop if stops else None, reason=abrupt_stop_reason
+            uow,
+            kb,
+            current=current,
+            stop=stop if stops else None,
+            reason=abrupt_stop_reason,
+            today=_local_today(ctx.patient, now),
         )
         rec = append_version(
             uow,

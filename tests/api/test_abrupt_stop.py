@@ -64,8 +64,8 @@ def refused(r: TestResponse, kind: str) -> dict[str, Any]:
     hint = finding["taper_preview"]
     assert hint["endpoint"] == "/v1/taper-plans/preview"
     assert hint["settings"]["drug"] == "diazepam"
-    assert hint["settings"]["start_dose_mg"] == "10"
-    assert hint["settings"]["max_cut_pct"] == "25"
+    assert hint["settings"]["start_dose_mg"] == 10
+    assert hint["settings"]["max_cut_pct"] == 25
     assert "/v1/taper-plans/preview" in finding["management"]
     return finding
 
@@ -195,3 +195,15 @@ def test_an_end_date_moved_later_is_not_a_new_stop(make: Builders, clock: Frozen
     assert r.status_code == 200, r.get_json()
     r = make.client.patch(url(pat, rx), json={"end_date": tomorrow(clock)}, headers=doc.headers)
     refused(r, "end-date")
+
+
+def test_the_suggested_taper_is_a_body_the_preview_takes(make: Builders) -> None:
+    doc, pat, rx = on_diazepam(make)
+    r = make.client.post(url(pat, rx, "/discontinue"), json={"reason": "r"}, headers=doc.headers)
+    hint = refused(r, "discontinue")["taper_preview"]
+    preview = make.client.post(hint["endpoint"], json=hint["settings"], headers=doc.headers)
+    assert preview.status_code == 200, preview.get_json()
+    steps = preview.get_json()["steps"]
+    assert steps[0]["daily_dose_mg"] == 10
+    assert steps[-1]["daily_dose_mg"] == 0
+    assert [a["time"] for a in steps[0]["administrations"]] == ["08:00", "20:00"]

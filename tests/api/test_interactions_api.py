@@ -56,7 +56,14 @@ def assert_complete(finding: dict[str, Any]) -> None:
     assert finding["rule"] in finding["rules"]
     assert finding["drugs"]
     for drug in finding["drugs"]:
-        assert set(drug) == {"input", "resolved", "ingredients", "prescription_id", "taper"}
+        assert set(drug) == {
+            "input",
+            "resolved",
+            "ingredients",
+            "prescription_id",
+            "reported_product_id",
+            "taper",
+        }
         assert drug["ingredients"]
     assert finding["sources"]
     for source in finding["sources"]:

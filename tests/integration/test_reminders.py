@@ -349,12 +349,13 @@ def test_two_dispatchers_on_postgresql_send_nothing_twice(
     times = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0,)]
     for _ in range(4):
         pat = make.patient(doc, timezone="UTC")
-        for drug in ("atorvastatin", "metformin", "lisinopril", "levothyroxine", "omeprazole"):
+        for drug in ("atorvastatin", "metformin", "lisinopril", "gabapentin", "omeprazole"):
             make.prescription(
                 doc,
                 pat,
                 drug=drug,
-                dose={"amount": 10, "unit": "mg"},
+                # 24 mg a day: within each label's maximum.
+                dose={"amount": 1, "unit": "mg"},
                 schedule={"times": times, "as_needed": False},
                 start_date="2026-06-10",
             )

@@ -105,7 +105,7 @@ def test_a_stale_if_match_is_412_and_changes_nothing(make: Builders) -> None:
 
     listed = make.client.post(
         f"{path}/pause",
-        json={"reason": "rash"},
+        json={"reason": "rash", "abrupt_stop_reason": "drug rash"},
         headers={**clinician.headers, "If-Match": '"1", "2"'},
     )
     assert (listed.status_code, listed.headers["ETag"]) == (200, '"3"')
