@@ -17,14 +17,19 @@ class RecordRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    def serialise(self, patient_id: uuid.UUID) -> None:
-        """One screening of a patient's record at a time: a transaction-scoped advisory
-        lock on PostgreSQL (taken last, after any row lock the change holds), SQLite's
-        write lock there."""
+    def serialise(self, patient_id: uuid.UUID, *, wait: bool = True) -> bool:
+        """One change to a patient's record at a time, so that re-screenings do not
+        race: a transaction-scoped advisory lock on PostgreSQL, SQLite's write lock
+        there. Changes take it before any row lock, so the two kinds cannot deadlock;
+        the scheduler does not wait for it (`wait=False`: False when it is held)."""
         begin_writing(self._s)
-        if self._s.connection().dialect.name == "postgresql":
-            key = int.from_bytes(patient_id.bytes[:8], "big", signed=True)
+        if self._s.connection().dialect.name != "postgresql":
+            return True
+        key = int.from_bytes(patient_id.bytes[:8], "big", signed=True)
+        if wait:
             self._s.exec(select(func.pg_advisory_xact_lock(key))).one()
+            return True
+        return bool(self._s.exec(select(func.pg_try_advisory_xact_lock(key))).one())
 
     def add(self, row: PatientCondition | ReportedProduct | PatientFinding) -> None:
         self._s.add(row)

@@ -224,6 +224,9 @@ class PrescriptionRepository:
             query = query.with_for_update().execution_options(populate_existing=True)
         return self._s.exec(query).first()
 
+    def patient_of(self, rx_id: uuid.UUID) -> uuid.UUID | None:
+        return self._s.exec(select(Prescription.patient_id).where(Prescription.id == rx_id)).first()
+
     def claim(self, rx_id: uuid.UUID) -> Prescription | None:
         """The prescription, locked for this transaction (FOR NO KEY UPDATE, so rows
         referring to it can still be inserted); None while another transaction
@@ -310,6 +313,24 @@ class PrescriptionRepository:
         for f in self._s.exec(query):
             out[f.prescription_id].append(f)
         return out
+
+    def versions_since(self, rx_id: uuid.UUID, since: dt.datetime) -> list[PrescriptionVersion]:
+        """The versions in force at some time from `since` on (the one in force then,
+        and every later one), oldest first."""
+        mine = PrescriptionVersion.prescription_id == rx_id
+        before = (
+            select(col(PrescriptionVersion.version))
+            .where(mine, col(PrescriptionVersion.created_at) < since)
+            .order_by(col(PrescriptionVersion.version).desc())
+            .limit(1)
+        )
+        first = self._s.exec(before).first() or 1
+        query = (
+            select(PrescriptionVersion)
+            .where(mine, col(PrescriptionVersion.version) >= first)
+            .order_by(col(PrescriptionVersion.version))
+        )
+        return list(self._s.exec(query))
 
     def versions(
         self, rx_id: uuid.UUID, *, limit: int | None = None, offset: int = 0

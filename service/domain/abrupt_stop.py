@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,6 +21,9 @@ from service.domain.prescriptions import PrescriptionTerms, Schedule, plain_amou
 from service.domain.taper.settings import DEFAULT_INTERVAL_DAYS, DEFAULT_MAX_CUT_PCT
 
 HUNDRED = Decimal(100)
+# The window over which cuts add up: the 2025 joint ASAM guideline's ceiling is 25 %
+# every 2 weeks (docs/clinical.md, "The abrupt-stop guard").
+CAP_WINDOW_DAYS = DEFAULT_INTERVAL_DAYS
 # Where the guard suggests a taper start: the usual start of the 2025 joint ASAM
 # guideline (5-10 % every 2-4 weeks), at its upper end, under the 25 % cap.
 SUGGESTED_PERCENT = Decimal(10)
@@ -27,6 +31,7 @@ SUGGESTED_PERCENT = Decimal(10)
 
 class StopKind(enum.StrEnum):
     END_DATE = "end-date"
+    START_DEFERRED = "start-deferred"
     DISCONTINUE = "discontinue"
     OPEN_PAUSE = "open-ended-pause"
     DOSE_CUT = "dose-cut"
@@ -56,10 +61,21 @@ def average_daily(terms: PrescriptionTerms) -> Amount:
     return Amount(value=per_day, unit=terms.dose.unit)
 
 
+def _highest(before: PrescriptionTerms, recent: Sequence[PrescriptionTerms]) -> Amount:
+    """The highest average daily dose among the current terms and those in force
+    within the last cap window, in the current unit."""
+    old = average_daily(before)
+    values = [average_daily(t).expressed_in(old.unit) for t in recent]
+    return Amount(value=max([old.value, *(v for v in values if v is not None)]), unit=old.unit)
+
+
 def _cut(
-    before: PrescriptionTerms, after: PrescriptionTerms, cap_pct: Decimal
+    before: PrescriptionTerms,
+    after: PrescriptionTerms,
+    cap_pct: Decimal,
+    recent: Sequence[PrescriptionTerms],
 ) -> AbruptStop | None:
-    old, new = average_daily(before), average_daily(after)
+    old, new = _highest(before, recent), average_daily(after)
     if old.value <= 0:
         return None
     value = new.expressed_in(old.unit)
@@ -82,7 +98,8 @@ def _cut(
     return AbruptStop(
         kind=StopKind.DOSE_CUT,
         summary=(
-            f"The change cuts the dose from {_rounded(old)} a day to {what}: a cut of "
+            f"The change cuts the dose from {_rounded(old)} a day (the most in the last "
+            f"{CAP_WINDOW_DAYS} days) to {what}: a cut of "
             f"{cut.quantize(Decimal(1))} %, more than one taper step's {cap_pct} %."
         ),
         daily_before=old,
@@ -96,9 +113,27 @@ def _rounded(a: Amount) -> Amount:
 
 
 def revision_stop(
-    before: PrescriptionTerms, after: PrescriptionTerms, *, cap_pct: Decimal = DEFAULT_MAX_CUT_PCT
+    before: PrescriptionTerms,
+    after: PrescriptionTerms,
+    *,
+    today: dt.date,
+    recent: Sequence[PrescriptionTerms] = (),
+    cap_pct: Decimal = DEFAULT_MAX_CUT_PCT,
 ) -> AbruptStop | None:
-    """How a change of terms stops the drug or cuts it too fast, or None."""
+    """How a change of terms stops the drug or cuts it too fast, or None. A cut is
+    measured from the highest daily dose in force over the cap's window (`recent`:
+    the terms of the versions within it), so that several small cuts cannot add up
+    to more than one step's cap."""
+    if before.start_date <= today < after.start_date:
+        return AbruptStop(
+            kind=StopKind.START_DEFERRED,
+            summary=(
+                f"Moving the start to {after.start_date} stops the drug until then, with no taper."
+            ),
+            daily_before=_rounded(average_daily(before)),
+            daily_after=None,
+            cut_pct=HUNDRED,
+        )
     ends = after.end_date is not None and (
         before.end_date is None or after.end_date < before.end_date
     )
@@ -110,7 +145,7 @@ def revision_stop(
             daily_after=None,
             cut_pct=HUNDRED,
         )
-    return _cut(before, after, cap_pct)
+    return _cut(before, after, cap_pct, recent)
 
 
 def status_stop(terms: PrescriptionTerms, *, discontinue: bool) -> AbruptStop:

@@ -15,31 +15,34 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-# Scripts whose letters are confusable with each other (TR39, "mixed-script confusables").
-_CONFUSABLE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+# Characters that pass for others or for nothing: the dotless i and the long s look
+# like i and f (TR39 confusables); blank-looking symbols and spaces other than the
+# plain space hide where a name ends.
+_LOOKALIKES = frozenset("\u0131\u017f\u2800\u3164\uffa0\u115f\u1160\u034f")
 
 
 def name_problem(text: str) -> str | None:
     """Why a drug name is refused, or None."""
     for ch in text:
-        if unicodedata.category(ch) == "Cf" or ch in "\u034f\u115f\u1160\u3164\uffa0":
-            code = f"U+{ord(ch):04X}"
+        category = unicodedata.category(ch)
+        if category == "Cf" or ch in _LOOKALIKES or (category == "Zs" and ch != " "):
             return (
-                f"Contains an invisible or bidirectional control character ({code}); "
+                f"Contains a character that is invisible or passes for another (U+{ord(ch):04X}); "
                 "type the name in plain letters."
             )
-    scripts = {_script(ch) for ch in text if ch.isalpha()} - {None}
+    scripts = sorted({_script(ch) for ch in text if ch.isalpha()})
     if len(scripts) > 1:
         return (
-            f"Mixes letters of the {' and '.join(sorted(s.title() for s in scripts if s))} "
-            "scripts, which can make one name look like another; type it in one script."
+            f"Mixes letters of the {' and '.join(s.title() for s in scripts)} scripts, which "
+            "can make one name look like another; type it in one script."
         )
     return None
 
 
-def _script(ch: str) -> str | None:
-    name = unicodedata.name(ch, "")
-    return next((s for s in _CONFUSABLE_SCRIPTS if name.startswith(s)), None)
+def _script(ch: str) -> str:
+    """The script a letter belongs to, by the first word of its Unicode name (LATIN,
+    GREEK, CYRILLIC, ARMENIAN, CHEROKEE...)."""
+    return unicodedata.name(ch, "UNKNOWN").split()[0]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -264,6 +264,7 @@ def update_patient(
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
         if who.role is Role.ADMIN:
             raise Forbidden("Administrators manage care teams; the care team edits the record.")
+        uow.record.serialise(patient_id)
         denied = forbidden_patient_fields(who, changes)
         if denied:
             raise Forbidden(

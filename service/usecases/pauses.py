@@ -27,6 +27,9 @@ def _resume(
     uow: UnitOfWork, kb: KnowledgeBase, policy: ReminderPolicy, rx_id: uuid.UUID, now: dt.datetime
 ) -> bool:
     with uow:
+        patient_id = uow.prescriptions.patient_of(rx_id)
+        if patient_id is None or not uow.record.serialise(patient_id, wait=False):
+            return False
         rx = uow.prescriptions.claim(rx_id)
         if rx is None or rx.status != Status.PAUSED.value:
             return False

@@ -75,7 +75,7 @@ def resolve_prescribed(
 
 def check_form(kb: KnowledgeBase, drug: Resolved | None, terms: PrescriptionTerms) -> None:
     """Route and unit must fit the drug's formulations, and a strength stated in the
-    drug's text must be the dose (422 naming every problem)."""
+    drug's text must be the dose, or a whole number of it (422 naming every problem)."""
     problems = Problems()
     if drug is not None and drug.in_catalog:
         check_route_and_unit(
@@ -88,7 +88,8 @@ def check_form(kb: KnowledgeBase, drug: Resolved | None, terms: PrescriptionTerm
     stated = stated_strength(terms.drug)
     if stated is not None:
         dose = Amount(value=terms.dose.amount, unit=terms.dose.unit).expressed_in(stated.unit)
-        if dose is not None and dose != stated.amount:
+        # A whole number of units of the strength named (two 10 mg tablets) agrees.
+        if dose is not None and (dose < stated.amount or dose % stated.amount != 0):
             problems.add("drug", f"The name states {stated}, but the dose is {_dose(terms)}.")
             problems.add("dose.amount", f"{_dose(terms)} contradicts the {stated} in the name.")
     with domain_rules("The prescription does not fit the drug."):

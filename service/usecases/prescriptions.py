@@ -11,7 +11,7 @@ from typing import Any
 
 from service.db.tables import Patient, Prescription, PrescriptionFinding, PrescriptionVersion
 from service.db.uow import UnitOfWork
-from service.domain.abrupt_stop import revision_stop, status_stop
+from service.domain.abrupt_stop import CAP_WINDOW_DAYS, revision_stop, status_stop
 from service.domain.audit import AuditAction
 from service.domain.catalog import Resolved
 from service.domain.errors import TransitionError
@@ -199,6 +199,7 @@ def create_prescription(
         terms = validate_terms(terms)
     with uow:
         ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        uow.record.serialise(patient_id)
         drug = resolve_prescribed(uow, kb, terms.drug, screening)
         check_form(kb, drug, terms)
         screened = screen(uow, kb, patient=ctx.patient, drug=drug, terms=terms, now=now)
@@ -223,7 +224,9 @@ def create_prescription(
         version = _version_row(
             rx_id=rx.id,
             drug_id=drug.entry_id if drug and drug.in_catalog else None,
-            ingredients=drug.ingredients if drug else None,
+            # An unlisted drug keeps what its name revealed, so that its withdrawal
+            # risk and interactions still count on every later change.
+            ingredients=screened.item.ingredients or None,
             number=1,
             terms=terms,
             status=Status.ACTIVE,
@@ -508,7 +511,8 @@ def append_version(
         carried=replace(
             VersionFacts.carried_from(current),
             abrupt_stop_reason=abrupt_stop_reason,
-            resume_on=resume_on,
+            # A change made during a pause keeps the date it ends.
+            resume_on=resume_on or (current.resume_on if status is Status.PAUSED else None),
         ),
     )
     uow.prescriptions.add_version(rx, version)
@@ -562,6 +566,7 @@ def revise_prescription(
     now = clock()
     with uow:
         ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        uow.record.serialise(patient_id)
         rx = _load(uow, patient_id, rx_id, lock=True)
         _check_version(rx, if_version)
         if rx.status == Status.DISCONTINUED.value:
@@ -579,7 +584,7 @@ def revise_prescription(
                 },
             )
         tapering = uow.tapers.open_for(rx.id)
-        held = sorted({"dose", "schedule", "end_date"} & set(changes))
+        held = sorted({"dose", "schedule", "start_date", "end_date"} & set(changes))
         if tapering is not None and held:
             raise Conflict(
                 f"This prescription's dose follows taper plan {tapering.id} "
@@ -594,14 +599,15 @@ def revise_prescription(
         dosing = (new.dose, new.schedule, new.route) != (old.dose, old.schedule, old.route)
         if dosing:
             check_form(kb, _resolved(kb, current), new)
-        stop = revision_stop(old, new)
+        today = _local_today(ctx.patient, now)
+        stop = revision_stop(old, new, today=today, recent=_recent_terms(uow, rx, now))
         override = guard(
             uow,
             kb,
             current=current,
             stop=stop,
             reason=abrupt_stop_reason,
-            today=_local_today(ctx.patient, now),
+            today=today,
         )
         screening = screening or Screening()
         findings = _dose_findings(uow, kb, ctx.patient, current, new, now) if dosing else []
@@ -654,6 +660,14 @@ def revise_prescription(
         replan(uow, kb, policy, now=now, prescription_id=rx.id)
         uow.commit()
         return rec
+
+
+def _recent_terms(uow: UnitOfWork, rx: Prescription, now: dt.datetime) -> list[PrescriptionTerms]:
+    """The terms in force over the guard's window, from the last overridden stop or cut
+    on (that one set a new baseline with its reason)."""
+    recent = uow.prescriptions.versions_since(rx.id, now - dt.timedelta(days=CAP_WINDOW_DAYS))
+    last_override = max((i for i, v in enumerate(recent) if v.abrupt_stop_reason), default=0)
+    return [v.terms() for v in recent[last_override:]]
 
 
 def _answers(
@@ -744,6 +758,7 @@ def change_status(
         raise ValidationFailed("A reason is required.", errors={"reason": ["Must not be blank."]})
     with uow:
         ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        uow.record.serialise(patient_id)
         rx = _load(uow, patient_id, rx_id, lock=True)
         _check_version(rx, if_version)
         try:

@@ -215,6 +215,7 @@ def add_condition(
     now = clock()
     with uow:
         ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        uow.record.serialise(patient_id)
         by = caller.require().user_id
         for old in uow.record.conditions(patient_id):
             if old.code == condition.code.value:
@@ -283,6 +284,7 @@ def end_condition(
     now = clock()
     with uow:
         ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
+        uow.record.serialise(patient_id)
         row = uow.record.condition(patient_id, condition_id)
         if row is None:
             raise NotFound(f"No condition {condition_id} for this patient.")
@@ -370,6 +372,7 @@ def add_product(
     now = clock()
     with uow:
         ctx = _writable_by_patient_or_team(uow, caller, patient_id)
+        uow.record.serialise(patient_id)
         found = _resolve_product(uow, kb, name.strip(), confirm_unlisted)
         row = ReportedProduct(
             patient_id=patient_id,
@@ -418,6 +421,7 @@ def end_product(
     now = clock()
     with uow:
         ctx = _writable_by_patient_or_team(uow, caller, patient_id)
+        uow.record.serialise(patient_id)
         row = uow.record.product(patient_id, product_id)
         if row is None:
             raise NotFound(f"No reported product {product_id} for this patient.")

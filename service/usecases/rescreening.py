@@ -81,7 +81,7 @@ def rescreen(
 ) -> list[PatientFinding]:
     """Bring the patient's findings up to date; returns the ones newly found."""
     answered = answered or {}
-    uow.record.serialise(patient.id)
+    uow.record.serialise(patient.id)  # taken already by the change; held to commit
     found = {f.id: f for f in current_findings(uow, kb, patient, now)}
     held = {r.finding_id: r for r in uow.record.open_findings(patient.id, for_update=True)}
     gone = [r for fid, r in held.items() if fid not in found]
@@ -151,6 +151,8 @@ def _tell_care_team(
     if not serious:
         return
     team = uow.patients.care_teams([patient.id])[patient.id]
+    if not team:
+        return
     messages = [
         queued(
             key=f"{REGIMEN_FINDING}:{r.id}:{clinician}",

@@ -240,6 +240,8 @@ def _advance_plan(
             return None
         if plan.status not in RUNNING or plan.next_step_at is None or plan.next_step_at > now:
             return 0, False
+        if not uow.record.serialise(plan.patient_id, wait=False):
+            return None
         rx = uow.prescriptions.claim(plan.prescription_id)
         patient = uow.patients.get(plan.patient_id)
         if rx is None or patient is None:

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
+from service.config import Settings
 from service.db.uow import Database
-from tests.conftest import Account, Builders, FrozenClock
+from tests.conftest import Account, Builders, FrozenClock, prescription_body, settings_for
 
 Count = Callable[[str], int]
 TWICE_A_DAY = {
@@ -26,6 +27,12 @@ TWICE_A_DAY = {
     "min_hours_between": None,
     "amounts": None,
 }
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    # Tokens that outlive the clock moving on two weeks.
+    return settings_for(database_url, token_ttl_seconds=60 * 86400)
 
 
 def on_diazepam(make: Builders) -> tuple[Account, Account, dict[str, Any]]:
@@ -52,7 +59,7 @@ def overrides(database: Database) -> list[dict[str, Any]]:
         return [r if isinstance(r, dict) else json.loads(r) for r in rows]
 
 
-def refused(r: TestResponse, kind: str) -> dict[str, Any]:
+def refused(r: TestResponse, kind: str, start_mg: float = 10) -> dict[str, Any]:
     """409 with one abrupt-stop finding that says how to plan a taper instead."""
     assert r.status_code == 409, r.get_json()
     body: dict[str, Any] = r.get_json()
@@ -64,7 +71,7 @@ def refused(r: TestResponse, kind: str) -> dict[str, Any]:
     hint = finding["taper_preview"]
     assert hint["endpoint"] == "/v1/taper-plans/preview"
     assert hint["settings"]["drug"] == "diazepam"
-    assert hint["settings"]["start_dose_mg"] == 10
+    assert hint["settings"]["start_dose_mg"] == start_mg
     assert hint["settings"]["max_cut_pct"] == 25
     assert "/v1/taper-plans/preview" in finding["management"]
     return finding
@@ -207,3 +214,65 @@ def test_the_suggested_taper_is_a_body_the_preview_takes(make: Builders) -> None
     assert steps[0]["daily_dose_mg"] == 10
     assert steps[-1]["daily_dose_mg"] == 0
     assert [a["time"] for a in steps[0]["administrations"]] == ["08:00", "20:00"]
+
+
+def test_small_cuts_add_up_over_the_cap_window(make: Builders, clock: FrozenClock) -> None:
+    doc, pat, rx = on_diazepam(make)  # 10 mg a day
+    for amount in (4, 3.5):  # 20 % then, from 10 mg, 30 %
+        r = make.client.patch(
+            url(pat, rx), json={"dose": {"amount": amount, "unit": "mg"}}, headers=doc.headers
+        )
+        if amount == 4:
+            assert r.status_code == 200, r.get_json()
+    finding = refused(r, "dose-cut", start_mg=8)
+    assert "10 mg a day" in finding["mechanism"]
+    # Two weeks on, the window holds only the 8 mg a day: 7 mg is a 12.5 % cut.
+    clock.now += dt.timedelta(days=15)
+    r = make.client.patch(
+        url(pat, rx), json={"dose": {"amount": 3.5, "unit": "mg"}}, headers=doc.headers
+    )
+    assert r.status_code == 200, r.get_json()
+
+
+def test_moving_the_start_later_is_a_stop(make: Builders, clock: FrozenClock) -> None:
+    doc, pat, rx = on_diazepam(make)
+    later = (clock.now.date() + dt.timedelta(days=60)).isoformat()
+    r = make.client.patch(url(pat, rx), json={"start_date": later}, headers=doc.headers)
+    refused(r, "start-deferred")
+
+
+def test_a_change_during_a_pause_keeps_its_resume_date(make: Builders, clock: FrozenClock) -> None:
+    doc, pat, rx = on_diazepam(make)
+    body = {"reason": "procedure", "resume_on": tomorrow(clock)}
+    assert (
+        make.client.post(url(pat, rx, "/pause"), json=body, headers=doc.headers).status_code == 200
+    )
+    r = make.client.patch(url(pat, rx), json={"instructions": "with water"}, headers=doc.headers)
+    assert r.status_code == 200, r.get_json()
+    assert (r.get_json()["status"], r.get_json()["resume_on"]) == ("paused", tomorrow(clock))
+
+
+def test_an_unlisted_name_that_reveals_a_withdrawal_risk_drug_is_guarded(
+    make: Builders,
+) -> None:
+    doc = make.clinician()
+    pat = make.patient(doc)
+    r = make.client.post(
+        f"/v1/patients/{pat.patient_id}/prescriptions",
+        json=prescription_body(
+            drug="diazepam compounded suspension",
+            dose={"amount": 5, "unit": "mg"},
+            schedule=TWICE_A_DAY,
+            confirm_unlisted=True,
+            unlisted_reason="compounded",
+        ),
+        headers=doc.headers,
+    )
+    if r.status_code == 201:
+        rx = r.get_json()
+    else:
+        raise AssertionError(r.get_json())
+    assert rx["screening"] == "partial"
+    assert rx["ingredients"] == ["diazepam"]
+    r = make.client.post(url(pat, rx, "/discontinue"), json={"reason": "r"}, headers=doc.headers)
+    refused(r, "discontinue")

@@ -227,3 +227,24 @@ def test_an_unlisted_drug_is_screened_as_far_as_its_name_allows(make: Builders) 
     r = prescribe(make, doc, pat, drug="oxycodone compounded lozenge", **unlisted)
     assert r.status_code == 409, r.get_json()
     assert ("drug-drug", "major") in kinds(r.get_json()["findings"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["escital\u0585pram", "\u13aalprazolam", "d\u0131azepam", "diazepam\u2800", "diazepam\u00a05"],
+    ids=["armenian-o", "cherokee-a", "dotless-i", "braille-blank", "no-break-space"],
+)
+def test_lookalike_letters_from_any_script_are_refused(make: Builders, name: str) -> None:
+    doc = make.clinician()
+    pat = make.patient(doc)
+    body = {"drug": name, "confirm_unlisted": True, "unlisted_reason": "x"}
+    r = prescribe(make, doc, pat, **body)
+    assert r.status_code == 422, r.get_json()
+    assert "drug" in r.get_json()["errors"]
+
+
+def test_a_whole_number_of_the_named_strength_agrees(make: Builders) -> None:
+    doc = make.clinician()
+    pat = make.patient(doc)
+    r = prescribe(make, doc, pat, drug="lexapro 10mg tab", dose={"amount": 20, "unit": "mg"})
+    assert r.status_code == 201, r.get_json()
