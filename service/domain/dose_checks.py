@@ -7,15 +7,18 @@ adult maximum is a finding, major above it and contraindicated above twice it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 from service.domain.conditions import Condition
 from service.domain.dosing import (
+    MASS_IN_MG,
     Amount,
     DoseLimit,
     FormulationFacts,
     ImpairedLimit,
     routes_of,
+    smallest_unit_dose,
     units_of,
 )
 from service.domain.errors import Problems
@@ -32,7 +35,9 @@ def _facts(kb: KnowledgeBase, ingredient: str) -> tuple[FormulationFacts, ...]:
     drug = kb.catalog.drugs.get(ingredient)
     if drug is None:
         return ()
-    return tuple(FormulationFacts(form=f.form, unit=f.unit) for f in drug.formulations)
+    return tuple(
+        FormulationFacts(form=f.form, unit=f.unit, strengths=f.strengths) for f in drug.formulations
+    )
 
 
 def check_route_and_unit(
@@ -101,6 +106,26 @@ def _ceiling(
     return best
 
 
+def _in_mass(
+    kb: KnowledgeBase, ingredient: str, route: str, dose: Dose, schedule: Schedule
+) -> tuple[Dose, Schedule]:
+    """A dose counted in tablets, capsules or mL as the least mass it can be (each
+    unit at the drug's smallest strength by that route), so that a finding on it is
+    certain; a dose in mass, or in a unit without one strength to count by, as it is."""
+    per_unit = smallest_unit_dose(_facts(kb, ingredient), route, dose.unit)
+    if dose.unit in MASS_IN_MG or per_unit is None:
+        return dose, schedule
+    scaled = (
+        tuple(a * per_unit.value for a in schedule.amounts)
+        if schedule.amounts is not None
+        else None
+    )
+    return (
+        Dose(amount=dose.amount * per_unit.value, unit=per_unit.unit),
+        replace(schedule, amounts=scaled),
+    )
+
+
 def _severity(given: Decimal, maximum: Decimal) -> Severity | None:
     if given > maximum * CONTRAINDICATED_MULTIPLE:
         return Severity.CONTRAINDICATED
@@ -126,6 +151,7 @@ def dose_range_findings(
     if limit is None:
         return []
     findings: list[Finding] = []
+    dose, schedule = _in_mass(kb, item.ingredients[0], route, dose, schedule)
     maximum, section, sources, condition = _ceiling(limit, conditions)
     daily = Amount(value=daily_amount(dose, schedule), unit=dose.unit).expressed_in(maximum.unit)
     severity = _severity(daily, maximum.value) if daily is not None else None

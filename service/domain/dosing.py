@@ -133,6 +133,7 @@ _STRENGTH_UNITS: dict[str, tuple[str, ...]] = {
 class FormulationFacts:
     form: str
     unit: str
+    strengths: tuple[Decimal, ...] = ()
 
 
 def routes_of(formulations: Iterable[FormulationFacts]) -> tuple[str, ...]:
@@ -152,3 +153,23 @@ def units_of(formulations: Iterable[FormulationFacts], route: str) -> tuple[str,
         if f.form in _LIQUID_FORMS:
             units.append("mL")
     return tuple(dict.fromkeys(units))
+
+
+_PER_ML = {"mg/mL": "mg", "mcg/mL": "mcg"}
+
+
+def smallest_unit_dose(
+    formulations: Iterable[FormulationFacts], route: str, unit: str
+) -> Amount | None:
+    """The least one tablet, capsule or mL (`unit`) of the drug by `route` can hold,
+    in mass: a dose counted in such units holds at least that much per unit."""
+    found: list[Amount] = []
+    for f in formulations:
+        if route not in FORM_ROUTES.get(f.form, ()) or not f.strengths:
+            continue
+        least = min(f.strengths)
+        if unit == "mL" and f.unit in _PER_ML:
+            found.append(Amount(value=least, unit=_PER_ML[f.unit]))
+        elif _COUNT_UNIT.get(f.form) == unit and f.unit in MASS_IN_MG:
+            found.append(Amount(value=least, unit=f.unit))
+    return min(found, key=lambda a: a.expressed_in("mg") or Decimal(0), default=None)

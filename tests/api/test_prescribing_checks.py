@@ -248,3 +248,30 @@ def test_a_whole_number_of_the_named_strength_agrees(make: Builders) -> None:
     pat = make.patient(doc)
     r = prescribe(make, doc, pat, drug="lexapro 10mg tab", dose={"amount": 20, "unit": "mg"})
     assert r.status_code == 201, r.get_json()
+
+
+@pytest.mark.parametrize(
+    ("dose", "times", "severity"),
+    [
+        ({"amount": 10, "unit": "tablet"}, ["08:00", "12:00", "16:00", "20:00"], "major"),
+        ({"amount": 20, "unit": "tablet"}, ["08:00", "20:00", "23:00"], "contraindicated"),
+        ({"amount": 50, "unit": "mL"}, ["08:00"], "major"),
+    ],
+    ids=["40-tablets", "60-tablets", "50-mL"],
+)
+def test_a_dose_counted_in_tablets_or_mL_is_checked_at_its_least(
+    make: Builders, dose: dict[str, Any], times: list[str], severity: str
+) -> None:
+    # Diazepam comes as 2, 5 and 10 mg tablets and a 1 mg/mL solution: 40 tablets a day
+    # hold at least 80 mg (above the 40 mg maximum), 60 at least 120 mg (three times
+    # it), 50 mL at least 50 mg.
+    doc = make.clinician()
+    pat = make.patient(doc)
+    r = prescribe(make, doc, pat, drug="diazepam", dose=dose, schedule=daily(times))
+    assert r.status_code == 409, r.get_json()
+    (daily_finding,) = [
+        f
+        for f in r.get_json()["findings"]
+        if f["kind"] == "dose-range" and f["condition"] != "single-dose"
+    ]
+    assert daily_finding["severity"] == severity, daily_finding
