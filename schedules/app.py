@@ -31,6 +31,7 @@ from service.usecases.followups import follow_up_missed
 from service.usecases.pauses import resume_due_pauses
 from service.usecases.planning import materialise_doses
 from service.usecases.reminders import ReminderPolicy
+from service.usecases.rescreening import rescreen_due
 from service.usecases.taper_steps import advance_taper_plans
 
 log = logging.getLogger("medtrack.scheduler")
@@ -42,6 +43,7 @@ QUEUE = "queue-messages"
 DISPATCH = "dispatch-messages"
 ADVANCE_TAPERS = "advance-taper-plans"
 RESUME_PAUSES = "resume-paused-prescriptions"
+RESCREEN = "rescreen-records"
 
 
 def worker_id() -> str:
@@ -82,6 +84,11 @@ class Jobs:
         )
         if resumed:
             log.info("paused prescriptions resumed on their date: %d", resumed)
+
+    def rescreen(self) -> None:
+        screened = rescreen_due(uow=self.database.uow(), clock=self.clock, kb=self.kb)
+        if screened:
+            log.info("records screened again: %d", screened)
 
     def materialise(self) -> None:
         planned = materialise_doses(
@@ -170,6 +177,14 @@ def build_scheduler(jobs: Jobs, *, dispatch_seconds: float) -> BlockingScheduler
         IntervalTrigger(seconds=60),
         id=RESUME_PAUSES,
         misfire_grace_time=60,
+        **common,
+    )
+    # Not part of run_once: a sweep of whole records, not a dose or message job.
+    scheduler.add_job(
+        jobs.rescreen,
+        IntervalTrigger(minutes=5),
+        id=RESCREEN,
+        misfire_grace_time=300,
         **common,
     )
     scheduler.add_job(

@@ -3,14 +3,21 @@ taking, and the current findings of the screening of the whole record."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from service.db.engine import begin_writing
-from service.db.tables import PatientCondition, PatientFinding, ReportedProduct
+from service.db.tables import (
+    Patient,
+    PatientCondition,
+    PatientFinding,
+    Prescription,
+    ReportedProduct,
+)
 
 
 class RecordRepository:
@@ -92,7 +99,26 @@ class RecordRepository:
         )
         return self._s.exec(query).first()
 
-    def touch(self, rows: Iterable[PatientCondition | ReportedProduct | PatientFinding]) -> None:
+    def due_for_screening(
+        self, *, stale_before: dt.datetime, version: str, limit: int
+    ) -> list[uuid.UUID]:
+        """Patients taking something whose record was never screened, was screened with
+        another knowledge base, or not since `stale_before` (ages change by the day)."""
+        taking = select(Prescription.patient_id).where(Prescription.status != "discontinued")
+        query = (
+            select(Patient.id)
+            .where(
+                col(Patient.id).in_(taking),
+                col(Patient.screened_at).is_(None)
+                | (col(Patient.screened_with) != version)
+                | (col(Patient.screened_at) < stale_before),
+            )
+            .order_by(col(Patient.screened_at).is_(None).desc(), col(Patient.screened_at))
+            .limit(limit)
+        )
+        return list(self._s.exec(query))
+
+    def touch(self, rows: Iterable[SQLModel]) -> None:
         """Write changed rows now, so that a refusal by the database surfaces here."""
         self._s.add_all(list(rows))
         self._s.flush()

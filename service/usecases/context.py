@@ -38,6 +38,7 @@ class Caller:
 
 
 SYSTEM = Caller(principal=None, agent="cli")
+SCHEDULER = Caller(principal=None, agent="scheduler")
 
 
 def jsonable(value: Any) -> Any:

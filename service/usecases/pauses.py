@@ -13,12 +13,11 @@ import zoneinfo
 from service.db.uow import UnitOfWork
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Status
-from service.usecases.context import Clock
+from service.usecases.context import SCHEDULER, Clock
 from service.usecases.planning import replan
 from service.usecases.prescriptions import append_version
 from service.usecases.reminders import ReminderPolicy
 from service.usecases.rescreening import rescreen
-from service.usecases.taper_steps import SCHEDULER
 
 log = logging.getLogger("medtrack.pauses")
 

@@ -11,6 +11,7 @@ prescriber did not just answer reaches the care team.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from service.domain.dose_checks import dose_range_findings
 from service.domain.interactions import Finding, KnowledgeBase, by_severity, check
 from service.domain.severity import Severity
 from service.usecases.audit import record
-from service.usecases.context import Caller
+from service.usecases.context import SCHEDULER, Caller, Clock
 from service.usecases.interactions import (
     imported_rules,
     knowledge_base_version,
@@ -34,6 +35,8 @@ from service.usecases.interactions import (
 )
 from service.usecases.reminders import REGIMEN_FINDING
 from service.usecases.screening import finding_json
+
+log = logging.getLogger("medtrack.rescreening")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +96,8 @@ def rescreen(
         for fid, f in found.items()
         if fid not in held
     ]
-    uow.record.touch([*gone, *new])
+    patient.screened_at, patient.screened_with = now, label
+    uow.record.touch([*gone, *new, patient])
     _tell_care_team(uow, patient, [r for r in new if r.acknowledged_at is None], now)
     if new or gone:
         record(
@@ -189,3 +193,37 @@ def _payload(patient: Patient, r: PatientFinding) -> dict[str, Any]:
             "found_at": r.found_at.astimezone(dt.UTC).isoformat(),
         },
     }
+
+
+# Records are screened again at least this often: an age threshold (AGS Beers, from
+# 65) is crossed on a birthday, with no change to the record.
+STALE_AFTER = dt.timedelta(days=1)
+RESCREEN_BATCH = 500
+
+
+def rescreen_due(*, uow: UnitOfWork, clock: Clock, kb: KnowledgeBase) -> int:
+    """The scheduler's sweep: re-screen the records never screened (as after an
+    upgrade), screened with another knowledge base, or not screened for a day."""
+    now = clock()
+    with uow.read_only() as reading:
+        label = knowledge_base_version(reading, kb)
+        due = reading.record.due_for_screening(
+            stale_before=now - STALE_AFTER, version=label, limit=RESCREEN_BATCH
+        )
+    done = 0
+    for patient_id in due:
+        try:
+            with uow:
+                if not uow.record.serialise(patient_id, wait=False):
+                    continue
+                patient = uow.patients.get(patient_id)
+                if patient is None:
+                    continue
+                rescreen(uow, kb, caller=SCHEDULER, patient=patient, now=now, cause="scheduled")
+                uow.commit()
+                done += 1
+        except Exception:
+            # One record that cannot be screened must not hold up the others; it is
+            # logged and tried again on the next sweep.
+            log.exception("the record of patient %s could not be screened", patient_id)
+    return done

@@ -30,7 +30,7 @@ from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Status
 from service.domain.taper.changes import due_at, extend_step, step_terms
 from service.usecases.audit import record
-from service.usecases.context import Caller, Clock
+from service.usecases.context import SCHEDULER, Clock
 from service.usecases.planning import replan
 from service.usecases.prescriptions import append_version
 from service.usecases.reminders import TAPER_STEP, ReminderPolicy
@@ -46,7 +46,6 @@ from service.usecases.taper_plans import (
 
 log = logging.getLogger("medtrack.scheduler")
 
-SCHEDULER = Caller(principal=None, agent="scheduler")
 # Plans looked at per run; the rest wait for the next run (a minute later).
 ADVANCE_BATCH = 500
 # How soon a plan whose prescription is paused is looked at again.

@@ -7,6 +7,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from sqlalchemy import text
 
 from schedules.app import Jobs
 from service import knowledge
@@ -61,3 +62,38 @@ def test_the_scheduler_resumes_a_pause_on_its_date_in_the_patients_zone(
     ).get_json()
     assert doses
     assert all(d["prescription_id"] == rx["id"] for d in doses)
+
+
+def test_the_sweep_screens_records_on_a_birthday_and_after_an_upgrade(
+    make: Builders, clock: FrozenClock, database: Database
+) -> None:
+    clock.now = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
+    doc = make.clinician()
+    # 65 on 2026-06-12.
+    pat = make.patient(doc, date_of_birth="1961-06-12", timezone="UTC")
+    make.prescription(doc, pat, drug="diazepam", dose={"amount": 5, "unit": "mg"})
+    jobs = Jobs(
+        database=database,
+        kb=knowledge.load(),
+        notifier=LogNotifier(),
+        policy=ReminderPolicy(),
+        clock=clock,
+    )
+    url = f"/v1/patients/{pat.patient_id}/findings"
+
+    def kinds() -> list[str]:
+        return [f["kind"] for f in make.client.get(url, headers=doc.headers).get_json()]
+
+    jobs.rescreen()
+    assert "drug-age" not in kinds()
+    clock.now = dt.datetime(2026, 6, 12, 12, 0, tzinfo=dt.UTC)
+    jobs.rescreen()
+    assert "drug-age" in kinds()
+    # A record screened before this release (or with another knowledge base) is
+    # screened on the next sweep, whatever its age.
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE patients SET screened_with = 'older'"))
+        conn.execute(text("UPDATE patient_findings SET resolved_at = :t"), {"t": clock.now})
+    assert kinds() == []
+    jobs.rescreen()
+    assert "drug-age" in kinds()

@@ -38,6 +38,9 @@ def _ended() -> list[sa.Column[object]]:
 def upgrade() -> None:
     for column in VERSION_COLUMNS:
         op.add_column("prescription_versions", column)
+    op.add_column("patients", sa.Column("screened_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("patients", sa.Column("screened_with", sa.String(length=64), nullable=True))
+    op.create_index("ix_patients_screened_at", "patients", ["screened_at"])
     op.create_table(
         "patient_conditions",
         sa.Column("id", sa.Uuid(), primary_key=True),
@@ -101,6 +104,9 @@ def downgrade() -> None:
     op.drop_table("patient_findings")
     op.drop_table("reported_products")
     op.drop_table("patient_conditions")
+    op.drop_index("ix_patients_screened_at", table_name="patients")
+    op.drop_column("patients", "screened_with")
+    op.drop_column("patients", "screened_at")
     for column in reversed(VERSION_COLUMNS):
         # SQLite drops a column in place since 3.35; the triggers stay.
         op.drop_column("prescription_versions", column.name)
