@@ -61,7 +61,7 @@ class Patient(SQLModel, table=True):
     allergies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     pregnant: bool = False
     # When the whole record was last screened, and with which knowledge base.
-    screened_at: dt.datetime | None = _utc_column(nullable=True)
+    screened_at: dt.datetime | None = _utc_column(nullable=True, index=True)
     screened_with: str | None = Field(default=None, max_length=64)
     activation_code_hash: str | None = Field(default=None, max_length=64, index=True)
     activation_expires_at: dt.datetime | None = _utc_column(nullable=True)
