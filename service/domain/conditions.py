@@ -69,3 +69,11 @@ def validate_condition(condition: Condition, *, prefix: str, problems: Problems)
 def age_on(born: dt.date, day: dt.date) -> int:
     """Whole years of age on `day` (a birthday on 29 February counts from 1 March)."""
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def within(facts: Condition, *, child_pugh: frozenset[str], egfr_below: Decimal | None) -> bool:
+    """Whether a rule or limit for these Child-Pugh classes (all, when none) and below
+    this eGFR (any, when none) applies to the condition as recorded."""
+    if child_pugh and facts.child_pugh not in child_pugh:
+        return False
+    return egfr_below is None or (facts.egfr is not None and facts.egfr < egfr_below)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from service.domain.conditions import Condition
+from service.domain.conditions import Condition, within
 from service.domain.dosing import (
     MASS_IN_MG,
     Amount,
@@ -75,11 +75,9 @@ def daily_amount(dose: Dose, schedule: Schedule) -> Decimal:
 
 
 def _applies(limit: ImpairedLimit, facts: Condition) -> bool:
-    if limit.condition != facts.code.value:
-        return False
-    if limit.child_pugh and facts.child_pugh not in limit.child_pugh:
-        return False
-    return limit.egfr_below is None or (facts.egfr is not None and facts.egfr < limit.egfr_below)
+    return limit.condition == facts.code.value and within(
+        facts, child_pugh=limit.child_pugh, egfr_below=limit.egfr_below
+    )
 
 
 def _ceiling(

@@ -17,7 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from service.domain.catalog import Catalog, normalize
-from service.domain.conditions import Condition, ConditionCode
+from service.domain.conditions import Condition, ConditionCode, within
 from service.domain.dosing import DoseLimit
 from service.domain.severity import Severity
 
@@ -79,9 +79,7 @@ class ConditionRule(Rule):
     egfr_below: Decimal | None = None
 
     def applies_to(self, facts: Condition) -> bool:
-        if self.child_pugh and facts.child_pugh not in self.child_pugh:
-            return False
-        return self.egfr_below is None or (facts.egfr is not None and facts.egfr < self.egfr_below)
+        return within(facts, child_pugh=self.child_pugh, egfr_below=self.egfr_below)
 
 
 @dataclass(frozen=True, kw_only=True)

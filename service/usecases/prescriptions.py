@@ -768,12 +768,16 @@ def change_status(
         current = uow.prescriptions.version(rx.id, rx.current_version)
         _check_resume_on(action, resume_on, today=_local_today(ctx.patient, now))
         stops = action is Action.DISCONTINUE or (action is Action.PAUSE and resume_on is None)
-        stop = status_stop(current.terms(), discontinue=action is Action.DISCONTINUE)
+        stop = (
+            status_stop(current.terms(), discontinue=action is Action.DISCONTINUE)
+            if stops
+            else None
+        )
         override = guard(
             uow,
             kb,
             current=current,
-            stop=stop if stops else None,
+            stop=stop,
             reason=abrupt_stop_reason,
             today=_local_today(ctx.patient, now),
         )
@@ -794,7 +798,7 @@ def change_status(
             cancel_with_prescription(
                 uow, caller=caller, now=now, prescription_id=rx.id, reason=reason.strip()
             )
-        if override is not None:
+        if stop is not None and override is not None:
             audit_override(
                 uow, caller=caller, now=now, rx=rx, current=current, stop=stop, reason=override
             )
