@@ -98,7 +98,7 @@ def wall_time_instant(day: dt.date, slot: dt.time, zone: zoneinfo.ZoneInfo) -> d
     return _gap_end(local.replace(tzinfo=None), zone)
 
 
-def _candidate_days(
+def candidate_days(
     *,
     start_date: dt.date,
     end_date: dt.date | None,
@@ -165,7 +165,7 @@ def dose_instants(
         raise ValueError(f"every_n_days must be at least 1, got {schedule.every_n_days}")
     if schedule.as_needed or not schedule.times or window_start == window_end:
         return []
-    days = _candidate_days(
+    days = candidate_days(
         start_date=start_date,
         end_date=end_date,
         zone=zone,

@@ -13,14 +13,14 @@ import datetime as dt
 import itertools
 import zoneinfo
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from service.domain.prescriptions import Schedule
-from service.domain.schedule import DoseInstant, dose_instants
+from service.domain.schedule import DoseInstant, candidate_days, dose_instants
 
 # The plan statuses whose steps set the doses: approved (not started yet), active
 # and paused (holding a step). A draft is not approved; a cancelled plan leaves the
@@ -29,10 +29,6 @@ from service.domain.schedule import DoseInstant, dose_instants
 GOVERNING = frozenset({"approved", "active", "paused"})
 PAUSED = "paused"
 
-# A wall time skipped or replayed around midnight can move a slot onto the local
-# date before or after the window's own (see service/domain/schedule.py); one day
-# either side covers every zone in the tz database.
-_MARGIN = dt.timedelta(days=1)
 
 Administrations = Mapping[dt.time, Decimal]
 """Time of day -> amount in mg; only the times with something to take."""
@@ -117,22 +113,6 @@ class PlannedDose(NamedTuple):
     by_plan: bool
 
 
-def _days(
-    start_date: dt.date,
-    end_date: dt.date | None,
-    zone: zoneinfo.ZoneInfo,
-    window_start: dt.datetime,
-    window_end: dt.datetime,
-) -> Iterator[dt.date]:
-    day = max(start_date, window_start.astimezone(zone).date() - _MARGIN)
-    last = window_end.astimezone(zone).date() + _MARGIN
-    if end_date is not None:
-        last = min(last, end_date)
-    while day <= last:
-        yield day
-        day += dt.timedelta(days=1)
-
-
 def _run_doses(
     given: Administrations | None,
     days: list[dt.date],
@@ -206,7 +186,13 @@ def planned_doses(
         ]
     window = (window_start, window_end)
     found: list[PlannedDose] = []
-    days = _days(start_date, end_date, zone, window_start, window_end)
+    days = candidate_days(
+        start_date=start_date,
+        end_date=end_date,
+        zone=zone,
+        window_start=window_start,
+        window_end=window_end,
+    )
     for given, run in itertools.groupby(days, key=calendar.on):
         found.extend(
             _run_doses(
