@@ -559,18 +559,18 @@ def _change(
         found = uow.tapers.get(plan_id)
         if found is None:
             raise NotFound(f"No taper plan {plan_id}.")
-        # The prescription before the plan, in the order discontinuing takes them, so
-        # that the two cannot deadlock.
+        try:
+            ctx = load_writable_patient(uow, caller=caller, patient_id=found.patient_id)
+        except NotFound:
+            raise NotFound(f"No taper plan {plan_id}.") from None
+        # Only then the locks: the prescription before the plan, in the order
+        # discontinuing takes them, so that the two cannot deadlock.
         uow.prescriptions.get(
             patient_id=found.patient_id, rx_id=found.prescription_id, for_update=True
         )
         plan = uow.tapers.get(plan_id, for_update=True)
         if plan is None:
             raise NotFound(f"No taper plan {plan_id}.")
-        try:
-            ctx = load_writable_patient(uow, caller=caller, patient_id=plan.patient_id)
-        except NotFound:
-            raise NotFound(f"No taper plan {plan_id}.") from None
         if plan.status not in allowed_from:
             raise Conflict(f"This plan is {plan.status}; it cannot take a {change}.")
         versions = uow.tapers.versions(plan.id)
