@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from service.db.uow import Database
 from service.domain.interactions import KnowledgeBase
 from service.notify.base import Notifier
+from service.usecases.audit_chain import anchor
 from service.usecases.context import Clock, utc_now
 from service.usecases.dispatch import dispatch_due, queue_due_messages, release_claims
 from service.usecases.followups import follow_up_missed
@@ -44,6 +45,7 @@ DISPATCH = "dispatch-messages"
 ADVANCE_TAPERS = "advance-taper-plans"
 RESUME_PAUSES = "resume-paused-prescriptions"
 RESCREEN = "rescreen-records"
+ANCHOR_AUDIT = "anchor-audit-trail"
 
 
 def worker_id() -> str:
@@ -62,6 +64,8 @@ class Jobs:
     clock: Clock = utc_now
     worker: str = field(default_factory=worker_id)
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Threads sending to different recipients at once (channels that allow it).
+    send_threads: int = 1
 
     def advance_tapers(self) -> None:
         s = advance_taper_plans(
@@ -89,6 +93,9 @@ class Jobs:
         screened = rescreen_due(uow=self.database.uow(), clock=self.clock, kb=self.kb)
         if screened:
             log.info("records screened again: %d", screened)
+
+    def anchor_audit(self) -> None:
+        anchor(uow=self.database.uow(), clock=self.clock)
 
     def materialise(self) -> None:
         planned = materialise_doses(
@@ -119,13 +126,15 @@ class Jobs:
             policy=self.policy,
             worker=self.worker,
             should_stop=self.stopping.is_set,
+            threads=self.send_threads,
         )
         if s.claimed:
             log.info(
-                "dispatched: claimed %d, sent %d, retry %d, failed %d, withdrawn %d",
+                "dispatched: claimed %d, sent %d, retry %d, deferred %d, failed %d, withdrawn %d",
                 s.claimed,
                 s.sent,
                 s.retried,
+                s.deferred,
                 s.failed,
                 s.withdrawn,
             )
@@ -185,6 +194,13 @@ def build_scheduler(jobs: Jobs, *, dispatch_seconds: float) -> BlockingScheduler
         IntervalTrigger(minutes=5),
         id=RESCREEN,
         misfire_grace_time=300,
+        **common,
+    )
+    scheduler.add_job(
+        jobs.anchor_audit,
+        IntervalTrigger(minutes=10),
+        id=ANCHOR_AUDIT,
+        misfire_grace_time=600,
         **common,
     )
     scheduler.add_job(

@@ -35,13 +35,14 @@ from service.usecases.security import Passwords
 
 PG_URL = os.environ.get("MEDTRACK_TEST_DATABASE_URL")
 TABLES = (
-    "audit_events, prescription_findings, prescription_versions, prescriptions, "
+    "audit_anchors, audit_events, prescription_findings, prescription_versions, prescriptions, "
     "care_team_members, auth_tokens, login_failures, patients, users, "
     "imported_interactions, interaction_imports, notifications, dose_events, devices, "
     "taper_symptom_reports, taper_step_records, taper_plan_versions, taper_plans"
 )
 PASSWORD = "correct horse battery staple"
 APPEND_ONLY = (
+    "audit_anchors",
     "audit_events",
     "prescription_versions",
     "prescription_findings",

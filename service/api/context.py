@@ -50,18 +50,27 @@ def caller() -> Caller:
     return Caller(
         principal=g.get("principal"),
         request_id=g.get("request_id"),
+        client_request_id=g.get("client_request_id"),
         source_ip=request.remote_addr,
     )
 
 
 def assign_request_id() -> None:
-    """Keep a well-formed X-Request-ID from the client (or proxy); otherwise make one."""
+    """Every request gets an id made here; a well-formed X-Request-ID from the client
+    (or a proxy) is kept beside it, never instead of it, so that no client can make
+    its request look like another one in the audit trail."""
+    g.request_id = uuid.uuid4().hex
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.client_request_id = incoming if _REQUEST_ID.match(incoming) else None
 
 
 def echo_request_id(response: Response) -> Response:
+    """The server's id in X-Request-ID; the client's own, when it sent one, back in
+    X-Client-Request-ID for its correlation."""
     response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+    client_id = g.get("client_request_id")
+    if client_id:
+        response.headers["X-Client-Request-ID"] = client_id
     return response
 
 

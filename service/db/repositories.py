@@ -6,15 +6,13 @@ import datetime as dt
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy import bindparam, inspect, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from service.db.engine import begin_writing
 from service.db.tables import (
-    AuditEvent,
     AuthToken,
     CareTeamMember,
     Patient,
@@ -24,11 +22,8 @@ from service.db.tables import (
     User,
 )
 
-AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
-
 # Statements that run on every request, built once: building one anew, and working
 # out its cache key, was a noticeable share of a request's CPU.
-_INSERT_AUDIT = insert(AUDIT_EVENTS)
 _PATIENT_TIMEZONE = core_select(col(Patient.timezone)).where(
     col(Patient.id) == bindparam("patient_id")
 )
@@ -39,6 +34,9 @@ _TOKEN_HOLDER = (
         col(AuthToken.revoked_at),
         col(User.role),
         col(User.is_active),
+        col(AuthToken.expires_at),
+        col(AuthToken.generation),
+        col(User.token_generation),
     )
     .join(User, col(User.id) == col(AuthToken.user_id))
     .where(col(AuthToken.jti) == bindparam("jti"))
@@ -175,6 +173,10 @@ class TokenHolder:
     revoked_at: dt.datetime | None
     role: str
     is_active: bool
+    expires_at: dt.datetime
+    # The generation the token was issued in, and the user's current one.
+    generation: int
+    user_generation: int
 
 
 class TokenRepository:
@@ -194,7 +196,14 @@ class TokenRepository:
         if row is None:
             return None
         return TokenHolder(
-            user_id=row[0], patient_id=row[1], revoked_at=row[2], role=row[3], is_active=row[4]
+            user_id=row[0],
+            patient_id=row[1],
+            revoked_at=row[2],
+            role=row[3],
+            is_active=row[4],
+            expires_at=row[5],
+            generation=row[6],
+            user_generation=row[7],
         )
 
 
@@ -341,39 +350,6 @@ class PrescriptionRepository:
             .order_by(col(PrescriptionVersion.version))
             .offset(offset)
             .limit(limit)
-        )
-        return list(self._s.exec(query))
-
-
-class AuditRepository:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-        self._pending: list[dict[str, Any]] = []
-
-    def insert(self, values: dict[str, Any]) -> None:
-        """Queue one entry (a row's column values) for `write`, which the unit of
-        work calls as it commits: no ORM object to build and flush, no RETURNING of
-        its id, and one statement for all of a transaction's entries."""
-        self._pending.append(values)
-
-    def write(self) -> None:
-        """Write the queued entries, after the pending ORM changes (a flush), so the
-        rows they refer to exist."""
-        if not self._pending:
-            return
-        self._s.flush()
-        self._s.connection().execute(_INSERT_AUDIT, self._pending)
-        self._pending = []
-
-    def list_for_patient(
-        self, patient_id: uuid.UUID, *, limit: int, offset: int
-    ) -> list[AuditEvent]:
-        query = (
-            select(AuditEvent)
-            .where(AuditEvent.patient_id == patient_id)
-            .order_by(col(AuditEvent.id))
-            .limit(limit)
-            .offset(offset)
         )
         return list(self._s.exec(query))
 

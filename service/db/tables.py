@@ -49,6 +49,10 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = True
     created_at: dt.datetime = _utc_column()
+    # Raised by a password change or reset, "log out everywhere" and deactivation:
+    # every token and session carries the generation it was issued in, and only
+    # the current one is honoured, so nothing issued before comes back to life.
+    token_generation: int = 0
 
 
 class Patient(SQLModel, table=True):
@@ -100,6 +104,7 @@ class AuthToken(SQLModel, table=True):
 
     __tablename__ = "auth_tokens"
 
+    # SHA-256 of the token's `jti` (security.secret_digest), not the id itself.
     jti: str = Field(primary_key=True, max_length=64)
     user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
     # The server's record of whose patient record the token opens; the claim
@@ -108,6 +113,8 @@ class AuthToken(SQLModel, table=True):
     issued_at: dt.datetime = _utc_column()
     expires_at: dt.datetime = _utc_column(index=True)
     revoked_at: dt.datetime | None = _utc_column(nullable=True)
+    session_id: uuid.UUID | None = Field(default=None, foreign_key="auth_sessions.id", index=True)
+    generation: int = 0
 
 
 class LoginFailure(SQLModel, table=True):
@@ -118,6 +125,68 @@ class LoginFailure(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     window_start: dt.datetime = _utc_column()
     count: int = 0
+    # Progressive delays (one account from one client): no attempt before this.
+    blocked_until: dt.datetime | None = _utc_column(nullable=True)
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in device: the family of refresh tokens handed out since one login.
+
+    Reusing a refresh token that was already exchanged ends the whole family
+    (someone holds a copy); logging out ends it too.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    generation: int = 0
+    created_at: dt.datetime = _utc_column()
+    refreshed_at: dt.datetime | None = _utc_column(nullable=True)
+    revoked_at: dt.datetime | None = _utc_column(nullable=True)
+    revoked_reason: str | None = Field(default=None, max_length=32)
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token of a session, stored as its SHA-256; used once, then rotated."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    session_id: uuid.UUID = Field(foreign_key="auth_sessions.id", index=True)
+    issued_at: dt.datetime = _utc_column()
+    expires_at: dt.datetime = _utc_column()
+    used_at: dt.datetime | None = _utc_column(nullable=True)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time password-reset code, stored as a digest; issuing a new one for the
+    same user expires the earlier ones."""
+
+    __tablename__ = "password_resets"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    issued_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_at: dt.datetime = _utc_column()
+    expires_at: dt.datetime = _utc_column()
+    used_at: dt.datetime | None = _utc_column(nullable=True)
+
+
+class AccountNotice(SQLModel, table=True):
+    """Something the account's owner is told about their account (GET /v1/me/notices):
+    repeated failed logins, a password change or reset, a refresh token reused."""
+
+    __tablename__ = "account_notices"
+    __table_args__ = (Index("ix_account_notices_user", "user_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id")
+    kind: str = Field(max_length=32)
+    message: str = Field(max_length=300)
+    source: str | None = Field(default=None, max_length=64)
+    created_at: dt.datetime = _utc_column()
 
 
 class Prescription(SQLModel, table=True):
@@ -398,6 +467,9 @@ class Notification(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: dt.datetime = _utc_column()
     claimed_by: str | None = Field(default=None, max_length=64)
+    # A fresh value per claim: settling requires it, so a dispatcher whose lease ran
+    # out and whose row was claimed again (by any worker) can no longer settle it.
+    claim_token: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=1000)
     sent_at: dt.datetime | None = _utc_column(nullable=True)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
@@ -521,7 +593,11 @@ class AuditEvent(SQLModel, table=True):
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_patient_recorded", "patient_id", "recorded"),)
+    __table_args__ = (
+        Index("ix_audit_patient_recorded", "patient_id", "recorded"),
+        # One entry per place in a chain: two writers can never fork a chain.
+        Index("ux_audit_chain_seq", "chain_key", "chain_seq", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     recorded: dt.datetime = _utc_column()
@@ -534,7 +610,30 @@ class AuditEvent(SQLModel, table=True):
     entity_type: str = Field(max_length=32)
     entity_id: str | None = Field(default=None, max_length=64)
     patient_id: uuid.UUID | None = Field(default=None, foreign_key="patients.id")
+    # The server's id for the request, and the one the client sent (X-Request-ID),
+    # kept apart so that no client can make its request look like another's.
     request_id: str | None = Field(default=None, max_length=64)
+    client_request_id: str | None = Field(default=None, max_length=64)
     source_ip: str | None = Field(default=None, max_length=64)
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The entry's place in its hash chain (service.domain.audit_chain).
+    chain_key: str | None = Field(default=None, max_length=40)
+    chain_seq: int | None = None
+    prev_hash: str | None = Field(default=None, max_length=64)
+    entry_hash: str | None = Field(default=None, max_length=64)
+
+
+class AuditAnchor(SQLModel, table=True):
+    """The heads of the audit chains that moved since the anchor before, written
+    down every few minutes (and logged), so that a chain rewritten from some entry
+    to its end no longer matches. Append-only."""
+
+    __tablename__ = "audit_anchors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    anchored_at: dt.datetime = _utc_column()
+    last_event_id: int
+    heads: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    prev_digest: str = Field(max_length=64)
+    digest: str = Field(max_length=64)

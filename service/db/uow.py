@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from service.db.audit import AuditChainRepository, AuditRepository
 from service.db.devices import DeviceRepository
 from service.db.doses import DoseRepository
 from service.db.engine import begin_writing, make_engine, make_session_factory
@@ -18,7 +19,6 @@ from service.db.outbox import OutboxRepository
 from service.db.planning import PlanningRepository
 from service.db.record import RecordRepository
 from service.db.repositories import (
-    AuditRepository,
     PatientRepository,
     PrescriptionRepository,
     TokenRepository,
@@ -26,6 +26,7 @@ from service.db.repositories import (
     ping,
     schema_revisions,
 )
+from service.db.sessions import SessionRepository
 from service.db.tapers import TaperRepository
 from service.db.throttle import DatabaseLoginThrottle, LoginThrottle, RedisLoginThrottle
 
@@ -34,8 +35,10 @@ class UnitOfWork:
     users: UserRepository
     patients: PatientRepository
     tokens: TokenRepository
+    sessions: SessionRepository
     prescriptions: PrescriptionRepository
     audit: AuditRepository
+    audit_chain: AuditChainRepository
     knowledge: KnowledgeRepository
     planning: PlanningRepository
     doses: DoseRepository
@@ -70,8 +73,10 @@ class UnitOfWork:
         self.users = UserRepository(session)
         self.patients = PatientRepository(session)
         self.tokens = TokenRepository(session)
+        self.sessions = SessionRepository(session)
         self.prescriptions = PrescriptionRepository(session)
         self.audit = AuditRepository(session)
+        self.audit_chain = AuditChainRepository(session)
         self.knowledge = KnowledgeRepository(session)
         self.planning = PlanningRepository(session)
         self.doses = DoseRepository(session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from service.db.tables import AuditEvent
@@ -11,6 +12,15 @@ from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction, AuditOutcome
 from service.usecases.access import load_readable_patient
 from service.usecases.context import Caller, Clock, jsonable
+
+
+def storable(text: str) -> str:
+    """Text every database stores: NUL (which PostgreSQL refuses in text) and unpaired
+    surrogates (which are not UTF-8) written as Python escapes (`\\x00`, `\\udcff`),
+    so that what a request carried is kept rather than refused; other text is kept
+    as it is."""
+    escaped = text.replace("\x00", "\\x00")
+    return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def record(
@@ -39,13 +49,14 @@ def record(
             "action": action.value,
             "subtype": subtype,
             "outcome": outcome.value,
-            "outcome_desc": outcome_desc[:300] if outcome_desc else None,
+            "outcome_desc": storable(outcome_desc)[:300] if outcome_desc else None,
             "actor_id": who.user_id if who else actor_id,
             "actor_role": who.role.value if who else caller.agent,
             "entity_type": entity_type,
             "entity_id": str(entity_id) if entity_id is not None else None,
             "patient_id": patient_id,
             "request_id": caller.request_id,
+            "client_request_id": caller.client_request_id,
             "source_ip": caller.source_ip,
             "before": jsonable(before) if before is not None else None,
             "after": jsonable(after) if after is not None else None,
@@ -77,34 +88,62 @@ def record_read(
     uow.commit()
 
 
+@dataclass(frozen=True, kw_only=True)
+class RefusalTarget:
+    """What a refused request named: a patient, or an object of one's record."""
+
+    patient_ids: tuple[uuid.UUID, ...] = ()
+    prescription_id: uuid.UUID | None = None
+    dose_id: uuid.UUID | None = None
+    plan_id: uuid.UUID | None = None
+
+
+def _targeted_patients(uow: UnitOfWork, target: RefusalTarget) -> list[uuid.UUID]:
+    """The existing patients whose records the request named, each once."""
+    found: list[uuid.UUID | None] = list(target.patient_ids)
+    if target.prescription_id is not None:
+        found.append(uow.prescriptions.patient_of(target.prescription_id))
+    if target.dose_id is not None:
+        event = uow.doses.event(target.dose_id)
+        found.append(event.patient_id if event else None)
+    if target.plan_id is not None:
+        plan = uow.tapers.get(target.plan_id)
+        found.append(plan.patient_id if plan else None)
+    unique = dict.fromkeys(p for p in found if p is not None)
+    return [p for p in unique if uow.patients.get(p) is not None]
+
+
 def record_refusal(
     *,
     uow: UnitOfWork,
     caller: Caller,
     clock: Clock,
-    patient_id: uuid.UUID | None,
+    target: RefusalTarget,
     description: str,
 ) -> None:
     """Record, in its own transaction, that an authenticated caller was refused.
 
-    The entry is filed under the patient that was targeted (when there is one) so
-    that the care team sees attempts on the record; the caller's own answer stays
-    the same 404 as for a patient that does not exist.
+    The entry is filed under each patient whose record was targeted, directly or
+    through a prescription, dose or taper plan, so that the care team sees attempts
+    on the record; the caller's own answer stays the same 404 as for an object that
+    does not exist. A refusal that names no existing patient is still recorded.
     """
+    now = clock()
     with uow:
-        known = patient_id is not None and uow.patients.get(patient_id) is not None
-        record(
-            uow,
-            caller=caller,
-            now=clock(),
-            action=AuditAction.EXECUTE,
-            subtype="access.denied",
-            entity_type="Patient" if known else "Request",
-            entity_id=patient_id,
-            patient_id=patient_id if known else None,
-            outcome=AuditOutcome.MINOR_FAILURE,
-            outcome_desc=description,
-        )
+        patients: list[uuid.UUID | None] = [*_targeted_patients(uow, target)]
+        for patient_id in patients or [None]:
+            record(
+                uow,
+                caller=caller,
+                now=now,
+                action=AuditAction.EXECUTE,
+                subtype="access.denied",
+                entity_type="Patient" if patient_id else "Request",
+                entity_id=patient_id or next(iter(target.patient_ids), None),
+                patient_id=patient_id,
+                outcome=AuditOutcome.MINOR_FAILURE,
+                outcome_desc=description,
+            )
         uow.commit()
 
 

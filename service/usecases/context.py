@@ -26,6 +26,7 @@ class Caller:
 
     principal: Principal | None
     request_id: str | None = None
+    client_request_id: str | None = None
     source_ip: str | None = None
     agent: str = "api"
 

@@ -27,7 +27,8 @@ def test_another_clinicians_attempt_is_in_the_patients_audit(make: Builders) -> 
     assert entry["outcome"] == "4"
     assert entry["agent"] == {"who": str(outsider.id), "role": "clinician"}
     assert entry["outcome_desc"] == f"404 GET {url}"
-    assert entry["source"]["request_id"] == "probe-1"
+    assert entry["source"]["client_request_id"] == "probe-1"
+    assert entry["source"]["request_id"] == r.headers["X-Request-ID"]
 
 
 def test_a_probe_of_an_unknown_patient_is_recorded_without_a_patient(

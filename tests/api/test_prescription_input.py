@@ -202,21 +202,29 @@ def test_every_response_has_a_request_id(make: Builders) -> None:
     assert len(set(ids)) == len(ids)
 
 
-def test_client_request_id_is_echoed_and_audited(make: Builders) -> None:
+def test_client_request_id_is_echoed_and_audited_beside_the_servers(make: Builders) -> None:
     doc = make.clinician()
     pat = make.patient(doc)
     rid = "mobile-7f3a.42:retry-1"
-    r = make.client.post(
-        rx_url(pat), json=prescription_body(), headers={**doc.headers, "X-Request-ID": rid}
-    )
-    assert r.status_code == 201
-    assert r.headers["X-Request-ID"] == rid
-    rx_id = r.get_json()["id"]
+    sent = [
+        make.client.post(
+            rx_url(pat),
+            json=prescription_body(drug=drug),
+            headers={**doc.headers, "X-Request-ID": rid},
+        )
+        for drug in ("sertraline", "metformin")
+    ]
+    assert [r.status_code for r in sent] == [201, 201]
+    assert [r.headers["X-Client-Request-ID"] for r in sent] == [rid, rid]
+    server_ids = [r.headers["X-Request-ID"] for r in sent]
+    assert rid not in server_ids
+    assert len(set(server_ids)) == 2
     events = make.client.get(f"/v1/patients/{pat.patient_id}/audit", headers=doc.headers).get_json()
     created = [e for e in events if e["subtype"] == "prescription.create"]
-    assert len(created) == 1
-    assert created[0]["entity"]["id"] == rx_id
-    assert created[0]["source"]["request_id"] == rid
+    assert [e["entity"]["id"] for e in created] == [r.get_json()["id"] for r in sent]
+    # A client repeating an id cannot make two requests look like one in the trail.
+    assert [e["source"]["request_id"] for e in created] == server_ids
+    assert [e["source"]["client_request_id"] for e in created] == [rid, rid]
 
 
 @pytest.mark.parametrize(
@@ -228,12 +236,14 @@ def test_malformed_request_id_is_replaced(make: Builders, bad: str) -> None:
     r = make.client.get("/healthz", headers={"X-Request-ID": bad.encode("utf-8").decode("latin-1")})
     assert r.headers["X-Request-ID"]
     assert r.headers["X-Request-ID"] != bad
+    assert "X-Client-Request-ID" not in r.headers
 
 
 def test_error_responses_echo_the_client_request_id(make: Builders) -> None:
     r = make.client.get("/v1/me", headers={"X-Request-ID": "abc-123"})
     assert r.status_code == 401
-    assert r.headers["X-Request-ID"] == "abc-123"
+    assert r.headers["X-Client-Request-ID"] == "abc-123"
+    assert r.headers["X-Request-ID"] != "abc-123"
 
 
 # --- body limit ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The audit trail (and the other records of what happened) can only grow.
 
 The database refuses UPDATE, DELETE and, on PostgreSQL, TRUNCATE of these tables,
-whoever asks (migrations 0001, 0002, 0004, 0005 and 0006); and the application never
+whoever asks (migrations 0001, 0002, 0004, 0005, 0006 and 0008); and the application never
 asks: across a run of ordinary and refused requests it issues no such statement, and
 every earlier audit row is still there, unchanged.
 """
@@ -20,6 +20,7 @@ from tests.conftest import Builders, FrozenClock, is_postgres
 from tests.security.world import World, build_world
 
 APPEND_ONLY = (
+    "audit_anchors",
     "audit_events",
     "prescription_versions",
     "prescription_findings",

@@ -20,7 +20,14 @@ class EntitySchema(StrictSchema):
 
 
 class SourceSchema(StrictSchema):
-    request_id = fields.String(allow_none=True, required=True)
+    request_id = fields.String(
+        allow_none=True, required=True, metadata={"description": "The server's id."}
+    )
+    client_request_id = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The X-Request-ID the client sent, if any."},
+    )
     address = fields.String(allow_none=True, required=True)
 
 
@@ -52,7 +59,11 @@ class AuditEventSchema(StrictSchema):
             "outcome_desc": ev.outcome_desc,
             "agent": {"who": ev.actor_id, "role": ev.actor_role},
             "entity": {"type": ev.entity_type, "id": ev.entity_id, "patient": ev.patient_id},
-            "source": {"request_id": ev.request_id, "address": ev.source_ip},
+            "source": {
+                "request_id": ev.request_id,
+                "client_request_id": ev.client_request_id,
+                "address": ev.source_ip,
+            },
             "before": ev.before,
             "after": ev.after,
         }
