@@ -208,6 +208,11 @@ def fuzz(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a new SQLite file")
+    parser.add_argument(
+        "--migration-database-url",
+        help="PostgreSQL: migrate as this URL's role (the owner) and serve as the "
+        "--database-url role, which `medtrack db upgrade` grants",
+    )
     parser.add_argument("--max-examples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument(
@@ -229,6 +234,8 @@ def main() -> int:
             # The stateless phases send many wrong logins; the limit is tested elsewhere.
             "MEDTRACK_LOGIN_MAX_FAILURES": "1000",
         }
+        if args.migration_database_url:
+            env["MEDTRACK_MIGRATION_DATABASE_URL"] = args.migration_database_url
         medtrack(env, "db", "upgrade")
         medtrack(env, "demo")
         medtrack(env, "scheduler", "--once")

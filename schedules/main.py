@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 
 from schedules.app import Jobs, run
 from service import knowledge
 from service.config import Settings, SettingsError
 from service.db.logs import configure_logging
-from service.db.uow import Database
 from service.notify.factory import build_notifier
-from service.runtime import notifier_settings, reminder_policy
+from service.runtime import notifier_settings, open_database, reminder_policy
 
 
 def start(settings: Settings, *, once: bool) -> None:
@@ -20,16 +20,20 @@ def start(settings: Settings, *, once: bool) -> None:
     configure_logging(settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every run of every job at INFO: one line every few seconds.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
-    notifier = build_notifier(notifier_settings(settings))
+    notifier = build_notifier(
+        replace(
+            notifier_settings(settings),
+            push_timeout_seconds=float(settings.push_timeout_seconds),
+            breaker_failures=settings.breaker_failures,
+            breaker_open_seconds=float(settings.breaker_open_seconds),
+        )
+    )
     jobs = Jobs(
-        database=Database(
-            settings.database_url,
-            redis_url=settings.redis_url,
-            login_window_seconds=settings.login_window_seconds,
-        ),
+        database=open_database(settings),
         kb=knowledge.load(),
         notifier=notifier,
         policy=reminder_policy(settings),
+        send_threads=settings.dispatch_threads,
     )
     run(jobs, once=once, dispatch_seconds=settings.dispatch_interval_seconds)
 

@@ -34,12 +34,115 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def db_upgrade(revision: str) -> None:
-    """Apply Alembic migrations to MEDTRACK_DATABASE_URL (SQLite or PostgreSQL)."""
+    """Apply Alembic migrations (SQLite or PostgreSQL) and grant the runtime role.
+
+    On PostgreSQL with MEDTRACK_MIGRATION_DATABASE_URL set, migrations run as that
+    URL's role (the owner) and the role of MEDTRACK_DATABASE_URL (or
+    MEDTRACK_DATABASE_RUNTIME_ROLE) gets exactly the runtime privileges."""
     from service.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url, revision)
+    owner_url = settings.migration_database_url or settings.database_url
+    upgrade(owner_url, revision)
     click.echo(f"database at revision {revision}")
+    _grant_runtime(settings)
+
+
+def _grant_runtime(settings: Settings) -> None:
+    """On PostgreSQL with two roles, give the runtime role exactly its privileges
+    and check that it holds no more."""
+    from service.db.engine import make_engine
+    from service.db.roles import RoleError, grant_runtime, runtime_role_of, unsafe_runtime_role
+
+    owner_url = settings.migration_database_url or settings.database_url
+    role = settings.database_runtime_role or (
+        runtime_role_of(settings.database_url) if settings.migration_database_url else None
+    )
+    if role is None or runtime_role_of(owner_url) is None:
+        return
+    owner = make_engine(owner_url)
+    try:
+        granted = grant_runtime(owner, role)
+    except RoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        owner.dispose()
+    click.echo(f"runtime role {role}: {len(granted)} tables granted")
+    if settings.migration_database_url:
+        runtime = make_engine(settings.database_url)
+        try:
+            problems = unsafe_runtime_role(runtime)
+        finally:
+            runtime.dispose()
+        if problems:
+            raise click.ClickException("the runtime role may do too much: " + "; ".join(problems))
+        click.echo(f"runtime role {role}: append-only tables take SELECT and INSERT only")
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the database to PATH while the service runs
+    (SQLite's online backup; pg_dump's custom format for PostgreSQL)."""
+    from service.db.backup import BackupError, backup
+
+    settings = _settings()
+    try:
+        backup(settings.migration_database_url or settings.database_url, path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backed up to {path}")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore_command(path: Path) -> None:
+    """Restore a backup from PATH into an empty database (MEDTRACK_MIGRATION_DATABASE_URL
+    or MEDTRACK_DATABASE_URL), grant the runtime role, and verify the audit trail."""
+    from service.db.backup import BackupError, restore
+    from service.usecases.audit_chain import verify
+
+    settings = _settings()
+    try:
+        restore(path, settings.migration_database_url or settings.database_url)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored from {path}")
+    _grant_runtime(settings)
+    report = verify(uow=_database(settings).uow())
+    if not report.intact:
+        raise click.ClickException(f"the restored audit trail does not verify: {report.breaks[0]}")
+    click.echo(f"audit trail verified: {report.entries} entries in {report.chains} chains")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail's hash chains."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Walk every chain and anchor; name the first broken link of each broken chain."""
+    from service.usecases.audit_chain import verify
+
+    report = verify(uow=_database(_settings()).uow())
+    counts = f"{report.entries} entries in {report.chains} chains, {report.anchors} anchors checked"
+    if report.intact:
+        click.echo(f"audit trail verified: {counts}")
+        return
+    for broken in report.breaks:
+        click.echo(f"broken: {broken}", err=True)
+    raise click.ClickException(f"audit trail does not verify ({counts})")
+
+
+@audit_group.command("anchor")
+def audit_anchor() -> None:
+    """Write down the heads of the chains that moved (the scheduler does this too)."""
+    from service.usecases.audit_chain import anchor
+    from service.usecases.context import utc_now
+
+    digest = anchor(uow=_database(_settings()).uow(), clock=utc_now)
+    click.echo(f"anchored: {digest}" if digest else "nothing to anchor: no chain moved")
 
 
 @main.group("users")
@@ -87,8 +190,8 @@ def users_create(role: str, email: str, name: str, password: str) -> None:
 @main.command()
 def demo() -> None:
     """Seed demo accounts and prescriptions (idempotent) and print the credentials."""
+    from service.runtime import login_policy
     from service.usecases import demo as demo_data
-    from service.usecases.auth import LoginPolicy
     from service.usecases.context import utc_now
 
     settings = _settings()
@@ -97,7 +200,7 @@ def demo() -> None:
         uow=database.uow,
         clock=utc_now,
         passwords=_passwords(settings),
-        policy=LoginPolicy(max_failures=settings.login_max_failures),
+        policy=login_policy(settings),
     )
     click.echo("Demo accounts (for development only):")
     for c in creds:
@@ -245,13 +348,12 @@ def _passwords(settings: Settings) -> Any:
 
 
 def _database(settings: Settings) -> Any:
-    from service.db.uow import Database
+    from service.runtime import open_database
 
-    return Database(
-        settings.database_url,
-        redis_url=settings.redis_url,
-        login_window_seconds=settings.login_window_seconds,
-    )
+    try:
+        return open_database(settings)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 if __name__ == "__main__":

@@ -1,16 +1,51 @@
 """Settings turned into what the entry points hand to use cases and adapters.
 
-The API, the scheduler and the command line build the same reminder policy and
-notifier from the same settings here, once each.
+The API, the scheduler and the command line build the same database, reminder
+policy and notifier from the same settings here, once each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from service.config import Settings
+from service.config import Settings, SettingsError
+from service.db.roles import unsafe_runtime_role
+from service.db.uow import Database
 from service.notify.factory import NotifierSettings
 from service.usecases.reminders import ReminderPolicy
+from service.usecases.sessions import LoginPolicy
+
+
+def open_database(settings: Settings) -> Database:
+    """The database the API, the scheduler and the command line use. In production
+    it refuses a connection whose role could rewrite the audit trail: a superuser,
+    the tables' owner, or a role granted more than the runtime privileges."""
+    database = Database(
+        settings.database_url,
+        redis_url=settings.redis_url,
+        login_window_seconds=settings.login_window_seconds,
+    )
+    if settings.env == "production":
+        problems = unsafe_runtime_role(database.engine)
+        if problems:
+            database.dispose()
+            raise SettingsError(
+                "refusing to serve with MEDTRACK_DATABASE_URL's role: "
+                + "; ".join(problems)
+                + ". Connect as the runtime role that `medtrack db upgrade` grants "
+                '(README, "Database roles").'
+            )
+    return database
+
+
+def login_policy(settings: Settings) -> LoginPolicy:
+    return LoginPolicy(
+        max_failures=settings.login_max_failures,
+        client_max_failures=settings.login_client_max_failures,
+        max_delay_seconds=settings.login_max_delay_seconds,
+        refresh_ttl=dt.timedelta(days=settings.refresh_ttl_days),
+        reset_ttl=dt.timedelta(hours=settings.password_reset_ttl_hours),
+    )
 
 
 def reminder_policy(settings: Settings) -> ReminderPolicy:

@@ -14,9 +14,7 @@ from service.api.context import EXTENSION, Services, assign_request_id, echo_req
 from service.api.links import LinksPlugin
 from service.config import DEV_SECRET_KEY, Settings
 from service.db.logs import configure_logging
-from service.db.uow import Database
-from service.runtime import reminder_policy
-from service.usecases.auth import LoginPolicy
+from service.runtime import login_policy, open_database, reminder_policy
 from service.usecases.context import utc_now
 from service.usecases.security import Passwords, Tokens
 
@@ -113,11 +111,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     if settings.env == "development" and settings.secret_key == DEV_SECRET_KEY:
         log.warning("MEDTRACK_SECRET_KEY is the development default: tokens are forgeable")
-    db = Database(
-        settings.database_url,
-        redis_url=settings.redis_url,
-        login_window_seconds=settings.login_window_seconds,
-    )
+    db = open_database(settings)
     app.extensions[EXTENSION] = Services(
         settings=settings,
         db=db,
@@ -126,7 +120,7 @@ def build_app(settings: Settings | None = None) -> Flask:
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),
         tokens=Tokens(secret_key=settings.secret_key, ttl_seconds=settings.token_ttl_seconds),
-        login_policy=LoginPolicy(max_failures=settings.login_max_failures),
+        login_policy=login_policy(settings),
         knowledge=knowledge.load(),
         reminders=reminder_policy(settings),
     )

@@ -33,7 +33,7 @@ def env(database_url: str) -> dict[str, str]:
 def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("db", "users", "serve", "demo", "openapi"):
+    for command in ("db", "users", "serve", "demo", "openapi", "audit", "backup", "restore"):
         assert command in result.output
 
 

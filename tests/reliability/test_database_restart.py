@@ -98,8 +98,8 @@ class Cluster:
         if os.geteuid() == 0:
             shutil.chown(self.root, user="postgres", group="postgres")
 
-    def url(self, database: str = "medtrack") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "medtrack", user: str = "postgres") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, tool: str, *args: str, timeout: float = 90) -> None:
         command = [str(self.bindir / tool), *args]
@@ -150,7 +150,10 @@ def cluster() -> Iterator[Cluster]:
         c.init()
         c.start()
         with psycopg.connect(c.url("postgres"), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE medtrack")
+            # Deployed as the README says: an owner migrates, a runtime role serves.
+            conn.execute("CREATE ROLE medtrack_owner LOGIN")
+            conn.execute("CREATE ROLE medtrack_app LOGIN")
+            conn.execute("CREATE DATABASE medtrack OWNER medtrack_owner")
         yield c
     finally:
         c.destroy()
@@ -294,7 +297,8 @@ def test_postgresql_restarted_under_load_answers_503_recovers_and_loses_no_write
 ) -> None:
     env = medtrack_env(
         MEDTRACK_ENV="production",
-        MEDTRACK_DATABASE_URL=cluster.url(),
+        MEDTRACK_MIGRATION_DATABASE_URL=cluster.url(user="medtrack_owner"),
+        MEDTRACK_DATABASE_URL=cluster.url(user="medtrack_app"),
         MEDTRACK_SECRET_KEY=secrets.token_urlsafe(48),
         MEDTRACK_ARGON2_TIME_COST="1",
         MEDTRACK_ARGON2_MEMORY_KIB="1024",
