@@ -67,7 +67,12 @@ class Claimed:
     due_at: dt.datetime
     attempts: int
     payload: dict[str, Any]
+    token: str
     event: EventFacts | None = None
+
+
+def new_claim_token() -> str:
+    return uuid.uuid4().hex
 
 
 def insert_for(session: Session) -> Any:
@@ -114,7 +119,7 @@ def _claimable() -> ColumnElement[bool]:
     )
 
 
-def _claimed(r: Any, event: EventFacts | None = None) -> Claimed:
+def _claimed(r: Any, token: str, event: EventFacts | None = None) -> Claimed:
     return Claimed(
         id=r[0],
         idempotency_key=r[1],
@@ -125,6 +130,7 @@ def _claimed(r: Any, event: EventFacts | None = None) -> Claimed:
         due_at=r[6],
         attempts=r[7],
         payload=r[8] or {},
+        token=token,
         event=event,
     )
 
@@ -250,7 +256,7 @@ class OutboxRepository:
                 OUTBOX.c.due_at < due_before,
                 OUTBOX.c.next_attempt_at <= now,
             )
-            .values(status=EXPIRED, claimed_by=None, updated_at=now)
+            .values(status=EXPIRED, claimed_by=None, claim_token=None, updated_at=now)
         )
         return int(self._s.connection().execute(stmt).rowcount)
 
@@ -261,11 +267,13 @@ class OutboxRepository:
         now: dt.datetime,
         lease: dt.timedelta,
         limit: int,
+        token: str | None = None,
         stale_kinds: Collection[str] = (),
         stale_before: dt.datetime | None = None,
     ) -> list[Claimed]:
         """Claim due messages, and those whose claim's lease ran out; messages of
-        `stale_kinds` due before `stale_before` are left for `expire`.
+        `stale_kinds` due before `stale_before` are left for `expire`. Each claimed
+        row carries `token` (by default a fresh one), which settling it requires.
 
         On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several dispatchers claim at
         once without waiting on, or taking, each other's rows, and the same
@@ -273,6 +281,7 @@ class OutboxRepository:
         so its single UPDATE is atomic on its own.
         """
         o = OUTBOX
+        token = token or new_claim_token()
         due = select(o.c.id).where(_claimable(), o.c.next_attempt_at <= now)
         if stale_kinds and stale_before is not None:
             due = due.where(or_(o.c.kind.not_in(tuple(stale_kinds)), o.c.due_at >= stale_before))
@@ -292,6 +301,7 @@ class OutboxRepository:
             .values(
                 status=CLAIMED,
                 claimed_by=worker,
+                claim_token=token,
                 next_attempt_at=now + lease,
                 attempts=o.c.attempts + 1,
                 updated_at=now,
@@ -310,7 +320,7 @@ class OutboxRepository:
         )
         if not postgres:
             rows = connection.execute(stmt).all()
-            claimed = [_claimed(r) for r in rows]
+            claimed = [_claimed(r, token) for r in rows]
         else:
             # The claim and the read of the dose events in one round trip. Dose
             # messages carry no payload: '{}' comes back as NULL, with nothing to decode.
@@ -323,7 +333,7 @@ class OutboxRepository:
                 *event_facts_columns(),
             ).select_from(c.outerjoin(e, e.c.id == c.c.dose_event_id))
             claimed = [
-                _claimed(r, event_facts_of(r[9:]) if r[9] is not None else None)
+                _claimed(r, token, event_facts_of(r[9:]) if r[9] is not None else None)
                 for r in connection.execute(query).all()
             ]
         claimed.sort(key=lambda c: (c.due_at, c.id))
@@ -332,70 +342,59 @@ class OutboxRepository:
     def settle(
         self,
         *,
-        worker: str,
+        token: str,
         now: dt.datetime,
         sent: Sequence[int] = (),
         withdrawn: Sequence[int] = (),
         retry: Sequence[tuple[int, dt.datetime, str]] = (),
         failed: Sequence[tuple[int, str]] = (),
         released: Sequence[int] = (),
+        deferred: Sequence[tuple[int, dt.datetime, str]] = (),
     ) -> None:
-        """Record what happened to claimed messages, where the claim is still ours."""
+        """Record what happened to messages claimed with `token`, where that claim still
+        holds: a row whose lease ran out and which was claimed again carries another
+        token, and is left to its new claimer (fencing)."""
         o = OUTBOX
-        mine = and_(o.c.id == bindparam("row_id"), o.c.claimed_by == worker, o.c.status == CLAIMED)
+        held = and_(o.c.claim_token == token, o.c.status == CLAIMED)
+        mine = and_(o.c.id == bindparam("row_id"), held)
         connection = self._s.connection()
+        done = {"claimed_by": None, "claim_token": None, "updated_at": now}
         # The common outcomes are one statement each, not one per row.
         for ids, status in ((sent, SENT), (withdrawn, WITHDRAWN)):
             if ids:
-                values: dict[str, Any] = {"status": status, "claimed_by": None, "updated_at": now}
+                values: dict[str, Any] = {"status": status, **done}
                 if status == SENT:
                     values.update(sent_at=now, last_error=None)
                 connection.execute(
                     update(o)
-                    .where(
-                        in_batch(connection, o.c.id, ids, name="ids"),
-                        o.c.claimed_by == worker,
-                        o.c.status == CLAIMED,
-                    )
+                    .where(in_batch(connection, o.c.id, ids, name="ids"), held)
                     .values(**values)
                 )
         if released:
             # Claimed but not attempted: back in the queue at once, the claim uncounted.
             connection.execute(
                 update(o)
-                .where(
-                    in_batch(connection, o.c.id, released, name="ids"),
-                    o.c.claimed_by == worker,
-                    o.c.status == CLAIMED,
-                )
-                .values(
-                    status=QUEUED,
-                    claimed_by=None,
-                    next_attempt_at=now,
-                    attempts=o.c.attempts - 1,
-                    updated_at=now,
-                )
+                .where(in_batch(connection, o.c.id, released, name="ids"), held)
+                .values(status=QUEUED, next_attempt_at=now, attempts=o.c.attempts - 1, **done)
             )
-        if retry:
-            connection.execute(
-                update(o)
-                .where(mine)
-                .values(
-                    status=QUEUED,
-                    claimed_by=None,
-                    next_attempt_at=bindparam("retry_at"),
-                    last_error=bindparam("error"),
-                    updated_at=now,
-                ),
-                [{"row_id": i, "retry_at": at, "error": err[:1000]} for i, at, err in retry],
-            )
+        # A retry counts the attempt; a deferral (nothing was sent) does not.
+        for rows, uncount in ((retry, False), (deferred, True)):
+            if rows:
+                values = {
+                    "status": QUEUED,
+                    "next_attempt_at": bindparam("retry_at"),
+                    "last_error": bindparam("error"),
+                    **done,
+                }
+                if uncount:
+                    values["attempts"] = o.c.attempts - 1
+                connection.execute(
+                    update(o).where(mine).values(**values),
+                    [{"row_id": i, "retry_at": at, "error": err[:1000]} for i, at, err in rows],
+                )
         if failed:
             connection.execute(
-                update(o)
-                .where(mine)
-                .values(
-                    status=FAILED, claimed_by=None, last_error=bindparam("error"), updated_at=now
-                ),
+                update(o).where(mine).values(status=FAILED, last_error=bindparam("error"), **done),
                 [{"row_id": i, "error": err[:1000]} for i, err in failed],
             )
 
@@ -406,7 +405,13 @@ class OutboxRepository:
         stmt = (
             update(o)
             .where(o.c.claimed_by == worker, o.c.status == CLAIMED)
-            .values(status=QUEUED, claimed_by=None, next_attempt_at=now, updated_at=now)
+            .values(
+                status=QUEUED,
+                claimed_by=None,
+                claim_token=None,
+                next_attempt_at=now,
+                updated_at=now,
+            )
         )
         return int(self._s.connection().execute(stmt).rowcount)
 
@@ -425,3 +430,93 @@ class OutboxRepository:
         if status is not None:
             query = query.where(col(Notification.status) == status)
         return list(self._s.exec(query.limit(limit).offset(offset)))
+
+    # Read-only views of the outbox for operators and for the care team.
+
+    def operational_page(
+        self, *, status: str | None, limit: int, offset: int
+    ) -> list[OperationalRow]:
+        """Newest first, with only the columns of the delivery lifecycle: what a
+        message is about (kind, patient, recipient, dose, due time, payload) is not
+        even read."""
+        o = OUTBOX
+        query = select(*_OPERATIONAL).order_by(o.c.updated_at.desc(), o.c.id.desc())
+        if status is not None:
+            query = query.where(o.c.status == status)
+        rows = self._s.connection().execute(query.limit(limit).offset(offset)).all()
+        return [OperationalRow(*r) for r in rows]
+
+    def operational_row(self, message_id: int) -> OperationalRow | None:
+        row = self._s.connection().execute(select(*_OPERATIONAL).where(OUTBOX.c.id == message_id))
+        found = row.first()
+        return OperationalRow(*found) if found is not None else None
+
+    def status_counts(self) -> dict[str, int]:
+        o = OUTBOX
+        rows = self._s.connection().execute(select(o.c.status, func.count()).group_by(o.c.status))
+        return {status: int(count) for status, count in rows}
+
+    def waiting(self, *, now: dt.datetime) -> dict[str, tuple[int, dt.datetime]]:
+        """By status (pending, claimed): how many are past their next attempt time
+        and the earliest such time. A claimed one past it is a lease run out."""
+        o = OUTBOX
+        query = (
+            select(o.c.status, func.count(), func.min(o.c.next_attempt_at))
+            .where(_claimable(), o.c.next_attempt_at <= now)
+            .group_by(o.c.status)
+        )
+        return {s: (int(n), at) for s, n, at in self._s.connection().execute(query)}
+
+    def error_texts(self, *, status: str, retried_only: bool = False) -> list[tuple[str, int]]:
+        """Distinct beginnings of the last errors of messages in `status`, with counts.
+
+        300 characters hold the channel, the device id of a fan-out and the
+        receiver's status; what follows is receivers' text, which would only split
+        the groups."""
+        o = OUTBOX
+        head = func.substr(o.c.last_error, 1, 300)
+        query = select(head, func.count()).where(o.c.status == status, o.c.last_error.is_not(None))
+        if retried_only:
+            query = query.where(o.c.attempts > 0)
+        rows = self._s.connection().execute(query.group_by(head))
+        return [(str(text), int(count)) for text, count in rows]
+
+    def message(self, message_id: int) -> Notification | None:
+        return self._s.get(Notification, message_id)
+
+    def messages_about(
+        self, patient_id: uuid.UUID, *, limit: int, offset: int
+    ) -> list[Notification]:
+        """Messages about one patient (to them or to their care team), newest first."""
+        query = (
+            model_select(Notification)
+            .where(col(Notification.patient_id) == patient_id)
+            .order_by(col(Notification.updated_at).desc(), col(Notification.id).desc())
+        )
+        return list(self._s.exec(query.limit(limit).offset(offset)))
+
+
+@dataclass(frozen=True)
+class OperationalRow:
+    """An outbox row as operators see it: its delivery lifecycle, not its content."""
+
+    id: int
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    updated_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+_OPERATIONAL = (
+    OUTBOX.c.id,
+    OUTBOX.c.status,
+    OUTBOX.c.attempts,
+    OUTBOX.c.last_error,
+    OUTBOX.c.created_at,
+    OUTBOX.c.next_attempt_at,
+    OUTBOX.c.updated_at,
+    OUTBOX.c.sent_at,
+)

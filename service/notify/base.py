@@ -72,6 +72,17 @@ class DeliveryError(Exception):
         self.gone_devices = gone_devices
 
 
+class Deferred(DeliveryError):
+    """Not attempted: the receiving endpoint's circuit is open (service.notify.breaker).
+
+    Transient by nature; the caller tries again after `retry_after` seconds and does
+    not count this as an attempt, since nothing was sent.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, transient=True, retry_after=retry_after)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DeliveryReport:
     """A successful delivery: at least one receiver accepted the message.
@@ -85,7 +96,12 @@ class DeliveryReport:
 
 
 class Notifier(Protocol):
-    """A delivery channel. `send` raises DeliveryError; `close` releases connections."""
+    """A delivery channel. `send` raises DeliveryError; `close` releases connections.
+
+    A channel whose `send` may be called from several threads at once says so with a
+    class attribute `concurrent = True`; the dispatcher then sends to different
+    recipients side by side.
+    """
 
     name: str
 

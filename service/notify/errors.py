@@ -66,3 +66,8 @@ def error_for_request_failure(exc: requests.RequestException, *, what: str) -> D
     if isinstance(exc, requests.Timeout):
         return DeliveryError(f"{what} timed out ({kind})", transient=True)
     return DeliveryError(f"{what} unreachable ({kind})", transient=True)
+
+
+def deadline_error(*, what: str, seconds: float) -> DeliveryError:
+    """The send was cut at its total deadline (service.notify.deadline): transient."""
+    return DeliveryError(f"{what} timed out: no full answer within {seconds:g} s", transient=True)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from service.notify.base import Notifier
+from service.notify.breaker import CircuitBreaker
 
 KINDS = ("log", "webhook", "webpush", "fcm")
 # An HMAC key much shorter than this is guessable offline from one captured request.
@@ -33,6 +34,17 @@ class NotifierSettings:
     fcm_credentials_file: str | None = None
     fcm_project_id: str | None = None
     fcm_endpoint: str | None = None  # None: Google's https://fcm.googleapis.com
+    # Web Push and FCM: the total deadline of one push, connect to last byte.
+    push_timeout_seconds: float = 10.0
+    # The circuit of a receiving endpoint opens after this many slow sends in a row,
+    # and lets one probe through after this long (service.notify.breaker).
+    breaker_failures: int = 3
+    breaker_open_seconds: float = 30.0
+
+    def breaker(self) -> CircuitBreaker:
+        return CircuitBreaker(
+            failures=self.breaker_failures, open_seconds=self.breaker_open_seconds
+        )
 
 
 def build_notifier(settings: NotifierSettings) -> Notifier:
@@ -63,7 +75,9 @@ def _webhook(settings: NotifierSettings) -> Notifier:
     timeout = settings.webhook_timeout_seconds
     if not 0 < timeout <= 60:
         raise ValueError(f"MEDTRACK_WEBHOOK_TIMEOUT_SECONDS must be in (0, 60], got {timeout}")
-    return WebhookNotifier(url=url, secret=secret, timeout_seconds=timeout)
+    return WebhookNotifier(
+        url=url, secret=secret, timeout_seconds=timeout, breaker=settings.breaker()
+    )
 
 
 def _webpush(settings: NotifierSettings) -> Notifier:
@@ -78,7 +92,12 @@ def _webpush(settings: NotifierSettings) -> Notifier:
     # RFC 8292 section 2.1: the contact is a mailto: or https: URI.
     if not subject.startswith(("mailto:", "https://")):
         raise ValueError("MEDTRACK_VAPID_SUBJECT must be a mailto: or https:// contact URI")
-    return WebPushNotifier(vapid_private_key=key, vapid_subject=subject)
+    return WebPushNotifier(
+        vapid_private_key=key,
+        vapid_subject=subject,
+        timeout_seconds=settings.push_timeout_seconds,
+        breaker=settings.breaker(),
+    )
 
 
 def _fcm(settings: NotifierSettings) -> Notifier:
@@ -97,6 +116,8 @@ def _fcm(settings: NotifierSettings) -> Notifier:
             credentials_file=path,
             project_id=settings.fcm_project_id,
             endpoint=settings.fcm_endpoint,
+            timeout_seconds=settings.push_timeout_seconds,
+            breaker=settings.breaker(),
         )
     except ValueError as exc:
         raise ValueError(f"MEDTRACK_FCM_CREDENTIALS is not usable: {exc}") from exc

@@ -6,14 +6,15 @@ buzz the phone a second time, because a push service cannot de-duplicate for us.
 When no device accepted it, the error is transient if any device failed transiently
 (retry them all later), and permanent otherwise (every device gone or refused).
 A message with no device of the channel's platforms is a permanent "no device" error,
-not an empty success: the outbox should record that nobody was reminded.
+not an empty success: the outbox should record that nobody was reminded. When every
+device was skipped because its endpoint's circuit is open, the result is `Deferred`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from service.notify.base import DeliveryError, DeliveryReport, Device
+from service.notify.base import Deferred, DeliveryError, DeliveryReport, Device
 
 
 class DeviceGone(Exception):
@@ -45,6 +46,11 @@ def _no_delivery(
 ) -> DeliveryError:
     if not gone and not failures:
         return DeliveryError(f"no {channel} device", transient=False)
+    if not gone and all(isinstance(exc, Deferred) for _, exc in failures):
+        # Nothing was sent to anyone: not an attempt, try when the first circuit reopens.
+        waits = [exc.retry_after or 0.0 for _, exc in failures]
+        skipped = "; ".join(f"{device_id}: {exc.message}" for device_id, exc in failures)
+        return Deferred(f"{channel}: deferred ({skipped})", retry_after=min(waits))
     reasons = [f"{device_id}: {exc.message}" for device_id, exc in failures]
     reasons += [f"{device_id}: gone" for device_id in gone]
     transient = [exc for _, exc in failures if exc.transient]

@@ -21,6 +21,12 @@ internal, deadline, quota and unknown errors are transient; the rest (invalid ar
 authentication, permission, sender mismatch) are permanent. OAuth token failures from
 google-auth are transient when google-auth says they are retryable.
 
+Each send has a total deadline, connect to last byte (service.notify.deadline; the OAuth
+token request to the service account's token_uri is google-auth's and keeps its own
+timeout), and while FCM's circuit is open (service.notify.breaker) nothing is sent and
+the message is deferred. Sends run one at a time: firebase-admin's App is not
+documented as safe to share between threads.
+
 Each notifier owns a named firebase-admin App so several can coexist (and tests can
 run in one process); `close` deletes it.
 """
@@ -41,7 +47,9 @@ import requests
 from firebase_admin import credentials, exceptions, messaging
 
 from service.notify.base import DeliveryError, DeliveryReport, Device, Message
-from service.notify.errors import parse_retry_after
+from service.notify.breaker import CircuitBreaker, endpoint_key, guarded
+from service.notify.deadline import deadline
+from service.notify.errors import deadline_error, parse_retry_after
 from service.notify.fanout import DeviceGone, fan_out
 from service.notify.fcm_transport import point_messaging_at
 
@@ -90,8 +98,11 @@ class FcmNotifier:
         endpoint: str | None = None,
         ttl_seconds: int = 3600,
         timeout_seconds: float = 10.0,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         options: dict[str, Any] = {"httpTimeout": timeout_seconds}
+        self._timeout = timeout_seconds
+        self._breaker = breaker
         if project_id:
             options["projectId"] = project_id
         credential = credentials.Certificate(credentials_file)
@@ -100,7 +111,7 @@ class FcmNotifier:
         )
         self._ttl = ttl_seconds
         try:
-            point_messaging_at(self._app, endpoint)
+            self._endpoint = endpoint_key(point_messaging_at(self._app, endpoint))
         except Exception:
             firebase_admin.delete_app(self._app)
             raise
@@ -111,16 +122,28 @@ class FcmNotifier:
         return fan_out(devices, lambda device: self._send_one(device, message, data), channel="fcm")
 
     def _send_one(self, device: Device, message: Message, data: Mapping[str, str]) -> str:
-        if not device.token:
+        token = device.token
+        if not token:
             raise DeliveryError("device has no FCM installation ID or token", transient=False)
-        try:
-            return str(messaging.send(self._build(device.token, message, data), app=self._app))
-        except (messaging.UnregisteredError, exceptions.NotFoundError) as exc:
-            raise DeviceGone() from exc
-        except exceptions.FirebaseError as exc:
-            raise _firebase_error(exc) from exc
-        except google.auth.exceptions.GoogleAuthError as exc:
-            raise _auth_error(exc) from exc
+        return guarded(
+            self._breaker,
+            self._endpoint,
+            lambda: self._post(self._build(token, message, data)),
+            slow_after=self._timeout / 2,
+        )
+
+    def _post(self, built: Any) -> str:
+        with deadline(self._timeout) as budget:
+            try:
+                return str(messaging.send(built, app=self._app))
+            except (messaging.UnregisteredError, exceptions.NotFoundError) as exc:
+                raise DeviceGone() from exc
+            except exceptions.FirebaseError as exc:
+                if budget.expired:
+                    raise deadline_error(what="FCM", seconds=self._timeout) from exc
+                raise _firebase_error(exc) from exc
+            except google.auth.exceptions.GoogleAuthError as exc:
+                raise _auth_error(exc) from exc
 
     def _build(self, identifier: str, message: Message, data: Mapping[str, str]) -> Any:
         expires = int(time.time()) + self._ttl

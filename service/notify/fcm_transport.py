@@ -17,6 +17,8 @@ Why override them at all:
   every message during an FCM outage, and a re-sent request that had in fact reached
   FCM delivers the reminder twice. The outbox already retries with its own backoff, so
   here only a connection that was never made is retried, once.
+- Deadlines: firebase-admin's `httpTimeout` is per socket operation; the adapter
+  mounted here ends each send at its total deadline instead.
 - Redirects: requests follows them by default; FCM never redirects a send, so one is
   refused (a permanent error for that message).
 """
@@ -27,8 +29,9 @@ from typing import Any
 
 import requests
 from firebase_admin import messaging  # type: ignore[import-untyped]
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from service.notify.deadline import DeadlineAdapter
 
 GOOGLE_FCM = "https://fcm.googleapis.com"
 CONNECT_ONLY_RETRY = Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0)
@@ -48,7 +51,8 @@ def point_messaging_at(app: Any, endpoint: str | None) -> str:
             "service/notify/fcm_transport.py must be updated for this firebase-admin version"
         )
     service._fcm_url = url
-    session.mount(base + "/", HTTPAdapter(max_retries=CONNECT_ONLY_RETRY))
+    # The adapter also makes each send honour its total deadline (service.notify.deadline).
+    session.mount(base + "/", DeadlineAdapter(max_retries=CONNECT_ONLY_RETRY))
     # A redirect is an error, not a new address: following it would hand the message
     # (and, on the same host, the bearer token) to wherever the answer points.
     session.max_redirects = 0

@@ -16,9 +16,12 @@ What is sent:
   Compare signatures in constant time.
 - `X-Medtrack-Timestamp`: the same `sent_at`, for receivers that log headers.
 
-Outcomes: 2xx is delivered. 408, 429, 5xx, connection failures and timeouts are
-transient (Retry-After honoured). Redirects are not followed (a redirected POST would
-lose its body and signature) and, like other 4xx, are permanent.
+Outcomes: 2xx is delivered (the body of a 2xx answer is not read). 408, 429, 5xx,
+connection failures and timeouts are transient (Retry-After honoured). The timeout is a
+total deadline on the whole exchange (service.notify.deadline), and a URL whose circuit
+is open (service.notify.breaker) is not tried: the message is deferred. Redirects are
+not followed (a redirected POST would lose its body and signature) and, like other 4xx,
+are permanent.
 
 Per-device webhook URLs in `Message.devices` are ignored on purpose: only the operator
 configured URL receives signed requests, so a stored URL cannot make the service send
@@ -36,11 +39,15 @@ from collections.abc import Callable
 import requests
 
 from service.notify.base import DeliveryError, DeliveryReport, Message
-from service.notify.errors import error_for_request_failure, error_for_status
+from service.notify.breaker import CircuitBreaker, endpoint_key, guarded
+from service.notify.deadline import deadline, mount
+from service.notify.errors import deadline_error, error_for_request_failure, error_for_status
 
 SIGNATURE_HEADER = "X-Medtrack-Signature"
 TIMESTAMP_HEADER = "X-Medtrack-Timestamp"
 USER_AGENT = "medtrack-notify/1"
+# A receiver's answer is not read past this (its status is what counts).
+MAX_ANSWER_BYTES = 65536
 
 
 def encode_body(message: Message, *, sent_at: int) -> bytes:
@@ -70,9 +77,10 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class WebhookNotifier:
-    """One pooled HTTP session; meant for one dispatcher thread at a time."""
+    """One pooled HTTP session, safe to share between dispatcher threads."""
 
     name = "webhook"
+    concurrent = True
 
     def __init__(
         self,
@@ -81,17 +89,26 @@ class WebhookNotifier:
         secret: str,
         timeout_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._url = url
+        self._endpoint = endpoint_key(url)
         self._secret = secret
-        # (connect, read): a receiver that accepts the connection but never answers
-        # must not stall the dispatcher longer than one that refuses it.
-        self._timeout = (timeout_seconds, timeout_seconds)
+        # The whole exchange, connect to last byte: a receiver that accepts the
+        # connection and trickles its answer must not hold the dispatcher longer than
+        # one that refuses it.
+        self._timeout = timeout_seconds
         self._clock = clock
-        self._session = requests.Session()
+        self._breaker = breaker
+        self._session = mount(requests.Session())
         self._session.headers["User-Agent"] = USER_AGENT
 
     def send(self, message: Message) -> DeliveryReport:
+        return guarded(
+            self._breaker, self._endpoint, lambda: self._post(message), slow_after=self._timeout / 2
+        )
+
+    def _post(self, message: Message) -> DeliveryReport:
         sent_at = int(self._clock())
         body = encode_body(message, sent_at=sent_at)
         headers = {
@@ -100,21 +117,47 @@ class WebhookNotifier:
             TIMESTAMP_HEADER: str(sent_at),
             SIGNATURE_HEADER: sign(self._secret, body),
         }
-        try:
-            response = self._session.post(
-                self._url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            raise error_for_request_failure(exc, what="webhook") from exc
-        with response:
-            if 200 <= response.status_code < 300:
-                return DeliveryReport(detail=f"webhook HTTP {response.status_code}")
-            raise error_for_status(
-                response.status_code,
-                retry_after=response.headers.get("Retry-After"),
-                what="webhook",
-                detail=response.text,
-            )
+        with deadline(self._timeout) as budget:
+            try:
+                # stream: the status decides; the body is read only to keep the
+                # connection, and only until the deadline.
+                response = self._session.post(
+                    self._url, data=body, headers=headers, allow_redirects=False, stream=True
+                )
+                with response:
+                    if 200 <= response.status_code < 300:
+                        return _accepted(response)
+                    raise error_for_status(
+                        response.status_code,
+                        retry_after=response.headers.get("Retry-After"),
+                        what="webhook",
+                        detail=_head(response),
+                    )
+            except requests.RequestException as exc:
+                if budget.expired:
+                    raise deadline_error(what="webhook", seconds=self._timeout) from exc
+                raise error_for_request_failure(exc, what="webhook") from exc
 
     def close(self) -> None:
         self._session.close()
+
+
+def _accepted(response: requests.Response) -> DeliveryReport:
+    """A 2xx is a delivery even if its body never ends: the receiver has the message,
+    and sending it again would only repeat it (the breaker still counts the time)."""
+    detail = f"webhook HTTP {response.status_code}"
+    read = 0
+    try:
+        for chunk in response.iter_content(8192):
+            read += len(chunk)
+            if read > MAX_ANSWER_BYTES:
+                break  # closed, not drained: the connection is dropped
+    except requests.RequestException:
+        return DeliveryReport(detail=f"{detail}, answer cut at the deadline")
+    return DeliveryReport(detail=detail)
+
+
+def _head(response: requests.Response) -> str:
+    """The start of an error answer, for the outbox's last_error; never all of it."""
+    first = next(response.iter_content(1024), b"")
+    return first.decode("utf-8", errors="replace") if isinstance(first, bytes) else str(first)

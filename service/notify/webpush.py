@@ -12,7 +12,9 @@ keys, with:
   pending copy at the push service instead of arriving twice.
 
 404/410 mean the subscription is gone: the device is reported in `gone_devices`.
-Redirects are not followed (a 3xx is a permanent failure) and each request times out.
+Redirects are not followed (a 3xx is a permanent failure). Each push has a total
+deadline, connect to last byte (service.notify.deadline), and a push service whose
+circuit is open (service.notify.breaker, keyed by host and port) is not tried.
 The fan-out rules (one delivery is enough; no webpush device is a permanent "no device"
 error) are in `service.notify.fanout`.
 """
@@ -29,7 +31,9 @@ from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]
 
 from service.notify.base import DeliveryError, DeliveryReport, Device, Message
-from service.notify.errors import error_for_request_failure, error_for_status
+from service.notify.breaker import CircuitBreaker, endpoint_key, guarded
+from service.notify.deadline import deadline, mount
+from service.notify.errors import deadline_error, error_for_request_failure, error_for_status
 from service.notify.fanout import DeviceGone, fan_out
 
 PLATFORM = "webpush"
@@ -81,9 +85,11 @@ class _NoRedirects(requests.Session):
 
 
 class WebPushNotifier:
-    """One pooled HTTP session shared by all push services; one dispatcher thread at a time."""
+    """One pooled HTTP session shared by all push services, safe to share between
+    dispatcher threads."""
 
     name = "webpush"
+    concurrent = True
 
     def __init__(
         self,
@@ -92,12 +98,15 @@ class WebPushNotifier:
         vapid_subject: str,
         ttl_seconds: int = 3600,
         timeout_seconds: float = 10.0,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._vapid = load_vapid_key(vapid_private_key)
         self._subject = vapid_subject
         self._ttl = ttl_seconds
+        # A total deadline per push, connect to last byte (service.notify.deadline).
         self._timeout = timeout_seconds
-        self._session = _NoRedirects()
+        self._breaker = breaker
+        self._session = mount(_NoRedirects())
 
     def send(self, message: Message) -> DeliveryReport:
         payload = encode_payload(message)
@@ -109,24 +118,36 @@ class WebPushNotifier:
 
     def _push(self, device: Device, payload: str, topic: str) -> str:
         subscription = _subscription(device)
-        try:
-            response = webpush(
-                subscription_info=subscription,
-                data=payload,
-                vapid_private_key=self._vapid,
-                # A fresh dict per call: pywebpush writes "aud" and "exp" into it.
-                vapid_claims={"sub": self._subject},
-                ttl=self._ttl,
-                headers={"Urgency": "high", "Topic": topic},
-                timeout=self._timeout,
-                requests_session=self._session,
-            )
-        except WebPushException as exc:
-            raise _push_error(exc) from exc
-        except requests.RequestException as exc:
-            raise error_for_request_failure(exc, what="push service") from exc
-        except ValueError as exc:  # malformed subscription keys, caught while encrypting
-            raise DeliveryError("invalid subscription keys", transient=False) from exc
+        endpoint = endpoint_key(str(subscription["endpoint"]))
+        return guarded(
+            self._breaker,
+            endpoint,
+            lambda: self._post(subscription, payload, topic),
+            slow_after=self._timeout / 2,
+        )
+
+    def _post(self, subscription: dict[str, object], payload: str, topic: str) -> str:
+        with deadline(self._timeout) as budget:
+            try:
+                response = webpush(
+                    subscription_info=subscription,
+                    data=payload,
+                    vapid_private_key=self._vapid,
+                    # A fresh dict per call: pywebpush writes "aud" and "exp" into it.
+                    vapid_claims={"sub": self._subject},
+                    ttl=self._ttl,
+                    headers={"Urgency": "high", "Topic": topic},
+                    timeout=self._timeout,
+                    requests_session=self._session,
+                )
+            except WebPushException as exc:
+                raise _push_error(exc) from exc
+            except requests.RequestException as exc:
+                if budget.expired:
+                    raise deadline_error(what="push service", seconds=self._timeout) from exc
+                raise error_for_request_failure(exc, what="push service") from exc
+            except ValueError as exc:  # malformed subscription keys, caught while encrypting
+                raise DeliveryError("invalid subscription keys", transient=False) from exc
         return f"push service HTTP {response.status_code}"
 
     def close(self) -> None:

@@ -319,7 +319,7 @@ def test_batches_beyond_sqlites_old_limit_of_999_parameters(
         assert uow.devices.devices_of(others) == {u: [] for u in others}
         uow.doses.mark_reminded(doses, now=now)
         uow.doses.mark_care_team_notified(doses, now=now)
-        uow.outbox.settle(worker="w", now=now, sent=list(range(1, 1501)))
+        uow.outbox.settle(token="t", now=now, sent=list(range(1, 1501)))
         uow.outbox.reopen_withdrawn(doses, now=now)
         uow.devices.remove_devices([str(u) for u in others], reason="test", now=now)
         uow.commit()

@@ -379,12 +379,18 @@ _VERSIONS: Table = PrescriptionVersion.__table__  # type: ignore[attr-defined]
 
 
 def seed_due_reminders(
-    database: Database, n: int, *, now: dt.datetime, prescriptions_per_patient: int = 4
+    database: Database,
+    n: int,
+    *,
+    now: dt.datetime,
+    prescriptions_per_patient: int = 4,
+    times_per_prescription: int = 24,
 ) -> dict[str, str]:
     """Exactly `n` reminders due at `now`, planned and queued by the product.
 
     Patients (in zones without DST) and their prescriptions are bulk-inserted, each
-    prescription with up to 24 wall-clock times that fell in the last 100 minutes;
+    prescription with up to `times_per_prescription` (24) wall-clock times that fell in
+    the last 100 minutes;
     `materialise_doses` then plans the dose events and `queue_due_messages` queues one
     reminder per dose, as the scheduler does. Returns {idempotency key: dose id}.
     """
@@ -421,7 +427,7 @@ def seed_due_reminders(
         for _ in range(prescriptions_per_patient):
             if remaining <= 0:
                 break
-            count = min(24, remaining)
+            count = min(times_per_prescription, remaining)
             remaining -= count
             local = sorted(
                 at.astimezone(zoneinfo.ZoneInfo(zone)).time() for at in rng.sample(minutes, count)
