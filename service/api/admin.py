@@ -1,4 +1,4 @@
-"""Operations views for administrators."""
+"""Operations views for administrators: deliveries, never what they were about."""
 
 from __future__ import annotations
 
@@ -7,29 +7,67 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, uow
+from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
-from service.api.schemas.doses import NotificationQuery, NotificationSchema
-from service.db.tables import Notification
-from service.usecases import dispatch
+from service.api.schemas.outbox import OperationalMessageSchema, OutboxQuery, OutboxSummarySchema
+from service.usecases import outbox_view
+from service.usecases.message_refs import MessageRefs
+from service.usecases.outbox_view import OperationalMessage, OutboxSummary
 
 blp = Blueprint("admin", __name__, url_prefix="/v1/admin", description="Operations (admin)")
+
+
+def _refs() -> MessageRefs:
+    return MessageRefs(services().settings.secret_key)
 
 
 @blp.route("/notifications")
 class Notifications(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(NotificationQuery, location="query")
-    @blp.response(200, NotificationSchema(many=True))
+    @blp.arguments(OutboxQuery, location="query")
+    @blp.response(200, OperationalMessageSchema(many=True))
     @errors(blp, *AUTH, 403)
-    def get(self, query: dict[str, Any]) -> list[Notification]:
+    def get(self, query: dict[str, Any]) -> list[OperationalMessage]:
         """The outbox, newest first; `status=failed` lists the dead letters (messages
-        given up after the retry limit or refused by the receiver)."""
-        return dispatch.list_messages(
+        given up after the retry limit or refused by the receiver). Each message is
+        shown by its delivery only, under a pseudonymous reference; the read is audited."""
+        return outbox_view.list_operational(
             uow=uow(),
             caller=caller(),
+            clock=services().clock,
+            refs=_refs(),
             status=query.get("status"),
             limit=query["limit"],
             offset=query["offset"],
+        )
+
+
+@blp.route("/notifications/summary")
+class NotificationSummary(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, OutboxSummarySchema)
+    @errors(blp, 401, 403)
+    def get(self) -> OutboxSummary:
+        """Counts by state, how long due messages wait, lapsed claims, and retries and
+        dead letters by error class; the read is audited."""
+        return outbox_view.summarise(
+            uow=uow(),
+            caller=caller(),
+            clock=services().clock,
+            notifier=services().settings.notifier,
+        )
+
+
+@blp.route("/notifications/<string:ref>")
+class Notification(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, OperationalMessageSchema)
+    @errors(blp, 401, 403, 404)
+    def get(self, ref: str) -> OperationalMessage:
+        """One message's delivery, by its reference; the read is audited."""
+        return outbox_view.find_operational(
+            uow=uow(), caller=caller(), clock=services().clock, refs=_refs(), ref=ref
         )

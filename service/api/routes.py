@@ -12,6 +12,7 @@ from service.api import (
     doses,
     health,
     interactions,
+    notifications,
     patients,
     prescriptions,
     record,
@@ -32,6 +33,7 @@ def register(api: Api) -> None:
         doses,
         devices,
         tapers,
+        notifications,
         audit,
         admin,
     ):

@@ -226,7 +226,10 @@ def test_after_the_retry_limit_a_message_is_dead_lettered_and_listed(
     admin = make.admin()
     r = make.client.get("/v1/admin/notifications?status=failed", headers=admin.headers)
     assert r.status_code == 200, r.get_json()
-    assert [(n["kind"], n["attempts"]) for n in r.get_json()] == [("dose-reminder", 3)]
+    (listed,) = r.get_json()
+    assert (listed["status"], listed["attempts"]) == ("failed", 3)
+    assert listed["last_error_class"] == "webhook:http-500"
+    assert "kind" not in listed, "administrators do not see what a message is about"
     doc = make.clinician()
     assert make.client.get("/v1/admin/notifications", headers=doc.headers).status_code == 403
 

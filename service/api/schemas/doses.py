@@ -1,10 +1,10 @@
-"""Doses, devices, adherence and the outbox as clients see them."""
+"""Doses, devices and adherence as clients see them."""
 
 from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import Instant, PageQuery, StrictSchema, text
+from service.api.schemas.common import Instant, StrictSchema, text
 from service.usecases.devices import PLATFORMS
 
 
@@ -122,24 +122,3 @@ class DeviceSchema(StrictSchema):
     endpoint = fields.String(allow_none=True, required=True)
     label = fields.String(allow_none=True, required=True)
     created_at = fields.AwareDateTime(required=True)
-
-
-class NotificationQuery(PageQuery):
-    status = fields.String(
-        validate=validate.OneOf(["pending", "claimed", "sent", "failed", "expired", "cancelled"])
-    )
-
-
-class NotificationSchema(StrictSchema):
-    id = fields.Integer(required=True)
-    idempotency_key = fields.String(required=True)
-    kind = fields.String(required=True)
-    recipient_id = fields.UUID(required=True)
-    patient_id = fields.UUID(required=True)
-    dose_event_id = fields.UUID(allow_none=True, required=True)
-    due_at = fields.AwareDateTime(required=True)
-    status = fields.String(required=True)
-    attempts = fields.Integer(required=True)
-    next_attempt_at = fields.AwareDateTime(required=True)
-    last_error = fields.String(allow_none=True, required=True)
-    sent_at = fields.AwareDateTime(allow_none=True, required=True)
