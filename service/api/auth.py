@@ -1,16 +1,30 @@
-"""Tokens: log in, log out, activate a patient account; and the caller's profile."""
+"""Sessions: log in, refresh, log out (here or everywhere), change or reset a
+password, activate a patient account; and the caller's profile and notices."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from service.api.context import bearer_token, caller, require_auth, services, uow
-from service.api.docs import PUBLIC, errors
-from service.api.schemas.auth import ActivateSchema, MeSchema, TokenRequestSchema, TokenSchema
-from service.usecases import auth, users
+from service.api.docs import AUTH, PUBLIC, errors
+from service.api.schemas.auth import (
+    ActivateSchema,
+    MeSchema,
+    NoticeQuery,
+    NoticeSchema,
+    PasswordChangeSchema,
+    PasswordResetSchema,
+    RefreshSchema,
+    ResetCodeSchema,
+    TokenRequestSchema,
+    TokenSchema,
+)
+from service.db.tables import AccountNotice
+from service.usecases import auth, password_resets, sessions, users
 
 blp = Blueprint("auth", __name__, url_prefix="/v1", description="Authentication")
 
@@ -22,9 +36,12 @@ class Token(MethodView):
     @blp.response(200, TokenSchema)
     @errors(blp, 401, 429)
     def post(self, body: dict[str, Any]) -> auth.IssuedToken:
-        """Log in with e-mail and password; returns a bearer token.
+        """Log in with e-mail and password; returns an access and a refresh token.
 
-        Repeated failures for one account or address answer 429 with Retry-After.
+        After repeated failures for one account from one client, that client waits
+        longer before each further attempt (429 with Retry-After); other clients,
+        the owner's among them, are not held up. A client with many failures over
+        any accounts is refused for a while.
         """
         s = services()
         return auth.login(
@@ -39,6 +56,99 @@ class Token(MethodView):
         )
 
 
+@blp.route("/auth/refresh")
+class Refresh(MethodView):
+    @blp.doc(**PUBLIC)
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokenSchema)
+    @errors(blp, 401)
+    def post(self, body: dict[str, Any]) -> sessions.IssuedToken:
+        """Exchange a refresh token for new tokens (the refresh token works once).
+
+        A refresh token presented a second time ends its whole session: someone
+        else holds a copy.
+        """
+        s = services()
+        return sessions.refresh(
+            uow=uow(),
+            caller=caller(),
+            clock=s.clock,
+            tokens=s.tokens,
+            policy=s.login_policy,
+            refresh_token=body["refresh_token"],
+        )
+
+
+@blp.route("/auth/password")
+class Password(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(200, TokenSchema)
+    @errors(blp, *AUTH, 429)
+    def post(self, body: dict[str, Any]) -> sessions.IssuedToken:
+        """Change the caller's password; every other session ends and this device
+        continues with the new tokens in the answer."""
+        s = services()
+        return auth.change_password(
+            uow=uow(),
+            caller=caller(),
+            clock=s.clock,
+            passwords=s.passwords,
+            tokens=s.tokens,
+            policy=s.login_policy,
+            current_password=body["current_password"],
+            new_password=body["new_password"],
+        )
+
+
+@blp.route("/auth/password-reset")
+class PasswordReset(MethodView):
+    @blp.doc(**PUBLIC)
+    @blp.arguments(PasswordResetSchema)
+    @blp.response(204)
+    @errors(blp, 429)
+    def post(self, body: dict[str, Any]) -> None:
+        """Set a new password with the one-time reset code from the care team or an
+        administrator; every session of the account ends."""
+        s = services()
+        password_resets.redeem(
+            uow=uow(),
+            caller=caller(),
+            clock=s.clock,
+            passwords=s.passwords,
+            policy=s.login_policy,
+            reset_code=body["reset_code"],
+            new_password=body["new_password"],
+        )
+
+
+@blp.route("/patients/<uuid:patient_id>/password-reset")
+class PatientPasswordReset(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(201, ResetCodeSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, patient_id: uuid.UUID) -> password_resets.ResetCode:
+        """Issue a one-time password-reset code for a patient (a clinician on the care
+        team or an administrator); earlier unused codes stop working."""
+        s = services()
+        return password_resets.issue_for_patient(
+            uow=uow(), caller=caller(), clock=s.clock, policy=s.login_policy, patient_id=patient_id
+        )
+
+
+@blp.route("/auth/logout-all")
+class LogoutAll(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(204)
+    @errors(blp, 401)
+    def post(self) -> None:
+        """End every session of the caller, on every device, this one included."""
+        sessions.logout_all(uow=uow(), caller=caller(), clock=services().clock)
+
+
 @blp.route("/auth/logout")
 class Logout(MethodView):
     decorators = [require_auth]
@@ -46,7 +156,7 @@ class Logout(MethodView):
     @blp.response(204)
     @errors(blp, 401)
     def post(self) -> None:
-        """Revoke the access token used for this request."""
+        """End this session: the access token used and its refresh token."""
         s = services()
         auth.logout(
             uow=uow(), caller=caller(), clock=s.clock, tokens=s.tokens, token=bearer_token()
@@ -82,3 +192,18 @@ class MeView(MethodView):
     def get(self) -> users.Me:
         """The caller's own account (and patient id for patients)."""
         return users.get_me(uow=uow(), caller=caller())
+
+
+@blp.route("/me/notices")
+class Notices(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(NoticeQuery, location="query")
+    @blp.response(200, NoticeSchema(many=True))
+    @errors(blp, *AUTH)
+    def get(self, query: dict[str, Any]) -> list[AccountNotice]:
+        """What the caller has been told about their account, newest first: repeated
+        failed logins, a reused refresh token, a password change or reset."""
+        return sessions.list_notices(
+            uow=uow(), caller=caller(), limit=query["limit"], offset=query["offset"]
+        )

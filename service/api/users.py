@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask.views import MethodView
@@ -9,10 +10,11 @@ from flask_smorest import Blueprint
 
 from service.api.context import caller, require_auth, services, uow
 from service.api.docs import AUTH, errors
+from service.api.schemas.auth import ResetCodeSchema
 from service.api.schemas.users import UserCreateSchema, UserQuery, UserSchema
 from service.db.tables import User
 from service.domain.accounts import Role
-from service.usecases import users
+from service.usecases import password_resets, users
 
 blp = Blueprint("users", __name__, url_prefix="/v1/users", description="Staff accounts (admin)")
 
@@ -46,4 +48,47 @@ class Users(MethodView):
             email=body["email"],
             password=body["password"],
             name=body["name"],
+        )
+
+
+@blp.route("/<uuid:user_id>/password-reset")
+class UserPasswordReset(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(201, ResetCodeSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, user_id: uuid.UUID) -> password_resets.ResetCode:
+        """Issue a one-time password-reset code for an account (administrators only);
+        earlier unused codes stop working."""
+        s = services()
+        return password_resets.issue_for_user(
+            uow=uow(), caller=caller(), clock=s.clock, policy=s.login_policy, user_id=user_id
+        )
+
+
+@blp.route("/<uuid:user_id>/deactivate")
+class Deactivate(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, UserSchema)
+    @errors(blp, *AUTH, 403, 404, 409)
+    def post(self, user_id: uuid.UUID) -> User:
+        """Switch an account off (administrators only): it cannot log in, and every
+        token and session it had ends for good."""
+        return users.set_active(
+            uow=uow(), caller=caller(), clock=services().clock, user_id=user_id, active=False
+        )
+
+
+@blp.route("/<uuid:user_id>/reactivate")
+class Reactivate(MethodView):
+    decorators = [require_auth]
+
+    @blp.response(200, UserSchema)
+    @errors(blp, *AUTH, 403, 404)
+    def post(self, user_id: uuid.UUID) -> User:
+        """Switch an account back on (administrators only); its owner logs in again:
+        no token or session from before comes back."""
+        return users.set_active(
+            uow=uow(), caller=caller(), clock=services().clock, user_id=user_id, active=True
         )

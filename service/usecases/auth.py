@@ -1,63 +1,83 @@
-"""Logging in and out, activating a patient account, and checking tokens."""
+"""Logging in and out, changing a password, activating a patient account, and
+checking tokens."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
-from service.db.tables import AuthToken, User
+from service.db.tables import User
 from service.db.uow import UnitOfWork
-from service.domain.accounts import Principal, Role
+from service.domain.accounts import Principal, Role, client_group
 from service.domain.audit import AuditAction, AuditOutcome
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
-from service.usecases.errors import RateLimited, Unauthenticated, ValidationFailed
+from service.usecases.errors import Unauthenticated, ValidationFailed
 from service.usecases.security import (
     Passwords,
     Tokens,
     activation_code_hash,
     password_problems,
+    secret_digest,
 )
+from service.usecases.sessions import (
+    IssuedToken,
+    LoginPolicy,
+    end_every_session,
+    start_session,
+    tell_owner,
+)
+from service.usecases.throttling import LoginKeys, count_client_attempt, login_keys, pace
 from service.usecases.users import Me
 
-# A whole address space behind one IP gets more room than one account, so that
-# a clinic's shared NAT is not locked out by one user's typos.
-IP_LIMIT_FACTOR = 10
+__all__ = ["IssuedToken", "LoginPolicy", "activate", "authenticate", "change_password", "login"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class LoginPolicy:
-    max_failures: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class IssuedToken:
-    access_token: str
-    token_type: str
-    expires_in: int
-
-
-def _throttle_keys(email: str, source_ip: str | None, policy: LoginPolicy) -> list[tuple[str, int]]:
-    keys = [(f"login-email:{email}", policy.max_failures)]
-    if source_ip:
-        keys.append((f"login-ip:{source_ip}", policy.max_failures * IP_LIMIT_FACTOR))
-    return keys
-
-
-def _count_attempt(uow: UnitOfWork, keys: list[tuple[str, int]], now: dt.datetime) -> None:
-    """Count this attempt against every key and make the count visible at once.
-
-    Committed before the (slow) password check, so that parallel guesses see
-    each other; over the limit on any key answers 429.
-    """
-    wait = 0
-    for key, limit in keys:
-        count, remaining = uow.login_throttle.attempt(key, now=now)
-        if count > limit:
-            wait = max(wait, remaining)
-    uow.commit()
-    if wait:
-        raise RateLimited("Too many login attempts; try again later.", retry_after=wait)
+def _login_failed(
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    policy: LoginPolicy,
+    keys: LoginKeys,
+    user: User | None,
+    now: dt.datetime,
+) -> None:
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.EXECUTE,
+        subtype="login",
+        entity_type="User",
+        entity_id=user.id if user else None,
+        outcome=AuditOutcome.MINOR_FAILURE,
+        outcome_desc="incorrect email or password",
+    )
+    failures, _ = uow.login_throttle.attempt(keys.account, now=now)
+    # Once per window, at the limit: enough to notice, not a message per guess.
+    if user is None or failures != policy.max_failures:
+        return
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.EXECUTE,
+        subtype="login.repeated-failures",
+        entity_type="User",
+        entity_id=user.id,
+        outcome=AuditOutcome.SERIOUS_FAILURE,
+        outcome_desc=f"{failures} failed logins in a row; the owner was told",
+    )
+    tell_owner(
+        uow,
+        caller=caller,
+        user_id=user.id,
+        now=now,
+        kind="login-failures",
+        message=(
+            f"{failures} attempts to sign in to your account with a wrong password. "
+            "If this was not you, change your password."
+        ),
+    )
 
 
 def login(
@@ -71,36 +91,27 @@ def login(
     email: str,
     password: str,
 ) -> IssuedToken:
-    """Exchange e-mail and password for a bearer token; attempts are counted and audited."""
+    """Exchange e-mail and password for a session; attempts are counted and audited."""
     now = clock()
     email = email.strip().lower()
-    keys = _throttle_keys(email, caller.source_ip, policy)
+    keys = login_keys(email, caller.source_ip)
     with uow:
-        _count_attempt(uow, keys, now)
+        pace(uow, keys, policy, now)
     with uow:
         user = uow.users.by_email(email)
         stored = user.password_hash if user is not None and user.is_active else None
         if not passwords.verify(stored, password) or user is None:
-            record(
-                uow,
-                caller=caller,
-                now=now,
-                action=AuditAction.EXECUTE,
-                subtype="login",
-                entity_type="User",
-                entity_id=user.id if user else None,
-                outcome=AuditOutcome.MINOR_FAILURE,
-                outcome_desc="incorrect email or password",
-            )
+            _login_failed(uow, caller=caller, policy=policy, keys=keys, user=user, now=now)
             uow.commit()
             raise Unauthenticated("Incorrect email or password.")
         if passwords.needs_rehash(stored or ""):
             user.password_hash = passwords.hash(password)
             uow.session.add(user)
-        uow.login_throttle.reset(keys[0][0])
-        for key, _ in keys[1:]:
-            uow.login_throttle.release(key, now=now)
-        token = _issue(uow, tokens=tokens, user=user, now=now)
+        uow.login_throttle.reset(keys.pair)
+        uow.login_throttle.reset(keys.account)
+        if keys.client:
+            uow.login_throttle.release(keys.client, now=now)
+        token = start_session(uow, tokens=tokens, policy=policy, user=user, now=now)
         record(
             uow,
             caller=caller,
@@ -115,28 +126,6 @@ def login(
         return token
 
 
-def _issue(uow: UnitOfWork, *, tokens: Tokens, user: User, now: dt.datetime) -> IssuedToken:
-    role = Role(user.role)
-    patient = uow.patients.by_user(user.id) if role is Role.PATIENT else None
-    encoded, jti, expires = tokens.issue(
-        user_id=user.id, role=role, patient_id=patient.id if patient else None, now=now
-    )
-    uow.tokens.add(
-        AuthToken(
-            jti=jti,
-            user_id=user.id,
-            patient_id=patient.id if patient else None,
-            issued_at=now,
-            expires_at=expires,
-        )
-    )
-    return IssuedToken(
-        access_token=encoded,
-        token_type="Bearer",  # noqa: S106
-        expires_in=tokens.ttl_seconds,
-    )
-
-
 def authenticate(*, uow: UnitOfWork, clock: Clock, tokens: Tokens, token: str) -> Principal:
     """The principal behind a bearer token that is well signed, unexpired and not revoked."""
     now = clock()
@@ -145,10 +134,12 @@ def authenticate(*, uow: UnitOfWork, clock: Clock, tokens: Tokens, token: str) -
         raise Unauthenticated("The access token is invalid or has expired.")
     # One statement, so no transaction: no BEGIN and ROLLBACK round trips.
     with uow.read_only() as reading:
-        row = reading.tokens.holder(claims.jti)
+        row = reading.tokens.holder(secret_digest(claims.jti))
     if (
         row is None
         or row.revoked_at is not None
+        or row.expires_at <= now  # the stored expiry, whatever the token says
+        or row.generation != row.user_generation  # issued before a password change...
         or row.user_id != claims.user_id
         or row.patient_id != claims.patient_id  # a re-signed claim
         or not row.is_active
@@ -158,17 +149,19 @@ def authenticate(*, uow: UnitOfWork, clock: Clock, tokens: Tokens, token: str) -
 
 
 def logout(*, uow: UnitOfWork, caller: Caller, clock: Clock, tokens: Tokens, token: str) -> None:
-    """Revoke the token used for this request."""
+    """End the session of the token used for this request (its refresh token too)."""
     now = clock()
     claims = tokens.decode(token, now=now)
     if claims is None:
         raise Unauthenticated("The access token is invalid or has expired.")
     with uow:
-        row = uow.tokens.get(claims.jti)
+        row = uow.tokens.get(secret_digest(claims.jti))
         if row is None or row.revoked_at is not None:
             raise Unauthenticated("The access token is invalid or has been revoked.")
         row.revoked_at = now
         uow.session.add(row)
+        if row.session_id is not None:
+            uow.sessions.revoke(row.session_id, now=now, reason="logout")
         record(
             uow,
             caller=caller,
@@ -179,6 +172,81 @@ def logout(*, uow: UnitOfWork, caller: Caller, clock: Clock, tokens: Tokens, tok
             entity_id=claims.user_id,
         )
         uow.commit()
+
+
+def change_password(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    passwords: Passwords,
+    tokens: Tokens,
+    policy: LoginPolicy,
+    current_password: str,
+    new_password: str,
+) -> IssuedToken:
+    """Change the caller's password; every other session ends, and this device
+    gets a new session (the tokens in the answer)."""
+    who = caller.require()
+    now = clock()
+    with uow:
+        user = uow.users.get(who.user_id)
+    if user is None:
+        raise Unauthenticated("The account no longer exists.")
+    problems = password_problems(new_password, email=user.email)
+    if new_password == current_password:
+        problems.append("Must differ from the current password.")
+    if problems:
+        raise ValidationFailed("The password is not acceptable.", errors={"new_password": problems})
+    # Guessing the current password with a stolen access token is paced like a login.
+    keys = login_keys(user.email, caller.source_ip)
+    with uow:
+        pace(uow, keys, policy, now)
+    new_hash = passwords.hash(new_password)
+    with uow:
+        user = uow.users.get(who.user_id)
+        assert user is not None
+        if not passwords.verify(user.password_hash, current_password):
+            record(
+                uow,
+                caller=caller,
+                now=now,
+                action=AuditAction.UPDATE,
+                subtype="password.change",
+                entity_type="User",
+                entity_id=user.id,
+                outcome=AuditOutcome.MINOR_FAILURE,
+                outcome_desc="incorrect current password",
+            )
+            uow.commit()
+            raise ValidationFailed(
+                "The current password is not correct.",
+                errors={"current_password": ["Incorrect."]},
+            )
+        user.password_hash = new_hash
+        ended = end_every_session(uow, user=user, now=now, reason="password-change")
+        uow.login_throttle.reset(keys.pair)
+        issued = start_session(uow, tokens=tokens, policy=policy, user=user, now=now)
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.UPDATE,
+            subtype="password.change",
+            entity_type="User",
+            entity_id=user.id,
+            after={"sessions_ended": ended},
+        )
+        tell_owner(
+            uow,
+            caller=caller,
+            user_id=user.id,
+            now=now,
+            kind="password-changed",
+            message="Your password was changed and your other sessions were ended.",
+        )
+        uow.commit()
+        return issued
 
 
 def activate(
@@ -196,10 +264,9 @@ def activate(
     problems = password_problems(password)
     if problems:
         raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
-    key = f"activate-ip:{caller.source_ip}"
-    keys = [(key, policy.max_failures * IP_LIMIT_FACTOR)]
+    key = f"activate-client:{client_group(caller.source_ip)}"
     with uow:
-        _count_attempt(uow, keys, now)
+        count_client_attempt(uow, key=key, limit=policy.client_max_failures, now=now)
     # Hashed before the transaction: Argon2 is slow and SQLite has one writer.
     password_hash = passwords.hash(password)
     with uow:
@@ -214,6 +281,9 @@ def activate(
         uow.login_throttle.release(key, now=now)
         user = uow.users.get(patient.user_id)
         assert user is not None
+        problems = password_problems(password, email=user.email)
+        if problems:
+            raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
         user.password_hash = password_hash
         uow.session.add(user)
         record(

@@ -50,7 +50,7 @@ def create_staff_user(
             "Patients are created by their clinician.",
             errors={"role": ["Must be admin or clinician."]},
         )
-    problems = password_problems(password)
+    problems = password_problems(password, email=email.strip())
     if problems:
         raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
     now = clock()
@@ -102,3 +102,46 @@ def get_me(*, uow: UnitOfWork, caller: Caller) -> Me:
         return Me(
             id=user.id, email=user.email, name=user.name, role=user.role, patient_id=who.patient_id
         )
+
+
+def set_active(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, user_id: uuid.UUID, active: bool
+) -> User:
+    """Deactivate or reactivate an account (administrators only).
+
+    Either way the account's token generation moves on, so every token and session
+    issued before stays dead: reactivation gives the owner their account back, not
+    the sessions a thief may have held when it was switched off.
+    """
+    _require_admin(caller)
+    who = caller.principal
+    if who is not None and who.user_id == user_id and not active:
+        raise Conflict(
+            "Administrators cannot deactivate their own account.",
+            errors={"user_id": ["Your own account."]},
+        )
+    now = clock()
+    with uow:
+        user = uow.users.get(user_id)
+        if user is None:
+            raise NotFound(f"No user {user_id}.")
+        before = {"is_active": user.is_active}
+        user.is_active = active
+        user.token_generation += 1
+        uow.session.add(user)
+        uow.sessions.revoke_all(
+            user.id, now=now, reason="deactivated" if not active else "reactivated"
+        )
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.UPDATE,
+            subtype="user.reactivate" if active else "user.deactivate",
+            entity_type="User",
+            entity_id=user.id,
+            before=before,
+            after={"is_active": active},
+        )
+        uow.commit()
+        return user

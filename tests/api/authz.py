@@ -7,6 +7,7 @@ expected for the patient themself, a clinician on the care team and an admin.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,10 +15,12 @@ from http import HTTPStatus
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.test import TestResponse
 
+from service.db.outbox import OUTBOX, queued
 from service.db.uow import Database
+from service.usecases.message_refs import MessageRefs
 from tests.conftest import Account, Builders, prescription_body
 
 WRITTEN_TABLES = (
@@ -31,6 +34,7 @@ WRITTEN_TABLES = (
     "patient_conditions",
     "reported_products",
     "patient_findings",
+    "password_resets",
 )
 # Rows a denied request could change in place (status, removal, record fields).
 WATCHED_TABLES = (*WRITTEN_TABLES, "patients", "users")
@@ -50,6 +54,7 @@ class World:
     condition_id: str
     product_id: str
     finding_id: str
+    message_ref: str  # a message about the patient, as the outbox names it
 
     @property
     def patient_id(self) -> uuid.UUID:
@@ -87,6 +92,23 @@ def build_world(make: Builders, database: Database) -> World:
     assert condition is not None
     assert product is not None
     (finding,) = [f for f in product["findings"] if f["severity"] == "major"]
+    message = queued(
+        key=f"taper-step:{uuid.uuid4()}",
+        kind="taper-step",
+        recipient_id=patient.id,
+        patient_id=_patient_id(patient),
+        dose_event_id=None,
+        due_at=dt.datetime(2026, 2, 1, 8, tzinfo=dt.UTC),
+        now=dt.datetime(2026, 1, 31, 8, tzinfo=dt.UTC),
+    )
+    with database.uow() as uow:
+        uow.outbox.add_messages([message])
+        uow.commit()
+    with database.engine.connect() as conn:
+        (message_id,) = conn.execute(
+            select(OUTBOX.c.id).where(OUTBOX.c.idempotency_key == message["idempotency_key"])
+        ).one()
+    refs = MessageRefs(make.app.extensions["medtrack"].settings.secret_key)
     return World(
         patient,
         team,
@@ -100,7 +122,13 @@ def build_world(make: Builders, database: Database) -> World:
         condition["id"],
         product["id"],
         finding["id"],
+        refs.ref(message_id),
     )
+
+
+def _patient_id(account: Account) -> uuid.UUID:
+    assert account.patient_id is not None
+    return account.patient_id
 
 
 def _pause(client: FlaskClient, w: World) -> None:
@@ -137,6 +165,7 @@ class Endpoint:
             .replace("<uuid:condition_id>", w.condition_id)
             .replace("<uuid:product_id>", w.product_id)
             .replace("<string:finding_id>", w.finding_id)
+            .replace("<string:ref>", w.message_ref)
         ) + self.query
 
     def call(
@@ -205,6 +234,9 @@ ENDPOINTS = [
     Endpoint("POST", f"{P}/reported-products/<uuid:product_id>/end", 200, 200, 404),
     Endpoint("GET", f"{P}/findings", 200, 200, 404),
     Endpoint("POST", f"{P}/findings/<string:finding_id>/acknowledge", 403, 200, 404, _reason),
+    Endpoint("GET", f"{P}/notifications", 200, 200, 404),
+    Endpoint("GET", f"{P}/notifications/<string:ref>", 200, 200, 404),
+    Endpoint("POST", f"{P}/password-reset", 403, 201, 201),
 ]
 ENDPOINT_IDS = [e.id for e in ENDPOINTS]
 

@@ -66,7 +66,13 @@ def test_login_returns_a_bearer_token(make: Builders, settings: Settings) -> Non
     r = login(make.client, doc.email, doc.password)
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+    }
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == settings.token_ttl_seconds
     assert isinstance(body["access_token"], str)

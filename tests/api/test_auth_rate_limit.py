@@ -1,4 +1,4 @@
-"""Failed-login throttling: 429 with Retry-After, one counter for every worker.
+"""Failed-login pacing: 429 with Retry-After, one counter for every worker.
 
 Each worker is modelled as its own app (own engine, own services) on the same
 database, or on the same Redis when `redis_url` is set.
@@ -61,18 +61,17 @@ def worker(settings: Settings, clock: FrozenClock) -> Iterator[Flask]:
         services.db.dispose()
 
 
-def test_repeated_failures_are_throttled_even_with_the_right_password(
+def test_repeated_failures_from_one_client_wait_longer_each_time(
     make: Builders, settings: Settings, clock: FrozenClock
 ) -> None:
     doc = make.clinician()
     fail(make.client, doc.email, settings.login_max_failures)
-    assert_throttled(login(make.client, doc.email, doc.password), settings)
-    assert_throttled(login(make.client, doc.email, "wrong again"), settings)
-    # The window is fixed from the first failure: Retry-After counts down.
-    clock.advance(seconds=60)
-    wait = assert_throttled(login(make.client, doc.email, doc.password), settings)
-    assert wait <= settings.login_window_seconds - 60
-    clock.advance(seconds=wait + 1)
+    # From this client, even the right password now waits: 1 s, then 2 s, 4 s...
+    for expected in (1, 2, 4):
+        assert assert_throttled(login(make.client, doc.email, doc.password), settings) == expected
+        clock.advance(seconds=expected)
+        assert login(make.client, doc.email, "wrong again").status_code == 401
+    clock.advance(seconds=8)
     assert login(make.client, doc.email, doc.password).status_code == 200
 
 
@@ -165,21 +164,23 @@ def test_counter_is_shared_by_workers_through_redis(
     doc = make.clinician()
     database_rows = count_rows("login_failures")  # from the builder's own login
     redis_settings = replace(settings, redis_url=REDIS_URL)
-    key = f"{REDIS_PREFIX}{hashed_key(f'login-email:{doc.email}')}"
+    # The test client's address: this account from this client.
+    key = f"{REDIS_PREFIX}{hashed_key(f'login-pair:{doc.email}|127.0.0.1')}"
     limit = settings.login_max_failures
     with worker(redis_settings, clock) as one, worker(redis_settings, clock) as two:
         a, b = one.test_client(), two.test_client()
-        # A success clears the account's counter in Redis.
+        # A success clears the client's count for the account in Redis.
         fail(a, doc.email, limit - 1)
-        assert int(redis_client.get(key)) == limit - 1
+        assert int(redis_client.hget(key, "count")) == limit - 1
         assert login(b, doc.email, doc.password).status_code == 200
-        assert redis_client.get(key) is None
+        assert redis_client.exists(key) == 0
         # Failures spread over two workers add up in one counter.
         fail(a, doc.email, limit // 2)
         fail(b, doc.email, limit - limit // 2)
-        assert int(redis_client.get(key)) == limit
+        assert int(redis_client.hget(key, "count")) == limit
+        # Kept for a quiet window after the wait the last failure set (1 s).
         ttl = int(redis_client.ttl(key))
-        assert 0 < ttl <= settings.login_window_seconds
+        assert 0 < ttl <= settings.login_window_seconds + 1
         assert_throttled(login(a, doc.email, doc.password), settings)
         assert_throttled(login(b, doc.email, doc.password), settings)
     # The counters lived in Redis, not in the database.

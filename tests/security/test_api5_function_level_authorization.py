@@ -21,10 +21,13 @@ from service.db.uow import Database
 from tests.conftest import Builders, FrozenClock
 from tests.security.world import TAPER, World, assert_error, build_world, routes, snapshot
 
-# Reachable without a token: logging in, activating, the probes, the docs and the spec.
+# Reachable without a token: logging in, refreshing, activating, redeeming a reset
+# code, the probes, the docs and the spec.
 PUBLIC = {
     ("POST", "/v1/auth/token"),
+    ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/activate"),
+    ("POST", "/v1/auth/password-reset"),
     ("GET", "/healthz"),
     ("GET", "/livez"),
     ("GET", "/readyz"),
@@ -44,7 +47,7 @@ class Function:
     hidden_from: tuple[str, ...] = ()  # roles that may not even see the object: 404
 
     def url(self, w: World) -> str:
-        return self.path.format(pid=w.patient_id, rx=w.rx_id, plan=w.plan_id)
+        return self.path.format(pid=w.patient_id, rx=w.rx_id, plan=w.plan_id, uid=w.doc.id)
 
 
 FUNCTIONS = [
@@ -61,6 +64,9 @@ FUNCTIONS = [
         },
     ),
     Function("GET", "/v1/admin/notifications", "admin"),
+    Function("POST", "/v1/users/{uid}/password-reset", "admin"),
+    Function("POST", "/v1/users/{uid}/deactivate", "admin"),
+    Function("POST", "/v1/users/{uid}/reactivate", "admin"),
     Function(
         "POST",
         "/v1/patients",

@@ -14,7 +14,6 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.config import Settings
-from service.usecases.auth import IP_LIMIT_FACTOR
 from tests.conftest import PASSWORD, Builders, settings_for
 from tests.security.world import assert_error
 
@@ -43,7 +42,7 @@ def test_guessing_activation_codes_from_one_address_is_throttled(
         headers=doc.headers,
     )
     code = r.json["activation_code"]  # type: ignore[index]
-    limit = settings.login_max_failures * IP_LIMIT_FACTOR
+    limit = settings.login_client_max_failures
     attacker = make.app.test_client()
     attacker.environ_base.update(ATTACKER)
     for n in range(limit):
@@ -68,7 +67,7 @@ def test_spraying_one_password_over_many_accounts_is_throttled_per_address(
     make: Builders, settings: Settings
 ) -> None:
     doc = make.clinician()
-    limit = settings.login_max_failures * IP_LIMIT_FACTOR
+    limit = settings.login_client_max_failures
     attacker = make.app.test_client()
     attacker.environ_base.update(ATTACKER)
     for n in range(limit):

@@ -11,10 +11,14 @@ from service.config import DEV_SECRET_KEY, Settings, SettingsError
 
 # (variable, attribute, default, lowest allowed, highest allowed)
 INTS = [
-    ("MEDTRACK_TOKEN_TTL_SECONDS", "token_ttl_seconds", 3600, 60, 2_592_000),
+    ("MEDTRACK_TOKEN_TTL_SECONDS", "token_ttl_seconds", 900, 60, 2_592_000),
+    ("MEDTRACK_REFRESH_TTL_DAYS", "refresh_ttl_days", 30, 1, 365),
     ("MEDTRACK_ACTIVATION_TTL_HOURS", "activation_ttl_hours", 72, 1, 720),
+    ("MEDTRACK_PASSWORD_RESET_TTL_HOURS", "password_reset_ttl_hours", 24, 1, 168),
     ("MEDTRACK_LOGIN_MAX_FAILURES", "login_max_failures", 5, 1, 1000),
     ("MEDTRACK_LOGIN_WINDOW_SECONDS", "login_window_seconds", 900, 1, 86400),
+    ("MEDTRACK_LOGIN_MAX_DELAY_SECONDS", "login_max_delay_seconds", 900, 1, 86400),
+    ("MEDTRACK_LOGIN_CLIENT_MAX_FAILURES", "login_client_max_failures", 50, 1, 100_000),
     ("MEDTRACK_ARGON2_TIME_COST", "argon2_time_cost", 3, 1, 20),
     ("MEDTRACK_ARGON2_MEMORY_KIB", "argon2_memory_kib", 65536, 8, 4_194_304),
     ("MEDTRACK_MAX_BODY_BYTES", "max_body_bytes", 1_000_000, 1024, 50_000_000),

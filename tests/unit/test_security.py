@@ -20,6 +20,7 @@ from service.usecases.security import (
     Passwords,
     Tokens,
     activation_code_hash,
+    common_passwords,
     new_activation_code,
     password_problems,
 )
@@ -269,14 +270,18 @@ def test_different_activation_codes_hash_differently() -> None:
     assert re.fullmatch("[0-9a-f]{64}", activation_code_hash("7K3M-9QRT-0A1B"))
 
 
+# A phrase long enough for any bound, made of five distinct words.
+PHRASE = "lantern orchard velvet quarry tundra "
+
+
 @pytest.mark.parametrize(
     ("password", "problems"),
     [
-        ("x" * MIN_PASSWORD_LENGTH, 0),
-        ("x" * MAX_PASSWORD_LENGTH, 0),
+        (PHRASE[:MIN_PASSWORD_LENGTH], 0),
+        ((PHRASE * 4)[:MAX_PASSWORD_LENGTH], 0),
         ("  padded pass  ", 0),
-        ("x" * (MIN_PASSWORD_LENGTH - 1), 1),
-        ("x" * (MAX_PASSWORD_LENGTH + 1), 1),
+        (PHRASE[: MIN_PASSWORD_LENGTH - 1], 1),
+        ((PHRASE * 4)[: MAX_PASSWORD_LENGTH + 1], 1),
         (" " * MIN_PASSWORD_LENGTH, 1),
         ("", 2),
     ],
@@ -286,6 +291,49 @@ def test_password_problems(password: str, problems: int) -> None:
 
 
 def test_password_problems_say_what_is_wrong() -> None:
-    assert password_problems("short") == [f"Must be at least {MIN_PASSWORD_LENGTH} characters."]
+    assert password_problems("short words") == [
+        f"Must be at least {MIN_PASSWORD_LENGTH} characters."
+    ]
     assert password_problems(" " * 12) == ["Must not be only spaces."]
-    assert password_problems("y" * 200) == [f"Must be at most {MAX_PASSWORD_LENGTH} characters."]
+    assert password_problems((PHRASE * 6)[:200]) == [
+        f"Must be at most {MAX_PASSWORD_LENGTH} characters."
+    ]
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "aaaaaaaaaa",  # the penetration test's admin password: short and one letter
+        "aaaaaaaaaaaa",  # long enough, but one letter
+        "121212121212",  # two characters
+        "qwertyqwerty",  # long enough, on the common list
+        "1q2w3e4r5t6y",
+        "Password1234!",  # a listed word padded with digits and symbols
+        "  iloveyou2024",
+    ],
+)
+def test_weak_and_common_passwords_are_refused(weak: str) -> None:
+    assert password_problems(weak) != []
+
+
+def test_the_common_list_is_the_shipped_one_and_read_once() -> None:
+    listed = common_passwords()
+    assert len(listed) > 19_000
+    assert "password" in listed
+    assert "q1w2e3r4t5y6" in listed
+    assert common_passwords() is listed
+    assert all(p == p.lower() and not p.startswith("#") for p in listed)
+
+
+@pytest.mark.parametrize(
+    ("password", "refused"),
+    [
+        ("jordan.lee@example.org", True),
+        ("my login is jordan.lee@example.org", True),
+        ("Jordan.Lee2024!!", True),
+        ("jordan.lee walks the dog", False),
+    ],
+)
+def test_a_password_may_not_be_the_email_address(password: str, refused: bool) -> None:
+    problems = password_problems(password, email="Jordan.Lee@example.org")
+    assert ("Must not be or contain your email address." in problems) is refused
