@@ -1,12 +1,133 @@
-"""Gunicorn, embedded: `medtrack serve` runs the app factory under it."""
+"""Gunicorn, embedded: `medtrack serve` runs the app factory under it.
+
+What gunicorn answers and logs itself, before the application sees a request, keeps
+the API's rules: errors in the API's JSON shape (a request line over 4094 bytes, a
+malformed header), and no secret from a query string in a log line.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote_plus
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
+from service.api.errors import error_body
 from service.config import Settings
+
+# Query parameters that carry a credential. The API reads tokens only from the
+# Authorization header, but a client may still send one in a URL.
+SECRET_PARAMETERS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "activation_code",
+        "code",
+        "password",
+        "secret",
+        "api_key",
+        "apikey",
+        "key",
+        "auth",
+        "signature",
+        "sig",
+    }
+)
+REDACTED = "[redacted]"
+_PARAMETER = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;?\s\"']+)=(?P<value>[^&;\s\"']*)")
+
+
+def scrub(text: str) -> str:
+    """`text` with the value of every secret query parameter replaced, names compared
+    after percent-decoding and ignoring case (`Access%5FToken=` too)."""
+
+    def one(m: re.Match[str]) -> str:
+        if unquote_plus(m["name"]).lower() not in SECRET_PARAMETERS:
+            return m[0]
+        return f"{m['lead']}{m['name']}={REDACTED}"
+
+    return _PARAMETER.sub(one, text)
+
+
+class ScrubSecrets(logging.Filter):
+    """Formats the record and scrubs it, so that every atom (`%(r)s`, `%(q)s`,
+    `%(U)s`, a Referer) and every error message is covered by one rule."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+class ScrubbedLogger(Logger):  # type: ignore[misc]
+    """Gunicorn's logger with secret query parameters scrubbed from both logs."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if not any(isinstance(f, ScrubSecrets) for f in handler.filters):
+                    handler.addFilter(ScrubSecrets())
+
+
+_MESSAGES = {
+    400: "The request could not be read: its request line or headers are malformed.",
+    403: "The request was refused.",
+    414: "The URL is too long.",
+    417: "The expectation in the Expect header cannot be met.",
+    431: "The request headers are too large.",
+    500: "An unexpected error occurred; it has been logged.",
+    501: "This transfer coding is not supported.",
+}
+
+
+def json_error(status: int) -> bytes:
+    """A complete HTTP/1.1 response with the API's error shape and security headers."""
+    known = status if status in _MESSAGES else 400
+    body = json.dumps(error_body(known, _MESSAGES[known])).encode()
+    head = (
+        f"HTTP/1.1 {known} {HTTPStatus(known).phrase}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Cache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+        "\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class _JsonErrors:
+    """The client socket as gunicorn's error writer sees it: its HTML page is
+    replaced by `json_error` for the same status."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def sendall(self, data: bytes) -> None:
+        match = re.match(rb"HTTP/1\.[01] (\d{3}) ", data)
+        self._sock.sendall(json_error(int(match[1])) if match else data)
+
+
+class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
+    """gthread worker whose own error answers are JSON in the API's shape."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        super().handle_error(req, _JsonErrors(client), addr, exc)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -25,12 +146,15 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(self._settings)
 
 
-def run(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
-    options = {
+def options(
+    settings: Settings, *, host: str, port: int, workers: int, threads: int
+) -> dict[str, Any]:
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        "worker_class": f"{__name__}.JsonErrorWorker",
+        "logger_class": f"{__name__}.ScrubbedLogger",
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
@@ -40,4 +164,9 @@ def run(settings: Settings, *, host: str, port: int, workers: int, threads: int)
         # trusts forwarding headers from the local one.
         "forwarded_allow_ips": "127.0.0.1",
     }
-    _Gunicorn(settings, options).run()
+
+
+def run(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    _Gunicorn(
+        settings, options(settings, host=host, port=port, workers=workers, threads=threads)
+    ).run()

@@ -16,9 +16,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Response, g, jsonify, request
 from redis.exceptions import RedisError
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from service.api import bodies
 from service.domain.errors import DomainValidationError
 from service.usecases import audit
 from service.usecases.errors import (
@@ -88,6 +89,19 @@ def _locations(messages: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
+def error_body(
+    status: int, message: str, errors: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The error shape, also written by the server layer (service.server) where
+    there is no Flask application."""
+    return {
+        "code": status,
+        "status": HTTPStatus(status).phrase,
+        "message": message,
+        "errors": dict(errors or {}),
+    }
+
+
 def error_response(
     status: int,
     message: str,
@@ -95,14 +109,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
-        "code": status,
-        "status": HTTPStatus(status).phrase,
-        "message": message,
-        "errors": dict(errors or {}),
-        **(extra or {}),
-    }
-    response = jsonify(body)
+    response = jsonify({**error_body(status, message, errors), **(extra or {})})
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -132,29 +139,55 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(status, message, errors, headers)
 
 
-def _audit_refusal(status: int) -> None:
-    """Refusals of an authenticated caller go to the audit trail (HIPAA 164.312(b))."""
+def _refusal_target(error: UseCaseError) -> audit.RefusalTarget:
+    """The patients and the objects of a patient's record that the URL names, and the
+    patient the use case refused (one named in the body, say)."""
+    args = request.view_args or {}
+
+    def named(key: str) -> uuid.UUID | None:
+        value = args.get(key)
+        return value if isinstance(value, uuid.UUID) else None
+
+    patients = (named("patient_id"), error.patient_id)
+    return audit.RefusalTarget(
+        patient_ids=tuple(p for p in patients if p is not None),
+        prescription_id=named("rx_id"),
+        dose_id=named("dose_id"),
+        plan_id=named("plan_id"),
+    )
+
+
+def _audit_refusal(status: int, error: UseCaseError) -> Response | None:
+    """Refusals of an authenticated caller go to the audit trail (HIPAA 164.312(b)).
+
+    A refusal that cannot be recorded is not answered as a refusal: the request
+    fails (503 or 500), so that no attempt on a record goes unrecorded."""
     from service.api.context import caller, services, uow
 
     if g.get("principal") is None:
-        return
-    patient_id = (request.view_args or {}).get("patient_id")
+        return None
     try:
         audit.record_refusal(
             uow=uow(),
             caller=caller(),
             clock=services().clock,
-            patient_id=patient_id if isinstance(patient_id, uuid.UUID) else None,
+            target=_refusal_target(error),
             description=f"{status} {request.method} {request.path}",
         )
-    except SQLAlchemyError:
+    except OperationalError as exc:
+        return handle_database_unavailable(exc)
+    except Exception:
         log.exception("could not record a refused request in the audit trail")
+        return error_response(500, "The request could not be recorded; it has been logged.")
+    return None
 
 
 def handle_use_case_error(error: UseCaseError) -> Response:
     status = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
     if status in (403, 404):
-        _audit_refusal(status)
+        failed = _audit_refusal(status, error)
+        if failed is not None:
+            return failed
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
@@ -211,6 +244,9 @@ def handle_unexpected(error: Exception) -> Response:
 
 
 def register(app: Flask) -> None:
+    # After the app's own before_request hooks (request id, length): every JSON body
+    # is read once here, so no view or parser meets one that cannot be decoded.
+    app.before_request(bodies.check_json_body)
     app.register_error_handler(UseCaseError, handle_use_case_error)
     app.register_error_handler(DomainValidationError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)

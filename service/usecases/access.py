@@ -25,7 +25,7 @@ class PatientContext:
 
 
 def _not_found(patient_id: uuid.UUID) -> NotFound:
-    return NotFound(f"No patient {patient_id}.")
+    return NotFound(f"No patient {patient_id}.", patient_id=patient_id)
 
 
 def load_readable_patient(
@@ -51,7 +51,7 @@ def load_readable_patient(
     if not check(who, patient_id=patient_id, care_team=care_team):
         raise _not_found(patient_id)
     if staff_only and who.role is Role.PATIENT:
-        raise Forbidden("Only the care team may do this.")
+        raise Forbidden("Only the care team may do this.", patient_id=patient_id)
     user = uow.users.get(patient.user_id)
     assert user is not None
     return PatientContext(patient=patient, user=user, care_team=care_team)
@@ -63,5 +63,8 @@ def load_writable_patient(
     """The patient if the caller is a clinician on the care team."""
     ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
     if not can_write_clinical(caller.require(), care_team=ctx.care_team):
-        raise Forbidden("Only a clinician on the patient's care team may change clinical records.")
+        raise Forbidden(
+            "Only a clinician on the patient's care team may change clinical records.",
+            patient_id=patient_id,
+        )
     return ctx

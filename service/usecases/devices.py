@@ -6,14 +6,19 @@ import datetime as dt
 import ipaddress
 import re
 import socket
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+import idna
+
+from service.db.outbox import queued
 from service.db.tables import Device
 from service.db.uow import UnitOfWork
-from service.domain.audit import AuditAction
+from service.domain.audit import AuditAction, AuditOutcome
 from service.domain.errors import Problems
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
@@ -55,15 +60,45 @@ def _view(d: Device) -> DeviceView:
 def _https(url: str | None) -> bool:
     if not url:
         return False
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        return False
     return parts.scheme == "https" and bool(parts.hostname) and not parts.username
 
 
+def _port_problem(url: str) -> str | None:
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return "The port must be a number from 1 to 65535."
+    return "The port must be a number from 1 to 65535." if port == 0 else None
+
+
+# Full stops that UTS #46 maps to "." (ideographic, full-width, half-width ideographic).
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
+def normalised_host(url: str) -> str:
+    """The host as an HTTP client will look it up: mapped by UTS #46 (IDNA), so that
+    full-width digits (U+FF10-FF19) and ideographic full stops (U+3002)
+    are checked as the ASCII they become, lower-cased, without a trailing dot."""
+    host = urlsplit(url).hostname or ""
+    if ":" not in host:  # an IPv6 literal needs no mapping
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            # Not a valid IDNA name (an underscore, say): the same mapping by hand.
+            host = unicodedata.normalize("NFKC", host).translate(_DOTS)
+    return host.rstrip(".").lower()
+
+
 def _public_host(url: str) -> bool:
-    """False for loopback, private, link-local and other non-public addresses, written
-    in any form a resolver accepts (`127.1`, `2130706433`, `0x7f.0.0.1`, `[::1]`), and
-    for localhost names: a stored URL must not point the service at its own network."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    """False for loopback, private, link-local, multicast and other non-public
+    addresses, written in any form a resolver accepts (`127.1`, `2130706433`,
+    `0x7f.0.0.1`, `[::1]`, full-width digits), and for localhost names: a stored URL must
+    not point the service at its own network."""
+    host = normalised_host(url)
     if host == "localhost" or host.endswith(".localhost"):
         return False
     try:
@@ -75,7 +110,9 @@ def _public_host(url: str) -> bool:
             # A name is not resolved here: no device URL is called except those of
             # the known push services (see SECURITY.md, API7).
             return True
-    return address.is_global and all(a.is_global for a in _embedded_ipv4(address))
+    # Python counts multicast groups as global; a device URL is never one.
+    found = [address, *_embedded_ipv4(address)]
+    return all(a.is_global and not a.is_multicast for a in found)
 
 
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -98,7 +135,7 @@ def _embedded_ipv4(
 
 
 def _push_service(url: str | None) -> bool:
-    host = (urlsplit(url or "").hostname or "").lower()
+    host = normalised_host(url or "")
     return any(host == h or host.endswith("." + h) for h in PUSH_SERVICES)
 
 
@@ -110,7 +147,9 @@ def _validate(
         problems.add("platform", f"Use one of: {', '.join(PLATFORMS)}.")
     elif platform in ("webpush", "webhook"):
         if not _https(endpoint):
-            problems.add("endpoint", "An https:// URL is required for this platform.")
+            problems.add("endpoint", "A well-formed https:// URL is required for this platform.")
+        elif port_problem := _port_problem(endpoint or ""):
+            problems.add("endpoint", port_problem)
         elif not _public_host(endpoint or ""):
             problems.add("endpoint", "Must be a public address, not a local or private one.")
         elif platform == "webpush" and not _push_service(endpoint):
@@ -134,6 +173,61 @@ def _validate(
     elif keys:
         problems.add("keys", "Only Web Push subscriptions carry keys.")
     problems.raise_if_any()
+
+
+DEVICE_TAKEN = "device-taken"
+
+
+def _device_field(platform: str) -> str:
+    return "endpoint" if platform == "webpush" else "token"
+
+
+def _file_takeover_attempt(
+    uow: UnitOfWork, *, caller: Caller, now: dt.datetime, taken: list[Device]
+) -> None:
+    """Audit the attempt in both accounts' trails (the caller's, and each owner's patient
+    record) and tell each owner on their devices, this one included."""
+    who = caller.require()
+    for device in taken:
+        owner = uow.patients.by_user(device.user_id)
+        owner_patient = owner.id if owner else None
+        for patient_id in dict.fromkeys([owner_patient, who.patient_id]):
+            record(
+                uow,
+                caller=caller,
+                now=now,
+                action=AuditAction.EXECUTE,
+                subtype="device.takeover",
+                entity_type="Device",
+                entity_id=device.id,
+                patient_id=patient_id,
+                before={"user_id": device.user_id, "platform": device.platform},
+                after={"user_id": who.user_id},
+                outcome=AuditOutcome.MINOR_FAILURE,
+                outcome_desc="refused: the device is registered to another account",
+            )
+        if owner_patient is not None:
+            uow.outbox.add_messages([_takeover_notice(device, owner_patient, now)])
+
+
+def _takeover_notice(device: Device, patient_id: uuid.UUID, now: dt.datetime) -> dict[str, Any]:
+    return queued(
+        key=f"{DEVICE_TAKEN}:{device.id}:{now.isoformat()}",
+        kind=DEVICE_TAKEN,
+        recipient_id=device.user_id,
+        patient_id=patient_id,
+        dose_event_id=None,
+        due_at=now,
+        now=now,
+        payload={
+            "title": "Another account tried to use your device",
+            "body": (
+                "Someone tried to register one of your devices to another account. It still "
+                "receives your reminders. If this was not you, tell your care team."
+            ),
+            "data": {"device_id": str(device.id)},
+        },
+    )
 
 
 def register_device(
@@ -161,16 +255,21 @@ def register_device(
                 return _view(d), False
         if len(current) >= MAX_DEVICES:
             raise Conflict(f"At most {MAX_DEVICES} devices; remove one first.")
-        # A phone that changes hands (or accounts) must stop receiving the previous
-        # account's reminders: the same token or endpoint elsewhere is ended.
+        # A push token or subscription already registered to another account is not
+        # moved: whoever learnt it could otherwise take that account's reminders.
         # (A webhook endpoint names a route on the operator's gateway, not a phone.)
         if platform != "webhook":
             taken = uow.devices.same_device_elsewhere(
                 platform=platform, endpoint=endpoint, token=token, user_id=who.user_id
             )
-            uow.devices.remove_devices(
-                [str(d.id) for d in taken], reason="registered by another account", now=now
-            )
+            if taken:
+                _file_takeover_attempt(uow, caller=caller, now=now, taken=taken)
+                uow.commit()
+                raise Conflict(
+                    "This device is registered to another account; remove it there "
+                    "(DELETE /v1/me/devices/{id} signed in as that account), then register again.",
+                    errors={_device_field(platform): ["Registered to another account."]},
+                )
         device = uow.devices.add_device(
             Device(
                 user_id=who.user_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -11,10 +12,19 @@ from service.domain.errors import DomainValidationError
 
 
 class UseCaseError(Exception):
-    def __init__(self, message: str, *, errors: Mapping[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Mapping[str, list[str]] | None = None,
+        patient_id: uuid.UUID | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.errors: dict[str, list[str]] = dict(errors or {})
+        # The patient whose record a refusal (NotFound, Forbidden) kept the caller
+        # from: for the audit trail, never shown to the caller.
+        self.patient_id = patient_id
 
 
 class NotFound(UseCaseError):

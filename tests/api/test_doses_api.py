@@ -538,15 +538,22 @@ def test_web_push_endpoints_must_be_a_known_push_service(
         assert r.status_code == status, (endpoint, r.get_json())
 
 
-def test_a_token_registered_by_another_account_stops_reaching_the_first(
+def test_a_token_registered_to_another_account_is_not_moved(
     make: Builders, clock: FrozenClock
 ) -> None:
+    # Whoever learnt another account's push token must not take its reminders; the
+    # first account removes the device before it can move.
     doc, first = setup_patient(make, clock, "2026-06-10T11:00:00Z")
     second = make.patient(doc)
     device = {"platform": "fcm", "token": "dAndroidFid0123456789_:shared-phone"}
-    assert make.client.post("/v1/me/devices", json=device, headers=first.headers).status_code == 201
+    r = make.client.post("/v1/me/devices", json=device, headers=first.headers)
+    assert r.status_code == 201
+    assert (
+        make.client.post("/v1/me/devices", json=device, headers=second.headers).status_code == 409
+    )
+    assert len(make.client.get("/v1/me/devices", headers=first.headers).get_json()) == 1
+    make.client.delete(f"/v1/me/devices/{r.get_json()['id']}", headers=first.headers)
     assert (
         make.client.post("/v1/me/devices", json=device, headers=second.headers).status_code == 201
     )
-    assert make.client.get("/v1/me/devices", headers=first.headers).get_json() == []
     assert len(make.client.get("/v1/me/devices", headers=second.headers).get_json()) == 1
