@@ -202,19 +202,20 @@ class Builders:
             **overrides,
         }
         r = self.client.post("/v1/patients", json=body, headers=clinician.headers)
-        assert r.status_code == 201, r.json
+        assert r.status_code == 202, r.json
         data: dict[str, Any] = r.json  # type: ignore[assignment]
         r = self.client.post(
             "/v1/auth/activate",
             json={"activation_code": data["activation_code"], "password": PASSWORD},
         )
         assert r.status_code == 200, r.json
+        me: dict[str, Any] = r.json  # type: ignore[assignment]
         return Account(
-            id=uuid.UUID(data["user_id"]),
+            id=uuid.UUID(me["id"]),
             email=body["email"],
             password=PASSWORD,
             headers=self._token(body["email"], PASSWORD),
-            patient_id=uuid.UUID(data["id"]),
+            patient_id=uuid.UUID(me["patient_id"]),
         )
 
     def prescription(

@@ -23,8 +23,11 @@ from service.api.schemas.auth import (
     TokenRequestSchema,
     TokenSchema,
 )
+from service.api.schemas.common import PageQuery
+from service.api.schemas.patients import EnrolmentSchema, InvitationAcceptSchema
 from service.db.tables import AccountNotice
-from service.usecases import auth, password_resets, sessions, users
+from service.usecases import auth, password_resets, patients, sessions, users
+from service.usecases.patients import EnrolmentRecord
 
 blp = Blueprint("auth", __name__, url_prefix="/v1", description="Authentication")
 
@@ -192,6 +195,39 @@ class MeView(MethodView):
     def get(self) -> users.Me:
         """The caller's own account (and patient id for patients)."""
         return users.get_me(uow=uow(), caller=caller())
+
+
+@blp.route("/me/enrolments")
+class Enrolments(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, EnrolmentSchema(many=True))
+    @errors(blp, *AUTH, 403)
+    def get(self, query: dict[str, Any]) -> list[EnrolmentRecord]:
+        """The patients the caller has enrolled, newest first (clinicians): pending,
+        accepted (with the patient's id) or expired."""
+        return patients.list_enrolments(uow=uow(), caller=caller(), clock=services().clock, **query)
+
+
+@blp.route("/me/care-invitations")
+class CareInvitations(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(InvitationAcceptSchema)
+    @blp.response(200, EnrolmentSchema)
+    @errors(blp, *AUTH, 409, 422, 429)
+    def post(self, body: dict[str, Any]) -> EnrolmentRecord:
+        """Accept a clinician's invitation with its code (patients): the clinician
+        joins the caller's care team."""
+        s = services()
+        return patients.accept_invitation(
+            uow=uow(),
+            caller=caller(),
+            clock=s.clock,
+            client_limit=s.login_policy.client_max_failures,
+            code=body["code"],
+        )
 
 
 @blp.route("/me/notices")

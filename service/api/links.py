@@ -17,7 +17,6 @@ PRESCRIPTION = f"{PRESCRIPTIONS}/{{rx_id}}"
 PLAN = "/v1/taper-plans/{plan_id}"
 DOSE = "/v1/doses/{dose_id}"
 
-NEW_PATIENT = {"patient_id": "$response.body#/id"}
 SAME_PATIENT = {"patient_id": "$request.path.patient_id"}
 NEW_PRESCRIPTION = {**SAME_PATIENT, "rx_id": "$response.body#/id"}
 NEW_PLAN = {"plan_id": "$response.body#/id"}
@@ -27,17 +26,6 @@ FIRST_PRESCRIPTION = {**SAME_PATIENT, "rx_id": "$response.body#/0/id"}
 
 # (path, method, status) -> {link name: (target path, target method, parameters)}
 LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
-    ("/v1/patients", "post", "201"): {
-        "GetPatient": (PATIENT, "get", NEW_PATIENT),
-        "UpdatePatient": (PATIENT, "patch", NEW_PATIENT),
-        "GetCareTeam": (f"{PATIENT}/care-team", "get", NEW_PATIENT),
-        "AddToCareTeam": (f"{PATIENT}/care-team", "post", NEW_PATIENT),
-        "ListPrescriptions": (PRESCRIPTIONS, "get", NEW_PATIENT),
-        "Prescribe": (PRESCRIPTIONS, "post", NEW_PATIENT),
-        "ListDoses": (f"{PATIENT}/doses", "get", NEW_PATIENT),
-        "GetAdherence": (f"{PATIENT}/adherence", "get", NEW_PATIENT),
-        "GetAudit": (f"{PATIENT}/audit", "get", NEW_PATIENT),
-    },
     ("/v1/patients", "get", "200"): {
         "GetFirstPatient": (PATIENT, "get", FIRST_PATIENT),
         "ListFirstPatientsPrescriptions": (PRESCRIPTIONS, "get", FIRST_PATIENT),

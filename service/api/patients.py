@@ -14,13 +14,13 @@ from service.api.schemas.common import PageQuery
 from service.api.schemas.patients import (
     CareTeamAddSchema,
     CareTeamEntrySchema,
-    PatientCreatedSchema,
+    EnrolmentCreatedSchema,
     PatientCreateSchema,
     PatientSchema,
     PatientUpdateSchema,
 )
 from service.usecases import patients
-from service.usecases.patients import CareTeamEntry, PatientRecord
+from service.usecases.patients import CareTeamEntry, EnrolmentRecord, PatientRecord
 
 blp = Blueprint("patients", __name__, url_prefix="/v1/patients", description="Patients")
 
@@ -41,10 +41,15 @@ class Patients(MethodView):
         return patients.list_patients(uow=uow(), caller=caller(), clock=services().clock, **query)
 
     @blp.arguments(PatientCreateSchema)
-    @blp.response(201, PatientCreatedSchema)
-    @errors(blp, *AUTH, 403, 409)
-    def post(self, body: dict[str, Any]) -> PatientRecord:
-        """Register a patient (clinicians); the response carries a one-time activation code."""
+    @blp.response(202, EnrolmentCreatedSchema)
+    @errors(blp, *AUTH, 403)
+    def post(self, body: dict[str, Any]) -> EnrolmentRecord:
+        """Enrol a patient by e-mail (clinicians); the answer carries a one-time code.
+
+        A new e-mail gets an account, which the code activates; an e-mail that already
+        has an account gets an invitation, which its holder accepts signed in. The
+        answer is the same either way, and the record joins the caller's patients
+        when the person activates or accepts (GET /v1/me/enrolments)."""
         s = services()
         return patients.create_patient(
             uow=uow(),

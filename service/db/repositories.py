@@ -15,6 +15,7 @@ from service.db.engine import begin_writing
 from service.db.tables import (
     AuthToken,
     CareTeamMember,
+    Enrolment,
     Patient,
     Prescription,
     PrescriptionFinding,
@@ -162,6 +163,38 @@ class PatientRepository:
         self._s.add(member)
         self._s.flush()
         return member
+
+    def add_enrolment(self, enrolment: Enrolment) -> Enrolment:
+        self._s.add(enrolment)
+        self._s.flush()
+        return enrolment
+
+    def enrolment_of(self, patient_id: uuid.UUID) -> Enrolment | None:
+        """The enrolment that created a new account's record, if one did."""
+        query = select(Enrolment).where(
+            Enrolment.patient_id == patient_id, col(Enrolment.invited_user_id).is_(None)
+        )
+        return self._s.exec(query).first()
+
+    def invitation(self, code_hash: str, *, lock: bool = False) -> Enrolment | None:
+        """The open invitation to an existing account with this code, if any."""
+        query = select(Enrolment).where(
+            Enrolment.code_hash == code_hash, col(Enrolment.accepted_at).is_(None)
+        )
+        if lock:
+            begin_writing(self._s)
+            query = query.with_for_update()
+        return self._s.exec(query).first()
+
+    def enrolments(self, clinician_id: uuid.UUID, *, limit: int, offset: int) -> list[Enrolment]:
+        query = (
+            select(Enrolment)
+            .where(Enrolment.clinician_id == clinician_id)
+            .order_by(col(Enrolment.created_at).desc(), col(Enrolment.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self._s.exec(query))
 
 
 @dataclass(frozen=True, kw_only=True)

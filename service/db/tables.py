@@ -99,6 +99,26 @@ class CareTeamMember(SQLModel, table=True):
     removed_at: dt.datetime | None = _utc_column(nullable=True)
 
 
+class Enrolment(SQLModel, table=True):
+    """A clinician's request to care for someone, by e-mail: a new account's record
+    (`patient_id`, activated with the patient's own activation code) or an invitation
+    to an existing account (`invited_user_id`, accepted with `code_hash`'s code by its
+    holder, signed in). Either way the clinician joins the care team only when the
+    person says yes, so the answer to the request never says which it was."""
+
+    __tablename__ = "enrolments"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    clinician_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    email: str = Field(max_length=254)
+    patient_id: uuid.UUID | None = Field(default=None, foreign_key="patients.id", index=True)
+    invited_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    code_hash: str | None = Field(default=None, max_length=64, unique=True)
+    expires_at: dt.datetime = _utc_column()
+    created_at: dt.datetime = _utc_column()
+    accepted_at: dt.datetime | None = _utc_column(nullable=True)
+
+
 class AuthToken(SQLModel, table=True):
     """One row per issued access token, so that a token can be revoked."""
 

@@ -12,6 +12,7 @@ from service.domain.audit import AuditAction, AuditOutcome
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Unauthenticated, ValidationFailed
+from service.usecases.patients import is_invitation_code, join_on_activation
 from service.usecases.security import (
     Passwords,
     Tokens,
@@ -109,6 +110,8 @@ def login(
             uow.session.add(user)
         uow.login_throttle.reset(keys.pair)
         uow.login_throttle.reset(keys.account)
+        seconds = int(policy.refresh_ttl.total_seconds())
+        uow.login_throttle.remember(keys.known, now=now, seconds=seconds)
         if keys.client:
             uow.login_throttle.release(keys.client, now=now)
         token = start_session(uow, tokens=tokens, policy=policy, user=user, now=now)
@@ -271,6 +274,16 @@ def activate(
     password_hash = passwords.hash(password)
     with uow:
         patient = uow.patients.claim_activation(activation_code_hash(activation_code), now=now)
+        if patient is None and is_invitation_code(uow, activation_code):
+            # Only the code's holder learns this: the account is theirs.
+            raise ValidationFailed(
+                "This code invites an account that already exists.",
+                errors={
+                    "activation_code": [
+                        "Sign in to your account and accept the invitation with this code."
+                    ]
+                },
+            )
         if patient is None:
             raise ValidationFailed(
                 "The activation code is invalid or has expired.",
@@ -286,6 +299,7 @@ def activate(
             raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
         user.password_hash = password_hash
         uow.session.add(user)
+        join_on_activation(uow, patient=patient, now=now)
         record(
             uow,
             caller=caller,

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from service.db.tables import CareTeamMember, Patient, User
+from service.db.tables import CareTeamMember, Enrolment, Patient, User
 from service.db.uow import UnitOfWork
 from service.domain.accounts import (
     Principal,
     Role,
+    client_group,
     forbidden_patient_fields,
     sees_clinical_fields,
 )
@@ -36,6 +37,7 @@ from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.rescreening import rescreen
 from service.usecases.security import activation_code_hash, new_activation_code
 from service.usecases.taper_plans import reschedule_steps
+from service.usecases.throttling import count_client_attempt
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 MAX_ALLERGIES = 100
@@ -120,6 +122,37 @@ def _normalise(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class EnrolmentRecord:
+    """What a clinician sees of an enrolment: the same whether the e-mail was new or
+    already had an account, until the person accepts; then the patient's id."""
+
+    id: uuid.UUID
+    email: str
+    status: str
+    expires_at: dt.datetime
+    created_at: dt.datetime
+    patient_id: uuid.UUID | None = None
+    activation_code: str | None = None
+
+
+def _enrolment_record(e: Enrolment, *, now: dt.datetime) -> EnrolmentRecord:
+    if e.accepted_at is not None:
+        status = "accepted"
+    elif e.expires_at <= now:
+        status = "expired"
+    else:
+        status = "pending"
+    return EnrolmentRecord(
+        id=e.id,
+        email=e.email,
+        status=status,
+        expires_at=e.expires_at,
+        created_at=e.created_at,
+        patient_id=e.patient_id if e.accepted_at is not None else None,
+    )
+
+
 def create_patient(
     *,
     uow: UnitOfWork,
@@ -132,8 +165,14 @@ def create_patient(
     date_of_birth: dt.date,
     allergies: list[str] | None = None,
     pregnant: bool = False,
-) -> PatientRecord:
-    """A clinician registers a patient and joins their care team; returns a one-time code."""
+) -> EnrolmentRecord:
+    """A clinician enrols someone by e-mail and gets a one-time code to hand them.
+
+    A new e-mail gets an account and a record, which the code activates; an e-mail
+    that already has an account (a patient of another team, or anyone's) gets an
+    invitation, which its holder accepts signed in. The answer is the same either
+    way, and the clinician joins the care team only once the person has said yes,
+    so no clinician learns from it whether an account exists."""
     who = caller.require()
     if who.role is not Role.CLINICIAN:
         raise Forbidden("Only clinicians create patients.")
@@ -149,53 +188,194 @@ def create_patient(
     _check_fields(values, today=now.date())
     v = _normalise(values)
     code = new_activation_code()
+    expires_at = now + activation_ttl
     with uow:
-        if uow.users.by_email(v["email"]) is not None:
-            raise Conflict(
-                "An account with this email already exists.",
-                errors={"email": ["Already registered."]},
+        existing = uow.users.by_email(v["email"])
+        if existing is None:
+            enrolment = _new_account(uow, caller, who, v, code=code, now=now, expires_at=expires_at)
+        else:
+            enrolment = _invitation(
+                uow, caller, who, existing, code=code, now=now, expires_at=expires_at
             )
-        user = uow.users.add(
-            User(email=v["email"], name=v["name"], role=Role.PATIENT.value, created_at=now)
+        uow.commit()
+    return replace(_enrolment_record(enrolment, now=now), activation_code=code)
+
+
+def _new_account(
+    uow: UnitOfWork,
+    caller: Caller,
+    who: Principal,
+    v: Mapping[str, Any],
+    *,
+    code: str,
+    now: dt.datetime,
+    expires_at: dt.datetime,
+) -> Enrolment:
+    user = uow.users.add(
+        User(email=v["email"], name=v["name"], role=Role.PATIENT.value, created_at=now)
+    )
+    patient = uow.patients.add(
+        Patient(
+            user_id=user.id,
+            date_of_birth=v["date_of_birth"],
+            timezone=v["timezone"],
+            allergies=v["allergies"],
+            pregnant=v["pregnant"],
+            created_by=who.user_id,
+            created_at=now,
+            activation_code_hash=activation_code_hash(code),
+            activation_expires_at=expires_at,
         )
-        patient = uow.patients.add(
-            Patient(
-                user_id=user.id,
-                date_of_birth=v["date_of_birth"],
-                timezone=v["timezone"],
-                allergies=v["allergies"],
-                pregnant=v["pregnant"],
-                created_by=who.user_id,
-                created_at=now,
-                activation_code_hash=activation_code_hash(code),
-                activation_expires_at=now + activation_ttl,
+    )
+    enrolment = uow.patients.add_enrolment(
+        Enrolment(
+            clinician_id=who.user_id,
+            email=user.email,
+            patient_id=patient.id,
+            expires_at=expires_at,
+            created_at=now,
+        )
+    )
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.CREATE,
+        subtype="patient.create",
+        entity_type="Patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+        after=_record_of(patient, user, []),
+    )
+    return enrolment
+
+
+def _invitation(
+    uow: UnitOfWork,
+    caller: Caller,
+    who: Principal,
+    holder: User,
+    *,
+    code: str,
+    now: dt.datetime,
+    expires_at: dt.datetime,
+) -> Enrolment:
+    enrolment = uow.patients.add_enrolment(
+        Enrolment(
+            clinician_id=who.user_id,
+            email=holder.email,
+            invited_user_id=holder.id,
+            code_hash=activation_code_hash(code),
+            expires_at=expires_at,
+            created_at=now,
+        )
+    )
+    # Filed in the holder's record, when they have one, for their care team to see.
+    own = uow.patients.by_user(holder.id)
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.CREATE,
+        subtype="care-invitation.create",
+        entity_type="Enrolment",
+        entity_id=enrolment.id,
+        patient_id=own.id if own else None,
+        after={"clinician_id": who.user_id, "expires_at": expires_at},
+    )
+    return enrolment
+
+
+def join_on_activation(uow: UnitOfWork, *, patient: Patient, now: dt.datetime) -> None:
+    """The clinician who enrolled a new account joins its care team as it is activated."""
+    enrolment = uow.patients.enrolment_of(patient.id)
+    if enrolment is None or enrolment.accepted_at is not None:
+        return
+    enrolment.accepted_at = now
+    uow.session.add(enrolment)
+    _join(uow, patient_id=patient.id, clinician_id=enrolment.clinician_id, now=now)
+
+
+def _join(
+    uow: UnitOfWork, *, patient_id: uuid.UUID, clinician_id: uuid.UUID, now: dt.datetime
+) -> None:
+    uow.patients.lock(patient_id)
+    members = uow.patients.care_team(patient_id)
+    if any(m.clinician_id == clinician_id for m in members):
+        return
+    if len(members) >= MAX_CARE_TEAM:
+        raise Conflict(
+            f"At most {MAX_CARE_TEAM} clinicians on a care team; ask one to leave first."
+        )
+    uow.patients.add_member(
+        CareTeamMember(
+            patient_id=patient_id, clinician_id=clinician_id, added_by=clinician_id, added_at=now
+        )
+    )
+
+
+def is_invitation_code(uow: UnitOfWork, code: str) -> bool:
+    """Whether a code that activates nothing invites an existing account instead
+    (its holder is told to sign in and accept it)."""
+    return uow.patients.invitation(activation_code_hash(code)) is not None
+
+
+def accept_invitation(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, client_limit: int, code: str
+) -> EnrolmentRecord:
+    """The holder of an account, signed in, accepts a clinician's invitation: the
+    clinician joins their care team."""
+    who = caller.require()
+    now = clock()
+    key = f"invitation-client:{client_group(caller.source_ip)}"
+    with uow:
+        count_client_attempt(uow, key=key, limit=client_limit, now=now)
+    with uow:
+        enrolment = uow.patients.invitation(activation_code_hash(code), lock=True)
+        own = uow.patients.by_user(who.user_id) if who.role is Role.PATIENT else None
+        if (
+            enrolment is None
+            or own is None
+            or enrolment.invited_user_id != who.user_id
+            or enrolment.expires_at <= now
+        ):
+            raise ValidationFailed(
+                "The invitation code is invalid or has expired.",
+                errors={"code": ["Invalid or expired; ask your clinician for a new one."]},
             )
-        )
-        uow.patients.add_member(
-            CareTeamMember(
-                patient_id=patient.id, clinician_id=who.user_id, added_by=who.user_id, added_at=now
-            )
-        )
-        rec = _record_of(patient, user, [who.user_id])
+        uow.login_throttle.release(key, now=now)
+        enrolment.accepted_at = now
+        enrolment.code_hash = None
+        enrolment.patient_id = own.id
+        uow.session.add(enrolment)
+        _join(uow, patient_id=own.id, clinician_id=enrolment.clinician_id, now=now)
         record(
             uow,
             caller=caller,
             now=now,
-            action=AuditAction.CREATE,
-            subtype="patient.create",
-            entity_type="Patient",
-            entity_id=patient.id,
-            patient_id=patient.id,
-            after=rec,
+            action=AuditAction.UPDATE,
+            subtype="care-invitation.accept",
+            entity_type="Enrolment",
+            entity_id=enrolment.id,
+            patient_id=own.id,
+            after={"clinician_id": enrolment.clinician_id},
         )
         uow.commit()
-    return PatientRecord(
-        **{
-            **rec.__dict__,
-            "activation_code": code,
-            "activation_expires_at": patient.activation_expires_at,
-        }
-    )
+        return _enrolment_record(enrolment, now=now)
+
+
+def list_enrolments(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, limit: int, offset: int
+) -> list[EnrolmentRecord]:
+    """A clinician's enrolments, newest first: pending ones read alike whatever the
+    e-mail; an accepted one names its patient."""
+    who = caller.require()
+    if who.role is not Role.CLINICIAN:
+        raise Forbidden("Only clinicians enrol patients.")
+    now = clock()
+    with uow:
+        rows = uow.patients.enrolments(who.user_id, limit=limit, offset=offset)
+        return [_enrolment_record(e, now=now) for e in rows]
 
 
 def list_patients(

@@ -20,7 +20,7 @@ from flask import Flask
 from marshmallow import fields
 
 from service.db.uow import Database
-from tests.conftest import Account, Builders, FrozenClock, prescription_body
+from tests.conftest import PASSWORD, Account, Builders, FrozenClock, prescription_body
 from tests.security.world import (
     FCM_TOKEN,
     World,
@@ -168,7 +168,11 @@ def test_the_activation_code_is_shown_once(make: Builders, world: World) -> None
     }
     created = make.client.post("/v1/patients", json=body, headers=world.doc.headers).json
     code = created["activation_code"]  # type: ignore[index]
-    for path in (f"/v1/patients/{created['id']}", "/v1/patients"):  # type: ignore[index]
+    activated = make.client.post(
+        "/v1/auth/activate", json={"activation_code": code, "password": PASSWORD}
+    ).json
+    patient_id = activated["patient_id"]  # type: ignore[index]
+    for path in (f"/v1/patients/{patient_id}", "/v1/patients", "/v1/me/enrolments"):
         r = make.client.get(path, headers=world.doc.headers)
         assert r.status_code == 200
         assert code not in r.get_data(as_text=True)

@@ -151,7 +151,7 @@ def secrets_of_a_session(make: Builders) -> tuple[list[str], list[TestResponse]]
         "date_of_birth": "1980-02-29",
     }
     created = make.client.post("/v1/patients", json=body, headers=doc.headers)
-    assert created.status_code == 201, created.json
+    assert created.status_code == 202, created.json
     code = created.json["activation_code"]  # type: ignore[index]
     activated = make.client.post(
         "/v1/auth/activate", json={"activation_code": code, "password": PASSWORD}
@@ -161,7 +161,7 @@ def secrets_of_a_session(make: Builders) -> tuple[list[str], list[TestResponse]]
     assert login.status_code == 200, login.json
     token = login.json["access_token"]  # type: ignore[index]
     headers = {"Authorization": f"Bearer {token}"}
-    pid = created.json["id"]  # type: ignore[index]
+    pid = activated.json["patient_id"]  # type: ignore[index]
     device = make.client.post(
         "/v1/me/devices", json={"platform": "fcm", "token": FCM_TOKEN}, headers=headers
     )

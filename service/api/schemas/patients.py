@@ -57,12 +57,40 @@ class PatientSchema(StrictSchema):
     created_at = fields.AwareDateTime(required=True)
 
 
-class PatientCreatedSchema(PatientSchema):
+class EnrolmentSchema(StrictSchema):
+    """A clinician's enrolment of someone by e-mail. Pending enrolments read alike
+    whether the e-mail was new or already had an account; the patient's id appears
+    once the person has activated or accepted."""
+
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    status = fields.String(
+        required=True, validate=validate.OneOf(["pending", "accepted", "expired"])
+    )
+    expires_at = fields.AwareDateTime(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    patient_id = fields.UUID(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The patient, once accepted; null until then."},
+    )
+
+
+class EnrolmentCreatedSchema(EnrolmentSchema):
     activation_code = fields.String(
         required=True,
-        metadata={"description": "One-time code for POST /v1/auth/activate; shown only once."},
+        metadata={
+            "description": (
+                "One-time code to hand to the person, shown only once: a new account "
+                "activates with it (POST /v1/auth/activate), an existing one accepts it "
+                "signed in (POST /v1/me/care-invitations)."
+            )
+        },
     )
-    activation_expires_at = fields.AwareDateTime(required=True)
+
+
+class InvitationAcceptSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
 class CareTeamAddSchema(StrictSchema):
