@@ -175,9 +175,11 @@ class AuditChainRepository:
     def anchors(self) -> list[AuditAnchor]:
         return list(self._s.exec(orm_select(AuditAnchor).order_by(col(AuditAnchor.id))))
 
-    def last_anchor(self) -> AuditAnchor | None:
-        query = orm_select(AuditAnchor).order_by(col(AuditAnchor.id).desc()).limit(1)
-        return self._s.exec(query).first()
+    def last_anchors(self) -> tuple[AuditAnchor | None, AuditAnchor | None]:
+        """The last anchor and the one before it."""
+        query = orm_select(AuditAnchor).order_by(col(AuditAnchor.id).desc()).limit(2)
+        rows = list(self._s.exec(query))
+        return (rows[0] if rows else None, rows[1] if len(rows) > 1 else None)
 
     def heads_since(self, event_id: int) -> tuple[int, dict[str, Head]]:
         """The heads of the chains with entries after `event_id`, and the last id."""

@@ -9,6 +9,7 @@ what it restores, and `medtrack db upgrade` grants the runtime role again.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -34,9 +35,14 @@ def _sqlite_path(url: URL) -> Path:
     return Path(url.database)
 
 
-def _libpq(url: URL) -> str:
-    """The URL as libpq (pg_dump, pg_restore) takes it: no SQLAlchemy driver name."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+def _libpq(url: URL) -> tuple[str, dict[str, str]]:
+    """The URL as libpq (pg_dump, pg_restore) takes it, without the password, which
+    goes in the environment: a command line is readable by every user of the host."""
+    bare = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    env = {**os.environ}
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return bare, env
 
 
 def _tool(name: str) -> str:
@@ -46,8 +52,10 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(command: list[str]) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+def _run(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(  # noqa: S603
+        command, capture_output=True, text=True, check=False, env=env
+    )
     if done.returncode != 0:
         raise BackupError(f"{Path(command[0]).name} failed: {done.stderr.strip()[-2000:]}")
 
@@ -58,6 +66,8 @@ def backup(database_url: str, target: Path) -> None:
         raise BackupError(f"{target} exists; a backup never overwrites a file")
     url = _url(database_url)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A copy of every record: readable by its owner only, from its first byte.
+    target.touch(mode=0o600, exist_ok=False)
     if url.get_backend_name() == "sqlite":
         source = sqlite3.connect(_sqlite_path(url))
         copy = sqlite3.connect(target)
@@ -69,7 +79,8 @@ def backup(database_url: str, target: Path) -> None:
             copy.close()
             source.close()
         return
-    _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(target), _libpq(url)])
+    dsn, env = _libpq(url)
+    _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(target), dsn], env)
 
 
 def restore(source: Path, database_url: str) -> None:
@@ -83,10 +94,14 @@ def restore(source: Path, database_url: str) -> None:
         if path.exists() and path.stat().st_size > 0:
             raise BackupError(f"{path} exists; restore into a new database file")
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
         backup_db = sqlite3.connect(source)
         target = sqlite3.connect(path)
         try:
-            integrity = backup_db.execute("PRAGMA integrity_check").fetchone()
+            try:
+                integrity = backup_db.execute("PRAGMA integrity_check").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise BackupError(f"{source} is not a SQLite database") from exc
             if integrity is None or integrity[0] != "ok":
                 raise BackupError(f"{source} is not a sound SQLite database")
             with target:
@@ -103,6 +118,7 @@ def restore(source: Path, database_url: str) -> None:
         engine.dispose()
     if tables:
         raise BackupError("the target database has tables; restore into an empty database")
+    dsn, env = _libpq(url)
     _run(
         [
             _tool("pg_restore"),
@@ -111,7 +127,8 @@ def restore(source: Path, database_url: str) -> None:
             "--exit-on-error",
             "--single-transaction",
             "--dbname",
-            _libpq(url),
+            dsn,
             str(source),
-        ]
+        ],
+        env,
     )

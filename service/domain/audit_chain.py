@@ -129,9 +129,18 @@ def walk(chain_key: str, entries: Iterable[Mapping[str, Any]]) -> Break | Head |
     return head
 
 
-def anchor_digest(prev_digest: str, heads: Mapping[str, Head]) -> str:
-    """An anchor's digest covers the chain heads it saw and the anchor before it."""
+def anchor_digest(
+    prev_digest: str, heads: Mapping[str, Head], *, anchored_at: dt.datetime, last_event_id: int
+) -> str:
+    """An anchor's digest covers the chain heads it saw, when, up to which entry,
+    and the anchor before it."""
     body = json.dumps(
-        {k: [h.seq, h.hash] for k, h in sorted(heads.items())}, separators=(",", ":")
+        {
+            "heads": {k: [h.seq, h.hash] for k, h in sorted(heads.items())},
+            "anchored_at": _plain(anchored_at),
+            "last_event_id": last_event_id,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
     ).encode()
     return hashlib.sha256(prev_digest.encode("ascii") + b"\n" + body).hexdigest()

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.db.tables import AuditAnchor
 from service.db.uow import UnitOfWork
 from service.domain.audit_chain import GENESIS, Break, Head, anchor_digest, walk
 from service.usecases.context import Clock
@@ -37,10 +38,12 @@ def _counted(entries: Iterable[Mapping[str, Any]], report: Verification) -> Iter
 def verify(*, uow: UnitOfWork) -> Verification:
     """Walk every chain, then check every anchor against the chains as they are now.
 
-    Read in one transaction (a snapshot on PostgreSQL), so entries written while it
-    runs are not half-seen."""
+    The anchors are read first: chains only grow, so every head an anchor read
+    before the walk wrote down is in the chains the walk reads, while entries and
+    anchors written during the walk are simply not seen."""
     report = Verification()
     with uow:
+        anchors = uow.audit_chain.anchors()
         stray = uow.audit_chain.unchained()
         if stray is not None:
             reason = "is in no chain: it was written past the application"
@@ -53,19 +56,27 @@ def verify(*, uow: UnitOfWork) -> Verification:
                 report.breaks.append(result)
             elif result is not None:
                 heads[key] = result
-        _check_anchors(uow, report, heads)
+        _check_anchors(uow, report, anchors, heads)
     return report
 
 
-def _check_anchors(uow: UnitOfWork, report: Verification, heads: Mapping[str, Head]) -> None:
+def _check_anchors(
+    uow: UnitOfWork,
+    report: Verification,
+    anchors: list[AuditAnchor],
+    heads: Mapping[str, Head],
+) -> None:
     """Each anchor follows the one before, and every head it wrote down is still in
     its chain with the same hash: a chain cut short or rewritten to its end fails."""
     prev = GENESIS
-    for anchor in uow.audit_chain.anchors():
+    for anchor in anchors:
         report.anchors += 1
         anchored = {k: Head(int(v[0]), str(v[1])) for k, v in anchor.heads.items()}
         where = f"anchor {anchor.id} of {anchor.anchored_at:%Y-%m-%d %H:%M:%S}Z"
-        if anchor.prev_digest != prev or anchor_digest(prev, anchored) != anchor.digest:
+        expected = anchor_digest(
+            prev, anchored, anchored_at=anchor.anchored_at, last_event_id=anchor.last_event_id
+        )
+        if anchor.prev_digest != prev or expected != anchor.digest:
             report.breaks.append(Break("anchors", None, None, f"{where} was changed"))
             return
         prev = anchor.digest
@@ -94,15 +105,21 @@ def anchor(*, uow: UnitOfWork, clock: Clock) -> str | None:
     chain moved."""
     with uow:
         uow.audit_chain.lock_anchors()
-        last = uow.audit_chain.last_anchor()
-        since = last.last_event_id if last else 0
-        last_event_id, heads = uow.audit_chain.heads_since(since)
+        last, before_last = uow.audit_chain.last_anchors()
+        # Entries are numbered as they are written and committed a moment later, so
+        # one with a lower number can commit after an anchor read past it: each
+        # anchor looks again at what the one before it covered.
+        since = before_last.last_event_id if before_last else 0
+        last_event_id, moved = uow.audit_chain.heads_since(since)
+        anchored = {k: Head(int(v[0]), str(v[1])) for k, v in last.heads.items()} if last else {}
+        heads = {k: h for k, h in moved.items() if anchored.get(k) != h}
         if not heads:
             return None
         prev = last.digest if last else GENESIS
-        digest = anchor_digest(prev, heads)
+        now = clock()
+        digest = anchor_digest(prev, heads, anchored_at=now, last_event_id=last_event_id)
         uow.audit_chain.add_anchor(
-            now=clock(),
+            now=now,
             last_event_id=last_event_id,
             heads=heads,
             prev_digest=prev,

@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Connection, text
 
 from service.cli import main
+from service.db.audit import AuditChainRepository
 from service.db.uow import Database
 from service.domain.audit_chain import GENESIS, SYSTEM_CHAIN, Head, extend, link
 from service.usecases import audit
@@ -263,3 +265,29 @@ def test_the_hash_covers_every_column_that_says_what_happened() -> None:
     ):
         assert link(GENESIS, {**entry, column: value}) != base, column
     assert link("f" * 64, entry) != base
+
+
+def test_verify_is_not_fooled_by_entries_and_anchors_written_while_it_walks(
+    make: Builders, database: Database, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verify run by cron while the service writes and the scheduler anchors: what
+    it reads is one consistent picture, never a false break."""
+    doc, pat = _activity(make)
+    assert anchor(uow=database.uow(), clock=clock) is not None
+    walk_chains = AuditChainRepository.chains
+
+    def chains_with_writers(self: AuditChainRepository) -> Iterator[Any]:
+        # Once the chains are read, the record grows and the scheduler anchors the
+        # new heads, before verify is done.
+        read = [(key, list(entries)) for key, entries in walk_chains(self)]
+        make.prescription(doc, pat, drug="atorvastatin")
+        clock.advance(minutes=10)
+        assert anchor(uow=database.uow(), clock=clock) is not None
+        for key, entries in read:
+            yield key, iter(entries)
+
+    monkeypatch.setattr(AuditChainRepository, "chains", chains_with_writers)
+    report = verify(uow=database.uow())
+    assert report.intact, report.breaks
+    monkeypatch.undo()
+    assert verify(uow=database.uow()).anchors == 2

@@ -145,3 +145,22 @@ def test_backup_never_overwrites(database_url: str, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "never overwrites" in result.output
     assert target.read_bytes() == b"keep me"
+
+
+def test_a_backup_is_readable_by_its_owner_only(database_url: str, tmp_path: Path) -> None:
+    target = tmp_path / "medtrack.backup"
+    _cli(database_url, "backup", str(target))
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_restoring_a_file_that_is_not_a_backup_is_a_clear_error(
+    restored_url: str, tmp_path: Path
+) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a database, not a dump\n" * 100)
+    result = CliRunner().invoke(
+        main, ["restore", str(junk)], env={"MEDTRACK_DATABASE_URL": restored_url}
+    )
+    assert result.exit_code == 1
+    assert "Error:" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
