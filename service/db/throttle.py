@@ -43,6 +43,12 @@ class LoginThrottle(Protocol):
     def reset(self, key: str) -> None:
         """Forget the key's attempts."""
 
+    def remember(self, key: str, *, now: dt.datetime, seconds: int) -> None:
+        """Keep a mark under `key` for `seconds` (a client an account signed in from)."""
+
+    def remembers(self, key: str, *, now: dt.datetime) -> bool:
+        """Whether a mark under `key` is still kept."""
+
 
 class DatabaseLoginThrottle:
     """Counters in `login_failures`, written in the caller's transaction."""
@@ -118,6 +124,26 @@ class DatabaseLoginThrottle:
         if row is not None:
             self._s.delete(row)
 
+    # A mark is a row that counts nothing; its `blocked_until` is when it is forgotten.
+    def remember(self, key: str, *, now: dt.datetime, seconds: int) -> None:
+        table: Any = LoginFailure.__table__  # type: ignore[attr-defined]
+        dialect = self._s.get_bind().dialect.name
+        insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        until = now + dt.timedelta(seconds=seconds)
+        stmt = insert_fn(table).values(
+            key=hashed_key(key), window_start=now, count=0, blocked_until=until
+        )
+        self._s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={"window_start": now, "blocked_until": until},
+            )
+        )
+
+    def remembers(self, key: str, *, now: dt.datetime) -> bool:
+        row = self._s.get(LoginFailure, hashed_key(key))
+        return row is not None and row.blocked_until is not None and row.blocked_until > now
+
 
 # One round trip, atomic: the count and the time before which no attempt is let
 # through, in a hash that expires a window after the wait it sets.
@@ -181,3 +207,9 @@ class RedisLoginThrottle:
 
     def reset(self, key: str) -> None:
         self._r.delete(self._name(key))
+
+    def remember(self, key: str, *, now: dt.datetime, seconds: int) -> None:
+        self._r.set(self._name(key), 1, ex=seconds)
+
+    def remembers(self, key: str, *, now: dt.datetime) -> bool:
+        return bool(self._r.exists(self._name(key)))

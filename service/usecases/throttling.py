@@ -17,14 +17,17 @@ class LoginKeys:
 
     `pair` (this account from this client) is slowed down progressively and cleared
     by a success from that client: the known device. `client` caps one client's
-    failures over every account. `account` counts failures from anywhere, only to
-    tell the owner: nothing locks the account itself, so no one can lock its
-    owner out by guessing.
+    failures over every account, except for an account that has signed in from that
+    client before (`known`), so that guesses from a shared address (a clinic's or a
+    carrier's NAT) cannot keep the people behind it out of their own accounts.
+    `account` counts failures from anywhere, only to tell the owner: nothing locks
+    the account itself, so no one can lock its owner out by guessing.
     """
 
     pair: str
     client: str | None
     account: str
+    known: str
 
 
 def login_keys(email: str, source_ip: str | None) -> LoginKeys:
@@ -33,6 +36,7 @@ def login_keys(email: str, source_ip: str | None) -> LoginKeys:
         pair=f"login-pair:{email}|{group or '-'}",
         client=f"login-client:{group}" if group else None,
         account=f"login-account:{email}",
+        known=f"login-known:{email}|{group or '-'}",
     )
 
 
@@ -43,7 +47,7 @@ def pace(uow: UnitOfWork, keys: LoginKeys, policy: LoginPolicy, now: dt.datetime
     each other; a pair that must still wait, or a client over its cap, gets 429.
     """
     wait = uow.login_throttle.pace(keys.pair, now=now, backoff=policy.backoff)
-    if keys.client:
+    if keys.client and not uow.login_throttle.remembers(keys.known, now=now):
         count, remaining = uow.login_throttle.attempt(keys.client, now=now)
         if count > policy.client_max_failures:
             wait = max(wait, remaining)

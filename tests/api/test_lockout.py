@@ -116,6 +116,23 @@ def test_one_client_cannot_spray_many_accounts(
     assert login(client, OWNER, fresh.email, fresh.password).status_code == 200
 
 
+def test_a_sprayer_behind_a_shared_address_does_not_keep_its_regulars_out(
+    capped: Flask, make: Builders, clock: FrozenClock
+) -> None:
+    """A clinic's NAT: a colleague who has signed in from it before still gets in
+    while someone behind the same address sprays guesses over other accounts."""
+    client = capped.test_client()
+    clinic = "192.0.2.44"
+    regular, newcomer = make.clinician(), make.clinician()
+    assert login(client, clinic, regular.email, regular.password).status_code == 200
+    for target in [make.clinician() for _ in range(5)]:
+        for _ in range(2):
+            login(client, clinic, target.email, "guess")
+    assert login(client, clinic, regular.email, regular.password).status_code == 200
+    # An account never signed in from there waits out the window (or signs in elsewhere).
+    assert login(client, clinic, newcomer.email, newcomer.password).status_code == 429
+
+
 @pytest.mark.parametrize(
     ("first", "same_network", "other_network"),
     [
