@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import replace
 
 from schedules.app import Jobs, run
 from service import knowledge
@@ -20,14 +19,7 @@ def start(settings: Settings, *, once: bool) -> None:
     configure_logging(settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every run of every job at INFO: one line every few seconds.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
-    notifier = build_notifier(
-        replace(
-            notifier_settings(settings),
-            push_timeout_seconds=float(settings.push_timeout_seconds),
-            breaker_failures=settings.breaker_failures,
-            breaker_open_seconds=float(settings.breaker_open_seconds),
-        )
-    )
+    notifier = build_notifier(notifier_settings(settings))
     jobs = Jobs(
         database=open_database(settings),
         kb=knowledge.load(),

@@ -77,4 +77,7 @@ def notifier_settings(settings: Settings) -> NotifierSettings:
         fcm_credentials_file=settings.fcm_credentials,
         fcm_project_id=settings.fcm_project_id,
         fcm_endpoint=settings.fcm_endpoint,
+        push_timeout_seconds=float(settings.push_timeout_seconds),
+        breaker_failures=settings.breaker_failures,
+        breaker_open_seconds=float(settings.breaker_open_seconds),
     )

@@ -423,14 +423,6 @@ class OutboxRepository:
             .values(status=WITHDRAWN, updated_at=now)
         )
 
-    def messages(self, *, status: str | None, limit: int, offset: int) -> list[Notification]:
-        query = model_select(Notification).order_by(
-            col(Notification.updated_at).desc(), col(Notification.id).desc()
-        )
-        if status is not None:
-            query = query.where(col(Notification.status) == status)
-        return list(self._s.exec(query.limit(limit).offset(offset)))
-
     # Read-only views of the outbox for operators and for the care team.
 
     def operational_page(
@@ -485,14 +477,22 @@ class OutboxRepository:
         return self._s.get(Notification, message_id)
 
     def messages_about(
-        self, patient_id: uuid.UUID, *, limit: int, offset: int
+        self,
+        patient_id: uuid.UUID,
+        *,
+        recipient_id: uuid.UUID | None,
+        limit: int,
+        offset: int,
     ) -> list[Notification]:
-        """Messages about one patient (to them or to their care team), newest first."""
+        """Messages about one patient (to them or to their care team; to
+        `recipient_id` only, when given), newest first."""
         query = (
             model_select(Notification)
             .where(col(Notification.patient_id) == patient_id)
             .order_by(col(Notification.updated_at).desc(), col(Notification.id).desc())
         )
+        if recipient_id is not None:
+            query = query.where(col(Notification.recipient_id) == recipient_id)
         return list(self._s.exec(query.limit(limit).offset(offset)))
 
 

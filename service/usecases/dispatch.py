@@ -19,14 +19,11 @@ from decimal import Decimal
 from service.db.devices import DeviceFacts
 from service.db.doses import OPEN, PENDING, REMINDED, EventFacts
 from service.db.outbox import Claimed, new_claim_token
-from service.db.tables import Notification
 from service.db.uow import UnitOfWork
-from service.domain.accounts import Role
 from service.domain.prescriptions import plain_amount
 from service.notify.base import Deferred, DeliveryError, Device, Message, Notifier
 from service.notify.deadline import deadline
-from service.usecases.context import Caller, Clock
-from service.usecases.errors import Forbidden
+from service.usecases.context import Clock
 from service.usecases.reminders import DOSE_KINDS, FOLLOW_UP, REMINDER, ReminderPolicy
 
 log = logging.getLogger("medtrack.reminders")
@@ -161,6 +158,7 @@ class _Lane:
     past `finish_by` (time.monotonic), both well inside the claim's lease."""
 
     token: str
+    recipient: uuid.UUID
     start_by: float
     finish_by: float
     items: list[tuple[Claimed, Message, uuid.UUID | None]] = field(default_factory=list)
@@ -225,7 +223,11 @@ def _lanes(
     claimed_at: float,
     policy: ReminderPolicy,
     withdrawn: list[int],
+    busy: set[uuid.UUID],
 ) -> list[_Lane]:
+    """The claim's messages by recipient. A recipient whose lane of an earlier batch
+    is still sending gets its new messages handed back, not a second lane: never
+    two sends to the same devices at once."""
     started = claimed_at
     lease = policy.lease.total_seconds()
     lanes: dict[uuid.UUID, _Lane] = {}
@@ -242,8 +244,16 @@ def _lanes(
         )
         lane = lanes.setdefault(
             c.recipient_id,
-            _Lane(token=token, start_by=started + lease / 2, finish_by=started + lease * 3 / 4),
+            _Lane(
+                token=token,
+                recipient=c.recipient_id,
+                start_by=started + lease / 2,
+                finish_by=started + lease * 3 / 4,
+            ),
         )
+        if c.recipient_id in busy:
+            lane.outcomes.released.append(c.id)
+            continue
         reminded = event.id if c.kind == REMINDER and event is not None else None
         lane.items.append((c, message, reminded))
     return list(lanes.values())
@@ -314,6 +324,7 @@ def dispatch_batch(
             claimed_at=claimed_at,
             policy=policy,
             withdrawn=withdrawn,
+            busy={lane.recipient for lane in in_flight or [] if not lane.done()},
         )
         if claimed
         else []
@@ -455,13 +466,3 @@ def release_claims(*, uow: UnitOfWork, clock: Clock, worker: str) -> int:
         released = uow.outbox.release(worker=worker, now=clock())
         uow.commit()
     return released
-
-
-def list_messages(
-    *, uow: UnitOfWork, caller: Caller, status: str | None, limit: int, offset: int
-) -> list[Notification]:
-    """The outbox, newest first, for administrators (dead letters: status=failed)."""
-    if caller.require().role is not Role.ADMIN:
-        raise Forbidden("Administrators only.")
-    with uow.read_only() as reading:
-        return reading.outbox.messages(status=status, limit=limit, offset=offset)

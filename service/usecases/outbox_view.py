@@ -25,7 +25,7 @@ from typing import Any
 from service.db.outbox import CLAIMED, EXPIRED, FAILED, QUEUED, SENT, WITHDRAWN, OperationalRow
 from service.db.tables import Notification
 from service.db.uow import UnitOfWork
-from service.domain.accounts import Role
+from service.domain.accounts import Principal, Role
 from service.domain.audit import AuditAction
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record, record_read
@@ -184,7 +184,13 @@ def summarise(*, uow: UnitOfWork, caller: Caller, clock: Clock, notifier: str) -
     )
 
 
-def _details(message: Notification, refs: MessageRefs) -> MessageDetails:
+def _shown_to(who: Principal, message: Notification) -> bool:
+    """The care team sees every message about the patient; the patient, only those
+    sent to them (what reaches the care team is the team's)."""
+    return who.role is not Role.PATIENT or message.recipient_id == who.user_id
+
+
+def _details(message: Notification, refs: MessageRefs, who: Principal) -> MessageDetails:
     assert message.id is not None
     return MessageDetails(
         ref=refs.ref(message.id),
@@ -197,7 +203,8 @@ def _details(message: Notification, refs: MessageRefs) -> MessageDetails:
         attempts=message.attempts,
         next_attempt_at=message.next_attempt_at if message.status in _LIVE else None,
         last_error_class=error_class(message.last_error),
-        last_error=message.last_error,
+        # The receiver's own words name devices and endpoints: the care team's to read.
+        last_error=message.last_error if who.role is not Role.PATIENT else None,
         queued_at=message.created_at,
         updated_at=message.updated_at,
         sent_at=message.sent_at,
@@ -219,9 +226,10 @@ def message_details(
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
         message_id = refs.message_id(ref)
         message = uow.outbox.message(message_id) if message_id is not None else None
-        if message is None or message.patient_id != patient_id:
+        who = caller.require()
+        if message is None or message.patient_id != patient_id or not _shown_to(who, message):
             raise NotFound("No message with this reference about this patient.")
-        details = _details(message, refs)
+        details = _details(message, refs, who)
         record_read(
             uow,
             caller=caller,
@@ -244,12 +252,17 @@ def messages_about(
     limit: int,
     offset: int,
 ) -> list[MessageDetails]:
-    """Messages about the patient, newest first: to them, or to their care team."""
+    """Messages about the patient, newest first: to them, or to their care team
+    (the patient sees those sent to them)."""
+    who = caller.require()
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        recipient = who.user_id if who.role is Role.PATIENT else None
         details = [
-            _details(m, refs)
-            for m in uow.outbox.messages_about(patient_id, limit=limit, offset=offset)
+            _details(m, refs, who)
+            for m in uow.outbox.messages_about(
+                patient_id, recipient_id=recipient, limit=limit, offset=offset
+            )
         ]
         record_read(
             uow,

@@ -310,6 +310,22 @@ def test_the_patient_opens_a_message_about_themself(make: Builders, outbox: Outb
     assert r.get_json()["kind"] == "dose-reminder"
 
 
+def test_the_patient_sees_what_was_sent_to_them_not_to_their_care_team(
+    make: Builders, outbox: Outbox
+) -> None:
+    r = make.client.get(
+        f"/v1/patients/{outbox.patient_id}/notifications", headers=outbox.patient.headers
+    )
+    assert r.status_code == 200, r.get_json()
+    assert {m["kind"] for m in r.get_json()} == {"taper-step", "dose-reminder"}
+    # The receiver's own words (device ids, endpoints) are the care team's to read.
+    assert {m["last_error"] for m in r.get_json()} == {None}
+    r = make.client.get(
+        outbox.details_url(outbox.ref("missed-dose-care-team")), headers=outbox.patient.headers
+    )
+    assert r.status_code == 404
+
+
 @pytest.mark.parametrize("caller", ["admin", "outsider", "other_patient"])
 def test_others_are_refused_and_the_refusal_is_filed_under_the_patient(
     make: Builders, outbox: Outbox, database: Database, caller: str

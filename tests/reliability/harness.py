@@ -174,6 +174,7 @@ class Receiver:
         self.on_request: Callable[[int], None] | None = None
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
+        self.truncated = 0  # requests cut off mid-body by a killed sender
         self._connections: list[socket.socket] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -249,7 +250,14 @@ class Receiver:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                answered, n = receiver._record(self.headers, self.rfile.read(length))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-request (a killed scheduler sending to
+                    # several recipients at once): no receiver acts on half a body.
+                    with receiver._lock:
+                        receiver.truncated += 1
+                    return
+                answered, n = receiver._record(self.headers, body)
                 if receiver.on_request is not None:
                     receiver.on_request(n)
                 try:
