@@ -42,7 +42,9 @@ SECRET_PARAMETERS = frozenset(
     }
 )
 REDACTED = "[redacted]"
-_PARAMETER = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;?\s\"']+)=(?P<value>[^&;\s\"']*)")
+# A parameter starts the text (a bare query string, `%(q)s`) or follows a separator;
+# a value ends at the next separator, a second `?` included (`?x=1?access_token=`).
+_PARAMETER = re.compile(r"(?P<lead>^|[?&;\s\"'])(?P<name>[^=&;?\s\"']+)=(?P<value>[^&;?\s\"']*)")
 
 
 def scrub(text: str) -> str:

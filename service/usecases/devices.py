@@ -212,7 +212,9 @@ def _file_takeover_attempt(
 
 def _takeover_notice(device: Device, patient_id: uuid.UUID, now: dt.datetime) -> dict[str, Any]:
     return queued(
-        key=f"{DEVICE_TAKEN}:{device.id}:{now.isoformat()}",
+        # One notice per device per day, however many attempts: the owner is told,
+        # not flooded (every attempt is still in both audit trails).
+        key=f"{DEVICE_TAKEN}:{device.id}:{now.date().isoformat()}",
         kind=DEVICE_TAKEN,
         recipient_id=device.user_id,
         patient_id=patient_id,

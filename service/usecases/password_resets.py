@@ -39,15 +39,24 @@ class ResetCode:
 def issue_for_user(
     *, uow: UnitOfWork, caller: Caller, clock: Clock, policy: LoginPolicy, user_id: uuid.UUID
 ) -> ResetCode:
-    """A reset code for any account (administrators only)."""
-    who = caller.require()
-    if who.role is not Role.ADMIN:
+    """A reset code for any account (administrators only); a patient's is filed in
+    their record's trail."""
+    # This route reaches every account, so it is for those who may reset anyone's.
+    if not may_issue_password_reset(caller.require(), target_role=Role.ADMIN):
         raise Forbidden("Only an administrator may reset a staff password.")
     with uow:
         user = uow.users.get(user_id)
         if user is None:
             raise NotFound(f"No user {user_id}.")
-        code = _issue(uow, caller=caller, clock=clock, policy=policy, user=user, patient_id=None)
+        own = uow.patients.by_user(user.id)
+        code = _issue(
+            uow,
+            caller=caller,
+            clock=clock,
+            policy=policy,
+            user=user,
+            patient_id=own.id if own else None,
+        )
         uow.commit()
         return code
 

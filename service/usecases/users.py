@@ -13,6 +13,7 @@ from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from service.usecases.security import Passwords, password_problems
+from service.usecases.sessions import end_every_session
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,11 +128,10 @@ def set_active(
             raise NotFound(f"No user {user_id}.")
         before = {"is_active": user.is_active}
         user.is_active = active
-        user.token_generation += 1
-        uow.session.add(user)
-        uow.sessions.revoke_all(
-            user.id, now=now, reason="deactivated" if not active else "reactivated"
+        end_every_session(
+            uow, user=user, now=now, reason="reactivated" if active else "deactivated"
         )
+        own = uow.patients.by_user(user.id)
         record(
             uow,
             caller=caller,
@@ -140,6 +140,7 @@ def set_active(
             subtype="user.reactivate" if active else "user.deactivate",
             entity_type="User",
             entity_id=user.id,
+            patient_id=own.id if own else None,
             before=before,
             after={"is_active": active},
         )

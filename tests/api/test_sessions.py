@@ -319,3 +319,15 @@ def test_weak_passwords_are_refused_for_admins_and_everyone(make: Builders, weak
         "/v1/auth/activate", json={"activation_code": created["activation_code"], "password": weak}
     )
     assert "password" in errors_of(r, 422)
+
+
+def test_an_admin_acting_on_a_patients_account_is_in_the_patients_trail(make: Builders) -> None:
+    doc = make.clinician()
+    pat, admin = make.patient(doc), make.admin()
+    r = make.client.post(f"/v1/users/{pat.id}/password-reset", headers=admin.headers)
+    assert r.status_code == 201, r.get_json()
+    r = make.client.post(f"/v1/users/{pat.id}/deactivate", headers=admin.headers)
+    assert r.status_code == 200, r.get_json()
+    trail = make.client.get(f"/v1/patients/{pat.patient_id}/audit", headers=doc.headers)
+    by_admin = [e["subtype"] for e in trail.get_json() if e["agent"]["who"] == str(admin.id)]
+    assert by_admin == ["password-reset.issue", "user.deactivate"]

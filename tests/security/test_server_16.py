@@ -130,3 +130,16 @@ def test_scrubbing_keeps_everything_else() -> None:
         f'"GET /v1/drugs?q=diazepam&token={REDACTED};key={REDACTED} HTTP/1.1" 200 '
         f'"https://x/?code={REDACTED}"'
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "scrubbed"),
+    [
+        ("GET /v1/me?x=1?access_token=SECRET", f"GET /v1/me?x=1?access_token={REDACTED}"),
+        ("access_token=SECRET&x=1", f"access_token={REDACTED}&x=1"),
+        ("q=1&Refresh_Token=SECRET", f"q=1&Refresh_Token={REDACTED}"),
+    ],
+    ids=["second-question-mark", "bare-query-string", "later-in-a-bare-query"],
+)
+def test_a_secret_is_scrubbed_wherever_the_query_starts(line: str, scrubbed: str) -> None:
+    assert scrub(line) == scrubbed
