@@ -299,7 +299,7 @@ def activate(
             raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
         user.password_hash = password_hash
         uow.session.add(user)
-        join_on_activation(uow, patient=patient, now=now)
+        join_on_activation(uow, caller=caller, patient=patient, now=now)
         record(
             uow,
             caller=caller,

@@ -286,19 +286,29 @@ def _invitation(
     return enrolment
 
 
-def join_on_activation(uow: UnitOfWork, *, patient: Patient, now: dt.datetime) -> None:
+def join_on_activation(
+    uow: UnitOfWork, *, caller: Caller, patient: Patient, now: dt.datetime
+) -> None:
     """The clinician who enrolled a new account joins its care team as it is activated."""
     enrolment = uow.patients.enrolment_of(patient.id)
     if enrolment is None or enrolment.accepted_at is not None:
         return
     enrolment.accepted_at = now
     uow.session.add(enrolment)
-    _join(uow, patient_id=patient.id, clinician_id=enrolment.clinician_id, now=now)
+    _join(uow, caller, enrolment, patient_id=patient.id, actor_id=patient.user_id, now=now)
 
 
 def _join(
-    uow: UnitOfWork, *, patient_id: uuid.UUID, clinician_id: uuid.UUID, now: dt.datetime
+    uow: UnitOfWork,
+    caller: Caller,
+    enrolment: Enrolment,
+    *,
+    patient_id: uuid.UUID,
+    actor_id: uuid.UUID,
+    now: dt.datetime,
 ) -> None:
+    """The enrolling clinician joins the care team, by the patient's own yes."""
+    clinician_id = enrolment.clinician_id
     uow.patients.lock(patient_id)
     members = uow.patients.care_team(patient_id)
     if any(m.clinician_id == clinician_id for m in members):
@@ -309,8 +319,20 @@ def _join(
         )
     uow.patients.add_member(
         CareTeamMember(
-            patient_id=patient_id, clinician_id=clinician_id, added_by=clinician_id, added_at=now
+            patient_id=patient_id, clinician_id=clinician_id, added_by=actor_id, added_at=now
         )
+    )
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.UPDATE,
+        subtype="careteam.add",
+        entity_type="CareTeam",
+        entity_id=clinician_id,
+        patient_id=patient_id,
+        actor_id=actor_id,
+        after={"clinician_id": clinician_id, "enrolment_id": enrolment.id},
     )
 
 
@@ -348,7 +370,7 @@ def accept_invitation(
         enrolment.code_hash = None
         enrolment.patient_id = own.id
         uow.session.add(enrolment)
-        _join(uow, patient_id=own.id, clinician_id=enrolment.clinician_id, now=now)
+        _join(uow, caller, enrolment, patient_id=own.id, actor_id=who.user_id, now=now)
         record(
             uow,
             caller=caller,

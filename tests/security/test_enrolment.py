@@ -90,13 +90,17 @@ def test_the_holder_accepts_and_the_clinician_joins_the_care_team(make: Builders
 
     listed = make.client.get("/v1/patients", headers=doc.headers).get_json()
     assert [p["id"] for p in listed] == [str(pat.patient_id)]
-    assert listed[0]["care_team"] == [str(other.id), str(doc.id)]
+    assert set(listed[0]["care_team"]) == {str(other.id), str(doc.id)}
     trail = make.client.get(
         f"/v1/patients/{pat.patient_id}/audit", headers=other.headers
     ).get_json()
     subtypes = [e["subtype"] for e in trail]
     assert "care-invitation.create" in subtypes
     assert "care-invitation.accept" in subtypes
+    joined = {e["after"]["clinician_id"]: e for e in trail if e["subtype"] == "careteam.add"}
+    # Both clinicians joined by the patient's own yes: activation, then acceptance.
+    assert set(joined) == {str(other.id), str(doc.id)}
+    assert {e["agent"]["who"] for e in joined.values()} == {str(pat.id)}
     accepted = make.client.get("/v1/me/enrolments", headers=doc.headers).get_json()
     assert [(e["status"], e["patient_id"]) for e in accepted] == [("accepted", str(pat.patient_id))]
 
