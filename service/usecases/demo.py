@@ -99,7 +99,7 @@ def seed(
                 date_of_birth=dt.date(1984 + index, 3, 14),
             )
             assert rec.activation_code is not None
-            auth.activate(
+            me = auth.activate(
                 uow=uow(),
                 caller=SYSTEM,
                 clock=clock,
@@ -108,6 +108,7 @@ def seed(
                 activation_code=rec.activation_code,
                 password=password,
             )
+            assert me.patient_id is not None
             if index == 0:
                 for terms in _regimen(clock().date()):
                     prescriptions.create_prescription(
@@ -115,7 +116,7 @@ def seed(
                         caller=as_doc,
                         clock=clock,
                         kb=knowledge.load(),
-                        patient_id=rec.id,
+                        patient_id=me.patient_id,
                         terms=terms,
                     )
         out.append(Credential(Role.PATIENT.value, email, password, exists is None))
