@@ -1,6 +1,7 @@
 """SIGTERM to a scheduler in the middle of dispatch: it finishes the sends in flight,
-hands back what it claimed and had not started, leaves no claim behind and exits 0; a scheduler started after it sends the rest at
-once (not after a lease), and nothing is sent twice. Runs on SQLite too."""
+hands back what it claimed and had not started, leaves no claim behind and exits 0;
+a scheduler started after it sends the rest at once (not after a lease), and nothing
+is sent twice. Runs on SQLite too."""
 
 from __future__ import annotations
 
