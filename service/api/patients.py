@@ -76,7 +76,8 @@ class PatientView(MethodView):
     @blp.response(200, PatientSchema)
     @errors(blp, *AUTH, 403, 404, 409)
     def patch(self, body: dict[str, Any], patient_id: uuid.UUID) -> PatientRecord:
-        """Change a patient's record; patients may change only `name` and `timezone`."""
+        """Change a patient's record: patients only `name` and `timezone`, administrators
+        only `email` (the sign-in), the care team the rest."""
         return patients.update_patient(
             uow=uow(),
             caller=caller(),

@@ -21,6 +21,7 @@ STAFF_ROLES = (Role.ADMIN, Role.CLINICIAN)
 # record is clinical (allergies, pregnancy, date of birth) or identity (email)
 # and is the care team's to edit.
 PATIENT_EDITABLE_FIELDS = frozenset({"name", "timezone"})
+ADMIN_EDITABLE_FIELDS = frozenset({"email"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,10 +67,16 @@ def can_write_clinical(who: Principal, *, care_team: Collection[uuid.UUID]) -> b
 
 
 def forbidden_patient_fields(who: Principal, fields: Collection[str]) -> list[str]:
-    """The fields of a patient update that this caller may not set."""
+    """The fields of a patient update that this caller may not set.
+
+    The e-mail address is the account's sign-in, and whether an address already has
+    an account is not a clinician's to learn: administrators, who see every account,
+    change it, and nothing else of the record."""
     if who.role is Role.PATIENT:
         return sorted(set(fields) - PATIENT_EDITABLE_FIELDS)
-    return []
+    if who.role is Role.ADMIN:
+        return sorted(set(fields) - ADMIN_EDITABLE_FIELDS)
+    return sorted(set(fields) & ADMIN_EDITABLE_FIELDS)
 
 
 def may_issue_password_reset(

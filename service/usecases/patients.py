@@ -448,6 +448,12 @@ def get_patient(
         return _shown_to(caller.require(), _from_ctx(ctx))
 
 
+_WHO_SETS = {
+    "email": "The sign-in e-mail is changed by an administrator.",
+    "*": "Only the care team may change this.",
+}
+
+
 def update_patient(
     *,
     uow: UnitOfWork,
@@ -458,21 +464,21 @@ def update_patient(
     changes: Mapping[str, Any],
     policy: ReminderPolicy = DEFAULT_POLICY,
 ) -> PatientRecord:
-    """Patients change their name and time zone; the care team changes the rest.
-    A new time zone plans the future doses again at the same local times."""
+    """Patients change their name and time zone; administrators the sign-in e-mail;
+    the care team the rest. A new time zone plans the future doses again at the same
+    local times."""
     who = caller.require()
     now = clock()
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
-        if who.role is Role.ADMIN:
-            raise Forbidden("Administrators manage care teams; the care team edits the record.")
-        uow.record.serialise(patient_id)
         denied = forbidden_patient_fields(who, changes)
         if denied:
             raise Forbidden(
-                "These fields are set by the care team.",
-                errors={f: ["Only the care team may change this."] for f in denied},
+                "These fields are set by someone else.",
+                errors={f: [_WHO_SETS.get(f, _WHO_SETS["*"])] for f in denied},
+                patient_id=patient_id,
             )
+        uow.record.serialise(patient_id)
         _check_fields(changes, today=now.date())
         v = _normalise(changes)
         if "email" in v and v["email"] != ctx.user.email and uow.users.by_email(v["email"]):
@@ -511,7 +517,7 @@ def update_patient(
                     uow, kb, caller=caller, patient=ctx.patient, now=now, cause="patient.update"
                 )
             uow.commit()
-        return after
+        return _shown_to(who, after)
 
 
 @dataclass(frozen=True, kw_only=True)
