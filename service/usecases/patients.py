@@ -317,11 +317,36 @@ def _join(
         raise Conflict(
             f"At most {MAX_CARE_TEAM} clinicians on a care team; ask one to leave first."
         )
+    _add_member(
+        uow,
+        caller,
+        patient_id=patient_id,
+        clinician_id=clinician_id,
+        added_by=actor_id,
+        now=now,
+        enrolment_id=enrolment.id,
+    )
+
+
+def _add_member(
+    uow: UnitOfWork,
+    caller: Caller,
+    *,
+    patient_id: uuid.UUID,
+    clinician_id: uuid.UUID,
+    added_by: uuid.UUID,
+    now: dt.datetime,
+    enrolment_id: uuid.UUID | None = None,
+) -> None:
+    """A clinician joins the care team, audited under the patient."""
     uow.patients.add_member(
         CareTeamMember(
-            patient_id=patient_id, clinician_id=clinician_id, added_by=actor_id, added_at=now
+            patient_id=patient_id, clinician_id=clinician_id, added_by=added_by, added_at=now
         )
     )
+    after: dict[str, Any] = {"clinician_id": clinician_id}
+    if enrolment_id is not None:
+        after["enrolment_id"] = enrolment_id
     record(
         uow,
         caller=caller,
@@ -331,8 +356,8 @@ def _join(
         entity_type="CareTeam",
         entity_id=clinician_id,
         patient_id=patient_id,
-        actor_id=actor_id,
-        after={"clinician_id": clinician_id, "enrolment_id": enrolment.id},
+        actor_id=added_by,
+        after=after,
     )
 
 
@@ -587,24 +612,13 @@ def add_care_team_member(
             raise Conflict("This clinician is already on the care team.")
         if len(members) >= MAX_CARE_TEAM:
             raise Conflict(f"At most {MAX_CARE_TEAM} clinicians on a care team; remove one first.")
-        uow.patients.add_member(
-            CareTeamMember(
-                patient_id=patient_id,
-                clinician_id=clinician_id,
-                added_by=caller.require().user_id,
-                added_at=now,
-            )
-        )
-        record(
+        _add_member(
             uow,
-            caller=caller,
-            now=now,
-            action=AuditAction.UPDATE,
-            subtype="careteam.add",
-            entity_type="CareTeam",
-            entity_id=clinician_id,
+            caller,
             patient_id=patient_id,
-            after={"clinician_id": clinician_id},
+            clinician_id=clinician_id,
+            added_by=caller.require().user_id,
+            now=now,
         )
         team = _team(uow, patient_id)
         uow.commit()
