@@ -1,0 +1,66 @@
+"""Outbox messages: their kinds and the life cycle of one message.
+
+A message is queued (`pending`), claimed by one dispatcher under a lease
+(`claimed`), and ends `sent`, `failed` (attempts used up), `expired` (too late
+to be useful) or `cancelled` (withdrawn: its dose was logged or its plan
+changed before it went out). A claim whose lease runs out returns to `pending`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from service.domain.errors import TransitionError
+
+
+class MessageStatus(enum.StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class MessageKind(enum.StrEnum):
+    """What a message is about; the app and the console group by it."""
+
+    REMINDER = "dose-reminder"
+    FOLLOW_UP = "dose-follow-up"
+    SNOOZE = "dose-snooze"
+    CARE_TEAM = "missed-dose-care-team"
+    TAPER_STEP = "taper-step"
+    TAPER_SYMPTOMS = "taper-symptoms-care-team"
+    REGIMEN_FINDING = "regimen-finding-care-team"
+
+
+# Rows a dispatcher may still act on (the partial index covers them).
+IN_FLIGHT: tuple[MessageStatus, ...] = (MessageStatus.PENDING, MessageStatus.CLAIMED)
+FINAL: tuple[MessageStatus, ...] = (
+    MessageStatus.SENT,
+    MessageStatus.FAILED,
+    MessageStatus.EXPIRED,
+    MessageStatus.CANCELLED,
+)
+
+_ALLOWED: dict[MessageStatus, frozenset[MessageStatus]] = {
+    MessageStatus.PENDING: frozenset(
+        {MessageStatus.CLAIMED, MessageStatus.CANCELLED, MessageStatus.EXPIRED}
+    ),
+    MessageStatus.CLAIMED: frozenset(
+        {
+            MessageStatus.PENDING,
+            MessageStatus.SENT,
+            MessageStatus.FAILED,
+            MessageStatus.EXPIRED,
+            MessageStatus.CANCELLED,
+        }
+    ),
+}
+
+
+def message_transition(status: str, to: MessageStatus) -> MessageStatus:
+    """`to` if a message in `status` may move there; a final status is final."""
+    if to not in _ALLOWED.get(MessageStatus(status), frozenset()):
+        raise TransitionError(f"A {status} message cannot become {to.value}.")
+    return to
