@@ -103,7 +103,8 @@ def test_duplicate_name_between_a_product_and_a_drug(data: Path) -> None:
 
 
 def test_duplicate_name_problem_names_the_file(data: Path) -> None:
-    # loader.py and data/README.md: each problem comes "with its file and entry"
+    # service/knowledge/loader.py and service/knowledge/data/README.md: each problem
+    # comes "with its file and entry"
     edit(
         data / "drugs" / "cns-psych.yaml",
         lambda drugs: entry(drugs, "sertraline")["brands"].append("Lexapro"),
