@@ -4,18 +4,33 @@ Resolution is what a clinician's free text goes through before any check:
 "Lexapro", "diazepam 5 mg tablet", "Percocet 5/325" and "oxycodone/acetaminophen"
 all become ingredient ids. Nothing is silently dropped: a name that does not
 resolve comes back unresolved, with suggestions when it looks like a misspelling.
+The words a name may carry around it (strength, form, salt) are `drug_text`'s.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from service.domain.drug_text import combination_parts, lookup_forms, normalize
 from service.domain.severity import Severity
+
+__all__ = [
+    "Catalog",
+    "Drug",
+    "DrugClass",
+    "Formulation",
+    "Occupancy",
+    "OccupancyAnchor",
+    "Product",
+    "Resolved",
+    "Source",
+    "Suggestion",
+    "Unresolved",
+    "normalize",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,185 +155,6 @@ class Unresolved:
     suggestions: tuple[Suggestion, ...] = ()
 
 
-_UNITS = r"(?:mg|mcg|µg|ug|g|ml|l|%|units?|iu|meq|mmol|mcg/h|mg/ml|mg/5ml|mcg/ml)"
-_STRENGTH = re.compile(
-    rf"\b\d+(?:[.,]\d+)?(?:\s*(?:/|-)\s*\d+(?:[.,]\d+)?)*\s*{_UNITS}?(?:\s*/\s*\d*\s*{_UNITS})?(?=\s|$|,|;|\))"
-)
-_FORM_WORDS = frozenset(
-    [
-        "tablet",
-        "tablets",
-        "tab",
-        "tabs",
-        "capsule",
-        "capsules",
-        "cap",
-        "caps",
-        "oral",
-        "solution",
-        "suspension",
-        "liquid",
-        "syrup",
-        "elixir",
-        "concentrate",
-        "drops",
-        "drop",
-        "injection",
-        "inj",
-        "injectable",
-        "vial",
-        "pen",
-        "prefilled",
-        "syringe",
-        "patch",
-        "patches",
-        "cream",
-        "ointment",
-        "gel",
-        "lotion",
-        "spray",
-        "nasal",
-        "inhaler",
-        "inhalation",
-        "hfa",
-        "diskus",
-        "ellipta",
-        "respimat",
-        "powder",
-        "suppository",
-        "film",
-        "chewable",
-        "odt",
-        "er",
-        "xr",
-        "xl",
-        "sr",
-        "cr",
-        "dr",
-        "la",
-        "ir",
-        "ec",
-        "extended",
-        "delayed",
-        "immediate",
-        "sustained",
-        "controlled",
-        "modified",
-        "release",
-        "extended-release",
-        "delayed-release",
-        "immediate-release",
-        "orally",
-        "disintegrating",
-        "sublingual",
-        "buccal",
-        "topical",
-        "transdermal",
-        "ophthalmic",
-        "otic",
-        "vaginal",
-        "rectal",
-        "po",
-        "daily",
-        "once",
-        "twice",
-        "bid",
-        "tid",
-        "qid",
-        "qd",
-        "qhs",
-        "prn",
-        "hs",
-        "at",
-        "bedtime",
-        "each",
-        "every",
-        "dose",
-        "doses",
-        "by",
-        "mouth",
-        "generic",
-        "brand",
-    ]
-)
-_SALT_WORDS = frozenset(
-    [
-        "hydrochloride",
-        "hcl",
-        "hydrobromide",
-        "hbr",
-        "sodium",
-        "potassium",
-        "calcium",
-        "magnesium",
-        "sulfate",
-        "sulphate",
-        "succinate",
-        "tartrate",
-        "maleate",
-        "mesylate",
-        "besylate",
-        "citrate",
-        "carbonate",
-        "phosphate",
-        "acetate",
-        "bromide",
-        "fumarate",
-        "oxalate",
-        "dihydrate",
-        "monohydrate",
-        "trihydrate",
-        "hemihydrate",
-        "anhydrous",
-        "salt",
-        "salts",
-        "bitartrate",
-        "dipropionate",
-        "propionate",
-        "furoate",
-        "xinafoate",
-        "valerate",
-        "sodium-free",
-    ]
-)
-_SPLIT = re.compile(r"\s*(?:/|\+|&|,|;|\bwith\b|\band\b)\s*")
-
-
-def normalize(text: str) -> str:
-    """Lower case, without accents, trademark signs or repeated spaces."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    for mark in "®™()#-_":
-        text = text.replace(mark, " ")
-    return " ".join(text.lower().split())
-
-
-def _without(text: str, words: frozenset[str]) -> str:
-    return " ".join(w for w in text.split() if w not in words)
-
-
-def _ignorable(words: list[str]) -> bool:
-    """Strength, form and salt words that may follow a name ("20 mg tablet", "HCl")."""
-    rest = " ".join(words)
-    return not _without(_without(_STRENGTH.sub(" ", rest), _FORM_WORDS), _SALT_WORDS).strip()
-
-
-def _candidates(text: str) -> list[str]:
-    """Progressively simpler forms of one name: as typed; its longest leading words
-    followed only by strength, form or salt words ("Tylenol 3 tablet" -> "tylenol 3");
-    then without strength, form and salt words."""
-    words = text.split()
-    prefixes = [" ".join(words[:k]) for k in range(len(words) - 1, 0, -1) if _ignorable(words[k:])]
-    bare = " ".join(_STRENGTH.sub(" ", text).split())
-    no_form = _without(bare, _FORM_WORDS)
-    no_salt = _without(no_form, _SALT_WORDS)
-    seen: list[str] = []
-    for c in (text, *prefixes, bare, no_form, no_salt):
-        if c and c not in seen:
-            seen.append(c)
-    return seen
-
-
 @dataclass(frozen=True, eq=False)
 class Catalog:
     """Ingredients, products and classes, with a case-insensitive name index."""
@@ -360,7 +196,7 @@ class Catalog:
         return entry.name
 
     def _lookup(self, text: str) -> str | None:
-        for candidate in _candidates(text):
+        for candidate in lookup_forms(text):
             if candidate in self._names:
                 return self._names[candidate]
         return None
@@ -379,8 +215,7 @@ class Catalog:
         return self._resolve_combination(text, norm)
 
     def _resolve_combination(self, text: str, norm: str) -> Resolved | None:
-        stripped = " ".join(_STRENGTH.sub(" ", norm).split())
-        parts = [p for p in _SPLIT.split(stripped) if p]
+        parts = combination_parts(norm)
         if len(parts) < 2:
             return None
         ids = [self._lookup(p) for p in parts]
@@ -415,7 +250,7 @@ class Catalog:
     def suggest(self, text: str, *, limit: int = 3) -> tuple[Suggestion, ...]:
         """Catalog entries close to a misspelt name ("diazepan" -> diazepam), closest
         first, each with the name (generic, brand or synonym) it matched on."""
-        candidates = _candidates(normalize(text))
+        candidates = lookup_forms(normalize(text))
         probe = candidates[-1] if candidates else ""
         if not probe:
             return ()

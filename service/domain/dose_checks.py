@@ -148,50 +148,68 @@ def dose_range_findings(
     limit = kb.dose_limits.get((item.ingredients[0], route))
     if limit is None:
         return []
-    findings: list[Finding] = []
     dose, schedule = _in_mass(kb, item.ingredients[0], route, dose, schedule)
+    found = (
+        _daily_finding(item, limit, route, dose, schedule, conditions),
+        _single_finding(item, limit, route, dose, schedule),
+    )
+    return [f for f in found if f is not None]
+
+
+def _daily_finding(
+    item: Item,
+    limit: DoseLimit,
+    route: str,
+    dose: Dose,
+    schedule: Schedule,
+    conditions: Sequence[Condition],
+) -> Finding | None:
+    """A day's doses above the lowest maximum that applies to the patient."""
     maximum, section, sources, condition = _ceiling(limit, conditions)
     daily = Amount(value=daily_amount(dose, schedule), unit=dose.unit).expressed_in(maximum.unit)
     severity = _severity(daily, maximum.value) if daily is not None else None
+    if daily is None or severity is None:
+        return None
     where = f" with {condition}" if condition else ""
-    if daily is not None and severity is not None:
-        findings.append(
-            single_finding(
-                Kind.DOSE_RANGE,
-                rule=f"dose-range:{limit.drug}:{route}" + (f":{condition}" if condition else ""),
-                severity=severity,
-                item=item,
-                mechanism=(
-                    f"{Amount(value=daily, unit=maximum.unit)} a day is above the usual adult "
-                    f"maximum of {maximum} a day{where} ({route}; label: {section})."
-                ),
-                effect="Dose-related adverse effects and toxicity beyond the labelled range.",
-                management=(
-                    "Check the amount, unit and schedule; if the dose is intended, record why."
-                ),
-                sources=sources,
-                condition=condition,
-            )
-        )
+    return single_finding(
+        Kind.DOSE_RANGE,
+        rule=f"dose-range:{limit.drug}:{route}" + (f":{condition}" if condition else ""),
+        severity=severity,
+        item=item,
+        mechanism=(
+            f"{Amount(value=daily, unit=maximum.unit)} a day is above the usual adult "
+            f"maximum of {maximum} a day{where} ({route}; label: {section})."
+        ),
+        effect="Dose-related adverse effects and toxicity beyond the labelled range.",
+        management="Check the amount, unit and schedule; if the dose is intended, record why.",
+        sources=sources,
+        condition=condition,
+    )
+
+
+def _single_finding(
+    item: Item, limit: DoseLimit, route: str, dose: Dose, schedule: Schedule
+) -> Finding | None:
+    """The largest single administration above the label's maximum single dose."""
     single = limit.max_single
-    amounts = schedule.amounts or (dose.amount,)
-    largest = Amount(value=max(amounts), unit=dose.unit)
-    one = largest.expressed_in(single.unit) if single is not None else None
-    if single is not None and one is not None and _severity(one, single.value) is not None:
-        findings.append(
-            single_finding(
-                Kind.DOSE_RANGE,
-                rule=f"dose-range:{limit.drug}:{route}:single",
-                severity=_severity(one, single.value) or Severity.MAJOR,
-                item=item,
-                mechanism=(
-                    f"{largest} at once is above the label's maximum single dose of {single} "
-                    f"({route}; label: {limit.label_section})."
-                ),
-                effect="Peak-related adverse effects beyond the labelled range.",
-                management="Split the daily dose over more administrations, or record why.",
-                sources=limit.sources,
-                condition="single-dose",
-            )
-        )
-    return findings
+    if single is None:
+        return None
+    largest = Amount(value=max(schedule.amounts or (dose.amount,)), unit=dose.unit)
+    one = largest.expressed_in(single.unit)
+    severity = _severity(one, single.value) if one is not None else None
+    if severity is None:
+        return None
+    return single_finding(
+        Kind.DOSE_RANGE,
+        rule=f"dose-range:{limit.drug}:{route}:single",
+        severity=severity,
+        item=item,
+        mechanism=(
+            f"{largest} at once is above the label's maximum single dose of {single} "
+            f"({route}; label: {limit.label_section})."
+        ),
+        effect="Peak-related adverse effects beyond the labelled range.",
+        management="Split the daily dose over more administrations, or record why.",
+        sources=limit.sources,
+        condition="single-dose",
+    )

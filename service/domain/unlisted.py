@@ -82,20 +82,37 @@ def screen_unlisted(
     findings = (
         check(kb, new=[item], current=current, patient=patient) if revealed.ingredients else []
     )
-    for allergy in patient.allergies if patient else ():
-        if _contains(allergy.text, name):
-            findings.append(
-                single_finding(
-                    Kind.ALLERGY,
-                    rule="allergy-name",
-                    severity=Severity.MAJOR,
-                    item=item,
-                    mechanism=f"The name {name!r} contains the allergy entry {allergy.text!r}.",
-                    effect="Possible hypersensitivity to a drug the catalog cannot identify.",
-                    management="Confirm what the product contains before giving it.",
-                    sources=("aaaai-2022-drug-allergy",),
-                )
-            )
+    findings.extend(_allergy_findings(item, patient))
+    findings.extend(_duplicate_findings(kb, item, revealed, current))
+    findings.append(_what_ran(item, revealed, resembles))
+    return item, by_severity(findings)
+
+
+def _allergy_findings(item: Item, patient: Patient | None) -> list[Finding]:
+    """Allergy entries the name contains, or that contain it."""
+    name = item.input
+    return [
+        single_finding(
+            Kind.ALLERGY,
+            rule="allergy-name",
+            severity=Severity.MAJOR,
+            item=item,
+            mechanism=f"The name {name!r} contains the allergy entry {allergy.text!r}.",
+            effect="Possible hypersensitivity to a drug the catalog cannot identify.",
+            management="Confirm what the product contains before giving it.",
+            sources=("aaaai-2022-drug-allergy",),
+        )
+        for allergy in (patient.allergies if patient else ())
+        if _contains(allergy.text, name)
+    ]
+
+
+def _duplicate_findings(
+    kb: KnowledgeBase, item: Item, revealed: Revealed, current: Sequence[Item]
+) -> list[Finding]:
+    """Drugs taken under the same name, or of a class the name names."""
+    name = item.input
+    findings: list[Finding] = []
     for other in current:
         same_name = _contains(other.input, name) or _contains(other.name, name)
         shared = [
@@ -119,6 +136,11 @@ def screen_unlisted(
                 other=other,
             )
         )
+    return findings
+
+
+def _what_ran(item: Item, revealed: Revealed, resembles: Sequence[str]) -> Finding:
+    """The partial-screening finding: what the name allowed to be checked, and what not."""
     if revealed.ingredients:
         missing: tuple[str, ...] = ("dose range", "route and unit", "any other ingredient")
         checked = (
@@ -127,8 +149,7 @@ def screen_unlisted(
     else:
         missing, checked = ALL_CHECKS, ""
     checked = f"the allergy list and the drugs taken, by name{checked}"
-    findings.append(partial_finding(item, checked=checked, missing=missing, resembles=resembles))
-    return item, by_severity(findings)
+    return partial_finding(item, checked=checked, missing=missing, resembles=resembles)
 
 
 def partial_finding(

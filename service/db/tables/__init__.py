@@ -1,0 +1,68 @@
+"""SQLModel tables. The schema is created only by the Alembic migrations.
+
+Importing this package registers every table on `SQLModel.metadata` (the
+migrations' environment and their check against the models rely on it); each
+table is importable from here as well as from the module of its concern.
+"""
+
+from service.db.tables.accounts import (
+    AccountNotice,
+    AuthSession,
+    AuthToken,
+    CareTeamMember,
+    Enrolment,
+    LoginFailure,
+    PasswordReset,
+    Patient,
+    RefreshToken,
+    User,
+)
+from service.db.tables.audit import AuditAnchor, AuditEvent
+from service.db.tables.columns import UTCDateTime
+from service.db.tables.doses import Device, DoseEvent, Notification
+from service.db.tables.knowledge import ImportedInteraction, InteractionImport
+from service.db.tables.record import (
+    PatientCondition,
+    PatientFinding,
+    Prescription,
+    PrescriptionFinding,
+    PrescriptionVersion,
+    ReportedProduct,
+)
+from service.db.tables.tapers import (
+    TaperPlan,
+    TaperPlanVersion,
+    TaperStepRecord,
+    TaperSymptomReport,
+)
+
+__all__ = [
+    "AccountNotice",
+    "AuditAnchor",
+    "AuditEvent",
+    "AuthSession",
+    "AuthToken",
+    "CareTeamMember",
+    "Device",
+    "DoseEvent",
+    "Enrolment",
+    "ImportedInteraction",
+    "InteractionImport",
+    "LoginFailure",
+    "Notification",
+    "PasswordReset",
+    "Patient",
+    "PatientCondition",
+    "PatientFinding",
+    "Prescription",
+    "PrescriptionFinding",
+    "PrescriptionVersion",
+    "RefreshToken",
+    "ReportedProduct",
+    "TaperPlan",
+    "TaperPlanVersion",
+    "TaperStepRecord",
+    "TaperSymptomReport",
+    "UTCDateTime",
+    "User",
+]

@@ -1,0 +1,128 @@
+"""A drug's formulations and its receptor-occupancy model, as the drug files give them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from service.domain.catalog import Formulation, Occupancy, OccupancyAnchor, Source
+from service.knowledge.reading import Problems, check_sources, to_decimal
+
+FORMS = frozenset(
+    [
+        "tablet",
+        "tablet-er",
+        "tablet-odt",
+        "capsule",
+        "capsule-er",
+        "oral-solution",
+        "oral-suspension",
+        "oral-concentrate",
+        "injection",
+        "patch",
+        "inhaler",
+        "nebulizer-solution",
+        "nasal-spray",
+        "cream",
+        "ointment",
+        "gel",
+        "eye-drops",
+        "suppository",
+        "powder",
+        "film",
+        "implant",
+        "ring",
+    ]
+)
+UNITS = frozenset(
+    [
+        "mg",
+        "mcg",
+        "g",
+        "units",
+        "mg/mL",
+        "mcg/mL",
+        "units/mL",
+        "mcg/h",
+        "mg/24h",
+        "mcg/actuation",
+        "mg/actuation",
+        "%",
+        "mEq",
+        "mmol",
+    ]
+)
+
+
+def read_formulations(where: str, raw: Any, problems: Problems) -> tuple[Formulation, ...]:
+    out: list[Formulation] = []
+    for f in raw or ():
+        if f.get("form") not in FORMS:
+            problems.add(where, f"unknown formulation form {f.get('form')!r}")
+        if f.get("unit") not in UNITS:
+            problems.add(where, f"unknown formulation unit {f.get('unit')!r}")
+        try:
+            strengths = tuple(to_decimal(s) for s in f.get("strengths") or ())
+        except ValueError as exc:
+            problems.add(where, str(exc))
+            continue
+        if not strengths or any(s <= 0 for s in strengths):
+            problems.add(where, "a formulation needs positive strengths")
+        out.append(
+            Formulation(
+                form=str(f.get("form")),
+                strengths=strengths,
+                unit=str(f.get("unit")),
+                scored=bool(f.get("scored", False)),
+            )
+        )
+    return tuple(out)
+
+
+# How far, in percentage points, the model may pass from a published anchor.
+OCCUPANCY_TOLERANCE_PCT = Decimal("0.5")
+
+
+def read_occupancy(
+    where: str, raw: Any, sources: Mapping[str, Source], problems: Problems
+) -> Occupancy | None:
+    if not raw:
+        return None
+    where = f"{where} occupancy"
+    try:
+        anchors = tuple(
+            OccupancyAnchor(
+                dose_mg=to_decimal(a["dose_mg"]),
+                occupancy_pct=to_decimal(a["occupancy_pct"]),
+                source=str(a.get("source", "")),
+            )
+            for a in raw.get("anchors") or ()
+        )
+        model = Occupancy(
+            target=str(raw["target"]),
+            emax_pct=to_decimal(raw["emax_pct"]),
+            ed50_mg=to_decimal(raw["ed50_mg"]),
+            anchors=anchors,
+            derivation=str(raw.get("derivation") or ""),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.add(where, f"malformed: {exc}")
+        return None
+    if not model.derivation:
+        problems.add(where, "no derivation")
+    if not 0 < model.emax_pct <= 100 or model.ed50_mg <= 0:
+        problems.add(where, "emax_pct must be in (0, 100] and ed50_mg positive")
+        return None
+    if len(anchors) < 2:
+        problems.add(where, "needs at least two published anchors")
+    check_sources(where, (a.source for a in anchors), sources, problems)
+    for a in anchors:
+        off = abs(model.at(a.dose_mg) - a.occupancy_pct)
+        if off > OCCUPANCY_TOLERANCE_PCT:
+            problems.add(
+                where,
+                f"the model gives {model.at(a.dose_mg):.1f}% at {a.dose_mg} mg, "
+                f"{off:.1f} points from the anchor's {a.occupancy_pct}%",
+            )
+    return model
