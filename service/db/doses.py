@@ -16,18 +16,10 @@ from sqlmodel import select as model_select
 from service.db.batch import in_batch
 from service.db.engine import begin_writing
 from service.db.tables import DoseEvent, Prescription
+from service.domain.doses import OPEN, DoseAction, DoseStatus, dose_transition
 
 EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
 PRESCRIPTIONS: Table = Prescription.__table__  # type: ignore[attr-defined]
-
-# Dose-event statuses.
-PENDING = "pending"
-REMINDED = "reminded"
-TAKEN = "taken"
-SKIPPED = "skipped"
-MISSED = "missed"
-CANCELLED = "cancelled"
-OPEN = (PENDING, REMINDED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,7 +102,7 @@ _ROWS_BETWEEN = (
         EVENTS.c.patient_id == bindparam("patient_id"),
         EVENTS.c.scheduled_at >= bindparam("start"),
         EVENTS.c.scheduled_at < bindparam("end"),
-        EVENTS.c.status != CANCELLED,
+        EVENTS.c.status != DoseStatus.CANCELLED,
     )
     .order_by(EVENTS.c.scheduled_at, EVENTS.c.id)
 )
@@ -141,7 +133,7 @@ class DoseRepository:
                 DoseEvent.patient_id == patient_id,
                 col(DoseEvent.scheduled_at) >= start,
                 col(DoseEvent.scheduled_at) < end,
-                col(DoseEvent.status) != CANCELLED,
+                col(DoseEvent.status) != DoseStatus.CANCELLED,
             )
             .order_by(col(DoseEvent.scheduled_at), col(DoseEvent.id))
         )
@@ -165,7 +157,7 @@ class DoseRepository:
         query = select(EVENTS.c.scheduled_at).where(
             EVENTS.c.prescription_id == prescription_id,
             EVENTS.c.prn.is_(True),
-            EVENTS.c.status == TAKEN,
+            EVENTS.c.status == DoseStatus.TAKEN,
             EVENTS.c.scheduled_at >= since,
             EVENTS.c.scheduled_at <= until,
         )
@@ -196,13 +188,15 @@ class DoseRepository:
         # Only the key in WHERE, so every engine finds the rows by primary key
         # (SQLite otherwise walks the status index); the CASE keeps logged doses.
         e = EVENTS
+        pending = e.c.status == DoseStatus.PENDING
+        reminded = dose_transition(DoseStatus.PENDING, DoseAction.REMIND)
         connection = self._s.connection()
         connection.execute(
             update(e)
             .where(in_batch(connection, e.c.id, ids, name="ids"))
             .values(
-                status=case((e.c.status == PENDING, REMINDED), else_=e.c.status),
-                updated_at=case((e.c.status == PENDING, now), else_=e.c.updated_at),
+                status=case((pending, reminded.value), else_=e.c.status),
+                updated_at=case((pending, now), else_=e.c.updated_at),
             )
         )
 
@@ -220,7 +214,7 @@ class DoseRepository:
                 e.c.prn.is_(False),
                 e.c.scheduled_at <= scheduled_before,
             )
-            .values(status=MISSED, updated_at=now)
+            .values(status=DoseStatus.MISSED, updated_at=now)
             .returning(
                 e.c.id,
                 e.c.prescription_id,
@@ -264,7 +258,7 @@ class DoseRepository:
             .where(
                 EVENTS.c.prescription_id == prescription_id,
                 EVENTS.c.prn.is_(False),
-                EVENTS.c.status != CANCELLED,
+                EVENTS.c.status != DoseStatus.CANCELLED,
                 EVENTS.c.scheduled_at <= until,
             )
             .order_by(EVENTS.c.scheduled_at.desc())

@@ -25,9 +25,12 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from service.db.batch import in_batch
-from service.db.doses import CANCELLED, EVENTS, PENDING, PRESCRIPTIONS
-from service.db.outbox import OUTBOX, QUEUED, WITHDRAWN, insert_for
+from service.db.doses import EVENTS, PRESCRIPTIONS
+from service.db.outbox import OUTBOX, insert_for
 from service.db.tables import Patient, Prescription, PrescriptionVersion
+from service.domain.doses import DoseAction, DoseStatus, dose_transition
+from service.domain.messages import MessageStatus
+from service.domain.prescriptions import Status
 
 # Rows per executemany call, to bound the memory of one call.
 _BATCH = 5000
@@ -69,7 +72,7 @@ def _is_active(dialect: str, *, one_patient: bool) -> ColumnElement[bool]:
     most rows: without statistics SQLite would otherwise walk the status index (every
     active prescription of every patient, on each read of a patient's doses) rather
     than the patient's."""
-    active = PRESCRIPTIONS.c.status == "active"
+    active = PRESCRIPTIONS.c.status == Status.ACTIVE
     if one_patient and dialect == "sqlite":
         return func.likelihood(active, literal_column("0.9"))
     return active
@@ -111,6 +114,60 @@ class ActiveSchedule:
     plan_from: dt.datetime | None
 
 
+def _active_terms(dialect: str, *, one_patient: bool) -> Select[Any]:
+    """Each active prescription with its current version and its patient's zone, in
+    the order `_active_schedule` reads them."""
+    v = PrescriptionVersion
+    return (
+        select(
+            col(Prescription.id),
+            col(Prescription.patient_id),
+            col(v.version),
+            col(v.created_at),
+            col(v.drug),
+            col(v.drug_id),
+            col(v.ingredients),
+            col(v.dose_amount),
+            col(v.dose_unit),
+            col(v.schedule),
+            col(v.start_date),
+            col(v.end_date),
+            col(Patient.timezone),
+            col(Prescription.planned_until),
+            col(Prescription.plan_from),
+        )
+        .join(
+            v,
+            (col(v.prescription_id) == col(Prescription.id))
+            & (col(v.version) == col(Prescription.current_version)),
+        )
+        .join(Patient, col(Patient.id) == col(Prescription.patient_id))
+        .where(_is_active(dialect, one_patient=one_patient))
+        .order_by(col(Prescription.id))
+    )
+
+
+def _active_schedule(row: Any) -> ActiveSchedule:
+    """ActiveSchedule from a row of `_active_terms`."""
+    return ActiveSchedule(
+        prescription_id=row[0],
+        patient_id=row[1],
+        version=row[2],
+        version_created_at=row[3],
+        drug=row[4],
+        drug_id=row[5],
+        ingredients=tuple(row[6] or ()),
+        dose_amount=row[7],
+        dose_unit=row[8],
+        schedule=row[9],
+        start_date=row[10],
+        end_date=row[11],
+        timezone=row[12],
+        planned_until=row[13],
+        plan_from=row[14],
+    )
+
+
 class PlanningRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -141,35 +198,8 @@ class PlanningRepository:
         terms are committed, and then withdraws them; and planning waits for one
         in flight, then sees its result.
         """
-        v = PrescriptionVersion
         connection = self._s.connection()
-        query = (
-            select(
-                col(Prescription.id),
-                col(Prescription.patient_id),
-                col(v.version),
-                col(v.created_at),
-                col(v.drug),
-                col(v.drug_id),
-                col(v.ingredients),
-                col(v.dose_amount),
-                col(v.dose_unit),
-                col(v.schedule),
-                col(v.start_date),
-                col(v.end_date),
-                col(Patient.timezone),
-                col(Prescription.planned_until),
-                col(Prescription.plan_from),
-            )
-            .join(
-                v,
-                (col(v.prescription_id) == col(Prescription.id))
-                & (col(v.version) == col(Prescription.current_version)),
-            )
-            .join(Patient, col(Patient.id) == col(Prescription.patient_id))
-            .where(_is_active(connection.dialect.name, one_patient=patient_id is not None))
-            .order_by(col(Prescription.id))
-        )
+        query = _active_terms(connection.dialect.name, one_patient=patient_id is not None)
         if ids is not None:
             # With the range the ids span too (a chunk of sorted ids spans a narrow
             # one), PostgreSQL finds the rows by index; with the ids alone it scanned
@@ -183,26 +213,7 @@ class PlanningRepository:
             query = query.where(col(Prescription.patient_id) == patient_id)
         if lock:
             query = query.with_for_update(read=True, of=PRESCRIPTIONS)
-        return [
-            ActiveSchedule(
-                prescription_id=row[0],
-                patient_id=row[1],
-                version=row[2],
-                version_created_at=row[3],
-                drug=row[4],
-                drug_id=row[5],
-                ingredients=tuple(row[6] or ()),
-                dose_amount=row[7],
-                dose_unit=row[8],
-                schedule=row[9],
-                start_date=row[10],
-                end_date=row[11],
-                timezone=row[12],
-                planned_until=row[13],
-                plan_from=row[14],
-            )
-            for row in self._s.connection().execute(query)
-        ]
+        return [_active_schedule(row) for row in self._s.connection().execute(query)]
 
     def insert_events(self, rows: Sequence[dict[str, Any]], *, revive: bool = False) -> None:
         """Insert planned doses; one already planned at the same instant is left as
@@ -227,12 +238,12 @@ class PlanningRepository:
                 set_={
                     **{c: stmt.excluded[c] for c in renewed},
                     "withdrawal_risk": stmt.excluded.withdrawal_risk,
-                    "status": PENDING,
+                    "status": DoseStatus.PENDING.value,
                     "snoozes": 0,
                     "snoozed_until": None,
                     "updated_at": stmt.excluded.updated_at,
                 },
-                where=EVENTS.c.status == CANCELLED,
+                where=EVENTS.c.status == DoseStatus.CANCELLED,
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=["prescription_id", "scheduled_at"])
@@ -265,7 +276,7 @@ class PlanningRepository:
         query = select(e.c.prescription_id, e.c.scheduled_at, e.c.timezone, e.c.slot).where(
             e.c.patient_id == patient_id,
             e.c.scheduled_at >= since,
-            e.c.status != CANCELLED,
+            e.c.status != DoseStatus.CANCELLED,
             e.c.slot.is_not(None),
         )
         return {
@@ -286,7 +297,8 @@ class PlanningRepository:
         if patient_id is None and prescription_id is None:
             raise ValueError("withdraw the doses of a patient or of a prescription")
         e = EVENTS
-        where = [e.c.scheduled_at > after, e.c.status == PENDING, e.c.prn.is_(False)]
+        cancelled = dose_transition(DoseStatus.PENDING, DoseAction.CANCEL).value
+        where = [e.c.scheduled_at > after, e.c.status == DoseStatus.PENDING, e.c.prn.is_(False)]
         rx_where = []
         if patient_id is not None:
             where.append(e.c.patient_id == patient_id)
@@ -298,7 +310,7 @@ class PlanningRepository:
         withdrawn = [
             r[0]
             for r in connection.execute(
-                update(e).where(*where).values(status=CANCELLED, updated_at=now).returning(e.c.id)
+                update(e).where(*where).values(status=cancelled, updated_at=now).returning(e.c.id)
             )
         ]
         if withdrawn:
@@ -306,9 +318,9 @@ class PlanningRepository:
                 update(OUTBOX)
                 .where(
                     in_batch(connection, OUTBOX.c.dose_event_id, withdrawn),
-                    OUTBOX.c.status == QUEUED,
+                    OUTBOX.c.status == MessageStatus.PENDING,
                 )
-                .values(status=WITHDRAWN, updated_at=now)
+                .values(status=MessageStatus.CANCELLED.value, updated_at=now)
             )
         connection.execute(update(PRESCRIPTIONS).where(*rx_where).values(planned_until=after))
         return withdrawn

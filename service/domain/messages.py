@@ -32,7 +32,17 @@ class MessageKind(enum.StrEnum):
     TAPER_STEP = "taper-step"
     TAPER_SYMPTOMS = "taper-symptoms-care-team"
     REGIMEN_FINDING = "regimen-finding-care-team"
+    # To a device's owner: another account tried to register it.
+    DEVICE_TAKEN = "device-taken"
 
+
+# Messages about one dose to its patient: written when they are sent, from the dose
+# as it then stands, and withdrawn once the dose is no longer open.
+DOSE_KINDS: tuple[MessageKind, ...] = (
+    MessageKind.REMINDER,
+    MessageKind.FOLLOW_UP,
+    MessageKind.SNOOZE,
+)
 
 # Rows a dispatcher may still act on (the partial index covers them).
 IN_FLIGHT: tuple[MessageStatus, ...] = (MessageStatus.PENDING, MessageStatus.CLAIMED)

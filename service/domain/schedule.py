@@ -1,6 +1,6 @@
 """Dose schedules as instants, the as-needed (PRN) limits, and adherence maths.
 
-Times follow ARCHITECTURE.md "Time": instants are UTC, a schedule is wall-clock
+Times follow docs/architecture.md "Time": instants are UTC, a schedule is wall-clock
 times in the patient's IANA zone, a dose at 08:00 stays at 08:00 local across DST,
 a wall time skipped by a spring-forward gap fires at the first valid instant after
 it, and an ambiguous (fall-back) wall time fires once, at its first occurrence.
@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
+from service.domain.doses import DoseStatus
 from service.domain.prescriptions import WEEKDAYS, Schedule
 
 _ONE_DAY = dt.timedelta(days=1)
@@ -254,11 +255,11 @@ class DoseOutcome(enum.StrEnum):
     PENDING = "pending"
 
 
-_OUTCOME_OF_STATUS = {
-    "pending": DoseOutcome.PENDING,
-    "reminded": DoseOutcome.PENDING,
-    "skipped": DoseOutcome.SKIPPED,
-    "missed": DoseOutcome.MISSED,
+_OUTCOME_OF_STATUS: dict[str, DoseOutcome] = {
+    DoseStatus.PENDING: DoseOutcome.PENDING,
+    DoseStatus.REMINDED: DoseOutcome.PENDING,
+    DoseStatus.SKIPPED: DoseOutcome.SKIPPED,
+    DoseStatus.MISSED: DoseOutcome.MISSED,
 }
 
 
@@ -279,7 +280,7 @@ def classify(
         raise ValueError(f"on_time_window must not be negative, got {on_time_window}")
     if status in _OUTCOME_OF_STATUS:
         return _OUTCOME_OF_STATUS[status]
-    if status != "taken":
+    if status != DoseStatus.TAKEN:
         raise ValueError(f"unknown dose status {status!r}")
     if taken_at is None:
         raise ValueError("a taken dose needs taken_at")

@@ -1,32 +1,33 @@
 """Queueing due messages and dispatching them: claim, send, settle.
 
 Each function opens its own transactions and is safe to run again, or in several
-processes at once.
+processes at once. Messages are written in dispatch_messages.py and sent, a lane
+per recipient, in dispatch_lanes.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 import time
 import uuid
-import zoneinfo
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from service.db.devices import DeviceFacts
-from service.db.doses import OPEN, PENDING, REMINDED, EventFacts
+from service.db.doses import EventFacts
 from service.db.outbox import Claimed, new_claim_token
 from service.db.uow import UnitOfWork
-from service.domain.prescriptions import plain_amount
-from service.notify.base import Deferred, DeliveryError, Device, Message, Notifier
-from service.notify.deadline import deadline
+from service.domain.doses import DoseStatus
+from service.domain.messages import DOSE_KINDS, MessageKind
+from service.notify.base import Notifier
 from service.usecases.context import Clock
-from service.usecases.reminders import DOSE_KINDS, FOLLOW_UP, REMINDER, ReminderPolicy
+from service.usecases.dispatch_lanes import Batch, Lane, Outcomes, lanes_of, send_lane
+from service.usecases.reminders import ReminderPolicy
 
-log = logging.getLogger("medtrack.reminders")
+# How long a batch waits for its sends before it settles what has finished; sends
+# still running (a slow receiver) are settled by a later pass of the same run, so a
+# slow receiver never holds back the claim of messages falling due meanwhile.
+PATIENCE_SECONDS = 0.25
 
 
 @dataclass
@@ -43,15 +44,15 @@ def queue_due_messages(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy)
     summary = QueueSummary()
     with uow:
         summary.reminders = uow.outbox.enqueue_dose_messages(
-            kind=REMINDER,
-            statuses=(PENDING,),
+            kind=MessageKind.REMINDER,
+            statuses=(DoseStatus.PENDING,),
             scheduled_after=now - policy.expiry,
             scheduled_until=now + policy.lead,
             now=now,
         )
         summary.follow_ups = uow.outbox.enqueue_dose_messages(
-            kind=FOLLOW_UP,
-            statuses=(REMINDED,),
+            kind=MessageKind.FOLLOW_UP,
+            statuses=(DoseStatus.REMINDED,),
             scheduled_after=now - policy.missed_after,
             scheduled_until=now - policy.follow_up_after,
             now=now,
@@ -77,213 +78,11 @@ class DispatchSummary:
     errors: list[str] = field(default_factory=list)
 
 
-def _device(d: DeviceFacts) -> Device:
-    return Device(
-        id=str(d.id), platform=d.platform, endpoint=d.endpoint, token=d.token, keys=d.keys or {}
-    )
-
-
-def _dose_message(c: Claimed, event: EventFacts, devices: tuple[Device, ...]) -> Message:
-    local = event.scheduled_at.astimezone(zoneinfo.ZoneInfo(event.timezone))
-    dose = f"{plain_amount(Decimal(event.dose_amount))} {event.dose_unit}"
-    if c.kind == FOLLOW_UP:
-        title = f"Did you take your {event.drug}?"
-        body = f"{dose} was due at {local:%H:%M}. Log it in the app."
-    else:
-        title = f"Time for your {event.drug}"
-        body = f"{dose} at {local:%H:%M}."
-    return Message(
-        idempotency_key=c.idempotency_key,
-        kind=c.kind,
-        recipient_id=str(c.recipient_id),
-        patient_id=str(c.patient_id),
-        title=title,
-        body=body,
-        data={
-            "dose_id": str(event.id),
-            "prescription_id": str(event.prescription_id),
-            "drug": event.drug,
-            "dose": dose,
-            "scheduled_at": event.scheduled_at.isoformat(),
-            "local_time": local.isoformat(),
-        },
-        devices=devices,
-    )
-
-
-def _stored_message(c: Claimed, devices: tuple[Device, ...]) -> Message:
-    return Message(
-        idempotency_key=c.idempotency_key,
-        kind=c.kind,
-        recipient_id=str(c.recipient_id),
-        patient_id=str(c.patient_id),
-        title=str(c.payload.get("title", "")),
-        body=str(c.payload.get("body", "")),
-        data=dict(c.payload.get("data", {})),
-        devices=devices,
-    )
-
-
-def _backoff(policy: ReminderPolicy, attempts: int, retry_after: float | None) -> dt.timedelta:
-    factor: int = 2 ** max(attempts - 1, 0)
-    delay = min(policy.retry_base * factor, policy.retry_max)
-    if retry_after is not None:
-        delay = max(delay, dt.timedelta(seconds=min(retry_after, 86400)))
-    return delay
-
-
-# How long a batch waits for its sends before it settles what has finished; sends
-# still running (a slow receiver) are settled by a later pass of the same run, so a
-# slow receiver never holds back the claim of messages falling due meanwhile.
-PATIENCE_SECONDS = 0.25
-
-
-@dataclass
-class _Outcomes:
-    sent: list[int] = field(default_factory=list)
-    withdrawn: list[int] = field(default_factory=list)
-    retry: list[tuple[int, dt.datetime, str]] = field(default_factory=list)
-    deferred: list[tuple[int, dt.datetime, str]] = field(default_factory=list)
-    failed: list[tuple[int, str]] = field(default_factory=list)
-    released: list[int] = field(default_factory=list)
-    reminded: list[uuid.UUID] = field(default_factory=list)
-    gone: set[str] = field(default_factory=set)
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Lane:
-    """One recipient's messages of one claim, sent in order by one thread: never two
-    sends to the same devices at once. No send starts after `start_by` and none runs
-    past `finish_by` (time.monotonic), both well inside the claim's lease."""
-
-    token: str
-    recipient: uuid.UUID
-    start_by: float
-    finish_by: float
-    items: list[tuple[Claimed, Message, uuid.UUID | None]] = field(default_factory=list)
-    outcomes: _Outcomes = field(default_factory=_Outcomes)
-    future: Future[None] | None = None
-
-    def done(self) -> bool:
-        return self.future is None or self.future.done()
-
-
-def _send_lane(lane: _Lane, *, notifier: Notifier, clock: Clock, policy: ReminderPolicy) -> None:
-    out = lane.outcomes
-    for c, message, reminded in lane.items:
-        left = lane.finish_by - time.monotonic()
-        if time.monotonic() > lane.start_by or left <= 0:
-            out.released.append(c.id)
-            continue
-        try:
-            # Every HTTP request under this send ends by the lane's finish line.
-            with deadline(left):
-                report = notifier.send(message)
-        except Deferred as exc:
-            wait = dt.timedelta(seconds=exc.retry_after or 0.0)
-            out.deferred.append((c.id, clock() + wait, str(exc)))
-            continue
-        except DeliveryError as exc:
-            out.gone.update(exc.gone_devices)
-            _retry_or_fail(out, c, policy, clock, exc.retry_after, str(exc), exc.transient)
-            continue
-        except Exception as exc:  # a notifier bug must not stop the other messages
-            log.exception("notifier %s raised on %s", notifier.name, c.idempotency_key)
-            out.errors.append(f"{type(exc).__name__}: {exc}")
-            _retry_or_fail(out, c, policy, clock, None, repr(exc), True)
-            continue
-        out.sent.append(c.id)
-        out.gone.update(report.gone_devices)
-        if reminded is not None:
-            out.reminded.append(reminded)
-
-
-def _retry_or_fail(
-    out: _Outcomes,
-    c: Claimed,
-    policy: ReminderPolicy,
-    clock: Clock,
-    retry_after: float | None,
-    error: str,
-    transient: bool,
-) -> None:
-    if transient and c.attempts < policy.max_attempts:
-        out.retry.append((c.id, clock() + _backoff(policy, c.attempts, retry_after), error))
-    else:
-        out.failed.append((c.id, error))
-
-
-def _lanes(
-    claimed: list[Claimed],
-    events: dict[uuid.UUID, EventFacts],
-    devices: dict[uuid.UUID, list[DeviceFacts]],
-    *,
-    token: str,
-    claimed_at: float,
-    policy: ReminderPolicy,
-    withdrawn: list[int],
-    busy: set[uuid.UUID],
-) -> list[_Lane]:
-    """The claim's messages by recipient. A recipient whose lane of an earlier batch
-    is still sending gets its new messages handed back, not a second lane: never
-    two sends to the same devices at once."""
-    started = claimed_at
-    lease = policy.lease.total_seconds()
-    lanes: dict[uuid.UUID, _Lane] = {}
-    for c in claimed:
-        event = events.get(c.dose_event_id) if c.dose_event_id else None
-        if c.kind in DOSE_KINDS and (event is None or event.status not in OPEN):
-            withdrawn.append(c.id)
-            continue
-        targets = tuple(_device(d) for d in devices.get(c.recipient_id, []))
-        message = (
-            _dose_message(c, event, targets)
-            if c.kind in DOSE_KINDS and event is not None
-            else _stored_message(c, targets)
-        )
-        lane = lanes.setdefault(
-            c.recipient_id,
-            _Lane(
-                token=token,
-                recipient=c.recipient_id,
-                start_by=started + lease / 2,
-                finish_by=started + lease * 3 / 4,
-            ),
-        )
-        if c.recipient_id in busy:
-            lane.outcomes.released.append(c.id)
-            continue
-        reminded = event.id if c.kind == REMINDER and event is not None else None
-        lane.items.append((c, message, reminded))
-    return list(lanes.values())
-
-
-def dispatch_batch(
-    *,
-    uow: UnitOfWork,
-    clock: Clock,
-    notifier: Notifier,
-    policy: ReminderPolicy,
-    worker: str,
-    summary: DispatchSummary,
-    expire: bool = True,
-    pool: ThreadPoolExecutor | None = None,
-    in_flight: list[_Lane] | None = None,
-) -> int:
-    """Claim one batch, send it, record the outcome; returns how many were claimed.
-
-    What downtime or a long backoff made too old is never claimed, and with `expire`
-    it is marked expired first (a pass over everything due). No send starts after half
-    the claim's lease and none runs past three quarters of it (each HTTP request is cut
-    at that line), and what is left is handed back: another dispatcher must never take
-    over a claim whose messages this one is still sending. Should that happen anyway
-    (a stalled process), the claim's token fences this one's outcomes off.
-
-    With a `pool`, each recipient's messages are sent by one of its threads; sends not
-    finished after PATIENCE_SECONDS are left in `in_flight`, for the next batch (or
-    `settle_in_flight`) to record.
-    """
+def _claim(
+    *, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy, worker: str, expire: bool
+) -> Batch:
+    """Claim one batch (after expiring what is too old, with `expire`), and read what
+    sending it needs in the claim's transaction: one transaction per batch fewer."""
     token = new_claim_token()
     claimed_at = time.monotonic()
     with uow:
@@ -300,79 +99,108 @@ def dispatch_batch(
             stale_kinds=DOSE_KINDS,
             stale_before=too_old,
         )
-        if claimed:
-            # Read in the claim's transaction: one transaction per batch fewer.
-            events = {c.event.id: c.event for c in claimed if c.event is not None}
-            events.update(
-                uow.doses.event_facts(
-                    {
-                        c.dose_event_id
-                        for c in claimed
-                        if c.dose_event_id is not None and c.event is None
-                    }
-                )
-            )
-            devices = uow.devices.device_facts({c.recipient_id for c in claimed})
+        events, devices = _read_facts(uow, claimed) if claimed else ({}, {})
         uow.commit()
-    withdrawn: list[int] = []
-    lanes = (
-        _lanes(
-            claimed,
-            events,
-            devices,
-            token=token,
-            claimed_at=claimed_at,
-            policy=policy,
-            withdrawn=withdrawn,
-            busy={lane.recipient for lane in in_flight or [] if not lane.done()},
-        )
-        if claimed
-        else []
+    return Batch(
+        token=token, claimed_at=claimed_at, claimed=claimed, events=events, devices=devices
     )
+
+
+def _read_facts(
+    uow: UnitOfWork, claimed: list[Claimed]
+) -> tuple[dict[uuid.UUID, EventFacts], dict[uuid.UUID, list[DeviceFacts]]]:
+    """The claimed rows' dose events (those the claim did not read with them) and
+    their recipients' devices."""
+    events = {c.event.id: c.event for c in claimed if c.event is not None}
+    unread = {c.dose_event_id for c in claimed if c.dose_event_id is not None and c.event is None}
+    events.update(uow.doses.event_facts(unread))
+    return events, uow.devices.device_facts({c.recipient_id for c in claimed})
+
+
+def _send(
+    lanes: list[Lane],
+    *,
+    notifier: Notifier,
+    clock: Clock,
+    policy: ReminderPolicy,
+    pool: ThreadPoolExecutor | None,
+) -> None:
+    """Send each lane: in turn, or on the pool's threads, waiting PATIENCE_SECONDS."""
     if pool is None:
         for lane in lanes:
-            _send_lane(lane, notifier=notifier, clock=clock, policy=policy)
-    else:
-        for lane in lanes:
-            lane.future = pool.submit(
-                _send_lane, lane, notifier=notifier, clock=clock, policy=policy
-            )
-        futures = [lane.future for lane in lanes if lane.future is not None]
-        wait(futures, timeout=PATIENCE_SECONDS)
+            send_lane(lane, notifier=notifier, clock=clock, policy=policy)
+        return
+    for lane in lanes:
+        lane.future = pool.submit(send_lane, lane, notifier=notifier, clock=clock, policy=policy)
+    wait([lane.future for lane in lanes if lane.future is not None], timeout=PATIENCE_SECONDS)
+
+
+def dispatch_batch(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    notifier: Notifier,
+    policy: ReminderPolicy,
+    worker: str,
+    summary: DispatchSummary,
+    expire: bool = True,
+    pool: ThreadPoolExecutor | None = None,
+    in_flight: list[Lane] | None = None,
+) -> int:
+    """Claim one batch, send it, record the outcome; returns how many were claimed.
+
+    What downtime or a long backoff made too old is never claimed, and with `expire`
+    it is marked expired first (a pass over everything due). No send starts after half
+    the claim's lease and none runs past three quarters of it (each HTTP request is cut
+    at that line), and what is left is handed back: another dispatcher must never take
+    over a claim whose messages this one is still sending. Should that happen anyway
+    (a stalled process), the claim's token fences this one's outcomes off.
+
+    With a `pool`, each recipient's messages are sent by one of its threads; sends not
+    finished after PATIENCE_SECONDS are left in `in_flight`, for the next batch (or
+    `settle_in_flight`) to record.
+    """
+    batch = _claim(uow=uow, clock=clock, policy=policy, worker=worker, expire=expire)
+    withdrawn: list[int] = []
     waiting = in_flight if in_flight is not None else []
-    waiting.extend(lanes)
+    if batch.claimed:
+        busy = {lane.recipient for lane in waiting if not lane.done()}
+        lanes = lanes_of(batch, policy=policy, withdrawn=withdrawn, busy=busy)
+        _send(lanes, notifier=notifier, clock=clock, policy=policy, pool=pool)
+        waiting.extend(lanes)
     finished = [lane for lane in waiting if lane.done()]
     waiting[:] = [lane for lane in waiting if not lane.done()]
     if finished or withdrawn:
         _settle(
-            uow=uow, clock=clock, lanes=finished, summary=summary, token=token, withdrawn=withdrawn
+            uow=uow,
+            clock=clock,
+            lanes=finished,
+            summary=summary,
+            token=batch.token,
+            withdrawn=withdrawn,
         )
-    summary.claimed += len(claimed)
+    summary.claimed += len(batch.claimed)
     summary.withdrawn += len(withdrawn)
-    summary.batches += 1 if claimed else 0
-    return len(claimed)
+    summary.batches += 1 if batch.claimed else 0
+    return len(batch.claimed)
 
 
 def _settle(
     *,
     uow: UnitOfWork,
     clock: Clock,
-    lanes: list[_Lane],
+    lanes: list[Lane],
     summary: DispatchSummary,
     token: str | None = None,
     withdrawn: Sequence[int] = (),
 ) -> None:
     """Record finished sends, one statement set per claim (token)."""
-    by_token: dict[str, _Outcomes] = {}
+    by_token: dict[str, Outcomes] = {}
     if token is not None:
-        by_token[token] = _Outcomes(withdrawn=list(withdrawn))
+        by_token[token] = Outcomes(withdrawn=list(withdrawn))
     for lane in lanes:
-        merged = by_token.setdefault(lane.token, _Outcomes())
         out = lane.outcomes
-        for name in ("sent", "withdrawn", "retry", "deferred", "failed", "released"):
-            getattr(merged, name).extend(getattr(out, name))
-        merged.reminded.extend(out.reminded)
-        merged.gone.update(out.gone)
+        by_token.setdefault(lane.token, Outcomes()).add(out)
         summary.errors.extend(out.errors)
         summary.sent += len(out.sent)
         summary.retried += len(out.retry)
@@ -397,7 +225,7 @@ def _settle(
 
 
 def settle_in_flight(
-    *, uow: UnitOfWork, clock: Clock, in_flight: list[_Lane], summary: DispatchSummary
+    *, uow: UnitOfWork, clock: Clock, in_flight: list[Lane], summary: DispatchSummary
 ) -> None:
     """Wait for the sends still running (each ends by its lane's finish line) and
     record them."""
@@ -405,6 +233,14 @@ def settle_in_flight(
     if in_flight:
         _settle(uow=uow, clock=clock, lanes=list(in_flight), summary=summary)
     in_flight.clear()
+
+
+def _pool(notifier: Notifier, threads: int) -> ThreadPoolExecutor | None:
+    """Threads to send to different recipients side by side, where the notifier
+    allows it (`concurrent`)."""
+    if threads > 1 and bool(getattr(notifier, "concurrent", False)):
+        return ThreadPoolExecutor(threads, thread_name_prefix="medtrack-send")
+    return None
 
 
 def dispatch_due(
@@ -427,9 +263,8 @@ def dispatch_due(
     and it returns once every send it started is recorded.
     """
     summary = DispatchSummary()
-    concurrent = threads > 1 and bool(getattr(notifier, "concurrent", False))
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="medtrack-send") if concurrent else None
-    in_flight: list[_Lane] = []
+    pool = _pool(notifier, threads)
+    in_flight: list[Lane] = []
     try:
         for i in range(max_batches):
             if should_stop is not None and should_stop():
@@ -448,11 +283,8 @@ def dispatch_due(
             if claimed < policy.batch:
                 if not in_flight:
                     break
-                wait(
-                    [lane.future for lane in in_flight if lane.future is not None],
-                    timeout=PATIENCE_SECONDS,
-                    return_when=FIRST_COMPLETED,
-                )
+                futures = [lane.future for lane in in_flight if lane.future is not None]
+                wait(futures, timeout=PATIENCE_SECONDS, return_when=FIRST_COMPLETED)
     finally:
         settle_in_flight(uow=uow, clock=clock, in_flight=in_flight, summary=summary)
         if pool is not None:

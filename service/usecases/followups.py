@@ -13,8 +13,11 @@ from typing import Any
 from service.db.doses import Missed
 from service.db.outbox import queued
 from service.db.uow import UnitOfWork
+from service.domain.doses import DoseStatus
+from service.domain.messages import MessageKind
+from service.domain.prescriptions import Status
 from service.usecases.context import Clock
-from service.usecases.reminders import CARE_TEAM, ReminderPolicy
+from service.usecases.reminders import ReminderPolicy
 
 
 @dataclass
@@ -30,8 +33,8 @@ def _care_team_reason(uow: UnitOfWork, policy: ReminderPolicy, m: Missed) -> str
     recent = uow.doses.recent_outcomes(m.prescription_id, until=m.scheduled_at, n=n + 1)
     # Once per run of misses: when it reaches n, not again on each miss after.
     streak = recent[:n]
-    reached = len(streak) == n and all(s == "missed" for s in streak)
-    if reached and (len(recent) == n or recent[n] != "missed"):
+    reached = len(streak) == n and all(s == DoseStatus.MISSED for s in streak)
+    if reached and (len(recent) == n or recent[n] != DoseStatus.MISSED):
         return "missed-in-a-row"
     return None
 
@@ -63,8 +66,8 @@ def _care_team_rows(
     }
     return [
         queued(
-            key=f"{CARE_TEAM}:{m.id}:{clinician}",
-            kind=CARE_TEAM,
+            key=f"{MessageKind.CARE_TEAM}:{m.id}:{clinician}",
+            kind=MessageKind.CARE_TEAM,
             recipient_id=clinician,
             patient_id=m.patient_id,
             dose_event_id=m.id,
@@ -90,7 +93,7 @@ def follow_up_missed(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -
         teams = uow.patients.care_teams(list({m.patient_id for m in missed}))
         notified: list[uuid.UUID] = []
         for m in missed:
-            if statuses.get(m.prescription_id) != "active":
+            if statuses.get(m.prescription_id) != Status.ACTIVE:
                 continue
             reason = _care_team_reason(uow, policy, m)
             if reason is None:

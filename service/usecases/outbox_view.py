@@ -22,20 +22,22 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from service.db.outbox import CLAIMED, EXPIRED, FAILED, QUEUED, SENT, WITHDRAWN, OperationalRow
+from service.db.outbox import OperationalRow
 from service.db.tables import Notification
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Principal, Role
 from service.domain.audit import AuditAction
+from service.domain.messages import IN_FLIGHT, MessageStatus
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Forbidden, NotFound
 from service.usecases.message_refs import MessageRefs, error_class
 
-STATUSES = (QUEUED, CLAIMED, SENT, FAILED, EXPIRED, WITHDRAWN)
+# As plain strings: schemas list them, and the OpenAPI document with them.
+STATUSES = tuple(status.value for status in MessageStatus)
 # The next attempt time of a message that will not be tried again is meaningless.
-_LIVE = (QUEUED, CLAIMED)
+_LIVE = IN_FLIGHT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,19 +169,19 @@ def summarise(*, uow: UnitOfWork, caller: Caller, clock: Clock, notifier: str) -
     with uow:
         counts = uow.outbox.status_counts()
         waiting = uow.outbox.waiting(now=now)
-        retrying = uow.outbox.error_texts(status=QUEUED, retried_only=True)
-        dead = uow.outbox.error_texts(status=FAILED)
+        retrying = uow.outbox.error_texts(status=MessageStatus.PENDING, retried_only=True)
+        dead = uow.outbox.error_texts(status=MessageStatus.FAILED)
         _audit_operations_read(uow, caller=caller, clock=clock, subtype="outbox.summary")
-    due, oldest = waiting.get(QUEUED, (0, None))
+    due, oldest = waiting.get(MessageStatus.PENDING, (0, None))
     return OutboxSummary(
         as_of=now,
         notifier=notifier,
         by_status={s: counts.get(s, 0) for s in STATUSES},
         due=due,
         oldest_due_seconds=None if oldest is None else max(int((now - oldest).total_seconds()), 0),
-        lapsed_claims=waiting.get(CLAIMED, (0, None))[0],
+        lapsed_claims=waiting.get(MessageStatus.CLAIMED, (0, None))[0],
         retrying_by_error_class=_by_class(retrying),
-        dead_letters=counts.get(FAILED, 0),
+        dead_letters=counts.get(MessageStatus.FAILED, 0),
         dead_letters_by_error_class=_by_class(dead),
     )
 

@@ -9,18 +9,25 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
-from service.db.doses import PENDING
 from service.db.planning import ActiveSchedule
 from service.db.uow import UnitOfWork
+from service.domain.doses import DoseStatus
 from service.domain.interactions import KnowledgeBase
 from service.domain.prescriptions import Schedule
-from service.domain.taper.calendar import TaperCalendar, planned_doses, taper_calendar
+from service.domain.taper.calendar import (
+    PlannedDose,
+    TaperCalendar,
+    planned_doses,
+    taper_calendar,
+)
 from service.usecases.context import Clock
 from service.usecases.reminders import ReminderPolicy, dose_event_id, withdrawal_risk
 
 # A taper plan's amounts are in mg, as the step's terms are written
 # (service/domain/taper/changes.py, step_terms).
 TAPER_UNIT = "mg"
+# A planned dose's status, as the driver is given it (a plain string).
+_PLANNED = DoseStatus.PENDING.value
 
 
 def taper_calendars(
@@ -59,7 +66,6 @@ def _planned_rows(
     schedule = Schedule.from_json(rx.schedule)
     if (schedule.as_needed and calendar is None) or start >= end:
         return []
-    zone = zoneinfo.ZoneInfo(rx.timezone)
     risk = withdrawal_risk(kb, rx.ingredients)
     rows = []
     for p in planned_doses(
@@ -68,35 +74,38 @@ def _planned_rows(
         calendar,
         start_date=rx.start_date,
         end_date=rx.end_date,
-        zone=zone,
+        zone=zoneinfo.ZoneInfo(rx.timezone),
         window_start=start,
         window_end=end,
     ):
-        d = p.instant
-        slot = d.slot.strftime("%H:%M")
-        if skip and (rx.prescription_id, d.day, slot) in skip:
-            continue
-        rows.append(
-            {
-                "id": dose_event_id(rx.prescription_id, d.at),
-                "prescription_id": rx.prescription_id,
-                "patient_id": rx.patient_id,
-                "version": rx.version,
-                "scheduled_at": d.at,
-                "timezone": rx.timezone,
-                "slot": slot,
-                "drug": rx.drug,
-                "dose_amount": p.amount,
-                "dose_unit": TAPER_UNIT if p.by_plan else rx.dose_unit,
-                "withdrawal_risk": risk,
-                "prn": False,
-                "status": PENDING,
-                "snoozes": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+        slot = p.instant.slot.strftime("%H:%M")
+        if not (skip and (rx.prescription_id, p.instant.day, slot) in skip):
+            rows.append(_planned_row(rx, p, slot=slot, risk=risk, now=now))
     return rows
+
+
+def _planned_row(
+    rx: ActiveSchedule, p: PlannedDose, *, slot: str, risk: bool, now: dt.datetime
+) -> dict[str, Any]:
+    """One planned dose as planning writes it."""
+    return {
+        "id": dose_event_id(rx.prescription_id, p.instant.at),
+        "prescription_id": rx.prescription_id,
+        "patient_id": rx.patient_id,
+        "version": rx.version,
+        "scheduled_at": p.instant.at,
+        "timezone": rx.timezone,
+        "slot": slot,
+        "drug": rx.drug,
+        "dose_amount": p.amount,
+        "dose_unit": TAPER_UNIT if p.by_plan else rx.dose_unit,
+        "withdrawal_risk": risk,
+        "prn": False,
+        "status": _PLANNED,
+        "snoozes": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _window_start(rx: ActiveSchedule, floor: dt.datetime) -> dt.datetime:

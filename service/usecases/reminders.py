@@ -9,16 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from service.domain.interactions import KnowledgeBase
+from service.domain.messages import MessageKind
 
-# Message kinds.
-REMINDER = "dose-reminder"
-FOLLOW_UP = "dose-follow-up"
-SNOOZE = "dose-snooze"
-CARE_TEAM = "missed-dose-care-team"
-TAPER_STEP = "taper-step"
-TAPER_SYMPTOMS = "taper-symptoms-care-team"
-REGIMEN_FINDING = "regimen-finding-care-team"
-DOSE_KINDS = (REMINDER, FOLLOW_UP, SNOOZE)
+# The kinds other use cases, tests and benchmarks import from here; the kinds
+# themselves are the domain's (MessageKind).
+REMINDER = MessageKind.REMINDER
+TAPER_STEP = MessageKind.TAPER_STEP
+TAPER_SYMPTOMS = MessageKind.TAPER_SYMPTOMS
+REGIMEN_FINDING = MessageKind.REGIMEN_FINDING
 
 _EVENT_IDS = uuid.UUID("5b0c7a52-3f7e-4d0e-9a51-7d3f2a9c1e64")
 

@@ -17,9 +17,9 @@ import pytest
 from schedules.app import Jobs
 from service import knowledge
 from service.config import Settings
-from service.db.outbox import QUEUED
 from service.db.uow import Database
 from service.domain.interactions import KnowledgeBase
+from service.domain.messages import MessageStatus
 from service.usecases.reminders import REMINDER, ReminderPolicy
 from tests.api.test_taper_plans import act, create, setup
 from tests.conftest import Account, Builders, FrozenClock, settings_for
@@ -160,7 +160,7 @@ def test_the_reminder_of_a_dose_on_a_steps_date_says_that_steps_amount(
         if database.engine.dialect.name == "postgresql"
         else f"{REMINDER}:{dose['id'].replace('-', '')}",
     )
-    assert queued == [(QUEUED,)], "queued, to be sent at 08:00"
+    assert queued == [(MessageStatus.PENDING,)], "queued, to be sent at 08:00"
     clock.now = at_london(steps[1]["start_date"], "08:00")
     jobs.dispatch()
     (sent,) = [m for m in notifier.of_kind(REMINDER) if "T08:00" in m.data["local_time"]]
