@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from service.api.schemas.common import Instant, StrictSchema, text
+from service.domain.doses import LISTED
 from service.usecases.devices import PLATFORMS
 
 
@@ -26,7 +27,7 @@ class DoseEventSchema(StrictSchema):
     )
     status = fields.String(
         required=True,
-        validate=validate.OneOf(["pending", "reminded", "taken", "skipped", "missed"]),
+        validate=validate.OneOf([status.value for status in LISTED]),
     )
     prn = fields.Boolean(required=True, metadata={"description": "An as-needed dose."})
     taken_at = fields.AwareDateTime(allow_none=True, required=True)
