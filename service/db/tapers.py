@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy import select as core_select
@@ -16,10 +15,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 from service.db.batch import in_batch
 from service.db.engine import begin_writing
 from service.db.tables import TaperPlan, TaperPlanVersion, TaperStepRecord, TaperSymptomReport
+from service.domain import taper
+from service.domain.taper.status import OPEN, UNDER_WAY, PlanStatus
 
-OPEN = ("draft", "approved", "active", "paused")
-# Plans whose doses the patient is taking, or holding.
-UNDER_WAY = ("approved", "active", "paused")
 _PLANS: Table = TaperPlan.__table__  # type: ignore[attr-defined]
 
 
@@ -41,8 +39,8 @@ class PlanTerms:
     ever missing)."""
 
     prescription_id: uuid.UUID
-    status: str
-    plan: dict[str, Any]
+    status: PlanStatus
+    plan: taper.TaperPlan
     paused_at: dt.datetime | None
 
 
@@ -168,9 +166,9 @@ class TaperRepository:
         return {
             row[0]: PlanTerms(
                 prescription_id=row[0],
-                status=row[1],
-                plan=row[2],
-                paused_at=(row[3] or row[4]) if row[1] == "paused" else row[3],
+                status=PlanStatus(row[1]),
+                plan=taper.TaperPlan.from_json(row[2]),
+                paused_at=(row[3] or row[4]) if row[1] == PlanStatus.PAUSED else row[3],
             )
             for row in connection.execute(query)
         }

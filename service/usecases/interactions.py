@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from service.db.tables import Patient, PatientCondition, PrescriptionVersion, ReportedProduct
 from service.db.uow import UnitOfWork
+from service.domain import taper
 from service.domain.accounts import Role
 from service.domain.catalog import Resolved, Unresolved, normalize
 from service.domain.conditions import Condition, ConditionCode, age_on
@@ -27,7 +28,9 @@ from service.domain.interactions import (
 )
 from service.domain.interactions import Patient as PatientFacts
 from service.domain.severity import Severity
+from service.domain.taper.arith import text as amount_text
 from service.domain.taper.changes import current_index
+from service.domain.taper.status import PlanStatus
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
@@ -115,14 +118,13 @@ def taper_notes(uow: UnitOfWork, patient: Patient, now: dt.datetime) -> dict[str
     zone = zoneinfo.ZoneInfo(patient.timezone)
     notes: dict[str, str] = {}
     for plan, version in uow.tapers.under_way(patient.id):
-        steps = version.plan["steps"]
+        planned = taper.TaperPlan.from_json(version.plan)
         day = (plan.paused_at or now).astimezone(zone).date()
-        step = steps[current_index(version.plan, day)]
-        last = steps[-1]
-        held = " (held: the plan is paused)" if plan.status == "paused" else ""
+        step, last = planned.steps[current_index(planned, day)], planned.steps[-1]
+        held = " (held: the plan is paused)" if plan.status == PlanStatus.PAUSED else ""
         notes[str(plan.prescription_id)] = (
-            f"Being tapered: {step['daily_dose_mg']} mg a day now{held}, "
-            f"{last['daily_dose_mg']} mg a day from {last['start_date']}."
+            f"Being tapered: {amount_text(step.daily_dose_mg)} mg a day now{held}, "
+            f"{amount_text(last.daily_dose_mg)} mg a day from {last.start_date.isoformat()}."
         )
     return notes
 

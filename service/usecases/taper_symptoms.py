@@ -15,24 +15,15 @@ from service.db.tables import TaperPlan, TaperSymptomReport
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
-from service.domain.taper.symptoms import Scale, scale_for, score
+from service.domain.taper.status import RUNNING
+from service.domain.taper.symptoms import CLOSED_TO_REPORTS, Scale, scale_for, score
 from service.usecases.access import PatientContext
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, domain_rules
 from service.usecases.reminders import TAPER_SYMPTOMS
-from service.usecases.taper_plans import (
-    CANCELLED,
-    DRAFT,
-    RUNNING,
-    SymptomReportView,
-    readable_plan,
-    report_view,
-)
+from service.usecases.taper_reporting import SymptomReportView, readable_plan, report_view
 
-# A plan takes reports from approval on, and after it completes (withdrawal can
-# outlast the last step); not while a draft, nor once cancelled.
-CLOSED = (DRAFT, CANCELLED)
 MAX_LISTED = 200
 
 
@@ -88,6 +79,32 @@ def _care_team_rows(
     ]
 
 
+def _audit_report(
+    uow: UnitOfWork,
+    caller: Caller,
+    now: dt.datetime,
+    plan: TaperPlan,
+    report: TaperSymptomReport,
+) -> None:
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.CREATE,
+        subtype="taper.symptom-report",
+        entity_type="TaperPlan",
+        entity_id=plan.id,
+        patient_id=plan.patient_id,
+        after={
+            "report": report.id,
+            "scale": report.scale,
+            "total": report.total,
+            "threshold": report.threshold,
+            "hold_proposed": report.hold_proposed,
+        },
+    )
+
+
 def report_symptoms(
     *,
     uow: UnitOfWork,
@@ -102,7 +119,7 @@ def report_symptoms(
     now = clock()
     with uow:
         plan, ctx = readable_plan(uow, caller, plan_id, for_update=True)
-        if plan.status in CLOSED:
+        if plan.status in CLOSED_TO_REPORTS:
             raise Conflict(
                 f"This plan is {plan.status}; symptoms are reported once it is approved."
             )
@@ -128,23 +145,7 @@ def report_symptoms(
         uow.tapers.add_report(report)
         if reached:
             uow.outbox.add_messages(_care_team_rows(plan, report, scale, ctx, now))
-        record(
-            uow,
-            caller=caller,
-            now=now,
-            action=AuditAction.CREATE,
-            subtype="taper.symptom-report",
-            entity_type="TaperPlan",
-            entity_id=plan.id,
-            patient_id=plan.patient_id,
-            after={
-                "report": report.id,
-                "scale": scale.id,
-                "total": computed,
-                "threshold": threshold,
-                "hold_proposed": report.hold_proposed,
-            },
-        )
+        _audit_report(uow, caller, now, plan, report)
         uow.commit()
         return report_view(report)
 

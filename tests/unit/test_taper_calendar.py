@@ -5,6 +5,7 @@ schedule's DST rules and windows that meet without a gap or a repeat."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from service.domain.prescriptions import Schedule
 from service.domain.schedule import dose_instants, wall_time_instant
-from service.domain.taper import plan_taper
+from service.domain.taper import Administration, Step, TaperPlan, plan_taper
 from service.domain.taper.calendar import (
     administrations_on,
     planned_doses,
@@ -28,29 +29,33 @@ D = Decimal
 T8, T20 = dt.time(8), dt.time(20)
 
 
-def admin(time: str, mg: str) -> dict[str, Any]:
-    return {"time": time, "dose_mg": mg, "components": []}
+def admin(time: str, mg: str) -> Administration:
+    return Administration(time=time, dose_mg=D(mg), components=())
 
 
-def step(index: int, start: str, end: str, daily: str, *given: tuple[str, str]) -> dict[str, Any]:
-    return {
-        "index": index,
-        "start_date": start,
-        "end_date": end,
-        "daily_dose_mg": daily,
-        "administrations": [admin(t, mg) for t, mg in given],
-    }
+def step(index: int, start: str, end: str, daily: str, *given: tuple[str, str]) -> Step:
+    return Step(
+        index=index,
+        start_date=dt.date.fromisoformat(start),
+        end_date=dt.date.fromisoformat(end),
+        daily_dose_mg=D(daily),
+        cut_pct=D(0),
+        flags=(),
+        administrations=tuple(admin(t, mg) for t, mg in given),
+    )
+
+
+def plan_of(*steps: Step) -> TaperPlan:
+    return TaperPlan(steps=steps, warnings=())
 
 
 # Diazepam 20 -> 15 -> 12.5 -> 0 mg a day, at 08:00 and 20:00.
-PLAN = {
-    "steps": [
-        step(0, "2026-06-11", "2026-06-24", "20", ("08:00", "10"), ("20:00", "10")),
-        step(1, "2026-06-25", "2026-07-08", "15", ("08:00", "7.5"), ("20:00", "7.5")),
-        step(2, "2026-07-09", "2026-07-22", "12.5", ("08:00", "7.5"), ("20:00", "5")),
-        step(3, "2026-07-23", "2026-07-23", "0", ("08:00", "0"), ("20:00", "0")),
-    ]
-}
+PLAN = plan_of(
+    step(0, "2026-06-11", "2026-06-24", "20", ("08:00", "10"), ("20:00", "10")),
+    step(1, "2026-06-25", "2026-07-08", "15", ("08:00", "7.5"), ("20:00", "7.5")),
+    step(2, "2026-07-09", "2026-07-22", "12.5", ("08:00", "7.5"), ("20:00", "5")),
+    step(3, "2026-07-23", "2026-07-23", "0", ("08:00", "0"), ("20:00", "0")),
+)
 
 
 def day(text: str) -> dt.date:
@@ -79,7 +84,7 @@ def test_each_date_gives_its_steps_amounts_per_time() -> None:
 
 
 def test_after_a_last_step_above_zero_its_dose_stays() -> None:
-    kept = {"steps": PLAN["steps"][:3]}
+    kept = replace(PLAN, steps=PLAN.steps[:3])
     found = administrations_on(kept, status="active", paused_on=None, day=day("2026-12-01"))
     assert found == {T8: D("7.5"), T20: D(5)}
 
@@ -117,11 +122,12 @@ def test_a_paused_plan_needs_the_day_it_was_paused() -> None:
 def test_every_generated_plan_gives_the_step_of_each_date(
     settings_: Any, offset: int, pause_offset: int
 ) -> None:
-    plan = plan_taper(settings_).to_json()
+    typed = plan_taper(settings_)
+    plan = typed.to_json()
     steps = plan["steps"]
     first = day(steps[0]["start_date"])
     today = first + dt.timedelta(days=offset)
-    calendar = taper_calendar(plan, status="active")
+    calendar = taper_calendar(typed, status="active")
     assert calendar is not None
     found = calendar.on(today)
     inside = [s for s in steps if day(s["start_date"]) <= today <= day(s["end_date"])]
@@ -137,7 +143,7 @@ def test_every_generated_plan_gives_the_step_of_each_date(
         }
         assert sum((found or {}).values(), D(0)) == D(current["daily_dose_mg"])
     paused_on = first + dt.timedelta(days=pause_offset)
-    paused = taper_calendar(plan, status="paused", paused_on=paused_on)
+    paused = taper_calendar(typed, status="paused", paused_on=paused_on)
     assert paused is not None
     held = calendar.on(paused_on)
     for later in (paused_on, today, paused_on + dt.timedelta(days=offset % 90)):
@@ -155,7 +161,7 @@ TERMS = Schedule(times=(T8, T20))
 
 
 def doses(
-    start: str, end: str, *, status: str = "approved", plan: dict[str, Any] = PLAN, **kw: Any
+    start: str, end: str, *, status: str = "approved", plan: TaperPlan = PLAN, **kw: Any
 ) -> list[tuple[str, Decimal, bool]]:
     calendar = taper_calendar(plan, status=status, paused_on=kw.pop("paused_on", None))
     return [
@@ -191,7 +197,7 @@ def test_doses_follow_the_plan_on_its_dates_and_the_terms_before() -> None:
 
 
 def test_the_plans_times_replace_the_terms_and_the_end_date_still_ends() -> None:
-    plan = {"steps": [step(0, "2026-06-11", "2026-06-20", "9", ("07:30", "6"), ("22:00", "3"))]}
+    plan = plan_of(step(0, "2026-06-11", "2026-06-20", "9", ("07:30", "6"), ("22:00", "3")))
     found = doses(
         "2026-06-10T00:00",
         "2026-06-14T00:00",
@@ -236,7 +242,7 @@ def test_without_a_plan_the_doses_are_the_schedules() -> None:
 
 
 def test_a_plan_time_in_the_spring_gap_fires_when_the_clocks_jump() -> None:
-    plan = {"steps": [step(0, "2026-03-28", "2026-04-05", "5", ("01:30", "5"))]}
+    plan = plan_of(step(0, "2026-03-28", "2026-04-05", "5", ("01:30", "5")))
     calendar = taper_calendar(plan, status="active")
     found = planned_doses(
         TERMS,
@@ -255,13 +261,11 @@ def test_a_plan_time_in_the_spring_gap_fires_when_the_clocks_jump() -> None:
 
 
 # A plan whose steps change around both of London's 2026 clock changes.
-DST_PLAN = {
-    "steps": [
-        step(0, "2026-03-20", "2026-03-28", "20", ("01:30", "10"), ("20:00", "10")),
-        step(1, "2026-03-29", "2026-10-24", "15", ("01:30", "7.5"), ("20:00", "7.5")),
-        step(2, "2026-10-25", "2026-11-30", "10", ("01:30", "5"), ("20:00", "5")),
-    ]
-}
+DST_PLAN = plan_of(
+    step(0, "2026-03-20", "2026-03-28", "20", ("01:30", "10"), ("20:00", "10")),
+    step(1, "2026-03-29", "2026-10-24", "15", ("01:30", "7.5"), ("20:00", "7.5")),
+    step(2, "2026-10-25", "2026-11-30", "10", ("01:30", "5"), ("20:00", "5")),
+)
 
 
 @settings(max_examples=150, deadline=None)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from service.domain.errors import DomainValidationError
 from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule
-from service.domain.taper import plan_taper
+from service.domain.taper import Administration, Step, TaperPlan, plan_taper
 from service.domain.taper.changes import extend_step, flagged_steps, step_back, step_terms
 from service.domain.taper.symptoms import ANTIDEPRESSANT, GENERAL, SEDATIVE, scale_for, score
 from tests.unit.taper_strategies import generated_settings
@@ -33,19 +33,21 @@ def contiguous(plan: dict[str, Any]) -> bool:
 def test_a_step_back_keeps_the_past_and_never_speeds_up(
     settings_: Any, data: st.DataObject
 ) -> None:
-    plan = plan_taper(settings_).to_json()
+    typed = plan_taper(settings_)
+    plan = typed.to_json()
     steps = plan["steps"]
     if len(steps) < 2:
         return
     index = data.draw(st.integers(1, len(steps) - 1))
     if Decimal(steps[index]["daily_dose_mg"]) == 0:
         with pytest.raises(ValueError, match="step of nothing"):
-            step_back(plan, index, from_date=dt.date(2100, 1, 1), hold_days=1)
+            step_back(typed, index, from_date=dt.date(2100, 1, 1), hold_days=1)
         return
     begun = dt.date.fromisoformat(steps[index]["start_date"])
     from_date = begun + dt.timedelta(days=data.draw(st.integers(1, 60)))
     hold = data.draw(st.integers(1, 90))
-    out = step_back(plan, index, from_date=from_date, hold_days=hold)
+    stepped_back = step_back(typed, index, from_date=from_date, hold_days=hold)
+    out = stepped_back.to_json()
     new = out["steps"]
     assert new[:index] == steps[:index]
     assert new[index]["daily_dose_mg"] == steps[index]["daily_dose_mg"]
@@ -62,31 +64,40 @@ def test_a_step_back_keeps_the_past_and_never_speeds_up(
     assert [s["index"] for s in new] == list(range(len(new)))
     assert contiguous(out)
     assert out["total_days"] == sum(s["days"] for s in new)
-    old = flagged_steps(plan)
+    old = flagged_steps(typed)
     moved = {j for j in old if j <= index} | {j + 2 for j in old if j >= index}
-    assert set(flagged_steps(out)) == moved, "a retried step keeps its flag, moved by two"
+    assert set(flagged_steps(stepped_back)) == moved, "a retried step keeps its flag, moved by two"
 
 
 def test_a_step_back_needs_a_previous_step_and_a_begun_current_one() -> None:
-    plan = {
-        "steps": [
-            {
-                "index": 0,
-                "start_date": "2026-01-01",
-                "end_date": "2026-01-14",
-                "days": 14,
-                "daily_dose_mg": "10",
-            },
-            {
-                "index": 1,
-                "start_date": "2026-01-15",
-                "end_date": "2026-01-28",
-                "days": 14,
-                "daily_dose_mg": "8",
-            },
-        ],
-        "total_days": 28,
-    }
+    plan = TaperPlan.from_json(
+        {
+            "steps": [
+                {
+                    "index": 0,
+                    "start_date": "2026-01-01",
+                    "end_date": "2026-01-14",
+                    "days": 14,
+                    "daily_dose_mg": "10",
+                    "cut_pct": "0",
+                    "flags": [],
+                    "administrations": [],
+                },
+                {
+                    "index": 1,
+                    "start_date": "2026-01-15",
+                    "end_date": "2026-01-28",
+                    "days": 14,
+                    "daily_dose_mg": "8",
+                    "cut_pct": "20",
+                    "flags": [],
+                    "administrations": [],
+                },
+            ],
+            "total_days": 28,
+            "warnings": [],
+        }
+    )
     with pytest.raises(ValueError, match="higher dose"):
         step_back(plan, 0, from_date=dt.date(2026, 1, 5), hold_days=7)
     with pytest.raises(ValueError, match="begun"):
@@ -104,8 +115,18 @@ TERMS = PrescriptionTerms(
 )
 
 
-def step(*amounts: tuple[str, str]) -> dict[str, Any]:
-    return {"administrations": [{"time": t, "dose_mg": mg} for t, mg in amounts]}
+def step(*amounts: tuple[str, str]) -> Step:
+    return Step(
+        index=0,
+        start_date=dt.date(2026, 1, 1),
+        end_date=dt.date(2026, 1, 14),
+        daily_dose_mg=sum((Decimal(mg) for _, mg in amounts), Decimal(0)),
+        cut_pct=Decimal(0),
+        flags=(),
+        administrations=tuple(
+            Administration(time=t, dose_mg=Decimal(mg), components=()) for t, mg in amounts
+        ),
+    )
 
 
 def test_a_step_becomes_terms_with_each_time_s_amount() -> None:

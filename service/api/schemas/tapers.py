@@ -17,6 +17,8 @@ from service.api.schemas.common import (
     whole_number,
 )
 from service.api.schemas.interactions import CitationSchema
+from service.domain.taper.plan import Flag
+from service.domain.taper.status import PlanStatus
 
 ALGORITHMS = ("linear", "percent", "hyperbolic", "manual")
 # What each algorithm needs, besides its kind.
@@ -169,11 +171,7 @@ class StepSchema(StrictSchema):
     daily_dose_mg = fields.Float(required=True)
     cut_pct = fields.Float(required=True, metadata={"description": "Cut from the previous step."})
     flags = fields.List(
-        fields.String(
-            validate=validate.OneOf(
-                ["exceeds_cap_needs_approval", "jump_off", "extended", "step_back"]
-            )
-        ),
+        fields.String(validate=validate.OneOf([f.value for f in Flag])),
         required=True,
     )
     administrations = fields.List(fields.Nested(AdministrationSchema), required=True)
@@ -273,12 +271,7 @@ class TaperPlanSchema(StrictSchema):
     prescription_id = fields.UUID(required=True)
     patient_id = fields.UUID(required=True)
     drug = fields.String(required=True)
-    status = fields.String(
-        required=True,
-        validate=validate.OneOf(
-            ["draft", "approved", "active", "paused", "completed", "cancelled"]
-        ),
-    )
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in PlanStatus]))
     version = fields.Integer(required=True)
     current_step = fields.Integer(required=True, metadata={"description": "Index of today's step."})
     approved_steps = fields.List(fields.Integer(), required=True)

@@ -17,29 +17,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from service.domain.prescriptions import Schedule
 from service.domain.schedule import DoseInstant, candidate_days, dose_instants
-
-# The plan statuses whose steps set the doses: approved (not started yet), active
-# and paused (holding a step). A draft is not approved; a cancelled plan leaves the
-# prescription at its current dose; a completed one has written its last step as
-# the prescription's terms (docs/clinical.md, "Taper planner").
-GOVERNING = frozenset({"approved", "active", "paused"})
-PAUSED = "paused"
-
+from service.domain.taper.plan import Step, TaperPlan
+from service.domain.taper.status import UNDER_WAY, PlanStatus
 
 Administrations = Mapping[dt.time, Decimal]
 """Time of day -> amount in mg; only the times with something to take."""
 
 
-def _given(step: Mapping[str, Any]) -> Administrations:
+def _given(step: Step) -> Administrations:
     """The step's administrations with something to take: one of 0 mg is no dose."""
-    given = {
-        dt.time.fromisoformat(a["time"]): Decimal(str(a["dose_mg"]))
-        for a in step["administrations"]
-    }
+    given = {dt.time.fromisoformat(a.time): a.dose_mg for a in step.administrations}
     return MappingProxyType({t: mg for t, mg in sorted(given.items()) if mg > 0})
 
 
@@ -71,18 +62,22 @@ class TaperCalendar:
 
 
 def taper_calendar(
-    plan: Mapping[str, Any], *, status: str, paused_on: dt.date | None = None
+    plan: TaperPlan, *, status: str, paused_on: dt.date | None = None
 ) -> TaperCalendar | None:
-    """The calendar of a plan in its serial form, or None when a plan of this status
-    sets no dose. A paused plan needs the local date it was paused."""
-    steps = sorted(plan.get("steps") or (), key=lambda s: dt.date.fromisoformat(s["start_date"]))
-    if status not in GOVERNING or not steps:
+    """The calendar of a plan, or None when a plan of this status sets no dose. A
+    paused plan needs the local date it was paused."""
+    # The steps of a plan under way set the doses: approved (not started yet),
+    # active and paused (holding a step). A draft is not approved; a cancelled plan
+    # leaves the prescription at its current dose; a completed one has written its
+    # last step as the prescription's terms (docs/clinical.md, "Taper planner").
+    steps = sorted(plan.steps, key=lambda s: s.start_date)
+    if status not in UNDER_WAY or not steps:
         return None
     calendar = TaperCalendar(
-        firsts=tuple(dt.date.fromisoformat(s["start_date"]) for s in steps),
+        firsts=tuple(s.start_date for s in steps),
         given=tuple(_given(s) for s in steps),
     )
-    if status != PAUSED:
+    if status != PlanStatus.PAUSED:
         return calendar
     if paused_on is None:
         raise ValueError("a paused plan needs the date it was paused")
@@ -95,7 +90,7 @@ def taper_calendar(
 
 
 def administrations_on(
-    plan: Mapping[str, Any], *, status: str, paused_on: dt.date | None, day: dt.date
+    plan: TaperPlan, *, status: str, paused_on: dt.date | None, day: dt.date
 ) -> Administrations | None:
     """What the plan gives on local `day` (time -> mg), or None where it does not
     govern that date."""

@@ -1,4 +1,4 @@
-"""A taper plan in its serial form drawn as a standalone SVG chart.
+"""A taper plan drawn as a standalone SVG chart.
 
 `chart_svg` draws the daily dose over time as a step line: one element per step
 (carrying `data-step` and the exact `data-dose-mg` string, with hover text), grey
@@ -16,12 +16,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from service.domain.taper.arith import text
-from service.domain.taper.plan import Flag
+from service.domain.taper.plan import Flag, Step, TaperPlan
 
 WIDTH = 800
 HEIGHT = 360
@@ -52,28 +52,12 @@ TEXT_COLOUR = "#333333"
 _CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 
 FLAG_TEXT = {
-    Flag.EXCEEDS_CAP.value: "needs clinician approval",
-    Flag.JUMP_OFF.value: "final jump to the target",
-    Flag.EXTENDED.value: "lengthened",
+    Flag.EXCEEDS_CAP: "needs clinician approval",
+    Flag.JUMP_OFF: "final jump to the target",
+    Flag.EXTENDED: "lengthened",
 }
 
 Attr = str | int | float
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Step:
-    """One step of the serial form, parsed; `dose_text` is the string as given."""
-
-    index: int
-    start: dt.date
-    end: dt.date
-    dose: Decimal
-    dose_text: str
-    flags: tuple[str, ...]
-
-    @property
-    def flagged(self) -> bool:
-        return Flag.EXCEEDS_CAP.value in self.flags
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,20 +79,26 @@ class _Frame:
         return BOTTOM - float(share) * (BOTTOM - TOP)
 
 
-def chart_svg(plan: Mapping[str, Any], *, today: dt.date, completed_steps: int, title: str) -> str:
-    """The plan as a standalone SVG document; steps with an index below
-    `completed_steps` are shaded and `today` is marked when within the plan."""
-    steps = _parse_steps(plan["steps"])
-    last_day = steps[-1].end
-    if last_day < steps[0].start:
+def chart_svg(
+    plan: TaperPlan | Mapping[str, Any], *, today: dt.date, completed_steps: int, title: str
+) -> str:
+    """The plan (typed, or in its serial form) as a standalone SVG document; steps
+    with an index below `completed_steps` are shaded and `today` is marked when
+    within the plan. A plan without steps, or an amount that is no dose, is a
+    ValueError."""
+    steps = (plan if isinstance(plan, TaperPlan) else TaperPlan.from_json(plan)).steps
+    if not steps:
+        raise ValueError("a plan has at least one step")
+    last_day = steps[-1].end_date
+    if last_day < steps[0].start_date:
         raise ValueError("the plan ends before it starts")
-    top = max(s.dose for s in steps)
+    top = max(s.daily_dose_mg for s in steps)
     frame = _Frame(
-        first=steps[0].start,
-        span_days=(last_day - steps[0].start).days + 1,
+        first=steps[0].start_date,
+        span_days=(last_day - steps[0].start_date).days + 1,
         top_mg=top if top > 0 else Decimal(1),
     )
-    in_range = steps[0].start <= today <= last_day
+    in_range = steps[0].start_date <= today <= last_day
     body = [
         _tag("title", {"id": TITLE_ID}, _text(title)),
         _tag("desc", {"id": DESC_ID}, _text(_description(steps, today, completed_steps))),
@@ -123,35 +113,8 @@ def chart_svg(plan: Mapping[str, Any], *, today: dt.date, completed_steps: int, 
     return _tag("svg", _root_attrs(), "\n" + "\n".join(p for p in body if p) + "\n") + "\n"
 
 
-# Parsing the serial form.
-
-
-def _parse_steps(raw: Sequence[Mapping[str, Any]]) -> tuple[_Step, ...]:
-    if not raw:
-        raise ValueError("a plan has at least one step")
-    return tuple(_parse_step(s) for s in raw)
-
-
-def _parse_step(raw: Mapping[str, Any]) -> _Step:
-    dose_text = str(raw["daily_dose_mg"])
-    return _Step(
-        index=int(raw["index"]),
-        start=dt.date.fromisoformat(raw["start_date"]),
-        end=dt.date.fromisoformat(raw["end_date"]),
-        dose=_dose(dose_text),
-        dose_text=dose_text,
-        flags=tuple(str(f) for f in raw.get("flags", ())),
-    )
-
-
-def _dose(value: str) -> Decimal:
-    try:
-        dose = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"not a dose: {value!r}") from None
-    if not dose.is_finite() or dose < 0:
-        raise ValueError(f"not a dose: {value!r}")
-    return dose
+def _flagged(step: Step) -> bool:
+    return Flag.EXCEEDS_CAP in step.flags
 
 
 # The parts of the chart.
@@ -176,7 +139,7 @@ def _heading_attrs() -> dict[str, Attr]:
     return {"class": "heading", "x": LEFT, "y": 22.0, "font-size": 14, "font-weight": "bold"}
 
 
-def _completed(frame: _Frame, steps: Iterable[_Step], completed_steps: int) -> str:
+def _completed(frame: _Frame, steps: Iterable[Step], completed_steps: int) -> str:
     """A grey band behind each completed step, the plot's full height."""
     rects = [
         _tag(
@@ -184,9 +147,9 @@ def _completed(frame: _Frame, steps: Iterable[_Step], completed_steps: int) -> s
             {
                 "class": "completed",
                 "data-step": s.index,
-                "x": frame.x(s.start),
+                "x": frame.x(s.start_date),
                 "y": TOP,
-                "width": frame.x(s.end, 1.0) - frame.x(s.start),
+                "width": frame.x(s.end_date, 1.0) - frame.x(s.start_date),
                 "height": BOTTOM - TOP,
                 "fill": COMPLETED_COLOUR,
             },
@@ -261,16 +224,17 @@ def _x_interval(offset: int) -> int:
     return interval
 
 
-def _steps(frame: _Frame, steps: Sequence[_Step]) -> str:
-    previous: list[_Step | None] = [None, *steps[:-1]]
+def _steps(frame: _Frame, steps: Sequence[Step]) -> str:
+    previous: list[Step | None] = [None, *steps[:-1]]
     return _group("steps", [_step(frame, s, p) for s, p in zip(steps, previous, strict=True)])
 
 
-def _step(frame: _Frame, step: _Step, previous: _Step | None) -> str:
+def _step(frame: _Frame, step: Step, previous: Step | None) -> str:
     """A step's shaded area and its piece of the line, dropping from the previous dose."""
-    left, right, y = frame.x(step.start), frame.x(step.end, 1.0), frame.y(step.dose)
-    from_y = y if previous is None else frame.y(previous.dose)
-    colour = FLAG_COLOUR if step.flagged else LINE_COLOUR
+    left, right = frame.x(step.start_date), frame.x(step.end_date, 1.0)
+    y = frame.y(step.daily_dose_mg)
+    from_y = y if previous is None else frame.y(previous.daily_dose_mg)
+    colour = FLAG_COLOUR if _flagged(step) else LINE_COLOUR
     area: dict[str, Attr] = {"x": left, "y": y, "width": right - left, "height": BOTTOM - y}
     line: dict[str, Attr] = {
         "d": f"M{_num(left)} {_num(from_y)}V{_num(y)}H{_num(right)}",
@@ -281,24 +245,24 @@ def _step(frame: _Frame, step: _Step, previous: _Step | None) -> str:
         _tag("rect", {"class": "dose-area", **area, "fill": AREA_COLOUR, "fill-opacity": 0.7}),
         _tag("path", {"class": "dose-line", **line, "stroke-width": 2, "fill": "none"}),
     ]
-    if step.flagged:
+    if _flagged(step):
         marker: dict[str, Attr] = {"cx": (left + right) / 2, "cy": y, "r": 3.5, "fill": FLAG_COLOUR}
         children.append(_tag("circle", {"class": "flag-marker", **marker}))
     attrs: dict[str, Attr] = {
-        "class": "step flagged" if step.flagged else "step",
+        "class": "step flagged" if _flagged(step) else "step",
         "data-step": step.index,
-        "data-dose-mg": step.dose_text,
-        "data-start-date": step.start.isoformat(),
-        "data-end-date": step.end.isoformat(),
+        "data-dose-mg": text(step.daily_dose_mg),
+        "data-start-date": step.start_date.isoformat(),
+        "data-end-date": step.end_date.isoformat(),
     }
     return _tag("g", attrs, "".join(children))
 
 
-def _hover_text(step: _Step) -> str:
-    notes = [FLAG_TEXT.get(f, f) for f in step.flags]
+def _hover_text(step: Step) -> str:
+    notes = [FLAG_TEXT.get(f, f.value) for f in step.flags]
     suffix = f" ({'; '.join(notes)})" if notes else ""
-    dates = f"{step.start.isoformat()} to {step.end.isoformat()}"
-    return f"Step {step.index}: {text(step.dose)} mg/day, {dates}{suffix}"
+    dates = f"{step.start_date.isoformat()} to {step.end_date.isoformat()}"
+    return f"Step {step.index}: {text(step.daily_dose_mg)} mg/day, {dates}{suffix}"
 
 
 def _today_marker(frame: _Frame, today: dt.date) -> str:
@@ -314,13 +278,14 @@ def _today_marker(frame: _Frame, today: dt.date) -> str:
     )
 
 
-def _description(steps: Sequence[_Step], today: dt.date, completed_steps: int) -> str:
+def _description(steps: Sequence[Step], today: dt.date, completed_steps: int) -> str:
     first, last = steps[0], steps[-1]
     done = sum(1 for s in steps if s.index < completed_steps)
-    flagged = sum(1 for s in steps if s.flagged)
+    flagged = sum(1 for s in steps if _flagged(s))
+    dates = f"{first.start_date.isoformat()} to {last.end_date.isoformat()}"
     sentences = [
-        f"Dose taper from {text(first.dose)} mg/day to {text(last.dose)} mg/day "
-        f"in {_count(len(steps), 'step')}, {first.start.isoformat()} to {last.end.isoformat()}.",
+        f"Dose taper from {text(first.daily_dose_mg)} mg/day to {text(last.daily_dose_mg)} mg/day "
+        f"in {_count(len(steps), 'step')}, {dates}.",
         f"{done} of {_count(len(steps), 'step')} completed.",
         _today_sentence(steps, today),
     ]
@@ -330,16 +295,16 @@ def _description(steps: Sequence[_Step], today: dt.date, completed_steps: int) -
     return " ".join(sentences)
 
 
-def _today_sentence(steps: Sequence[_Step], today: dt.date) -> str:
+def _today_sentence(steps: Sequence[Step], today: dt.date) -> str:
     when = f"Today, {today.isoformat()},"
-    if today < steps[0].start:
+    if today < steps[0].start_date:
         return f"{when} is before the plan starts; no today marker is shown."
-    if today > steps[-1].end:
+    if today > steps[-1].end_date:
         return f"{when} is after the plan ends; no today marker is shown."
-    current = next((s for s in steps if s.start <= today <= s.end), None)
+    current = next((s for s in steps if s.start_date <= today <= s.end_date), None)
     if current is None:
         return f"{when} is within the plan's dates."
-    return f"{when} is in step {current.index} ({text(current.dose)} mg/day)."
+    return f"{when} is in step {current.index} ({text(current.daily_dose_mg)} mg/day)."
 
 
 def _count(n: int, noun: str) -> str:

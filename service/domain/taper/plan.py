@@ -1,16 +1,19 @@
 """The generated plan: steps with dates, doses, flags and what to take at each time.
 
-`to_json` is the plan's one serial form. Every amount is a string holding the exact
-decimal ("7.5", "0.25", "33.3"), never a JSON number, so that no float ever touches
-a dose; counts (index, days, total_days) are integers and dates ISO strings.
+`to_json` is the plan's one serial form, as stored, and `from_json` reads it back.
+Every amount is a string holding the exact decimal ("7.5", "0.25", "33.3"), never a
+JSON number, so that no float ever touches a dose; counts (index, days, total_days)
+are integers and dates ISO strings. `days` and `total_days` follow from the dates,
+so reading them back ignores them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from service.domain.taper.arith import text
@@ -29,6 +32,29 @@ class Flag(enum.StrEnum):
 FLAG_ORDER: tuple[Flag, ...] = tuple(Flag)
 
 
+def _decimal(value: str, what: str) -> Decimal:
+    """A decimal string of the serial form; ValueError naming `what` for anything else."""
+    try:
+        found = Decimal(value)
+    except (InvalidOperation, TypeError):
+        raise ValueError(f"not a {what}: {value!r}") from None
+    if not found.is_finite():
+        raise ValueError(f"not a {what}: {value!r}")
+    return found
+
+
+def _amount(value: str, what: str = "dose") -> Decimal:
+    """A dose or quantity: never negative."""
+    found = _decimal(value, what)
+    if found < 0:
+        raise ValueError(f"not a {what}: {value!r}")
+    return found
+
+
+def _optional_amount(value: str | None, what: str) -> Decimal | None:
+    return None if value is None else _amount(value, what)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Component:
     """One formulation in one administration: `units` of a tablet or `ml` of a liquid."""
@@ -42,6 +68,15 @@ class Component:
         amount = {"units": self.units} if self.units is not None else {"ml": self.ml}
         out = {k: text(v) for k, v in amount.items() if v is not None}
         return {"formulation": self.formulation, "dose_mg": text(self.dose_mg), **out}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Component:
+        return cls(
+            formulation=raw["formulation"],
+            dose_mg=_amount(raw["dose_mg"]),
+            units=_optional_amount(raw.get("units"), "number of units"),
+            ml=_optional_amount(raw.get("ml"), "volume"),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +93,14 @@ class Administration:
             "dose_mg": text(self.dose_mg),
             "components": [c.to_json() for c in self.components],
         }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Administration:
+        return cls(
+            time=raw["time"],
+            dose_mg=_amount(raw["dose_mg"]),
+            components=tuple(Component.from_json(c) for c in raw["components"]),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +131,18 @@ class Step:
             "administrations": [a.to_json() for a in self.administrations],
         }
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Step:
+        return cls(
+            index=int(raw["index"]),
+            start_date=dt.date.fromisoformat(raw["start_date"]),
+            end_date=dt.date.fromisoformat(raw["end_date"]),
+            daily_dose_mg=_amount(raw["daily_dose_mg"]),
+            cut_pct=_decimal(raw["cut_pct"], "percentage"),
+            flags=tuple(Flag(f) for f in raw["flags"]),
+            administrations=tuple(Administration.from_json(a) for a in raw["administrations"]),
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class TaperPlan:
@@ -106,3 +161,11 @@ class TaperPlan:
             "total_days": self.total_days,
             "warnings": list(self.warnings),
         }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> TaperPlan:
+        """The plan as `to_json` wrote it; ValueError when an amount is not one."""
+        return cls(
+            steps=tuple(Step.from_json(s) for s in raw["steps"]),
+            warnings=tuple(raw["warnings"]),
+        )

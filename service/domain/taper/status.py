@@ -36,6 +36,11 @@ class PlanChange(enum.StrEnum):
     # Made by the scheduler as steps start and the last one ends.
     STEP = "taper-step"
     COMPLETE = "taper-complete"
+    # The plan's own versions the scheduler writes: its first step has started, a
+    # step started late (the steps after it move by as much), its last step started.
+    START = "start"
+    DELAY = "delay"
+    FINISH = "complete"
 
 
 # A patient's prescription has at most one plan in these statuses.
@@ -60,7 +65,21 @@ _ALLOWED_FROM: dict[PlanChange, tuple[PlanStatus, ...]] = {
     PlanChange.CANCEL: OPEN,
     PlanChange.STEP: RUNNING,
     PlanChange.COMPLETE: RUNNING,
+    PlanChange.START: (PlanStatus.APPROVED,),
+    PlanChange.DELAY: RUNNING,
+    PlanChange.FINISH: RUNNING,
 }
+# The changes a clinician makes (the others are the scheduler's); a hold proposed
+# by a symptom report stands until the next of these.
+CLINICIAN_CHANGES: tuple[PlanChange, ...] = (
+    PlanChange.CREATE,
+    PlanChange.APPROVE,
+    PlanChange.PAUSE,
+    PlanChange.RESUME,
+    PlanChange.EXTEND,
+    PlanChange.STEP_BACK,
+    PlanChange.CANCEL,
+)
 
 
 def allowed_from(change: PlanChange) -> tuple[PlanStatus, ...]:

@@ -19,6 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from service.domain.errors import Problems
+from service.domain.taper.status import PlanStatus
+
+# A plan takes reports from approval on, and after it completes (withdrawal can
+# outlast the last step); not while a draft, nor once cancelled.
+CLOSED_TO_REPORTS: tuple[PlanStatus, ...] = (PlanStatus.DRAFT, PlanStatus.CANCELLED)
 
 
 @dataclass(frozen=True, kw_only=True)
