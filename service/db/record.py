@@ -18,6 +18,7 @@ from service.db.tables import (
     Prescription,
     ReportedProduct,
 )
+from service.domain.prescriptions import Status
 
 
 class RecordRepository:
@@ -91,6 +92,15 @@ class RecordRepository:
             query = query.with_for_update()
         return list(self._s.exec(query))
 
+    def findings_naming(self, patient_id: uuid.UUID, product_id: uuid.UUID) -> list[PatientFinding]:
+        """The open findings that name the reported product among their drugs."""
+        named = str(product_id)
+        return [
+            r
+            for r in self.open_findings(patient_id)
+            if any(d.get("reported_product_id") == named for d in r.detail.get("drugs", ()))
+        ]
+
     def finding(self, patient_id: uuid.UUID, row_id: uuid.UUID) -> PatientFinding | None:
         query = (
             select(PatientFinding)
@@ -104,7 +114,7 @@ class RecordRepository:
     ) -> list[uuid.UUID]:
         """Patients taking something whose record was never screened, was screened with
         another knowledge base, or not since `stale_before` (ages change by the day)."""
-        taking = select(Prescription.patient_id).where(Prescription.status != "discontinued")
+        taking = select(Prescription.patient_id).where(Prescription.status != Status.DISCONTINUED)
         query = (
             select(Patient.id)
             .where(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from service.domain.dosing import Amount
-from service.domain.prescriptions import PrescriptionTerms, Schedule, plain_amount
+from service.domain.prescriptions import Action, PrescriptionTerms, Schedule, plain_amount
 from service.domain.taper.settings import DEFAULT_INTERVAL_DAYS, DEFAULT_MAX_CUT_PCT
 
 HUNDRED = Decimal(100)
@@ -162,6 +162,24 @@ def status_stop(terms: PrescriptionTerms, *, discontinue: bool) -> AbruptStop:
         daily_after=None,
         cut_pct=HUNDRED,
     )
+
+
+def status_change_stop(
+    terms: PrescriptionTerms, action: Action, *, resume_on: dt.date | None
+) -> AbruptStop | None:
+    """How a status change stops the drug (discontinuing, or pausing with no date to
+    resume), or None when it does not."""
+    if action is Action.DISCONTINUE or (action is Action.PAUSE and resume_on is None):
+        return status_stop(terms, discontinue=action is Action.DISCONTINUE)
+    return None
+
+
+def cut_baseline(recent: Sequence[tuple[PrescriptionTerms, bool]]) -> list[PrescriptionTerms]:
+    """The terms a cut is measured from, given those in force over the cap's window
+    (oldest first, each with whether its change overrode the guard): from the last
+    override on, since an overridden stop or cut set a new baseline with its reason."""
+    last_override = max((i for i, (_, overrode) in enumerate(recent) if overrode), default=0)
+    return [terms for terms, _ in recent[last_override:]]
 
 
 def suggested_taper(terms: PrescriptionTerms, drug: str, start: dt.date) -> dict[str, object]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from service.domain.errors import Problems, TransitionError
+from service.domain.errors import DomainValidationError, Problems, TransitionError
 
 
 class Status(enum.StrEnum):
@@ -288,3 +288,72 @@ def revise(current: PrescriptionTerms, changes: Mapping[str, Any]) -> Prescripti
         )
     problems.raise_if_any()
     return validate_terms(replace(current, **dict(changes)))
+
+
+class Change(enum.StrEnum):
+    """What made a version, as the version and its audit entry record it; a status
+    change records its `Action`."""
+
+    CREATE = "create"
+    REVISE = "revise"
+    TAPER_STEP = "taper-step"
+    TAPER_COMPLETE = "taper-complete"
+
+
+class ScreeningScope(enum.StrEnum):
+    """How much of the drug the checks could see: all of it, or for a drug the catalog
+    does not list, only what its name revealed."""
+
+    FULL = "full"
+    PARTIAL = "partial"
+
+
+# The terms an open taper plan sets step by step; a revision leaves them to the plan.
+TAPER_HELD_FIELDS = frozenset({"dose", "schedule", "start_date", "end_date"})
+
+
+def check_revisable(status: Status) -> None:
+    """A discontinued prescription is final, like its transitions."""
+    if status is Status.DISCONTINUED:
+        raise TransitionError("A discontinued prescription cannot be changed; prescribe anew.")
+
+
+def check_same_drug(current: PrescriptionTerms, changes: Mapping[str, Any]) -> None:
+    """A revision keeps the drug (spelt in any case): a new drug is prescribed anew,
+    so that its interactions are checked."""
+    if changes.get("drug", current.drug).strip().casefold() != current.drug.casefold():
+        raise DomainValidationError(
+            {
+                "drug": [
+                    "Prescribe the new drug (its interactions are checked) and "
+                    "discontinue this prescription instead."
+                ]
+            }
+        )
+
+
+def taper_held(changes: Mapping[str, Any]) -> list[str]:
+    """The changed fields an open taper plan sets, in name order."""
+    return sorted(TAPER_HELD_FIELDS & set(changes))
+
+
+def check_resume_with_pause(action: Action, resume_on: dt.date | None) -> None:
+    """Only a pause takes a date to resume."""
+    if resume_on is not None and action is not Action.PAUSE:
+        raise DomainValidationError({"resume_on": ["Only for a pause."]})
+
+
+def check_resume_later(resume_on: dt.date | None, *, today: dt.date) -> None:
+    """A pause resumes on a later day than `today` in the patient's time zone."""
+    if resume_on is not None and resume_on <= today:
+        raise DomainValidationError(
+            {"resume_on": [f"Must be after today ({today}) in the patient's time zone."]}
+        )
+
+
+def resume_date(
+    status: Status, *, given: dt.date | None, current: dt.date | None
+) -> dt.date | None:
+    """The resume date the next version records: the one given with a pause, or for
+    any other change made during a pause, the date that pause already ends."""
+    return given or (current if status is Status.PAUSED else None)

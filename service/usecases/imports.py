@@ -8,6 +8,7 @@ alerts. Each run is recorded and changes the knowledge-base version.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,33 +143,41 @@ def import_interactions(
                 created_at=now,
             )
         )
-        dataset = fmt
-        uow.knowledge.upsert(
-            [{**p, "dataset": dataset, "import_id": run.id} for p in pairs.values()]
-        )
+        uow.knowledge.upsert([{**p, "dataset": fmt, "import_id": run.id} for p in pairs.values()])
         summary.pairs_stored = run.pairs_stored
         summary.unknown_level = run.unknown_level
         summary.unresolved_names = run.unresolved_names
         summary.knowledge_base_version = knowledge_base_version(uow, kb)
-        record(
-            uow,
-            caller=caller,
-            now=now,
-            action=AuditAction.CREATE,
-            subtype="interactions.import",
-            entity_type="InteractionImport",
-            entity_id=run.id,
-            after={
-                "format": fmt,
-                "files": run.files,
-                "rows_read": run.rows_read,
-                "pairs_stored": run.pairs_stored,
-                "rejected_rows": run.rejected_rows,
-                "knowledge_base_version": summary.knowledge_base_version,
-            },
-        )
+        _audit(uow, caller, now, run, summary)
         # Fresh statistics, so the per-check pair query is planned on the new rows
         # rather than waiting for autovacuum (which may be off or lag a bulk load).
         uow.knowledge.analyze()
         uow.commit()
     return summary
+
+
+def _audit(
+    uow: UnitOfWork,
+    caller: Caller,
+    now: dt.datetime,
+    run: InteractionImport,
+    summary: ImportSummary,
+) -> None:
+    """The run as the audit trail keeps it, with the knowledge-base version it made."""
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.CREATE,
+        subtype="interactions.import",
+        entity_type="InteractionImport",
+        entity_id=run.id,
+        after={
+            "format": run.format,
+            "files": run.files,
+            "rows_read": run.rows_read,
+            "pairs_stored": run.pairs_stored,
+            "rejected_rows": run.rejected_rows,
+            "knowledge_base_version": summary.knowledge_base_version,
+        },
+    )

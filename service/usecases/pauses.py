@@ -12,7 +12,7 @@ import zoneinfo
 
 from service.db.uow import UnitOfWork
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Status
+from service.domain.prescriptions import Action, Status
 from service.usecases.context import SCHEDULER, Clock
 from service.usecases.planning import replan
 from service.usecases.prescriptions import append_version
@@ -45,7 +45,7 @@ def _resume(
             current=current,
             terms=current.terms(),
             status=Status.ACTIVE,
-            change="resume",
+            change=Action.RESUME.value,
             reason=f"The pause ended on {current.resume_on}, as planned.",
             on_behalf_of=current.created_by,
         )

@@ -23,6 +23,7 @@ from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.dose_checks import dose_range_findings
 from service.domain.interactions import Finding, KnowledgeBase, by_severity, check
+from service.domain.messages import MessageKind
 from service.domain.severity import Severity
 from service.usecases.audit import record
 from service.usecases.context import SCHEDULER, Caller, Clock
@@ -33,7 +34,6 @@ from service.usecases.interactions import (
     regimen_items,
     reported_items,
 )
-from service.usecases.reminders import REGIMEN_FINDING
 from service.usecases.screening import finding_json
 
 log = logging.getLogger("medtrack.rescreening")
@@ -159,8 +159,8 @@ def _tell_care_team(
         return
     messages = [
         queued(
-            key=f"{REGIMEN_FINDING}:{r.id}:{clinician}",
-            kind=REGIMEN_FINDING,
+            key=f"{MessageKind.REGIMEN_FINDING}:{r.id}:{clinician}",
+            kind=MessageKind.REGIMEN_FINDING,
             recipient_id=clinician,
             patient_id=patient.id,
             dose_event_id=None,

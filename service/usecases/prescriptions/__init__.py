@@ -1,0 +1,28 @@
+"""Prescriptions: entered by the care team, read by the patient, versioned on change.
+
+One module per concern: `create` (prescribing), `revise` (a change of terms),
+`status` (pause, resume, discontinue), `reading`, `versions` (storing the next
+version), `findings` (screening answers), `views` (what clients see)."""
+
+from service.usecases.prescriptions.create import create_prescription
+from service.usecases.prescriptions.reading import (
+    get_prescription,
+    list_prescriptions,
+    list_versions,
+)
+from service.usecases.prescriptions.revise import revise_prescription
+from service.usecases.prescriptions.status import change_status
+from service.usecases.prescriptions.versions import VersionFacts, append_version
+from service.usecases.prescriptions.views import PrescriptionRecord
+
+__all__ = [
+    "PrescriptionRecord",
+    "VersionFacts",
+    "append_version",
+    "change_status",
+    "create_prescription",
+    "get_prescription",
+    "list_prescriptions",
+    "list_versions",
+    "revise_prescription",
+]

@@ -1,0 +1,97 @@
+"""Reading prescriptions: the current versions, one prescription, or its history;
+every read is audited."""
+
+from __future__ import annotations
+
+import uuid
+
+from service.db.uow import UnitOfWork
+from service.domain.prescriptions import Status
+from service.usecases.access import load_readable_patient
+from service.usecases.audit import record_read
+from service.usecases.context import Caller, Clock
+from service.usecases.prescriptions.versions import load_prescription, record_of
+from service.usecases.prescriptions.views import PrescriptionRecord, prescription_record
+
+
+def list_prescriptions(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID,
+    status: Status | None,
+    limit: int,
+    offset: int,
+) -> list[PrescriptionRecord]:
+    with uow:
+        load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        rows = uow.prescriptions.list_current(
+            patient_id=patient_id,
+            status=status.value if status else None,
+            limit=limit,
+            offset=offset,
+        )
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="prescription.list",
+            entity_type="Prescription",
+            patient_id=patient_id,
+        )
+        findings = uow.prescriptions.findings([rx.id for rx, _ in rows])
+        return [prescription_record(rx, v, findings[rx.id]) for rx, v in rows]
+
+
+def get_prescription(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID,
+    rx_id: uuid.UUID,
+) -> PrescriptionRecord:
+    with uow:
+        load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        rx = load_prescription(uow, patient_id, rx_id)
+        rec = record_of(uow, rx, uow.prescriptions.version(rx.id, rx.current_version))
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="prescription.read",
+            entity_type="Prescription",
+            patient_id=patient_id,
+            entity_id=rx_id,
+        )
+        return rec
+
+
+def list_versions(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID,
+    rx_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[PrescriptionRecord]:
+    """The prescription's versions, oldest first, a page at a time."""
+    with uow:
+        load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        rx = load_prescription(uow, patient_id, rx_id)
+        findings = uow.prescriptions.findings([rx.id])[rx.id]
+        versions = uow.prescriptions.versions(rx.id, limit=limit, offset=offset)
+        records = [prescription_record(rx, v, findings) for v in versions]
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="prescription.versions",
+            entity_type="Prescription",
+            patient_id=patient_id,
+            entity_id=rx_id,
+        )
+        return records

@@ -1,0 +1,86 @@
+"""A prescription as clients and the audit trail see it: one version with the
+findings stored with the prescription."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.db.tables import Prescription, PrescriptionFinding, PrescriptionVersion
+from service.domain.prescriptions import Dose, Schedule
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrescriptionRecord:
+    """One version of a prescription as clients see it."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    version: int
+    status: str
+    drug: str
+    drug_id: str | None
+    drug_name: str | None
+    ingredients: tuple[str, ...]
+    screening: str
+    unlisted_reason: str | None
+    dose: Dose
+    route: str
+    schedule: Schedule
+    start_date: dt.date
+    end_date: dt.date | None
+    instructions: str | None
+    change: str
+    reason: str | None
+    abrupt_stop_reason: str | None
+    resume_on: dt.date | None
+    created_by: uuid.UUID
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    findings: tuple[dict[str, Any], ...] = ()
+
+
+def prescription_record(
+    rx: Prescription, v: PrescriptionVersion, findings: Sequence[PrescriptionFinding] = ()
+) -> PrescriptionRecord:
+    """Version `v` of `rx`; without `findings`, as the audit trail keeps it (findings
+    have their own entries)."""
+    t = v.terms()
+    return PrescriptionRecord(
+        id=rx.id,
+        patient_id=rx.patient_id,
+        version=v.version,
+        status=v.status,
+        drug=t.drug,
+        drug_id=v.drug_id,
+        drug_name=v.drug_name,
+        ingredients=tuple(v.ingredients or ()),
+        screening=v.screening,
+        unlisted_reason=v.unlisted_reason,
+        findings=tuple(_finding_out(f) for f in findings),
+        dose=t.dose,
+        route=t.route,
+        schedule=t.schedule,
+        start_date=t.start_date,
+        end_date=t.end_date,
+        instructions=t.instructions,
+        change=v.change,
+        reason=v.reason,
+        abrupt_stop_reason=v.abrupt_stop_reason,
+        resume_on=v.resume_on,
+        created_by=v.created_by,
+        created_at=rx.created_at,
+        updated_at=v.created_at,
+    )
+
+
+def _finding_out(f: PrescriptionFinding) -> dict[str, Any]:
+    return {
+        **f.detail,
+        "resolution": f.resolution,
+        "reason": f.reason,
+        "knowledge_base_version": f.knowledge_base_version,
+    }
