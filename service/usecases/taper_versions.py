@@ -12,11 +12,10 @@ from collections.abc import Set
 from service.db.tables import TaperPlan, TaperPlanVersion
 from service.db.uow import UnitOfWork
 from service.domain import taper
-from service.domain.audit import AuditAction
 from service.domain.taper.changes import next_due
 from service.domain.taper.status import RUNNING, PlanChange, PlanStatus
-from service.usecases.audit import record
 from service.usecases.context import Caller
+from service.usecases.versioning import VersionAudit, store_next_version
 
 
 def add_plan_version(
@@ -37,37 +36,37 @@ def add_plan_version(
     approvals, audited as `taper.<change>`. `by` is the clinician who answers for
     it (the caller, or for the scheduler the clinician whose approval it carries
     out)."""
-    before = {"status": plan.status, "version": plan.current_version}
-    plan.status = status.value
-    plan.current_version += 1
-    plan.updated_at = now
-    nxt = TaperPlanVersion(
-        plan_id=plan.id,
-        version=plan.current_version,
-        change=change.value,
-        status=status.value,
-        settings=current.settings,
-        plan=planned.to_json(),
-        approved_steps=approved,
-        reason=(reason or "").strip() or None,
-        created_by=by,
-        created_at=now,
-    )
-    uow.tapers.add_version(plan, nxt)
-    record(
+    return store_next_version(
         uow,
         caller=caller,
         now=now,
-        action=AuditAction.UPDATE,
-        subtype=f"taper.{change.value}",
-        entity_type="TaperPlan",
-        entity_id=plan.id,
-        patient_id=plan.patient_id,
-        before=before,
-        after={"status": status.value, "version": plan.current_version, "reason": nxt.reason},
-        actor_id=by,
+        head=plan,
+        status=status,
+        build=lambda number: TaperPlanVersion(
+            plan_id=plan.id,
+            version=number,
+            change=change.value,
+            status=status.value,
+            settings=current.settings,
+            plan=planned.to_json(),
+            approved_steps=approved,
+            reason=(reason or "").strip() or None,
+            created_by=by,
+            created_at=now,
+        ),
+        store=uow.tapers,
+        audit=VersionAudit(
+            entity_type="TaperPlan",
+            subtype=f"taper.{change.value}",
+            before={"status": plan.status, "version": plan.current_version},
+            after=lambda nxt: {
+                "status": status.value,
+                "version": nxt.version,
+                "reason": nxt.reason,
+            },
+            actor_id=by,
+        ),
     )
-    return nxt
 
 
 def schedule_next(

@@ -29,8 +29,6 @@ ALLOWED: dict[PlanChange, set[PlanStatus]] = {
     PlanChange.EXTEND: {S.DRAFT, S.APPROVED, S.ACTIVE, S.PAUSED},
     PlanChange.STEP_BACK: {S.ACTIVE, S.PAUSED},
     PlanChange.CANCEL: {S.DRAFT, S.APPROVED, S.ACTIVE, S.PAUSED},
-    PlanChange.STEP: {S.APPROVED, S.ACTIVE},
-    PlanChange.COMPLETE: {S.APPROVED, S.ACTIVE},
     PlanChange.START: {S.APPROVED},
     PlanChange.DELAY: {S.APPROVED, S.ACTIVE},
     PlanChange.FINISH: {S.APPROVED, S.ACTIVE},

@@ -33,9 +33,6 @@ class PlanChange(enum.StrEnum):
     EXTEND = "extend"
     STEP_BACK = "step-back"
     CANCEL = "cancel"
-    # Made by the scheduler as steps start and the last one ends.
-    STEP = "taper-step"
-    COMPLETE = "taper-complete"
     # The plan's own versions the scheduler writes: its first step has started, a
     # step started late (the steps after it move by as much), its last step started.
     START = "start"
@@ -63,8 +60,6 @@ _ALLOWED_FROM: dict[PlanChange, tuple[PlanStatus, ...]] = {
     PlanChange.EXTEND: OPEN,
     PlanChange.STEP_BACK: (PlanStatus.ACTIVE, PlanStatus.PAUSED),
     PlanChange.CANCEL: OPEN,
-    PlanChange.STEP: RUNNING,
-    PlanChange.COMPLETE: RUNNING,
     PlanChange.START: (PlanStatus.APPROVED,),
     PlanChange.DELAY: RUNNING,
     PlanChange.FINISH: RUNNING,
