@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Table, Text, case, cast, select, update
@@ -88,7 +88,26 @@ class DeviceRepository:
             query = query.where(Device.endpoint == endpoint)
         return list(self._s.exec(query))
 
-    def add_device(self, device: Device) -> Device:
+    def add_device(
+        self,
+        *,
+        user_id: uuid.UUID,
+        platform: str,
+        endpoint: str | None,
+        token: str | None,
+        keys: Mapping[str, str],
+        label: str | None,
+        now: dt.datetime,
+    ) -> Device:
+        device = Device(
+            user_id=user_id,
+            platform=platform,
+            endpoint=endpoint,
+            token=token,
+            keys=dict(keys),
+            label=label,
+            created_at=now,
+        )
         self._s.add(device)
         self._s.flush()
         return device

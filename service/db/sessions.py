@@ -67,16 +67,31 @@ class SessionRepository:
         )
         return int(ended.rowcount)  # type: ignore[attr-defined]
 
-    def add_reset(self, reset: PasswordReset, *, now: dt.datetime) -> None:
+    def add_reset(
+        self,
+        *,
+        user_id: uuid.UUID,
+        code_hash: str,
+        issued_by: uuid.UUID,
+        now: dt.datetime,
+        expires_at: dt.datetime,
+    ) -> None:
         """Store a new reset code; the user's earlier unused codes expire now."""
         self._s.execute(
             update(PasswordReset)
             .where(
-                col(PasswordReset.user_id) == reset.user_id,
+                col(PasswordReset.user_id) == user_id,
                 col(PasswordReset.used_at).is_(None),
                 col(PasswordReset.expires_at) > now,
             )
             .values(expires_at=now)
+        )
+        reset = PasswordReset(
+            user_id=user_id,
+            code_hash=code_hash,
+            issued_by=issued_by,
+            created_at=now,
+            expires_at=expires_at,
         )
         self._s.add(reset)
         self._s.flush()

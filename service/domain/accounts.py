@@ -1,12 +1,17 @@
-"""Roles and who may see or change what."""
+"""Roles, accounts, enrolments, and who may see or change what."""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import ipaddress
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from service.domain.errors import Problems
+from service.domain.timezones import is_valid_timezone
 
 
 class Role(enum.StrEnum):
@@ -22,6 +27,8 @@ STAFF_ROLES = (Role.ADMIN, Role.CLINICIAN)
 # and is the care team's to edit.
 PATIENT_EDITABLE_FIELDS = frozenset({"name", "timezone"})
 ADMIN_EDITABLE_FIELDS = frozenset({"email"})
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
+MAX_ALLERGIES = 100
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,3 +139,120 @@ class LoginBackoff:
         # Capped before the power, so a long run of failures cannot overflow.
         wait: int = self.base_seconds * 2 ** min(beyond, 32)
         return min(wait, self.max_seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountState:
+    """The two facts about an account that decide what its holder may do.
+
+    `activated`: it has a password (an activation code sets the first one);
+    `active`: an administrator has not turned it off.
+    """
+
+    activated: bool
+    active: bool
+
+    def may_sign_in(self) -> bool:
+        return self.activated and self.active
+
+    def may_get_reset_code(self) -> bool:
+        """A reset replaces a password: an account that never had one is opened by
+        its activation code instead."""
+        return self.activated
+
+
+def may_join_care_team(role: Role, *, active: bool) -> bool:
+    """Only a clinician whose account is on joins a care team."""
+    return role is Role.CLINICIAN and active
+
+
+class EnrolmentStatus(enum.StrEnum):
+    """Where a clinician's enrolment of someone stands."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+
+
+def enrolment_status(
+    *, accepted_at: dt.datetime | None, expires_at: dt.datetime, now: dt.datetime
+) -> EnrolmentStatus:
+    """Accepted once the person said yes, whenever that was; until then pending,
+    and expired from the moment its code stops working."""
+    if accepted_at is not None:
+        return EnrolmentStatus.ACCEPTED
+    if expires_at <= now:
+        return EnrolmentStatus.EXPIRED
+    return EnrolmentStatus.PENDING
+
+
+def may_accept_invitation(
+    who: Principal, *, invited_user_id: uuid.UUID | None, expires_at: dt.datetime, now: dt.datetime
+) -> bool:
+    """Only the invited account accepts, as a patient (the clinician joins the care
+    team of their record), and only before the invitation expires."""
+    return who.role is Role.PATIENT and invited_user_id == who.user_id and now < expires_at
+
+
+class SessionEnd(enum.StrEnum):
+    """Why a session was ended (stored with it)."""
+
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout-all"
+    PASSWORD_CHANGE = "password-change"  # noqa: S105
+    PASSWORD_RESET = "password-reset"  # noqa: S105
+    REFRESH_REUSE = "refresh-reuse"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+
+
+class NoticeKind(enum.StrEnum):
+    """What a notice to an account's owner (GET /v1/me/notices) is about."""
+
+    LOGIN_FAILURES = "login-failures"
+    PASSWORD_CHANGED = "password-changed"  # noqa: S105
+    PASSWORD_RESET = "password-reset"  # noqa: S105
+    REFRESH_REUSE = "refresh-reuse"
+
+
+class DeviceRemoval(enum.StrEnum):
+    """Why a device stopped receiving messages (stored with it)."""
+
+    REMOVED = "removed"  # by its owner
+    GONE = "gone"  # the push service no longer knows it
+
+
+def check_patient_fields(values: Mapping[str, Any], *, today: dt.date) -> None:
+    """Raise DomainValidationError naming every given field of a patient record
+    that is not valid (fields not given are not checked)."""
+    problems = Problems()
+    if "timezone" in values and not is_valid_timezone(values["timezone"]):
+        problems.add("timezone", "Unknown time zone; use an IANA name such as Europe/London.")
+    dob = values.get("date_of_birth")
+    if dob is not None and not EARLIEST_BIRTH <= dob <= today:
+        problems.add("date_of_birth", f"Must be between {EARLIEST_BIRTH} and today.")
+    if "name" in values and not str(values["name"]).strip():
+        problems.add("name", "Must not be blank.")
+    allergies = values.get("allergies")
+    if allergies is not None:
+        if len(allergies) > MAX_ALLERGIES:
+            problems.add("allergies", f"At most {MAX_ALLERGIES} entries.")
+        if any(not a.strip() for a in allergies):
+            problems.add("allergies", "Entries must not be blank.")
+    problems.raise_if_any()
+
+
+def normalise_patient_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Names and allergies trimmed, the e-mail lower-cased (it is the sign-in), and
+    allergies listed once whatever their case, as first spelt."""
+    out = dict(values)
+    if "name" in out:
+        out["name"] = out["name"].strip()
+    if "email" in out:
+        out["email"] = out["email"].strip().lower()
+    if "allergies" in out:
+        seen: dict[str, str] = {}
+        for a in out["allergies"]:
+            seen.setdefault(a.strip().lower(), a.strip())
+        out["allergies"] = list(seen.values())
+    return out

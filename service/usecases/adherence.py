@@ -35,6 +35,10 @@ class AdherenceRow:
     percentage: Decimal | None
 
 
+# One request reads at most a year of doses (366 days, a leap year).
+MAX_WINDOW = dt.timedelta(days=366)
+
+
 def _outcome(e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy) -> DoseOutcome:
     return classify(
         scheduled_at=e.scheduled_at,
@@ -57,12 +61,7 @@ def adherence(
 ) -> list[AdherenceRow]:
     """Per prescription: scheduled doses taken on time, late, skipped, missed (the
     patient's horizon is planned first, as for the dose list)."""
-    if start.tzinfo is None or end.tzinfo is None or end <= start:
-        raise ValidationFailed(
-            "Give a window with offsets, from before to.", errors={"to": ["Must be after from."]}
-        )
-    if end - start > dt.timedelta(days=366):
-        raise ValidationFailed("The window is too long.", errors={"to": ["At most 366 days."]})
+    _check_window(start, end)
     now = clock()
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
@@ -83,35 +82,41 @@ def adherence(
     by_rx: dict[uuid.UUID, list[DoseEvent]] = {}
     for e in events:
         by_rx.setdefault(e.prescription_id, []).append(e)
-    rows = []
-    for rx_id, rx_events in by_rx.items():
-        s = summarize(_outcome(e, now=now, policy=policy) for e in rx_events)
-        rows.append(
-            AdherenceRow(
-                prescription_id=rx_id,
-                drug=rx_events[-1].drug,
-                on_time=s.on_time,
-                late=s.late,
-                skipped=s.skipped,
-                missed=s.missed,
-                pending=s.pending,
-                percentage=s.percentage,
-            )
-        )
+    rows = [_row(rx_id, rx_events, now=now, policy=policy) for rx_id, rx_events in by_rx.items()]
     rows.sort(key=lambda r: (r.drug.casefold(), str(r.prescription_id)))
     return rows
 
 
-CSV_COLUMNS = (
-    "prescription_id",
-    "drug",
-    "on_time",
-    "late",
-    "skipped",
-    "missed",
-    "pending",
-    "percentage",
-)
+def _check_window(start: dt.datetime, end: dt.datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        raise ValidationFailed(
+            "Give a window with offsets, from before to.", errors={"to": ["Must be after from."]}
+        )
+    if end - start > MAX_WINDOW:
+        raise ValidationFailed(
+            "The window is too long.", errors={"to": [f"At most {MAX_WINDOW.days} days."]}
+        )
+
+
+def _row(
+    rx_id: uuid.UUID, events: list[DoseEvent], *, now: dt.datetime, policy: ReminderPolicy
+) -> AdherenceRow:
+    """One prescription's counts; named after the drug as its latest dose names it."""
+    s = summarize(_outcome(e, now=now, policy=policy) for e in events)
+    return AdherenceRow(
+        prescription_id=rx_id,
+        drug=events[-1].drug,
+        on_time=s.on_time,
+        late=s.late,
+        skipped=s.skipped,
+        missed=s.missed,
+        pending=s.pending,
+        percentage=s.percentage,
+    )
+
+
+# The outcome columns are named as the outcomes are, in their order.
+CSV_COLUMNS = ("prescription_id", "drug", *(o.value for o in DoseOutcome), "percentage")
 
 
 def adherence_csv(rows: Sequence[AdherenceRow]) -> str:

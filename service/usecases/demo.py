@@ -6,6 +6,7 @@ Idempotent: accounts that already exist are left as they are.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -64,22 +65,12 @@ def seed(
     passwords: Passwords,
     policy: LoginPolicy,
 ) -> list[Credential]:
-    out = []
-    for role, (email, password, name) in ((Role.ADMIN, ADMIN), (Role.CLINICIAN, CLINICIAN)):
-        with uow() as u:
-            exists = u.users.by_email(email)
-        if exists is None:
-            users.create_staff_user(
-                uow=uow(),
-                caller=SYSTEM,
-                clock=clock,
-                passwords=passwords,
-                role=role,
-                email=email,
-                password=password,
-                name=name,
-            )
-        out.append(Credential(role.value, email, password, exists is None))
+    """Every demo account, created unless it exists; the first patient also gets the
+    regimen, prescribed by the demo clinician."""
+    out = [
+        _staff(uow, clock, passwords, role=role, account=account)
+        for role, account in ((Role.ADMIN, ADMIN), (Role.CLINICIAN, CLINICIAN))
+    ]
     with uow() as u:
         doc = u.users.by_email(CLINICIAN[0])
         assert doc is not None
@@ -110,14 +101,45 @@ def seed(
             )
             assert me.patient_id is not None
             if index == 0:
-                for terms in _regimen(clock().date()):
-                    prescriptions.create_prescription(
-                        uow=uow(),
-                        caller=as_doc,
-                        clock=clock,
-                        kb=knowledge.load(),
-                        patient_id=me.patient_id,
-                        terms=terms,
-                    )
+                _prescribe_regimen(uow, clock, as_doc=as_doc, patient_id=me.patient_id)
         out.append(Credential(Role.PATIENT.value, email, password, exists is None))
     return out
+
+
+def _staff(
+    uow: Callable[[], UnitOfWork],
+    clock: Clock,
+    passwords: Passwords,
+    *,
+    role: Role,
+    account: tuple[str, str, str],
+) -> Credential:
+    email, password, name = account
+    with uow() as u:
+        exists = u.users.by_email(email)
+    if exists is None:
+        users.create_staff_user(
+            uow=uow(),
+            caller=SYSTEM,
+            clock=clock,
+            passwords=passwords,
+            role=role,
+            email=email,
+            password=password,
+            name=name,
+        )
+    return Credential(role.value, email, password, exists is None)
+
+
+def _prescribe_regimen(
+    uow: Callable[[], UnitOfWork], clock: Clock, *, as_doc: Caller, patient_id: uuid.UUID
+) -> None:
+    for terms in _regimen(clock().date()):
+        prescriptions.create_prescription(
+            uow=uow(),
+            caller=as_doc,
+            clock=clock,
+            kb=knowledge.load(),
+            patient_id=patient_id,
+            terms=terms,
+        )

@@ -18,8 +18,10 @@ import idna
 from service.db.outbox import queued
 from service.db.tables import Device
 from service.db.uow import UnitOfWork
+from service.domain.accounts import DeviceRemoval
 from service.domain.audit import AuditAction, AuditOutcome
 from service.domain.errors import Problems
+from service.domain.messages import MessageKind
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, NotFound, domain_rules
@@ -175,9 +177,6 @@ def _validate(
     problems.raise_if_any()
 
 
-DEVICE_TAKEN = "device-taken"
-
-
 def _device_field(platform: str) -> str:
     return "endpoint" if platform == "webpush" else "token"
 
@@ -214,8 +213,8 @@ def _takeover_notice(device: Device, patient_id: uuid.UUID, now: dt.datetime) ->
     return queued(
         # One notice per device per day, however many attempts: the owner is told,
         # not flooded (every attempt is still in both audit trails).
-        key=f"{DEVICE_TAKEN}:{device.id}:{now.date().isoformat()}",
-        kind=DEVICE_TAKEN,
+        key=f"{MessageKind.DEVICE_TAKEN}:{device.id}:{now.date().isoformat()}",
+        kind=MessageKind.DEVICE_TAKEN,
         recipient_id=device.user_id,
         patient_id=patient_id,
         dose_event_id=None,
@@ -251,37 +250,22 @@ def register_device(
     now = clock()
     with uow:
         current = uow.devices.devices_of([who.user_id])[who.user_id]
-        for d in current:
-            same = (d.platform, d.endpoint, d.token) == (platform, endpoint, token)
-            if same and dict(d.keys) == dict(keys):
-                return _view(d), False
+        again = next((d for d in current if _same(d, platform, endpoint, token, keys)), None)
+        if again is not None:
+            return _view(again), False
         if len(current) >= MAX_DEVICES:
             raise Conflict(f"At most {MAX_DEVICES} devices; remove one first.")
-        # A push token or subscription already registered to another account is not
-        # moved: whoever learnt it could otherwise take that account's reminders.
-        # (A webhook endpoint names a route on the operator's gateway, not a phone.)
-        if platform != "webhook":
-            taken = uow.devices.same_device_elsewhere(
-                platform=platform, endpoint=endpoint, token=token, user_id=who.user_id
-            )
-            if taken:
-                _file_takeover_attempt(uow, caller=caller, now=now, taken=taken)
-                uow.commit()
-                raise Conflict(
-                    "This device is registered to another account; remove it there "
-                    "(DELETE /v1/me/devices/{id} signed in as that account), then register again.",
-                    errors={_device_field(platform): ["Registered to another account."]},
-                )
+        _refuse_takeover(
+            uow, caller=caller, now=now, platform=platform, endpoint=endpoint, token=token
+        )
         device = uow.devices.add_device(
-            Device(
-                user_id=who.user_id,
-                platform=platform,
-                endpoint=endpoint,
-                token=token,
-                keys=dict(keys),
-                label=(label or "").strip() or None,
-                created_at=now,
-            )
+            user_id=who.user_id,
+            platform=platform,
+            endpoint=endpoint,
+            token=token,
+            keys=keys,
+            label=(label or "").strip() or None,
+            now=now,
         )
         record(
             uow,
@@ -298,6 +282,45 @@ def register_device(
         return _view(device), True
 
 
+def _same(
+    d: Device, platform: str, endpoint: str | None, token: str | None, keys: Mapping[str, str]
+) -> bool:
+    """Whether a registration is this one again (a client retrying, say)."""
+    same_target = (d.platform, d.endpoint, d.token) == (platform, endpoint, token)
+    return same_target and dict(d.keys) == dict(keys)
+
+
+def _refuse_takeover(
+    uow: UnitOfWork,
+    *,
+    caller: Caller,
+    now: dt.datetime,
+    platform: str,
+    endpoint: str | None,
+    token: str | None,
+) -> None:
+    """A push token or subscription already registered to another account is not
+    moved: whoever learnt it could otherwise take that account's reminders. The
+    attempt is filed (committed) before the refusal.
+
+    A webhook endpoint names a route on the operator's gateway, not a phone, so it
+    may be shared."""
+    if platform == "webhook":
+        return
+    taken = uow.devices.same_device_elsewhere(
+        platform=platform, endpoint=endpoint, token=token, user_id=caller.require().user_id
+    )
+    if not taken:
+        return
+    _file_takeover_attempt(uow, caller=caller, now=now, taken=taken)
+    uow.commit()
+    raise Conflict(
+        "This device is registered to another account; remove it there "
+        "(DELETE /v1/me/devices/{id} signed in as that account), then register again.",
+        errors={_device_field(platform): ["Registered to another account."]},
+    )
+
+
 def list_devices(*, uow: UnitOfWork, caller: Caller) -> list[DeviceView]:
     who = caller.require()
     with uow.read_only() as reading:
@@ -312,7 +335,7 @@ def remove_device(*, uow: UnitOfWork, caller: Caller, clock: Clock, device_id: u
         device = uow.devices.device(who.user_id, device_id)
         if device is None:
             raise NotFound(f"No device {device_id}.")
-        uow.devices.remove_devices([str(device.id)], reason="removed", now=now)
+        uow.devices.remove_devices([str(device.id)], reason=DeviceRemoval.REMOVED, now=now)
         record(
             uow,
             caller=caller,

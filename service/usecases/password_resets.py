@@ -11,9 +11,16 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from service.db.tables import PasswordReset, User
+from service.db.tables import User
 from service.db.uow import UnitOfWork
-from service.domain.accounts import Role, client_group, may_issue_password_reset
+from service.domain.accounts import (
+    AccountState,
+    NoticeKind,
+    Role,
+    SessionEnd,
+    client_group,
+    may_issue_password_reset,
+)
 from service.domain.audit import AuditAction
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record
@@ -90,7 +97,8 @@ def _issue(
     user: User,
     patient_id: uuid.UUID | None,
 ) -> ResetCode:
-    if user.password_hash is None:
+    state = AccountState(activated=user.password_hash is not None, active=user.is_active)
+    if not state.may_get_reset_code():
         raise Conflict(
             "This account has never been activated; give its owner an activation code.",
             errors={"user": ["Not activated."]},
@@ -99,14 +107,11 @@ def _issue(
     code = new_activation_code()
     expires = now + policy.reset_ttl
     uow.sessions.add_reset(
-        PasswordReset(
-            user_id=user.id,
-            code_hash=activation_code_hash(code),
-            issued_by=caller.require().user_id,
-            created_at=now,
-            expires_at=expires,
-        ),
+        user_id=user.id,
+        code_hash=activation_code_hash(code),
+        issued_by=caller.require().user_id,
         now=now,
+        expires_at=expires,
     )
     record(
         uow,
@@ -134,9 +139,7 @@ def redeem(
 ) -> None:
     """Set a new password with a reset code; every session of the account ends."""
     now = clock()
-    problems = password_problems(new_password)
-    if problems:
-        raise ValidationFailed("The password is not acceptable.", errors={"new_password": problems})
+    _refuse_weak_password(new_password)
     key = f"reset-client:{client_group(caller.source_ip)}"
     with uow:
         count_client_attempt(uow, key=key, limit=policy.client_max_failures, now=now)
@@ -150,33 +153,43 @@ def redeem(
                 "The reset code is invalid, used or expired.",
                 errors={"reset_code": ["Invalid, used or expired; ask for a new one."]},
             )
-        problems = password_problems(new_password, email=user.email)
-        if problems:  # the claim above is rolled back: the code still works
-            raise ValidationFailed(
-                "The password is not acceptable.", errors={"new_password": problems}
-            )
+        # Refused here, the claim above is rolled back: the code still works.
+        _refuse_weak_password(new_password, email=user.email)
         uow.login_throttle.release(key, now=now)
         user.password_hash = password_hash
-        ended = end_every_session(uow, user=user, now=now, reason="password-reset")
-        patient = uow.patients.by_user(user.id) if user.role == Role.PATIENT.value else None
-        record(
-            uow,
-            caller=caller,
-            now=now,
-            action=AuditAction.UPDATE,
-            subtype="password-reset.redeem",
-            entity_type="User",
-            entity_id=user.id,
-            patient_id=patient.id if patient else None,
-            actor_id=user.id,
-            after={"sessions_ended": ended},
-        )
-        tell_owner(
-            uow,
-            caller=caller,
-            user_id=user.id,
-            now=now,
-            kind="password-reset",
-            message="Your password was reset with a reset code and your sessions were ended.",
-        )
+        ended = end_every_session(uow, user=user, now=now, reason=SessionEnd.PASSWORD_RESET)
+        _file_redeemed(uow, caller=caller, user=user, now=now, ended=ended)
         uow.commit()
+
+
+def _refuse_weak_password(password: str, *, email: str | None = None) -> None:
+    problems = password_problems(password, email=email)
+    if problems:
+        raise ValidationFailed("The password is not acceptable.", errors={"new_password": problems})
+
+
+def _file_redeemed(
+    uow: UnitOfWork, *, caller: Caller, user: User, now: dt.datetime, ended: int
+) -> None:
+    """Audited (under the patient's record, for a patient), and the owner told."""
+    patient = uow.patients.by_user(user.id) if user.role == Role.PATIENT.value else None
+    record(
+        uow,
+        caller=caller,
+        now=now,
+        action=AuditAction.UPDATE,
+        subtype="password-reset.redeem",
+        entity_type="User",
+        entity_id=user.id,
+        patient_id=patient.id if patient else None,
+        actor_id=user.id,
+        after={"sessions_ended": ended},
+    )
+    tell_owner(
+        uow,
+        caller=caller,
+        user_id=user.id,
+        now=now,
+        kind=NoticeKind.PASSWORD_RESET,
+        message="Your password was reset with a reset code and your sessions were ended.",
+    )
