@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -46,6 +47,16 @@ ADVANCE_TAPERS = "advance-taper-plans"
 RESUME_PAUSES = "resume-paused-prescriptions"
 RESCREEN = "rescreen-records"
 ANCHOR_AUDIT = "anchor-audit-trail"
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job the scheduler runs every `every` seconds, under a fixed id."""
+
+    id: str
+    run: Callable[[], None]
+    every: float
+    grace: int
 
 
 def worker_id() -> str:
@@ -156,60 +167,37 @@ class Jobs:
             log.info("released %d claims", released)
 
 
+def _periodic(jobs: Jobs, *, dispatch_seconds: float) -> list[Periodic]:
+    """Each job with its interval and how late a run may start (seconds).
+
+    misfire_grace_time: a run late by more than about one interval is skipped
+    (coalesce folds the backlog into one run), since the next run does the work.
+    """
+    return [
+        Periodic(DISPATCH, jobs.dispatch, every=dispatch_seconds, grace=5),
+        Periodic(QUEUE, jobs.queue, every=30, grace=30),
+        Periodic(FOLLOW_UP, jobs.follow_up, every=60, grace=60),
+        Periodic(ADVANCE_TAPERS, jobs.advance_tapers, every=60, grace=60),
+        Periodic(RESUME_PAUSES, jobs.resume_pauses, every=60, grace=60),
+        # Not part of run_once: a sweep of whole records, not a dose or message job.
+        Periodic(RESCREEN, jobs.rescreen, every=300, grace=300),
+        Periodic(ANCHOR_AUDIT, jobs.anchor_audit, every=600, grace=600),
+        Periodic(MATERIALISE, jobs.materialise, every=300, grace=300),
+    ]
+
+
 def build_scheduler(jobs: Jobs, *, dispatch_seconds: float) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone="UTC")
-    common: dict[str, Any] = {"replace_existing": True, "coalesce": True, "max_instances": 1}
-    # misfire_grace_time: a run late by more than about one interval is skipped
-    # (coalesce folds the backlog into one run), since the next run does the work.
-    scheduler.add_job(
-        jobs.dispatch,
-        IntervalTrigger(seconds=dispatch_seconds),
-        id=DISPATCH,
-        misfire_grace_time=5,
-        **common,
-    )
-    scheduler.add_job(
-        jobs.queue, IntervalTrigger(seconds=30), id=QUEUE, misfire_grace_time=30, **common
-    )
-    scheduler.add_job(
-        jobs.follow_up, IntervalTrigger(seconds=60), id=FOLLOW_UP, misfire_grace_time=60, **common
-    )
-    scheduler.add_job(
-        jobs.advance_tapers,
-        IntervalTrigger(seconds=60),
-        id=ADVANCE_TAPERS,
-        misfire_grace_time=60,
-        **common,
-    )
-    scheduler.add_job(
-        jobs.resume_pauses,
-        IntervalTrigger(seconds=60),
-        id=RESUME_PAUSES,
-        misfire_grace_time=60,
-        **common,
-    )
-    # Not part of run_once: a sweep of whole records, not a dose or message job.
-    scheduler.add_job(
-        jobs.rescreen,
-        IntervalTrigger(minutes=5),
-        id=RESCREEN,
-        misfire_grace_time=300,
-        **common,
-    )
-    scheduler.add_job(
-        jobs.anchor_audit,
-        IntervalTrigger(minutes=10),
-        id=ANCHOR_AUDIT,
-        misfire_grace_time=600,
-        **common,
-    )
-    scheduler.add_job(
-        jobs.materialise,
-        IntervalTrigger(minutes=5),
-        id=MATERIALISE,
-        misfire_grace_time=300,
-        **common,
-    )
+    for job in _periodic(jobs, dispatch_seconds=dispatch_seconds):
+        scheduler.add_job(
+            job.run,
+            IntervalTrigger(seconds=job.every),
+            id=job.id,
+            misfire_grace_time=job.grace,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
     return scheduler
 
 

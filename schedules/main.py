@@ -7,11 +7,9 @@ import logging
 import sys
 
 from schedules.app import Jobs, run
-from service import knowledge
+from service.bootstrap import bootstrap
 from service.config import Settings, SettingsError
 from service.db.logs import configure_logging
-from service.notify.factory import build_notifier
-from service.runtime import notifier_settings, open_database, reminder_policy
 
 
 def start(settings: Settings, *, once: bool) -> None:
@@ -19,12 +17,13 @@ def start(settings: Settings, *, once: bool) -> None:
     configure_logging(settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every run of every job at INFO: one line every few seconds.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
-    notifier = build_notifier(notifier_settings(settings))
+    runtime = bootstrap(settings)
     jobs = Jobs(
-        database=open_database(settings),
-        kb=knowledge.load(),
-        notifier=notifier,
-        policy=reminder_policy(settings),
+        database=runtime.db,
+        kb=runtime.knowledge,
+        notifier=runtime.notifier(),
+        policy=runtime.reminders,
+        clock=runtime.clock,
         send_threads=settings.dispatch_threads,
     )
     run(jobs, once=once, dispatch_seconds=settings.dispatch_interval_seconds)

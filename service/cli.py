@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from service.config import Settings, SettingsError
+from service.domain.accounts import STAFF_ROLES
+
+if TYPE_CHECKING:
+    from service.bootstrap import Runtime
 
 
 def _settings() -> Settings:
@@ -109,7 +113,7 @@ def restore_command(path: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"restored from {path}")
     _grant_runtime(settings)
-    report = verify(uow=_database(settings).uow())
+    report = verify(uow=_runtime(settings).db.uow())
     if not report.intact:
         raise click.ClickException(f"the restored audit trail does not verify: {report.breaks[0]}")
     click.echo(f"audit trail verified: {report.entries} entries in {report.chains} chains")
@@ -125,7 +129,7 @@ def audit_verify() -> None:
     """Walk every chain and anchor; name the first broken link of each broken chain."""
     from service.usecases.audit_chain import verify
 
-    report = verify(uow=_database(_settings()).uow())
+    report = verify(uow=_runtime(_settings()).db.uow())
     counts = f"{report.entries} entries in {report.chains} chains, {report.anchors} anchors checked"
     if report.intact:
         click.echo(f"audit trail verified: {counts}")
@@ -139,9 +143,9 @@ def audit_verify() -> None:
 def audit_anchor() -> None:
     """Write down the heads of the chains that moved (the scheduler does this too)."""
     from service.usecases.audit_chain import anchor
-    from service.usecases.context import utc_now
 
-    digest = anchor(uow=_database(_settings()).uow(), clock=utc_now)
+    runtime = _runtime(_settings())
+    digest = anchor(uow=runtime.db.uow(), clock=runtime.clock)
     click.echo(f"anchored: {digest}" if digest else "nothing to anchor: no chain moved")
 
 
@@ -151,7 +155,7 @@ def users_group() -> None:
 
 
 @users_group.command("create")
-@click.option("--role", type=click.Choice(["admin", "clinician"]), required=True)
+@click.option("--role", type=click.Choice([r.value for r in STAFF_ROLES]), required=True)
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option(
@@ -165,17 +169,16 @@ def users_create(role: str, email: str, name: str, password: str) -> None:
     """Create an admin or clinician account (bootstrap)."""
     from service.domain.accounts import Role
     from service.usecases import users
-    from service.usecases.context import SYSTEM, utc_now
+    from service.usecases.context import SYSTEM
     from service.usecases.errors import UseCaseError
 
-    settings = _settings()
-    passwords, database = _passwords(settings), _database(settings)
+    runtime = _runtime(_settings())
     try:
         user = users.create_staff_user(
-            uow=database.uow(),
+            uow=runtime.db.uow(),
             caller=SYSTEM,
-            clock=utc_now,
-            passwords=passwords,
+            clock=runtime.clock,
+            passwords=runtime.passwords,
             role=Role(role),
             email=email,
             password=password,
@@ -190,17 +193,14 @@ def users_create(role: str, email: str, name: str, password: str) -> None:
 @main.command()
 def demo() -> None:
     """Seed demo accounts and prescriptions (idempotent) and print the credentials."""
-    from service.runtime import login_policy
     from service.usecases import demo as demo_data
-    from service.usecases.context import utc_now
 
-    settings = _settings()
-    database = _database(settings)
+    runtime = _runtime(_settings())
     creds = demo_data.seed(
-        uow=database.uow,
-        clock=utc_now,
-        passwords=_passwords(settings),
-        policy=login_policy(settings),
+        uow=runtime.db.uow,
+        clock=runtime.clock,
+        passwords=runtime.passwords,
+        policy=runtime.login_policy,
     )
     click.echo("Demo accounts (for development only):")
     for c in creds:
@@ -303,21 +303,19 @@ def interactions_group() -> None:
 )
 def interactions_import(fmt: str, files: tuple[Path, ...]) -> None:
     """Load licensed interaction datasets into the rule store (idempotent)."""
-    from service import knowledge
     from service.knowledge.importers import ImportFormatError
-    from service.usecases.context import SYSTEM, utc_now
+    from service.usecases.context import SYSTEM
     from service.usecases.imports import import_interactions
 
-    settings = _settings()
-    database = _database(settings)
+    runtime = _runtime(_settings())
     total = sum(max(0, _count_lines(f) - 1) for f in files)
     try:
         with click.progressbar(length=total, label="Reading", file=sys.stderr) as bar:
             summary = import_interactions(
-                uow=database.uow(),
+                uow=runtime.db.uow(),
                 caller=SYSTEM,
-                clock=utc_now,
-                kb=knowledge.load(),
+                clock=runtime.clock,
+                kb=runtime.knowledge,
                 fmt=fmt,
                 paths=list(files),
                 progress=bar.update,
@@ -341,17 +339,12 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in f)
 
 
-def _passwords(settings: Settings) -> Any:
-    from service.usecases.security import Passwords
-
-    return Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
-
-
-def _database(settings: Settings) -> Any:
-    from service.runtime import open_database
+def _runtime(settings: Settings) -> Runtime:
+    """What the command needs from settings (service.bootstrap), or the reason why not."""
+    from service.bootstrap import bootstrap
 
     try:
-        return open_database(settings)
+        return bootstrap(settings)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -1,7 +1,7 @@
-"""Settings turned into what the entry points hand to use cases and adapters.
+"""Settings turned into what the entry points hand to use cases and adapters: the
+database, the login and reminder policies, the notifier's settings.
 
-The API, the scheduler and the command line build the same database, reminder
-policy and notifier from the same settings here, once each.
+service.bootstrap assembles them into one process's runtime.
 """
 
 from __future__ import annotations

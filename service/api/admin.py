@@ -7,18 +7,13 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.outbox import OperationalMessageSchema, OutboxQuery, OutboxSummarySchema
 from service.usecases import outbox_view
-from service.usecases.message_refs import MessageRefs
 from service.usecases.outbox_view import OperationalMessage, OutboxSummary
 
 blp = Blueprint("admin", __name__, url_prefix="/v1/admin", description="Operations (admin)")
-
-
-def _refs() -> MessageRefs:
-    return MessageRefs(services().settings.secret_key)
 
 
 @blp.route("/notifications")
@@ -32,11 +27,10 @@ class Notifications(MethodView):
         """The outbox, newest first; `status=failed` lists the dead letters (messages
         given up after the retry limit or refused by the receiver). Each message is
         shown by its delivery only, under a pseudonymous reference; the read is audited."""
+        c = ctx()
         return outbox_view.list_operational(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            refs=_refs(),
+            **c.args(),
+            refs=c.refs,
             status=query.get("status"),
             limit=query["limit"],
             offset=query["offset"],
@@ -52,12 +46,8 @@ class NotificationSummary(MethodView):
     def get(self) -> OutboxSummary:
         """Counts by state, how long due messages wait, lapsed claims, and retries and
         dead letters by error class; the read is audited."""
-        return outbox_view.summarise(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            notifier=services().settings.notifier,
-        )
+        c = ctx()
+        return outbox_view.summarise(**c.args(), notifier=c.settings.notifier)
 
 
 @blp.route("/notifications/<string:ref>")
@@ -68,6 +58,5 @@ class Notification(MethodView):
     @errors(blp, 401, 403, 404)
     def get(self, ref: str) -> OperationalMessage:
         """One message's delivery, by its reference; the read is audited."""
-        return outbox_view.find_operational(
-            uow=uow(), caller=caller(), clock=services().clock, refs=_refs(), ref=ref
-        )
+        c = ctx()
+        return outbox_view.find_operational(**c.args(), refs=c.refs, ref=ref)

@@ -8,15 +8,12 @@ from flask import Flask, Response, abort, request
 from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import knowledge
 from service.api import errors, swagger
-from service.api.context import EXTENSION, Services, assign_request_id, echo_request_id
+from service.api.context import EXTENSION, assign_request_id, echo_request_id
 from service.api.links import LinksPlugin
+from service.bootstrap import bootstrap
 from service.config import DEV_SECRET_KEY, Settings
 from service.db.logs import configure_logging
-from service.runtime import login_policy, open_database, reminder_policy
-from service.usecases.context import utc_now
-from service.usecases.security import Passwords, Tokens
 
 log = logging.getLogger("medtrack")
 API_VERSION = "1.0.0"
@@ -111,19 +108,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     if settings.env == "development" and settings.secret_key == DEV_SECRET_KEY:
         log.warning("MEDTRACK_SECRET_KEY is the development default: tokens are forgeable")
-    db = open_database(settings)
-    app.extensions[EXTENSION] = Services(
-        settings=settings,
-        db=db,
-        clock=utc_now,
-        passwords=Passwords(
-            time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
-        ),
-        tokens=Tokens(secret_key=settings.secret_key, ttl_seconds=settings.token_ttl_seconds),
-        login_policy=login_policy(settings),
-        knowledge=knowledge.load(),
-        reminders=reminder_policy(settings),
-    )
+    app.extensions[EXTENSION] = bootstrap(settings)
     app.before_request(assign_request_id)
     app.before_request(_length_required)
     app.after_request(echo_request_id)

@@ -8,12 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.audit import AuditEventSchema
 from service.api.schemas.common import PageQuery
-from service.db.tables import AuditEvent
-from service.usecases.audit import list_patient_audit
+from service.usecases.audit import AuditEntry, list_patient_audit
 
 blp = Blueprint("audit", __name__, url_prefix="/v1/patients", description="Audit trail")
 
@@ -25,12 +24,10 @@ class PatientAudit(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, AuditEventSchema(many=True))
     @errors(blp, *AUTH, 403, 404)
-    def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[AuditEvent]:
+    def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[AuditEntry]:
         """Every write and every read of this patient's records, oldest first."""
         return list_patient_audit(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             patient_id=patient_id,
             limit=query["limit"],
             offset=query["offset"],

@@ -9,7 +9,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import bearer_token, caller, require_auth, services, uow
+from service.api.context import bearer_token, ctx, require_auth
 from service.api.docs import AUTH, PUBLIC, errors
 from service.api.schemas.auth import (
     ActivateSchema,
@@ -25,7 +25,6 @@ from service.api.schemas.auth import (
 )
 from service.api.schemas.common import PageQuery
 from service.api.schemas.patients import EnrolmentSchema, InvitationAcceptSchema
-from service.db.tables import AccountNotice
 from service.usecases import auth, password_resets, patients, sessions, users
 from service.usecases.patients import EnrolmentRecord
 
@@ -46,14 +45,12 @@ class Token(MethodView):
         the owner's among them, are not held up. A client with many failures over
         any accounts is refused for a while.
         """
-        s = services()
+        c = ctx()
         return auth.login(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            passwords=s.passwords,
-            tokens=s.tokens,
-            policy=s.login_policy,
+            **c.args(),
+            passwords=c.passwords,
+            tokens=c.tokens,
+            policy=c.login_policy,
             email=body["email"],
             password=body["password"],
         )
@@ -71,13 +68,11 @@ class Refresh(MethodView):
         A refresh token presented a second time ends its whole session: someone
         else holds a copy.
         """
-        s = services()
+        c = ctx()
         return sessions.refresh(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            tokens=s.tokens,
-            policy=s.login_policy,
+            **c.args(),
+            tokens=c.tokens,
+            policy=c.login_policy,
             refresh_token=body["refresh_token"],
         )
 
@@ -92,14 +87,12 @@ class Password(MethodView):
     def post(self, body: dict[str, Any]) -> sessions.IssuedToken:
         """Change the caller's password; every other session ends and this device
         continues with the new tokens in the answer."""
-        s = services()
+        c = ctx()
         return auth.change_password(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            passwords=s.passwords,
-            tokens=s.tokens,
-            policy=s.login_policy,
+            **c.args(),
+            passwords=c.passwords,
+            tokens=c.tokens,
+            policy=c.login_policy,
             current_password=body["current_password"],
             new_password=body["new_password"],
         )
@@ -114,13 +107,11 @@ class PasswordReset(MethodView):
     def post(self, body: dict[str, Any]) -> None:
         """Set a new password with the one-time reset code from the care team or an
         administrator; every session of the account ends."""
-        s = services()
+        c = ctx()
         password_resets.redeem(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            passwords=s.passwords,
-            policy=s.login_policy,
+            **c.args(),
+            passwords=c.passwords,
+            policy=c.login_policy,
             reset_code=body["reset_code"],
             new_password=body["new_password"],
         )
@@ -135,9 +126,9 @@ class PatientPasswordReset(MethodView):
     def post(self, patient_id: uuid.UUID) -> password_resets.ResetCode:
         """Issue a one-time password-reset code for a patient (a clinician on the care
         team or an administrator); earlier unused codes stop working."""
-        s = services()
+        c = ctx()
         return password_resets.issue_for_patient(
-            uow=uow(), caller=caller(), clock=s.clock, policy=s.login_policy, patient_id=patient_id
+            **c.args(), policy=c.login_policy, patient_id=patient_id
         )
 
 
@@ -149,7 +140,7 @@ class LogoutAll(MethodView):
     @errors(blp, 401)
     def post(self) -> None:
         """End every session of the caller, on every device, this one included."""
-        sessions.logout_all(uow=uow(), caller=caller(), clock=services().clock)
+        sessions.logout_all(**ctx().args())
 
 
 @blp.route("/auth/logout")
@@ -160,10 +151,8 @@ class Logout(MethodView):
     @errors(blp, 401)
     def post(self) -> None:
         """End this session: the access token used and its refresh token."""
-        s = services()
-        auth.logout(
-            uow=uow(), caller=caller(), clock=s.clock, tokens=s.tokens, token=bearer_token()
-        )
+        c = ctx()
+        auth.logout(**c.args(), tokens=c.tokens, token=bearer_token())
 
 
 @blp.route("/auth/activate")
@@ -174,13 +163,11 @@ class Activate(MethodView):
     @errors(blp, 429)
     def post(self, body: dict[str, Any]) -> users.Me:
         """Set the patient's password with the one-time code from their clinician."""
-        s = services()
+        c = ctx()
         return auth.activate(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            passwords=s.passwords,
-            policy=s.login_policy,
+            **c.args(),
+            passwords=c.passwords,
+            policy=c.login_policy,
             activation_code=body["activation_code"],
             password=body["password"],
         )
@@ -194,7 +181,7 @@ class MeView(MethodView):
     @errors(blp, 401)
     def get(self) -> users.Me:
         """The caller's own account (and patient id for patients)."""
-        return users.get_me(uow=uow(), caller=caller())
+        return users.get_me(**ctx().args_without_clock())
 
 
 @blp.route("/me/enrolments")
@@ -207,7 +194,7 @@ class Enrolments(MethodView):
     def get(self, query: dict[str, Any]) -> list[EnrolmentRecord]:
         """The patients the caller has enrolled, newest first (clinicians): pending,
         accepted (with the patient's id) or expired."""
-        return patients.list_enrolments(uow=uow(), caller=caller(), clock=services().clock, **query)
+        return patients.list_enrolments(**ctx().args(), **query)
 
 
 @blp.route("/me/care-invitations")
@@ -220,12 +207,10 @@ class CareInvitations(MethodView):
     def post(self, body: dict[str, Any]) -> EnrolmentRecord:
         """Accept a clinician's invitation with its code (patients): the clinician
         joins the caller's care team."""
-        s = services()
+        c = ctx()
         return patients.accept_invitation(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            client_limit=s.login_policy.client_max_failures,
+            **c.args(),
+            client_limit=c.login_policy.client_max_failures,
             code=body["code"],
         )
 
@@ -237,9 +222,9 @@ class Notices(MethodView):
     @blp.arguments(NoticeQuery, location="query")
     @blp.response(200, NoticeSchema(many=True))
     @errors(blp, *AUTH)
-    def get(self, query: dict[str, Any]) -> list[AccountNotice]:
+    def get(self, query: dict[str, Any]) -> list[sessions.Notice]:
         """What the caller has been told about their account, newest first: repeated
         failed logins, a reused refresh token, a password change or reset."""
         return sessions.list_notices(
-            uow=uow(), caller=caller(), limit=query["limit"], offset=query["offset"]
+            **ctx().args_without_clock(), limit=query["limit"], offset=query["offset"]
         )

@@ -9,7 +9,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.doses import DeviceCreateSchema, DeviceSchema
 from service.usecases import devices
@@ -26,7 +26,7 @@ class Devices(MethodView):
     @errors(blp, 401)
     def get(self) -> list[DeviceView]:
         """The caller's registered devices."""
-        return devices.list_devices(uow=uow(), caller=caller())
+        return devices.list_devices(**ctx().args_without_clock())
 
     @blp.arguments(DeviceCreateSchema)
     @blp.response(201, DeviceSchema)
@@ -37,9 +37,7 @@ class Devices(MethodView):
         iOS is reached through FCM), or `webhook` (endpoint). Registering the same
         device again returns it (200)."""
         view, created = devices.register_device(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             platform=body["platform"],
             endpoint=body["endpoint"],
             token=body["token"],
@@ -57,7 +55,5 @@ class OneDevice(MethodView):
     @errors(blp, 401, 404)
     def delete(self, device_id: uuid.UUID) -> Response:
         """Stop sending to this device (the registration is kept, ended)."""
-        devices.remove_device(
-            uow=uow(), caller=caller(), clock=services().clock, device_id=device_id
-        )
+        devices.remove_device(**ctx().args(), device_id=device_id)
         return Response(status=204)

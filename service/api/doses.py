@@ -10,7 +10,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.doses import (
     AdherenceQuery,
@@ -43,13 +43,8 @@ class PatientDoses(MethodView):
         offset. Doses beyond the planning horizon are shown as the current terms
         will plan them.
         """
-        s = services()
         return doses.list_doses(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            kb=s.knowledge,
-            policy=s.reminders,
+            **ctx().planning_args(),
             patient_id=patient_id,
             start=query["from_"],
             end=query["to"],
@@ -64,10 +59,7 @@ class TodaysDoses(MethodView):
     @errors(blp, 401, 403)
     def get(self) -> dict[str, Any]:
         """The signed-in patient's doses for their local today (the app's home screen)."""
-        s = services()
-        today, found = doses.todays_doses(
-            uow=uow(), caller=caller(), clock=s.clock, kb=s.knowledge, policy=s.reminders
-        )
+        today, found = doses.todays_doses(**ctx().planning_args())
         return {"date": today, "doses": found}
 
 
@@ -81,12 +73,10 @@ class Taken(MethodView):
     def post(self, body: dict[str, Any], dose_id: uuid.UUID) -> DoseView:
         """Log the dose taken (default now; late logging allowed). Logging a dose
         already logged corrects it; the audit log keeps both."""
-        s = services()
+        c = ctx()
         return doses.mark_taken(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            policy=s.reminders,
+            **c.args(),
+            policy=c.reminders,
             dose_id=dose_id,
             taken_at=body["taken_at"],
         )
@@ -101,12 +91,10 @@ class Skipped(MethodView):
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], dose_id: uuid.UUID) -> DoseView:
         """Log the dose skipped, with an optional reason."""
-        s = services()
+        c = ctx()
         return doses.mark_skipped(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            policy=s.reminders,
+            **c.args(),
+            policy=c.reminders,
             dose_id=dose_id,
             reason=body["reason"],
         )
@@ -121,12 +109,10 @@ class Snooze(MethodView):
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], dose_id: uuid.UUID) -> DoseView:
         """Remind again in `minutes` (5 to 240)."""
-        s = services()
+        c = ctx()
         return doses.snooze(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            policy=s.reminders,
+            **c.args(),
+            policy=c.reminders,
             dose_id=dose_id,
             minutes=body["minutes"],
         )
@@ -148,13 +134,8 @@ class PrnDoses(MethodView):
     def post(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> DoseView:
         """Log an as-needed dose. Refused (409) while the maximum per 24 hours or the
         minimum interval would be broken; the answer says when the next is allowed."""
-        s = services()
         return doses.log_prn_dose(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            kb=s.knowledge,
-            policy=s.reminders,
+            **ctx().planning_args(),
             patient_id=patient_id,
             rx_id=rx_id,
             taken_at=body["taken_at"],
@@ -162,13 +143,8 @@ class PrnDoses(MethodView):
 
 
 def _adherence(query: dict[str, Any], patient_id: uuid.UUID) -> list[adherence.AdherenceRow]:
-    s = services()
     return adherence.adherence(
-        uow=uow(),
-        caller=caller(),
-        clock=s.clock,
-        kb=s.knowledge,
-        policy=s.reminders,
+        **ctx().planning_args(),
         patient_id=patient_id,
         start=query["from_"],
         end=query["to"],
@@ -198,7 +174,7 @@ class AdherenceCsv(MethodView):
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> Response:
         """The adherence table as CSV, for the clinician's records."""
         rows = _adherence(query, patient_id)
-        day = services().clock().date().isoformat()
+        day = ctx().clock().date().isoformat()
         return Response(
             adherence.adherence_csv(rows),
             mimetype="text/csv",

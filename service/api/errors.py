@@ -16,10 +16,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Response, g, jsonify, request
 from redis.exceptions import RedisError
-from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from service.api import bodies
+from service.api.context import ctx
 from service.domain.errors import DomainValidationError
 from service.usecases import audit
 from service.usecases.errors import (
@@ -31,6 +31,7 @@ from service.usecases.errors import (
     RateLimited,
     TooSoon,
     Unauthenticated,
+    Unavailable,
     UnresolvedDrug,
     UseCaseError,
     ValidationFailed,
@@ -46,7 +47,10 @@ STATUS_OF: dict[type[UseCaseError], int] = {
     ValidationFailed: 422,
     Unauthenticated: 401,
     RateLimited: 429,
+    Unavailable: 503,
 }
+# How long a client waits before retrying a request a backing service could not serve.
+RETRY_AFTER_SECONDS = "5"
 
 
 class ErrorSchema(ma.Schema):
@@ -162,20 +166,16 @@ def _audit_refusal(status: int, error: UseCaseError) -> Response | None:
 
     A refusal that cannot be recorded is not answered as a refusal: the request
     fails (503 or 500), so that no attempt on a record goes unrecorded."""
-    from service.api.context import caller, services, uow
-
     if g.get("principal") is None:
         return None
     try:
         audit.record_refusal(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             target=_refusal_target(error),
             description=f"{status} {request.method} {request.path}",
         )
-    except OperationalError as exc:
-        return handle_database_unavailable(exc)
+    except Unavailable as exc:
+        return handle_use_case_error(exc)
     except Exception:
         log.exception("could not record a refused request in the audit trail")
         return error_response(500, "The request could not be recorded; it has been logged.")
@@ -191,6 +191,8 @@ def handle_use_case_error(error: UseCaseError) -> Response:
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
     if isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
     if isinstance(error, PreconditionFailed):
@@ -213,21 +215,6 @@ def handle_domain_error(error: DomainValidationError) -> Response:
     return error_response(422, "Some fields are not valid; see errors.", error.errors)
 
 
-def handle_integrity_error(error: IntegrityError) -> Response:
-    # A concurrent request won a uniqueness race; the client may retry.
-    log.warning("integrity error: %s", error.orig.__class__.__name__)
-    return error_response(409, "The change conflicts with another one; retry.")
-
-
-def handle_database_unavailable(error: OperationalError) -> Response:
-    # Connection refused, server restarting, SQLite busy beyond its timeout: the
-    # request changed nothing (its transaction did not commit) and may be retried.
-    log.error("database unavailable: %s", error.orig.__class__.__name__)
-    return error_response(
-        503, "The database is unavailable; retry shortly.", headers={"Retry-After": "5"}
-    )
-
-
 def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -237,7 +224,9 @@ def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, RedisError):
         log.error("redis unavailable: %s", error.__class__.__name__)
         return error_response(
-            503, "A backing service is unavailable; retry shortly.", headers={"Retry-After": "5"}
+            503,
+            "A backing service is unavailable; retry shortly.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
     log.exception("unhandled error")
     return error_response(500, "An unexpected error occurred; it has been logged.")
@@ -249,6 +238,4 @@ def register(app: Flask) -> None:
     app.before_request(bodies.check_json_body)
     app.register_error_handler(UseCaseError, handle_use_case_error)
     app.register_error_handler(DomainValidationError, handle_domain_error)
-    app.register_error_handler(IntegrityError, handle_integrity_error)
-    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

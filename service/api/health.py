@@ -8,18 +8,20 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import fields
-from sqlalchemy.exc import SQLAlchemyError
 
-from service.api.context import uow
+from service.api.context import (
+    ping_database,
+    release_heads,
+    release_revisions,
+    schema_revisions,
+)
 from service.api.docs import PUBLIC, errors
 from service.api.schemas.common import StrictSchema
-from service.db.migrate import current_heads, known_revisions
 
 blp = Blueprint("health", __name__, description="Health")
 
@@ -36,16 +38,6 @@ class HealthSchema(LiveSchema):
 
 class ReadySchema(HealthSchema):
     schema = fields.String(required=True, metadata={"example": "0007"})
-
-
-@cache
-def _heads() -> frozenset[str]:
-    return frozenset(current_heads())
-
-
-@cache
-def _known() -> frozenset[str]:
-    return known_revisions()
 
 
 @blp.route("/livez")
@@ -65,21 +57,16 @@ class Ready(MethodView):
     def get(self) -> dict[str, Any]:
         """200 when the database answers and is migrated to this release's schema
         (or to a later release's); 503 with Retry-After otherwise."""
-        try:
-            with uow() as u:
-                u.ping()
-                revisions = u.schema_revisions()
-        except SQLAlchemyError:
-            abort(503, message="The database is unreachable.", headers=RETRY)
+        revisions = schema_revisions()
         # Behind this release (or never migrated): not ready. Ahead of it (a newer
         # release migrated during a rolling deploy): ready, so the old instances keep
         # serving until new ones are up (migrations add before they remove).
-        if not revisions or (revisions != _heads() and revisions <= _known()):
+        if not revisions or (revisions != release_heads() and revisions <= release_revisions()):
             have = ", ".join(sorted(revisions)) or "none"
             abort(
                 503,
                 message=f"The database schema is at {have}; this release needs "
-                f"{', '.join(sorted(_heads()))} (run `medtrack db upgrade`).",
+                f"{', '.join(sorted(release_heads()))} (run `medtrack db upgrade`).",
                 headers=RETRY,
             )
         return {"status": "ok", "database": "ok", "schema": ", ".join(sorted(revisions))}
@@ -92,9 +79,5 @@ class Health(MethodView):
     @errors(blp, 503)
     def get(self) -> dict[str, Any]:
         """200 when the service can reach its database, 503 otherwise."""
-        try:
-            with uow() as u:
-                u.ping()
-        except SQLAlchemyError:
-            abort(503, message="The database is unreachable.", headers=RETRY)
+        ping_database()
         return {"status": "ok", "database": "ok"}

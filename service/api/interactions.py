@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.interactions import (
     CheckRequestSchema,
@@ -36,17 +36,15 @@ class Check(MethodView):
 
         Names that do not resolve are listed under `unresolved`, with suggestions.
         """
-        kb = services().knowledge
+        c = ctx()
         result = interactions.check_interactions(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=kb,
+            **c.args(),
+            kb=c.kb,
             drugs=body["drugs"],
             patient_id=body["patient_id"],
         )
         return {
-            "findings": [finding_json(kb, f) for f in result.findings],
+            "findings": [finding_json(c.kb, f) for f in result.findings],
             "resolved": [
                 {
                     "input": r.input,
@@ -74,7 +72,7 @@ class Drugs(MethodView):
     @errors(blp, *AUTH)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Catalog entries whose names start with `q` (autocomplete)."""
-        return drugs.search_drugs(kb=services().knowledge, query=query["q"], limit=query["limit"])
+        return drugs.search_drugs(kb=ctx().kb, query=query["q"], limit=query["limit"])
 
 
 @blp.route("/drugs/<string:drug_id>")
@@ -85,4 +83,5 @@ class DrugView(MethodView):
     @errors(blp, *AUTH, 404)
     def get(self, drug_id: str) -> dict[str, Any]:
         """A catalog entry: ingredients, classes, formulations, withdrawal risk."""
-        return drugs.get_drug(uow=uow(), kb=services().knowledge, drug_id=drug_id)
+        c = ctx()
+        return drugs.get_drug(uow=c.uow(), kb=c.kb, drug_id=drug_id)

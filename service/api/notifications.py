@@ -8,12 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.common import PageQuery
 from service.api.schemas.outbox import MessageDetailsSchema
 from service.usecases import outbox_view
-from service.usecases.message_refs import MessageRefs
 from service.usecases.outbox_view import MessageDetails
 
 blp = Blueprint(
@@ -22,10 +21,6 @@ blp = Blueprint(
     url_prefix="/v1/patients/<uuid:patient_id>",
     description="Messages about a patient (care team)",
 )
-
-
-def _refs() -> MessageRefs:
-    return MessageRefs(services().settings.secret_key)
 
 
 @blp.route("/notifications")
@@ -38,11 +33,10 @@ class PatientNotifications(MethodView):
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[MessageDetails]:
         """Messages about the patient, to them or to their care team, newest first,
         with what each was about; for the care team and the patient, and audited."""
+        c = ctx()
         return outbox_view.messages_about(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            refs=_refs(),
+            **c.args(),
+            refs=c.refs,
             patient_id=patient_id,
             limit=query["limit"],
             offset=query["offset"],
@@ -58,11 +52,10 @@ class PatientNotification(MethodView):
     def get(self, patient_id: uuid.UUID, ref: str) -> MessageDetails:
         """One message about the patient by its reference (as an administrator sees it
         in the outbox): its kind, dose, times and content; audited under the patient."""
+        c = ctx()
         return outbox_view.message_details(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            refs=_refs(),
+            **c.args(),
+            refs=c.refs,
             patient_id=patient_id,
             ref=ref,
         )

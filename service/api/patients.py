@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.common import PageQuery
 from service.api.schemas.patients import (
@@ -38,7 +38,7 @@ class Patients(MethodView):
         A clinician's care-team patients, the patient themself, or for an
         administrator every patient without clinical fields (null).
         """
-        return patients.list_patients(uow=uow(), caller=caller(), clock=services().clock, **query)
+        return patients.list_patients(**ctx().args(), **query)
 
     @blp.arguments(PatientCreateSchema)
     @blp.response(202, EnrolmentCreatedSchema)
@@ -50,14 +50,8 @@ class Patients(MethodView):
         has an account gets an invitation, which its holder accepts signed in. The
         answer is the same either way, and the record joins the caller's patients
         when the person activates or accepts (GET /v1/me/enrolments)."""
-        s = services()
-        return patients.create_patient(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            activation_ttl=s.settings.activation_ttl,
-            **body,
-        )
+        c = ctx()
+        return patients.create_patient(**c.args(), activation_ttl=c.settings.activation_ttl, **body)
 
 
 @blp.route("/<uuid:patient_id>")
@@ -68,9 +62,7 @@ class PatientView(MethodView):
     @errors(blp, *AUTH, 404)
     def get(self, patient_id: uuid.UUID) -> PatientRecord:
         """One patient's record."""
-        return patients.get_patient(
-            uow=uow(), caller=caller(), clock=services().clock, patient_id=patient_id
-        )
+        return patients.get_patient(**ctx().args(), patient_id=patient_id)
 
     @blp.arguments(PatientUpdateSchema)
     @blp.response(200, PatientSchema)
@@ -78,15 +70,7 @@ class PatientView(MethodView):
     def patch(self, body: dict[str, Any], patient_id: uuid.UUID) -> PatientRecord:
         """Change a patient's record: patients only `name` and `timezone`, administrators
         only `email` (the sign-in), the care team the rest."""
-        return patients.update_patient(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
-            patient_id=patient_id,
-            changes=body,
-            policy=services().reminders,
-        )
+        return patients.update_patient(**ctx().planning_args(), patient_id=patient_id, changes=body)
 
 
 @blp.route("/<uuid:patient_id>/care-team")
@@ -97,9 +81,7 @@ class CareTeam(MethodView):
     @errors(blp, *AUTH, 404)
     def get(self, patient_id: uuid.UUID) -> list[CareTeamEntry]:
         """The clinicians on the patient's care team."""
-        return patients.get_care_team(
-            uow=uow(), caller=caller(), clock=services().clock, patient_id=patient_id
-        )
+        return patients.get_care_team(**ctx().args(), patient_id=patient_id)
 
     @blp.arguments(CareTeamAddSchema)
     @blp.response(201, CareTeamEntrySchema(many=True))
@@ -107,11 +89,7 @@ class CareTeam(MethodView):
     def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> list[CareTeamEntry]:
         """Add a clinician to the care team (administrators)."""
         return patients.add_care_team_member(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            patient_id=patient_id,
-            clinician_id=body["clinician_id"],
+            **ctx().args(), patient_id=patient_id, clinician_id=body["clinician_id"]
         )
 
 
@@ -124,9 +102,5 @@ class CareTeamMember(MethodView):
     def delete(self, patient_id: uuid.UUID, clinician_id: uuid.UUID) -> list[CareTeamEntry]:
         """End a clinician's membership (administrators); the history is kept."""
         return patients.remove_care_team_member(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            patient_id=patient_id,
-            clinician_id=clinician_id,
+            **ctx().args(), patient_id=patient_id, clinician_id=clinician_id
         )

@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.preconditions import ETAG_HEADER, IF_MATCH, etag, if_match
 from service.api.schemas.common import DiscontinueSchema, PageQuery, PauseSchema, ReasonSchema
@@ -49,9 +49,7 @@ class Prescriptions(MethodView):
         """The patient's prescriptions (current versions), optionally by status."""
         status = Status(query["status"]) if "status" in query else None
         return rx.list_prescriptions(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             patient_id=patient_id,
             status=status,
             limit=query["limit"],
@@ -80,14 +78,10 @@ class Prescriptions(MethodView):
         returned. A drug the catalog does not list needs `confirm_unlisted: true`.
         """
         rec = rx.create_prescription(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
+            **ctx().planning_args(),
             patient_id=patient_id,
             terms=body["terms"],
             screening=body["screening"],
-            policy=services().reminders,
         )
         return rec, etag(rec.version)
 
@@ -101,9 +95,7 @@ class PrescriptionView(MethodView):
     def get(self, patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
         """The current version of a prescription; its `ETag` goes in `If-Match` of a change."""
         rec = rx.get_prescription(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             patient_id=patient_id,
             rx_id=rx_id,
         )
@@ -130,15 +122,11 @@ class PrescriptionView(MethodView):
         abrupt = body.pop("abrupt_stop_reason", None)
         screening = body.pop("screening")
         rec = rx.revise_prescription(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
+            **ctx().planning_args(),
             patient_id=patient_id,
             rx_id=rx_id,
             changes=body,
             reason=reason,
-            policy=services().reminders,
             if_version=if_match(),
             abrupt_stop_reason=abrupt,
             screening=screening,
@@ -158,9 +146,7 @@ class Versions(MethodView):
     ) -> list[PrescriptionRecord]:
         """The versions of the prescription, oldest first, a page at a time."""
         return rx.list_versions(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             patient_id=patient_id,
             rx_id=rx_id,
             limit=query["limit"],
@@ -187,15 +173,11 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
         @errors(blp, *AUTH, 403, 404, 412)
         def post(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
             rec = rx.change_status(
-                uow=uow(),
-                caller=caller(),
-                clock=services().clock,
-                kb=services().knowledge,
+                **ctx().planning_args(),
                 patient_id=patient_id,
                 rx_id=rx_id,
                 action=action,
                 reason=body["reason"],
-                policy=services().reminders,
                 abrupt_stop_reason=body.get("abrupt_stop_reason"),
                 if_version=if_match(),
                 resume_on=body.get("resume_on"),

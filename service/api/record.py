@@ -9,7 +9,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.common import PageQuery
 from service.api.schemas.interactions import UnresolvedDrugSchema
@@ -43,9 +43,7 @@ class Conditions(MethodView):
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[ConditionView]:
         """The patient's coded conditions in force."""
         return record.list_conditions(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             patient_id=patient_id,
             limit=query["limit"],
             offset=query["offset"],
@@ -61,11 +59,10 @@ class Conditions(MethodView):
         whole record is screened again; new major or contraindicated findings reach the
         care team.
         """
+        c = ctx()
         return record.add_condition(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
+            **c.args(),
+            kb=c.kb,
             patient_id=patient_id,
             condition=body["condition"],
             note=body["note"],
@@ -83,11 +80,10 @@ class EndCondition(MethodView):
         self, body: dict[str, Any], patient_id: uuid.UUID, condition_id: uuid.UUID
     ) -> ConditionView:
         """End a condition that no longer applies (care team); it stays on record."""
+        c = ctx()
         return record.end_condition(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
+            **c.args(),
+            kb=c.kb,
             patient_id=patient_id,
             condition_id=condition_id,
             reason=body["reason"],
@@ -104,9 +100,7 @@ class Products(MethodView):
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[ProductView]:
         """What the patient takes without a prescription, as they or the care team report it."""
         return record.list_products(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             patient_id=patient_id,
             limit=query["limit"],
             offset=query["offset"],
@@ -127,11 +121,10 @@ class Products(MethodView):
         answer lists the findings that involve it, and one at major or above reaches the
         care team.
         """
+        c = ctx()
         return record.add_product(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
+            **c.args(),
+            kb=c.kb,
             patient_id=patient_id,
             name=body["name"],
             how_often=body["how_often"],
@@ -148,11 +141,10 @@ class EndProduct(MethodView):
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, patient_id: uuid.UUID, product_id: uuid.UUID) -> ProductView:
         """Record that the patient no longer takes it; it stays on record."""
+        c = ctx()
         return record.end_product(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
+            **c.args(),
+            kb=c.kb,
             patient_id=patient_id,
             product_id=product_id,
         )
@@ -173,9 +165,7 @@ class Findings(MethodView):
         and who acknowledged it, when and why.
         """
         return record.list_findings(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             patient_id=patient_id,
             limit=query["limit"],
             offset=query["offset"],
@@ -192,9 +182,7 @@ class Acknowledge(MethodView):
     def post(self, body: dict[str, Any], patient_id: uuid.UUID, finding_id: str) -> FindingView:
         """Acknowledge a current finding with a reason (a clinician on the care team)."""
         return record.acknowledge_finding(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
+            **ctx().args(),
             patient_id=patient_id,
             finding_id=finding_id,
             reason=body["reason"].strip(),

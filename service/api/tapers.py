@@ -9,7 +9,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.common import ReasonSchema
 from service.api.schemas.tapers import (
@@ -24,6 +24,7 @@ from service.api.schemas.tapers import (
     TaperPreviewSchema,
     TaperSettingsSchema,
 )
+from service.domain.taper.status import PlanChange
 from service.usecases import taper_plans, taper_symptoms, tapers
 from service.usecases.taper_plans import SymptomReportView, TaperPlanView
 from service.usecases.tapers import TaperPreview
@@ -48,7 +49,8 @@ class Preview(MethodView):
         adding up exactly to the dose. Settings no formulation can make, a negative
         dose, a zero cap or a target above the start get 422 saying which field.
         """
-        return tapers.preview_taper(caller=caller(), kb=services().knowledge, body=body)
+        c = ctx()
+        return tapers.preview_taper(caller=c.caller, kb=c.kb, body=body)
 
 
 @blp.route("/patients/<uuid:patient_id>/prescriptions/<uuid:rx_id>/taper-plans")
@@ -61,12 +63,10 @@ class PlansOfPrescription(MethodView):
     def post(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> TaperPlanView:
         """Draft a taper plan for an active prescription (clinicians on the care team),
         from the same settings as the preview; nothing changes until it is approved."""
-        s = services()
+        c = ctx()
         return taper_plans.create_taper_plan(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            kb=s.knowledge,
+            **c.args(),
+            kb=c.kb,
             patient_id=patient_id,
             rx_id=rx_id,
             body=body,
@@ -81,9 +81,7 @@ class Plan(MethodView):
     @errors(blp, 401, 404)
     def get(self, plan_id: uuid.UUID) -> TaperPlanView:
         """The plan as it stands, with every version (the patient and the care team)."""
-        return taper_plans.get_taper_plan(
-            uow=uow(), caller=caller(), clock=services().clock, plan_id=plan_id
-        )
+        return taper_plans.get_taper_plan(**ctx().args(), plan_id=plan_id)
 
 
 @blp.route("/taper-plans/<uuid:plan_id>/chart.svg")
@@ -96,9 +94,7 @@ class Chart(MethodView):
         """The plan as a chart for the patient app and clinicians: daily dose over
         time, one element per step, today marked, completed steps shaded, steps
         over the cap marked."""
-        svg = taper_plans.taper_chart(
-            uow=uow(), caller=caller(), clock=services().clock, plan_id=plan_id
-        )
+        svg = taper_plans.taper_chart(**ctx().args(), plan_id=plan_id)
         return Response(svg, mimetype="image/svg+xml")
 
 
@@ -113,11 +109,7 @@ class Approve(MethodView):
         """Approve a draft. Every step flagged `exceeds_cap_needs_approval` must be
         listed in `approve_flagged` (409 names those missing)."""
         return taper_plans.approve_taper_plan(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
-            policy=services().reminders,
+            **ctx().planning_args(),
             plan_id=plan_id,
             approve_flagged=body["approve_flagged"],
             reason=body["reason"],
@@ -134,11 +126,7 @@ class Extend(MethodView):
     def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
         """Hold the current step `days` longer; later steps move with it."""
         return taper_plans.extend_taper_plan(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
-            policy=services().reminders,
+            **ctx().planning_args(),
             plan_id=plan_id,
             days=body["days"],
             reason=body["reason"],
@@ -158,11 +146,7 @@ class StepBack(MethodView):
         least as long as before. A paused plan runs again. The steps already
         completed are unchanged (a new version, audited)."""
         return taper_plans.step_back_taper_plan(
-            uow=uow(),
-            caller=caller(),
-            clock=services().clock,
-            kb=services().knowledge,
-            policy=services().reminders,
+            **ctx().planning_args(),
             plan_id=plan_id,
             hold_days=body["hold_days"],
             reason=body["reason"],
@@ -178,10 +162,8 @@ class SymptomReports(MethodView):
     def get(self, plan_id: uuid.UUID) -> taper_symptoms.SymptomReports:
         """The plan's withdrawal scale (items to rate), its threshold and the
         reports so far, newest first (the patient and the care team)."""
-        s = services()
-        return taper_symptoms.list_symptom_reports(
-            uow=uow(), caller=caller(), clock=s.clock, kb=s.knowledge, plan_id=plan_id
-        )
+        c = ctx()
+        return taper_symptoms.list_symptom_reports(**c.args(), kb=c.kb, plan_id=plan_id)
 
     @blp.arguments(SymptomReportInSchema)
     @blp.response(201, SymptomReportSchema)
@@ -191,12 +173,10 @@ class SymptomReports(MethodView):
         benzodiazepines, DESS items for antidepressants...). At or above the
         clinician's threshold a hold is proposed and the care team is told; a
         report never changes a dose."""
-        s = services()
+        c = ctx()
         return taper_symptoms.report_symptoms(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            kb=s.knowledge,
+            **c.args(),
+            kb=c.kb,
             plan_id=plan_id,
             items=body["items"],
             total=body["total"],
@@ -204,11 +184,11 @@ class SymptomReports(MethodView):
         )
 
 
-def _reasoned(change: str, summary: str) -> type[MethodView]:
+def _reasoned(change: PlanChange, summary: str) -> type[MethodView]:
     act = {
-        "pause": taper_plans.pause_taper_plan,
-        "resume": taper_plans.resume_taper_plan,
-        "cancel": taper_plans.cancel_taper_plan,
+        PlanChange.PAUSE: taper_plans.pause_taper_plan,
+        PlanChange.RESUME: taper_plans.resume_taper_plan,
+        PlanChange.CANCEL: taper_plans.cancel_taper_plan,
     }[change]
 
     class Change(MethodView):
@@ -219,23 +199,19 @@ def _reasoned(change: str, summary: str) -> type[MethodView]:
         @errors(blp, *AUTH, 403, 404, 409)
         def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
             return act(
-                uow=uow(),
-                caller=caller(),
-                clock=services().clock,
-                kb=services().knowledge,
-                policy=services().reminders,
+                **ctx().planning_args(),
                 plan_id=plan_id,
                 reason=body["reason"],
             )
 
     Change.post.__doc__ = summary
-    Change.__name__ = f"{change.title()}TaperPlan"
+    Change.__name__ = f"{change.value.title()}TaperPlan"
     return Change
 
 
 for _change, _summary in (
-    ("pause", "Hold the current dose; no step starts until resumed."),
-    ("resume", "Carry on; the current step lasts as long again as the pause did."),
-    ("cancel", "End the plan; the prescription keeps its current dose."),
+    (PlanChange.PAUSE, "Hold the current dose; no step starts until resumed."),
+    (PlanChange.RESUME, "Carry on; the current step lasts as long again as the pause did."),
+    (PlanChange.CANCEL, "End the plan; the prescription keeps its current dose."),
 ):
-    blp.route(f"/taper-plans/<uuid:plan_id>/{_change}")(_reasoned(_change, _summary))
+    blp.route(f"/taper-plans/<uuid:plan_id>/{_change.value}")(_reasoned(_change, _summary))

@@ -8,11 +8,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.api.context import caller, require_auth, services, uow
+from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.schemas.auth import ResetCodeSchema
 from service.api.schemas.users import UserCreateSchema, UserQuery, UserSchema
-from service.db.tables import User
 from service.domain.accounts import Role
 from service.usecases import password_resets, users
 
@@ -26,24 +25,22 @@ class Users(MethodView):
     @blp.arguments(UserQuery, location="query")
     @blp.response(200, UserSchema(many=True))
     @errors(blp, *AUTH, 403)
-    def get(self, query: dict[str, Any]) -> list[User]:
+    def get(self, query: dict[str, Any]) -> list[users.StaffUser]:
         """List admins and clinicians (administrators only)."""
         role = Role(query["role"]) if "role" in query else None
         return users.list_staff(
-            uow=uow(), caller=caller(), role=role, limit=query["limit"], offset=query["offset"]
+            **ctx().args_without_clock(), role=role, limit=query["limit"], offset=query["offset"]
         )
 
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     @errors(blp, *AUTH, 403, 409)
-    def post(self, body: dict[str, Any]) -> User:
+    def post(self, body: dict[str, Any]) -> users.StaffUser:
         """Create an admin or clinician account (administrators only)."""
-        s = services()
+        c = ctx()
         return users.create_staff_user(
-            uow=uow(),
-            caller=caller(),
-            clock=s.clock,
-            passwords=s.passwords,
+            **c.args(),
+            passwords=c.passwords,
             role=Role(body["role"]),
             email=body["email"],
             password=body["password"],
@@ -60,10 +57,8 @@ class UserPasswordReset(MethodView):
     def post(self, user_id: uuid.UUID) -> password_resets.ResetCode:
         """Issue a one-time password-reset code for an account (administrators only);
         earlier unused codes stop working."""
-        s = services()
-        return password_resets.issue_for_user(
-            uow=uow(), caller=caller(), clock=s.clock, policy=s.login_policy, user_id=user_id
-        )
+        c = ctx()
+        return password_resets.issue_for_user(**c.args(), policy=c.login_policy, user_id=user_id)
 
 
 @blp.route("/<uuid:user_id>/deactivate")
@@ -72,12 +67,10 @@ class Deactivate(MethodView):
 
     @blp.response(200, UserSchema)
     @errors(blp, *AUTH, 403, 404, 409)
-    def post(self, user_id: uuid.UUID) -> User:
+    def post(self, user_id: uuid.UUID) -> users.StaffUser:
         """Switch an account off (administrators only): it cannot log in, and every
         token and session it had ends for good."""
-        return users.set_active(
-            uow=uow(), caller=caller(), clock=services().clock, user_id=user_id, active=False
-        )
+        return users.set_active(**ctx().args(), user_id=user_id, active=False)
 
 
 @blp.route("/<uuid:user_id>/reactivate")
@@ -86,9 +79,7 @@ class Reactivate(MethodView):
 
     @blp.response(200, UserSchema)
     @errors(blp, *AUTH, 403, 404)
-    def post(self, user_id: uuid.UUID) -> User:
+    def post(self, user_id: uuid.UUID) -> users.StaffUser:
         """Switch an account back on (administrators only); its owner logs in again:
         no token or session from before comes back."""
-        return users.set_active(
-            uow=uow(), caller=caller(), clock=services().clock, user_id=user_id, active=True
-        )
+        return users.set_active(**ctx().args(), user_id=user_id, active=True)

@@ -57,8 +57,8 @@ class UnitOfWork:
         """The same database without a transaction: each statement reads committed
         data on its own, with no BEGIN and ROLLBACK round trips. For use cases that
         only read and can live with statements seeing different commits; commit()
-        refuses."""
-        return UnitOfWork(self._db, read_only=True)
+        refuses. Of this one's class, so that a subclass's error handling carries over."""
+        return type(self)(self._db, read_only=True)
 
     @property
     def session(self) -> Session:

@@ -89,6 +89,50 @@ def record_read(
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    """One entry of the audit trail as the care team reads it."""
+
+    id: int
+    recorded: dt.datetime
+    action: str
+    subtype: str
+    outcome: str
+    outcome_desc: str | None
+    actor_id: uuid.UUID | None
+    actor_role: str | None
+    entity_type: str
+    entity_id: str | None
+    patient_id: uuid.UUID | None
+    request_id: str | None
+    client_request_id: str | None
+    source_ip: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, row: AuditEvent) -> AuditEntry:
+        assert row.id is not None  # read back from the table, so stored
+        return cls(
+            id=row.id,
+            recorded=row.recorded,
+            action=row.action,
+            subtype=row.subtype,
+            outcome=row.outcome,
+            outcome_desc=row.outcome_desc,
+            actor_id=row.actor_id,
+            actor_role=row.actor_role,
+            entity_type=row.entity_type,
+            entity_id=row.entity_id,
+            patient_id=row.patient_id,
+            request_id=row.request_id,
+            client_request_id=row.client_request_id,
+            source_ip=row.source_ip,
+            before=row.before,
+            after=row.after,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class RefusalTarget:
     """What a refused request named: a patient, or an object of one's record."""
 
@@ -155,11 +199,12 @@ def list_patient_audit(
     patient_id: uuid.UUID,
     limit: int,
     offset: int,
-) -> list[AuditEvent]:
+) -> list[AuditEntry]:
     """The care team reads a patient's audit trail; the read itself is audited."""
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id, staff_only=True)
-        events = uow.audit.list_for_patient(patient_id, limit=limit, offset=offset)
+        rows = uow.audit.list_for_patient(patient_id, limit=limit, offset=offset)
+        entries = [AuditEntry.of(row) for row in rows]
         record_read(
             uow,
             caller=caller,
@@ -168,4 +213,4 @@ def list_patient_audit(
             entity_type="AuditEvent",
             patient_id=patient_id,
         )
-        return events
+        return entries

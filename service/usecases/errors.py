@@ -89,6 +89,11 @@ class Unauthenticated(UseCaseError):
     """No valid credentials."""
 
 
+class Unavailable(UseCaseError):
+    """A backing service did not answer; nothing was changed and the request may be
+    retried shortly."""
+
+
 class RateLimited(UseCaseError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

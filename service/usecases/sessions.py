@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from service.db.tables import AccountNotice, AuthSession, AuthToken, RefreshToken, User
 from service.db.uow import UnitOfWork
-from service.domain.accounts import LoginBackoff, Role
+from service.domain.accounts import LoginBackoff, NoticeKind, Role, SessionEnd
 from service.domain.audit import AuditAction, AuditOutcome
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
@@ -39,6 +39,17 @@ class IssuedToken:
     expires_in: int
     refresh_token: str
     refresh_expires_in: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice:
+    """Something the account's owner was told about their account."""
+
+    id: int
+    kind: str
+    message: str
+    source: str | None
+    created_at: dt.datetime
 
 
 def start_session(
@@ -169,7 +180,7 @@ def refresh(
 
 
 def _end_reused(uow: UnitOfWork, *, caller: Caller, session: AuthSession, now: dt.datetime) -> None:
-    uow.sessions.revoke(session.id, now=now, reason="refresh-reuse")
+    uow.sessions.revoke(session.id, now=now, reason=SessionEnd.REFRESH_REUSE)
     record(
         uow,
         caller=caller,
@@ -187,7 +198,7 @@ def _end_reused(uow: UnitOfWork, *, caller: Caller, session: AuthSession, now: d
         caller=caller,
         user_id=session.user_id,
         now=now,
-        kind="refresh-reuse",
+        kind=NoticeKind.REFRESH_REUSE,
         message=(
             "A sign-in of yours was used from two places, so it was ended. "
             "If this was not you, change your password."
@@ -203,7 +214,7 @@ def logout_all(*, uow: UnitOfWork, caller: Caller, clock: Clock) -> None:
         user = uow.users.get(who.user_id)
         if user is None:
             raise Unauthenticated("The account no longer exists.")
-        ended = end_every_session(uow, user=user, now=now, reason="logout-all")
+        ended = end_every_session(uow, user=user, now=now, reason=SessionEnd.LOGOUT_ALL)
         record(
             uow,
             caller=caller,
@@ -217,10 +228,15 @@ def logout_all(*, uow: UnitOfWork, caller: Caller, clock: Clock) -> None:
         uow.commit()
 
 
-def list_notices(
-    *, uow: UnitOfWork, caller: Caller, limit: int, offset: int
-) -> list[AccountNotice]:
+def list_notices(*, uow: UnitOfWork, caller: Caller, limit: int, offset: int) -> list[Notice]:
     """What the caller has been told about their account, newest first."""
     who = caller.require()
     with uow:
-        return uow.sessions.notices(who.user_id, limit=limit, offset=offset)
+        return [_notice(n) for n in uow.sessions.notices(who.user_id, limit=limit, offset=offset)]
+
+
+def _notice(row: AccountNotice) -> Notice:
+    assert row.id is not None  # read back from the table, so stored
+    return Notice(
+        id=row.id, kind=row.kind, message=row.message, source=row.source, created_at=row.created_at
+    )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
 from service.db.tables import User
 from service.db.uow import UnitOfWork
-from service.domain.accounts import STAFF_ROLES, Role
+from service.domain.accounts import STAFF_ROLES, Role, SessionEnd
 from service.domain.audit import AuditAction
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
@@ -25,12 +26,46 @@ class Me:
     patient_id: uuid.UUID | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class StaffUser:
+    """A staff account as administrators see it."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    is_active: bool
+    created_at: dt.datetime
+
+
+def _staff_user(user: User) -> StaffUser:
+    return StaffUser(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        is_active=user.is_active,
+        created_at=user.created_at,
+    )
+
+
 def _require_admin(caller: Caller) -> None:
     # The command line runs with the operator's authority (bootstrap accounts).
     if caller.agent == "cli":
         return
     if caller.require().role is not Role.ADMIN:
         raise Forbidden("Only an administrator may manage staff accounts.")
+
+
+def _check_new_staff(*, role: Role, email: str, password: str) -> None:
+    if role not in STAFF_ROLES:
+        raise ValidationFailed(
+            "Patients are created by their clinician.",
+            errors={"role": ["Must be admin or clinician."]},
+        )
+    problems = password_problems(password, email=email.strip())
+    if problems:
+        raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
 
 
 def create_staff_user(
@@ -43,17 +78,10 @@ def create_staff_user(
     email: str,
     password: str,
     name: str,
-) -> User:
+) -> StaffUser:
     """Create an admin or clinician account (command line, or an admin over the API)."""
     _require_admin(caller)
-    if role not in STAFF_ROLES:
-        raise ValidationFailed(
-            "Patients are created by their clinician.",
-            errors={"role": ["Must be admin or clinician."]},
-        )
-    problems = password_problems(password, email=email.strip())
-    if problems:
-        raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
+    _check_new_staff(role=role, email=email, password=password)
     now = clock()
     with uow:
         email = email.strip().lower()
@@ -82,16 +110,18 @@ def create_staff_user(
             after={"email": user.email, "name": user.name, "role": user.role},
         )
         uow.commit()
-        return user
+        return _staff_user(user)
 
 
 def list_staff(
     *, uow: UnitOfWork, caller: Caller, role: Role | None, limit: int, offset: int
-) -> list[User]:
+) -> list[StaffUser]:
     _require_admin(caller)
     roles = [role.value] if role else [r.value for r in STAFF_ROLES]
     with uow:
-        return uow.users.list_by_role(roles=roles, limit=limit, offset=offset)
+        return [
+            _staff_user(u) for u in uow.users.list_by_role(roles=roles, limit=limit, offset=offset)
+        ]
 
 
 def get_me(*, uow: UnitOfWork, caller: Caller) -> Me:
@@ -107,7 +137,7 @@ def get_me(*, uow: UnitOfWork, caller: Caller) -> Me:
 
 def set_active(
     *, uow: UnitOfWork, caller: Caller, clock: Clock, user_id: uuid.UUID, active: bool
-) -> User:
+) -> StaffUser:
     """Deactivate or reactivate an account (administrators only).
 
     Either way the account's token generation moves on, so every token and session
@@ -129,7 +159,10 @@ def set_active(
         before = {"is_active": user.is_active}
         user.is_active = active
         end_every_session(
-            uow, user=user, now=now, reason="reactivated" if active else "deactivated"
+            uow,
+            user=user,
+            now=now,
+            reason=SessionEnd.REACTIVATED if active else SessionEnd.DEACTIVATED,
         )
         own = uow.patients.by_user(user.id)
         record(
@@ -145,4 +178,4 @@ def set_active(
             after={"is_active": active},
         )
         uow.commit()
-        return user
+        return _staff_user(user)

@@ -3,8 +3,19 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from service.api.schemas.common import PageQuery, StrictSchema, email, password, text
+from service.domain.accounts import NoticeKind, Role
 
 _CODE_EXAMPLE = {"example": "K7Q2-M9XD-3FTA"}
+# In the order the published contract lists them.
+NOTICE_KINDS = [
+    k.value
+    for k in (
+        NoticeKind.LOGIN_FAILURES,
+        NoticeKind.REFRESH_REUSE,
+        NoticeKind.PASSWORD_CHANGED,
+        NoticeKind.PASSWORD_RESET,
+    )
+]
 
 
 class TokenRequestSchema(StrictSchema):
@@ -59,9 +70,7 @@ class NoticeSchema(StrictSchema):
     id = fields.Integer(required=True)
     kind = fields.String(
         required=True,
-        validate=validate.OneOf(
-            ["login-failures", "refresh-reuse", "password-changed", "password-reset"]
-        ),
+        validate=validate.OneOf(NOTICE_KINDS),
     )
     message = fields.String(required=True)
     source = fields.String(
@@ -83,5 +92,5 @@ class MeSchema(StrictSchema):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
     name = fields.String(required=True)
-    role = fields.String(required=True, validate=validate.OneOf(["admin", "clinician", "patient"]))
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     patient_id = fields.UUID(allow_none=True, required=True)

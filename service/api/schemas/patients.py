@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from service.api.schemas.common import Flag, StrictSchema, email, text
+from service.domain.accounts import EnrolmentStatus
 
 
 def _allergies(**kwargs: Any) -> fields.List[Any]:
@@ -65,7 +66,7 @@ class EnrolmentSchema(StrictSchema):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
     status = fields.String(
-        required=True, validate=validate.OneOf(["pending", "accepted", "expired"])
+        required=True, validate=validate.OneOf([s.value for s in EnrolmentStatus])
     )
     expires_at = fields.AwareDateTime(required=True)
     created_at = fields.AwareDateTime(required=True)

@@ -3,8 +3,9 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from service.api.schemas.common import PageQuery, StrictSchema, email, password, text
+from service.domain.accounts import STAFF_ROLES
 
-STAFF = ["admin", "clinician"]
+STAFF = [r.value for r in STAFF_ROLES]
 
 
 class UserCreateSchema(StrictSchema):
