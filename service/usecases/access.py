@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 
 from service.db.tables import Patient, User
-from service.db.uow import UnitOfWork
 from service.domain.accounts import (
     Role,
     can_read_patient,
@@ -15,6 +14,7 @@ from service.domain.accounts import (
 )
 from service.usecases.context import Caller
 from service.usecases.errors import Forbidden, NotFound
+from service.usecases.ports import PatientAccess
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def _not_found(patient_id: uuid.UUID) -> NotFound:
 
 
 def load_readable_patient(
-    uow: UnitOfWork,
+    uow: PatientAccess,
     *,
     caller: Caller,
     patient_id: uuid.UUID,
@@ -58,7 +58,7 @@ def load_readable_patient(
 
 
 def load_writable_patient(
-    uow: UnitOfWork, *, caller: Caller, patient_id: uuid.UUID
+    uow: PatientAccess, *, caller: Caller, patient_id: uuid.UUID
 ) -> PatientContext:
     """The patient if the caller is a clinician on the care team."""
     ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)

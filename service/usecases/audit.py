@@ -12,6 +12,7 @@ from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction, AuditOutcome
 from service.usecases.access import load_readable_patient
 from service.usecases.context import Caller, Clock, jsonable
+from service.usecases.ports import Audited
 
 
 def storable(text: str) -> str:
@@ -24,7 +25,7 @@ def storable(text: str) -> str:
 
 
 def record(
-    uow: UnitOfWork,
+    uow: Audited,
     *,
     caller: Caller,
     now: dt.datetime,
@@ -65,7 +66,7 @@ def record(
 
 
 def record_read(
-    uow: UnitOfWork,
+    uow: Audited,
     *,
     caller: Caller,
     clock: Clock,

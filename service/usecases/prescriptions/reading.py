@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import uuid
 
-from service.db.uow import UnitOfWork
 from service.domain.prescriptions import Status
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
+from service.usecases.ports import PrescriptionReading
 from service.usecases.prescriptions.versions import load_prescription, record_of
 from service.usecases.prescriptions.views import PrescriptionRecord, prescription_record
 
 
 def list_prescriptions(
     *,
-    uow: UnitOfWork,
+    uow: PrescriptionReading,
     caller: Caller,
     clock: Clock,
     patient_id: uuid.UUID,
@@ -46,7 +46,7 @@ def list_prescriptions(
 
 def get_prescription(
     *,
-    uow: UnitOfWork,
+    uow: PrescriptionReading,
     caller: Caller,
     clock: Clock,
     patient_id: uuid.UUID,
@@ -70,7 +70,7 @@ def get_prescription(
 
 def list_versions(
     *,
-    uow: UnitOfWork,
+    uow: PrescriptionReading,
     caller: Caller,
     clock: Clock,
     patient_id: uuid.UUID,

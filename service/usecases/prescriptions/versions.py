@@ -13,6 +13,7 @@ from service.db.uow import UnitOfWork
 from service.domain.prescriptions import PrescriptionTerms, ScreeningScope, Status, resume_date
 from service.usecases.context import Caller
 from service.usecases.errors import NotFound, PreconditionFailed
+from service.usecases.ports import PrescriptionReading
 from service.usecases.prescriptions.views import PrescriptionRecord, prescription_record
 from service.usecases.versioning import VersionAudit, store_next_version
 
@@ -84,7 +85,7 @@ def version_row(
 
 
 def load_prescription(
-    uow: UnitOfWork, patient_id: uuid.UUID, rx_id: uuid.UUID, *, lock: bool = False
+    uow: PrescriptionReading, patient_id: uuid.UUID, rx_id: uuid.UUID, *, lock: bool = False
 ) -> Prescription:
     rx = uow.prescriptions.get(patient_id=patient_id, rx_id=rx_id, for_update=lock)
     if rx is None:
@@ -150,6 +151,8 @@ def append_version(
     return record_of(uow, rx, version)
 
 
-def record_of(uow: UnitOfWork, rx: Prescription, v: PrescriptionVersion) -> PrescriptionRecord:
+def record_of(
+    uow: PrescriptionReading, rx: Prescription, v: PrescriptionVersion
+) -> PrescriptionRecord:
     """Version `v` of `rx`, with the findings stored with the prescription."""
     return prescription_record(rx, v, uow.prescriptions.findings([rx.id])[rx.id])
