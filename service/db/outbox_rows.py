@@ -110,10 +110,10 @@ def queued(
 
 
 def in_flight() -> ColumnElement[bool]:
-    """Status pending or claimed, with the two values written into the SQL: a planner
-    can use the partial index `ix_notifications_claimable` (WHERE status IN
-    ('pending', 'claimed')) only when it sees the same values in the query; through
-    bound parameters SQLite scans and sorts the whole outbox instead."""
+    """A status in IN_FLIGHT, with the values written into the SQL: a planner can use
+    the partial index `ix_notifications_claimable` (built from the same IN_FLIGHT)
+    only when it sees the same values in the query; through bound parameters SQLite
+    scans and sorts the whole outbox instead."""
     return OUTBOX.c.status.in_(
         bindparam(
             "claimable",

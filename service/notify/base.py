@@ -36,7 +36,7 @@ class Message:
     """
 
     idempotency_key: str
-    kind: str  # "dose-reminder", "dose-follow-up", "missed-dose-care-team", "taper-step"
+    kind: str  # a MessageKind value (service/domain/messages.py)
     recipient_id: str
     patient_id: str
     title: str
