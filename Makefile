@@ -52,6 +52,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.materialise --postgres-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.api --postgres-url $(BENCH_POSTGRES_URL)
 
+# The quick forms (a few minutes), as CI runs them: the exit status is non-zero only on an
+# error or a failed check (a wrong answer, a reminder lost or sent twice), never on a figure.
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.interactions --quick --postgres-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.reminders --quick --postgres-url $(BENCH_POSTGRES_URL)

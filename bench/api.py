@@ -8,7 +8,8 @@ real clock, as the scheduler would have. Then, for each engine:
 
 1. The API runs as in production: `python -m service.cli serve` (gunicorn, gthread,
    W workers x T threads) in a subprocess with MEDTRACK_ENV=production, a random
-   secret key, the default log level and its access log (to a file).
+   secret key, the default log level and its access log (to a file), connecting on
+   PostgreSQL as a runtime role with only the runtime privileges.
 2. A load-generator process (pure Python, `selectors` over C keep-alive HTTP/1.1
    connections, closed loop: each connection sends its next request when the answer
    to the previous one is in, and is opened afresh every 50 answers) drives, for a
@@ -61,7 +62,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -70,74 +70,49 @@ from sqlalchemy import Table, event, func, select
 from bench.common import (
     add_engine_arguments,
     backend_cpu_between,
+    engines,
+    fresh_database,
     machine_busy,
     machine_line,
     percentile,
     postgres_backend_cpu,
-    postgres_database,
     print_profile,
     process_tree_cpu_seconds,
+    runtime_url,
+    vacuum,
     verdict,
 )
+from bench.receiver import free_port
+from bench.seeding import SEED, ZONES, Seed, random_regimen
 from service.config import Settings
-from service.db.migrate import upgrade
 from service.db.tables import (
     AuditEvent,
-    AuthToken,
-    CareTeamMember,
     DoseEvent,
-    Patient,
-    Prescription,
-    PrescriptionVersion,
-    User,
 )
 from service.db.uow import Database
 from service.domain.accounts import Role
+from service.domain.doses import DoseStatus
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Schedule
 from service.knowledge import load
 from service.usecases.context import utc_now
 from service.usecases.planning import materialise_doses
 from service.usecases.reminders import ReminderPolicy
 from service.usecases.security import Tokens
 
-SEED = 42
 TARGET_TODAY_PG_PER_S = 1_500.0
 TARGET_TODAY_PG_P99_MS = 50.0
 HOST = "127.0.0.1"
 TODAY_PATH = "/v1/me/doses/today"
 TRIVIAL_PATH = "/ok"
-ZONES = (
-    "Europe/London",
-    "Europe/Berlin",
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "Asia/Kolkata",
-    "Australia/Sydney",
-    "UTC",
-)
-SLOTS: dict[int, tuple[tuple[str, ...], ...]] = {
-    1: (("08:00",), ("21:00",), ("09:30",)),
-    2: (("08:00", "20:00"), ("07:30", "19:30"), ("09:00", "21:00")),
-    3: (("08:00", "14:00", "20:00"), ("07:00", "13:00", "19:00")),
-    4: (("07:00", "12:00", "17:00", "22:00"), ("06:00", "12:00", "18:00", "23:45")),
-}
-DOSES_PER_DAY = (1, 1, 2, 2, 2, 3, 4)
 PRESCRIPTIONS_PER_PATIENT = 4
 PATIENTS_PER_CLINICIAN = 250
-AMOUNTS = ("0.5", "2", "5", "10", "20", "50", "250")
 # A dose may be logged taken up to 12 hours before its time; the doses handed to the
 # write run are due at most this long after the setup's clock.
 TAKEN_AHEAD = dt.timedelta(hours=11)
 POLICY = ReminderPolicy()
+# What every answer to a dose logged taken holds.
+TAKEN_BODY = f'"{DoseStatus.TAKEN.value}"'.encode()
 
-_USERS: Table = User.__table__  # type: ignore[attr-defined]
-_PATIENTS: Table = Patient.__table__  # type: ignore[attr-defined]
-_TEAM: Table = CareTeamMember.__table__  # type: ignore[attr-defined]
-_TOKENS: Table = AuthToken.__table__  # type: ignore[attr-defined]
-_RX: Table = Prescription.__table__  # type: ignore[attr-defined]
-_VERSIONS: Table = PrescriptionVersion.__table__  # type: ignore[attr-defined]
 _EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
 _AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
@@ -193,158 +168,48 @@ def populate(db: Database, kb: KnowledgeBase, n: int, tokens: Tokens) -> Populat
     token per patient; bulk core inserts. Then the product plans their doses."""
     t0 = time.perf_counter()
     now = utc_now()
-    written = now - dt.timedelta(days=10)
     rng = random.Random(SEED)  # noqa: S311  (reproducible data, not security)
     drugs = sorted(kb.catalog.drugs.values(), key=lambda d: d.id)
-    users: list[dict[str, Any]] = []
-    patients: list[dict[str, Any]] = []
-    team: list[dict[str, Any]] = []
-    token_rows: list[dict[str, Any]] = []
-    prescriptions: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
+    seed = Seed(at=now - dt.timedelta(days=10))
     pop = Population()
     token_of: dict[uuid.UUID, str] = {}
-    clinician = uuid.uuid4()
     for i in range(n):
         if i % PATIENTS_PER_CLINICIAN == 0:
-            clinician = uuid.uuid4()
-            users.append(
-                {
-                    "id": clinician,
-                    "email": f"bench-clinician-{i}@example.test",
-                    "name": f"Bench Clinician {i}",
-                    "role": "clinician",
-                    "password_hash": None,
-                    "is_active": True,
-                    "created_at": written,
-                }
-            )
-        user_id, patient_id = uuid.uuid4(), uuid.uuid4()
-        users.append(
-            {
-                "id": user_id,
-                "email": f"bench-patient-{i}@example.test",
-                "name": f"Bench Patient {i}",
-                "role": "patient",
-                "password_hash": None,
-                "is_active": True,
-                "created_at": written,
-            }
-        )
-        patients.append(
-            {
-                "id": patient_id,
-                "user_id": user_id,
-                "date_of_birth": dt.date(1940 + i % 60, 1 + i % 12, 1 + i % 28),
-                "timezone": ZONES[i % len(ZONES)],
-                "allergies": [],
-                "pregnant": False,
-                "activation_code_hash": None,
-                "activation_expires_at": None,
-                "activated_at": written,
-                "created_by": clinician,
-                "created_at": written,
-            }
-        )
-        team.append(
-            {
-                "id": uuid.uuid4(),
-                "patient_id": patient_id,
-                "clinician_id": clinician,
-                "added_by": clinician,
-                "added_at": written,
-                "removed_by": None,
-                "removed_at": None,
-            }
-        )
+            clinician = seed.user(Role.CLINICIAN)
+        user_id, patient_id = seed.patient(ZONES[i % len(ZONES)], clinician=clinician)
+        seed.care_team(patient_id, clinician)
         encoded, jti, expires = tokens.issue(
             user_id=user_id, role=Role.PATIENT, patient_id=patient_id, now=now
         )
         token_of[patient_id] = encoded
-        token_rows.append(
-            {
-                "jti": jti,
-                "user_id": user_id,
-                "patient_id": patient_id,
-                "issued_at": now,
-                "expires_at": expires,
-                "revoked_at": None,
-            }
+        seed.token(
+            jti=jti, user_id=user_id, patient_id=patient_id, issued_at=now, expires_at=expires
         )
         for drug in rng.sample(drugs, PRESCRIPTIONS_PER_PATIENT):
-            k = rng.choice(DOSES_PER_DAY)
-            times = rng.choice(SLOTS[k])
-            rx_id = uuid.uuid4()
-            prescriptions.append(
-                {
-                    "id": rx_id,
-                    "patient_id": patient_id,
-                    "current_version": 1,
-                    "status": "active",
-                    "created_by": clinician,
-                    "created_at": written,
-                    "updated_at": written,
-                }
+            seed.prescription(
+                patient_id,
+                random_regimen(rng, drugs, drug=drug),
+                clinician=clinician,
+                start=(seed.at - dt.timedelta(days=20)).date(),
             )
-            schedule = Schedule(times=tuple(dt.time.fromisoformat(t) for t in times))
-            versions.append(
-                {
-                    "id": uuid.uuid4(),
-                    "prescription_id": rx_id,
-                    "version": 1,
-                    "drug": drug.name,
-                    "drug_id": drug.id,
-                    "ingredients": [drug.id],
-                    "dose_amount": Decimal(rng.choice(AMOUNTS)),
-                    "dose_unit": "mg",
-                    "route": "oral",
-                    "schedule": schedule.to_json(),
-                    "start_date": (written - dt.timedelta(days=20)).date(),
-                    "end_date": None,
-                    "instructions": None,
-                    "status": "active",
-                    "change": "create",
-                    "reason": None,
-                    "created_by": clinician,
-                    "created_at": written,
-                }
-            )
-    with db.engine.begin() as conn:
-        for table, rows in (
-            (_USERS, users),
-            (_PATIENTS, patients),
-            (_TEAM, team),
-            (_TOKENS, token_rows),
-            (_RX, prescriptions),
-            (_VERSIONS, versions),
-        ):
-            for start in range(0, len(rows), 5000):
-                conn.execute(table.insert(), rows[start : start + 5000])
-    pop.patients = len(patients)
-    pop.prescriptions = len(prescriptions)
-    pop.tokens = [token_of[p["id"]] for p in patients]
+    seed.write(db)
+    pop.patients = seed.patients
+    pop.prescriptions = seed.prescriptions
+    pop.tokens = list(token_of.values())
     # As the scheduler would have: every dose of the horizon planned, with the real clock.
     pop.planned = materialise_doses(uow=db.uow(), clock=utc_now, kb=kb, policy=POLICY)
     with db.engine.connect() as conn:
         query = (
             select(_EVENTS.c.id, _EVENTS.c.patient_id)
-            .where(_EVENTS.c.status == "pending", _EVENTS.c.scheduled_at <= now + TAKEN_AHEAD)
+            .where(
+                _EVENTS.c.status == DoseStatus.PENDING, _EVENTS.c.scheduled_at <= now + TAKEN_AHEAD
+            )
             .order_by(_EVENTS.c.id)
         )
         pop.takeable = [(token_of[r[1]], r[0]) for r in conn.execute(query)]
     rng.shuffle(pop.takeable)
     pop.seconds = time.perf_counter() - t0
     return pop
-
-
-def analyse(db: Database, engine: str) -> None:
-    """PostgreSQL: statistics and no dead rows before a timed run (autovacuum is off on
-    the bench server). Not timed."""
-    if engine != "postgresql":
-        return
-    with db.engine.connect() as conn:
-        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
-        auto.exec_driver_sql("VACUUM ANALYZE")
 
 
 # --- HTTP requests ------------------------------------------------------------------------
@@ -541,12 +406,6 @@ def _generator_process(args: tuple[Any, ...], out: multiprocessing.Queue[Any]) -
 # --- servers -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def trivial_app() -> Any:
     from flask import Flask
 
@@ -719,7 +578,7 @@ def plan_taken(pop: Population, connections: int) -> list[tuple[list[bytes], boo
 def verify_taken(db: Database, answered: int) -> list[str]:
     with db.engine.connect() as conn:
         taken = conn.execute(
-            select(func.count()).select_from(_EVENTS).where(_EVENTS.c.status == "taken")
+            select(func.count()).select_from(_EVENTS).where(_EVENTS.c.status == DoseStatus.TAKEN)
         ).scalar_one()
         audited = conn.execute(
             select(func.count()).select_from(_AUDIT).where(_AUDIT.c.subtype == "dose.taken")
@@ -814,6 +673,7 @@ class EngineResult:
 def run_engine(
     engine: str,
     url: str,
+    app_url: str,
     kb: KnowledgeBase,
     sizes: Sizes,
     tuning: Tuning,
@@ -822,8 +682,6 @@ def run_engine(
     profile: bool,
 ) -> EngineResult:
     secret = secrets.token_urlsafe(48)
-    print(f"[{engine}] migrating ...", flush=True)
-    upgrade(url)
     db = Database(url)
     try:
         print(f"[{engine}] setting up {sizes.patients:,} patients ...", flush=True)
@@ -838,29 +696,31 @@ def run_engine(
         counted = pop.takeable[:50]
         pop.takeable = pop.takeable[50:]
         result = EngineResult(engine=engine, population=pop)
-        result.statements = in_process(url, secret, pop, counted, requests=50)
+        result.statements = in_process(app_url, secret, pop, counted, requests=50)
 
         print(f"[{engine}] trivial Flask app ...", flush=True)
-        with served("trivial", url, secret, tuning, log_dir) as (port, proc):
+        with served("trivial", app_url, secret, tuning, log_dir) as (port, proc):
             plan = [([get_request(TRIVIAL_PATH)], True) for _ in range(tuning.connections)]
             result.runs.append(
                 drive(engine, "trivial", port, proc, db, plan, sizes, tuning, b'"ok":true')
             )
 
-        analyse(db, engine)
-        with served("medtrack", url, secret, tuning, log_dir) as (port, proc):
+        vacuum(db)
+        with served("medtrack", app_url, secret, tuning, log_dir) as (port, proc):
             print(f"[{engine}] GET {TODAY_PATH} ...", flush=True)
             plan = plan_today(pop, tuning.connections)
             run = drive(engine, "today", port, proc, db, plan, sizes, tuning, b'"date"')
             result.runs.append(run)
-            analyse(db, engine)
+            vacuum(db)
             print(f"[{engine}] POST /v1/doses/{{id}}/taken ...", flush=True)
             with db.engine.connect() as conn:
                 already = conn.execute(
-                    select(func.count()).select_from(_EVENTS).where(_EVENTS.c.status == "taken")
+                    select(func.count())
+                    .select_from(_EVENTS)
+                    .where(_EVENTS.c.status == DoseStatus.TAKEN)
                 ).scalar_one()
             plan = plan_taken(pop, tuning.connections)
-            run = drive(engine, "taken", port, proc, db, plan, sizes, tuning, b'"taken"')
+            run = drive(engine, "taken", port, proc, db, plan, sizes, tuning, TAKEN_BODY)
             run.problems.extend(verify_taken(db, run.statuses.get(200, 0) + already))
             result.runs.append(run)
 
@@ -870,11 +730,13 @@ def run_engine(
             with db.engine.connect() as conn:
                 pending = {
                     r[0]
-                    for r in conn.execute(select(_EVENTS.c.id).where(_EVENTS.c.status == "pending"))
+                    for r in conn.execute(
+                        select(_EVENTS.c.id).where(_EVENTS.c.status == DoseStatus.PENDING)
+                    )
                 }
             rest = [(t, d) for t, d in pop.takeable if d in pending]
             n = min(1000, len(rest))
-            in_process(url, secret, pop, rest, requests=n, profile=prof)
+            in_process(app_url, secret, pop, rest, requests=n, profile=prof)
             print_profile(
                 f"{engine}: {n:,} GET {TODAY_PATH} then {n:,} POST taken, in process "
                 "(Flask test client, no gunicorn)",
@@ -1010,21 +872,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds:
         sizes = Sizes(patients=sizes.patients, seconds=args.seconds, warmup=sizes.warmup)
     tuning = Tuning(workers=args.workers, threads=args.threads, connections=args.connections)
-    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
 
     kb = load()
     results = []
     with tempfile.TemporaryDirectory(prefix="medtrack-bench-") as tmp_dir:
-        for engine in engines:
-            if engine == "sqlite":
-                database: contextlib.AbstractContextManager[str] = contextlib.nullcontext(
-                    f"sqlite:///{Path(tmp_dir) / 'bench.sqlite'}"
-                )
-            else:
-                database = postgres_database(args.postgres_url)
-            with database as url:
+        for engine in engines(args):
+            with (
+                fresh_database(engine, args.postgres_url, Path(tmp_dir)) as url,
+                runtime_url(url) as app_url,
+            ):
                 results.append(
-                    run_engine(engine, url, kb, sizes, tuning, Path(tmp_dir), profile=args.profile)
+                    run_engine(
+                        engine, url, app_url, kb, sizes, tuning, Path(tmp_dir), profile=args.profile
+                    )
                 )
     report(results, sizes, tuning, args.quick)
     if any(r.problems for res in results for r in res.runs):

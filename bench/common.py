@@ -1,21 +1,29 @@
-"""What the benchmarks share: throwaway PostgreSQL databases, engine arguments,
-profiles, percentiles and the machine line every report ends with."""
+"""What the benchmarks share: engine arguments, a fresh migrated database on each engine
+and the runtime role to serve it with, VACUUM, timing of product methods, profiles,
+percentiles, CPU accounting and the machine line every report ends with."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import cProfile
+import functools
 import io
 import os
 import pstats
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from service.db.uow import Database
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from service.db.migrate import upgrade
+from service.db.roles import grant_runtime
+from service.db.uow import Database
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -31,11 +39,52 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def engines(args: argparse.Namespace) -> tuple[str, ...]:
+    """The engines `--engine` names."""
+    return ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
+
+
+@contextlib.contextmanager
+def fresh_database(engine: str, postgres_url: str, directory: Path) -> Iterator[str]:
+    """The URL of a new database, migrated: a SQLite file in `directory`, or a
+    throwaway PostgreSQL database on the server at `postgres_url`."""
+    with contextlib.ExitStack() as stack:
+        if engine == "sqlite":
+            url = f"sqlite:///{directory / 'bench.sqlite'}"
+        else:
+            url = stack.enter_context(postgres_database(postgres_url))
+        print(f"[{engine}] migrating ...", flush=True)
+        upgrade(url)
+        yield url
+
+
+@contextlib.contextmanager
+def runtime_url(url: str) -> Iterator[str]:
+    """The URL to serve the migrated database at `url` with, as in production: on
+    PostgreSQL, as a throwaway login role holding only the runtime privileges
+    (service/db/roles.py; production refuses a superuser or the tables' owner), dropped
+    afterwards; on SQLite, `url` itself."""
+    if make_url(url).get_backend_name() != "postgresql":
+        yield url
+        return
+    role = f"medtrack_bench_app_{uuid.uuid4().hex[:12]}"
+    owner = Database(url)
+    try:
+        with owner.engine.begin() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        grant_runtime(owner.engine, role)
+        yield make_url(url).set(username=role, password=None).render_as_string(False)
+    finally:
+        with owner.engine.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        owner.dispose()
+
+
 @contextlib.contextmanager
 def postgres_database(server_url: str) -> Iterator[str]:
     """A throwaway database on the server, dropped afterwards."""
     import psycopg
-    from sqlalchemy.engine import make_url
 
     parsed = make_url(server_url)
     admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -48,6 +97,58 @@ def postgres_database(server_url: str) -> Iterator[str]:
         with psycopg.connect(admin, autocommit=True) as conn:
             force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')
+
+
+@contextlib.contextmanager
+def timed_methods(
+    methods: Sequence[tuple[type[Any], str, str]], totals: dict[str, float]
+) -> Iterator[None]:
+    """While inside, the time spent in each (class, method name, label) of `methods` is
+    added up in `totals` under its label. For methods called a few times per batch:
+    the wrapping costs nothing measurable."""
+    originals = [(cls, name, getattr(cls, name)) for cls, name, _ in methods]
+
+    def wrap(original: Callable[..., Any], label: str) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals[label] = totals.get(label, 0.0) + time.perf_counter() - t0
+
+        return timed
+
+    try:
+        for (cls, name, label), (_, _, original) in zip(methods, originals, strict=True):
+            setattr(cls, name, wrap(original, label))
+        yield
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)
+
+
+def vacuum(db: Database, *tables: str, checkpoint: bool = False) -> None:
+    """PostgreSQL: what autovacuum would do (it is off on the bench server): clear the
+    dead rows of the setup or a previous run and refresh the statistics, of `tables`
+    (every table by default). With `checkpoint`, then a CHECKPOINT, so a timed run does
+    not pay for writing out the pages dirtied before it (skipped without the
+    privilege). Not timed; nothing to do on SQLite."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.connect() as conn:
+        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for statement in [f"VACUUM ANALYZE {t}" for t in tables] or ["VACUUM ANALYZE"]:
+            auto.exec_driver_sql(statement)
+        if checkpoint:
+            with contextlib.suppress(DBAPIError):
+                auto.exec_driver_sql("CHECKPOINT")
+
+
+def warm(db: Database) -> None:
+    """Open a pooled connection before timing."""
+    with db.uow() as uow:
+        uow.ping()
 
 
 def print_profile(title: str, prof: cProfile.Profile) -> None:

@@ -19,7 +19,6 @@ and non-zero only when something goes wrong.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import csv
 import random
@@ -27,19 +26,18 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import (
     add_engine_arguments,
+    engines,
+    fresh_database,
     machine_line,
     percentile,
-    postgres_database,
     print_profile,
     verdict,
 )
-from service.db.migrate import upgrade
 from service.db.uow import Database
 from service.domain.catalog import Resolved
 from service.domain.interactions import Item, KnowledgeBase, check
@@ -135,14 +133,6 @@ def scenarios(names: list[str], count: int, seed: int) -> list[tuple[str, list[s
     return out
 
 
-# --- databases ----------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def sqlite_database(tmp: Path) -> Iterator[str]:
-    yield f"sqlite:///{tmp / 'bench.sqlite'}"
-
-
 # --- measurements -------------------------------------------------------------------
 
 
@@ -195,8 +185,6 @@ def run_engine(
     vacuum: bool,
 ) -> Result:
     result = Result(engine=engine, pairs_in_file=pairs_in_file)
-    print(f"[{engine}] migrating ...", flush=True)
-    upgrade(url)
     db = Database(url)
     try:
         print(f"[{engine}] importing {pairs_in_file:,} pairs ...", flush=True)
@@ -334,7 +322,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
 
     kb = load()
     names = drug_names(kb)
@@ -352,12 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             f"written in {time.perf_counter() - t0:.1f} s",
             flush=True,
         )
-        for engine in engines:
-            if engine == "sqlite":
-                database = sqlite_database(tmp)
-            else:
-                database = postgres_database(args.postgres_url)
-            with database as url:
+        for engine in engines(args):
+            with fresh_database(engine, args.postgres_url, tmp) as url:
                 results.append(
                     run_engine(
                         engine,

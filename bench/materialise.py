@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import cProfile
 import datetime as dt
-import functools
 import random
 import sys
 import tempfile
@@ -37,9 +36,7 @@ import time
 import uuid
 import zoneinfo
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -48,28 +45,35 @@ from sqlalchemy import Table, delete, func, select, update
 from bench.common import (
     add_engine_arguments,
     backend_cpu_between,
+    engines,
+    fresh_database,
     machine_line,
     postgres_backend_cpu,
-    postgres_database,
     print_profile,
+    timed_methods,
+    vacuum,
     verdict,
+    warm,
 )
-from service.db.migrate import upgrade
+from bench.seeding import (
+    PRESCRIPTIONS_PER_PATIENT,
+    SEED,
+    T0,
+    Seed,
+    fixed_clock,
+    random_regimen,
+)
 from service.db.planning import PlanningRepository
-from service.db.tables import DoseEvent, Patient, Prescription, PrescriptionVersion, User
+from service.db.tables import DoseEvent, Patient, Prescription
 from service.db.uow import Database, UnitOfWork
+from service.domain.accounts import Role
+from service.domain.doses import DoseStatus
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Schedule
 from service.knowledge import load
 from service.usecases.planning import PLAN_AHEAD, PLAN_CHUNK, materialise_doses
 from service.usecases.reminders import ReminderPolicy
 
-SEED = 42
 TARGET_PG_S = 60.0
-# The fixed clock: a weekday in February, when none of ZONES changes its offset within
-# the planned window (checked), and 30 s past a minute, so no dose (all on whole
-# minutes) sits on the window's edge.
-T0 = dt.datetime(2025, 2, 12, 12, 0, 30, tzinfo=dt.UTC)
 POLICY = ReminderPolicy()  # the product's defaults: 48-hour horizon, chunks of PLAN_CHUNK
 WINDOW_END = T0 + POLICY.horizon + PLAN_AHEAD
 ZONES = (
@@ -86,21 +90,9 @@ ZONES = (
     "Pacific/Auckland",
     "UTC",
 )
-# Wall-clock times for a schedule of 1..4 doses a day.
-SLOTS: dict[int, tuple[tuple[str, ...], ...]] = {
-    1: (("08:00",), ("21:00",), ("09:30",)),
-    2: (("08:00", "20:00"), ("07:30", "19:30"), ("09:00", "21:00")),
-    3: (("08:00", "14:00", "20:00"), ("07:00", "13:00", "19:00")),
-    4: (("07:00", "12:00", "17:00", "22:00"), ("06:00", "12:00", "18:00", "23:45")),
-}
-DOSES_PER_DAY = (1, 1, 2, 2, 2, 3, 4)
-PRESCRIPTIONS_PER_PATIENT = (1, 2, 2, 3, 4)
-AMOUNTS = ("0.5", "2", "5", "10", "20", "50", "250")
 
-_USERS: Table = User.__table__  # type: ignore[attr-defined]
 _PATIENTS: Table = Patient.__table__  # type: ignore[attr-defined]
 _RX: Table = Prescription.__table__  # type: ignore[attr-defined]
-_VERSIONS: Table = PrescriptionVersion.__table__  # type: ignore[attr-defined]
 _EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
 
 
@@ -152,14 +144,10 @@ class EngineResult:
     problems: list[str] = field(default_factory=list)
 
 
-def fixed_clock() -> dt.datetime:
-    return T0
-
-
 # --- setup ---------------------------------------------------------------------------
 
 
-def implied_instants(zone_name: str, times: tuple[str, ...]) -> set[dt.datetime]:
+def implied_instants(zone_name: str, times: tuple[dt.time, ...]) -> set[dt.datetime]:
     """The instants in [T0, WINDOW_END) of daily wall times in a zone without a DST
     change in the window: each local day's wall time, converted to UTC."""
     zone = zoneinfo.ZoneInfo(zone_name)
@@ -169,7 +157,7 @@ def implied_instants(zone_name: str, times: tuple[str, ...]) -> set[dt.datetime]
     day = first
     while day <= last:
         for t in times:
-            at = dt.datetime.combine(day, dt.time.fromisoformat(t), tzinfo=zone).astimezone(dt.UTC)
+            at = dt.datetime.combine(day, t, tzinfo=zone).astimezone(dt.UTC)
             if T0 <= at < WINDOW_END:
                 found.add(at)
         day += dt.timedelta(days=1)
@@ -191,132 +179,42 @@ def populate(db: Database, kb: KnowledgeBase, n: int) -> Population:
     t0 = time.perf_counter()
     rng = random.Random(SEED)  # noqa: S311  (reproducible data, not security)
     drugs = sorted(kb.catalog.drugs.values(), key=lambda d: d.id)
-    clinician = uuid.uuid4()
-    users: list[dict[str, Any]] = [
-        {
-            "id": clinician,
-            "email": "bench-clinician@example.test",
-            "name": "Bench Clinician",
-            "role": "clinician",
-            "password_hash": None,
-            "is_active": True,
-            "created_at": T0,
-        }
-    ]
-    patients: list[dict[str, Any]] = []
-    prescriptions: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
+    seed = Seed(at=T0)
+    clinician = seed.user(Role.CLINICIAN)
     pop = Population()
-    implied: dict[tuple[str, tuple[str, ...]], set[dt.datetime]] = {}
-    while len(prescriptions) < n:
-        i = len(patients)
-        user_id, patient_id = uuid.uuid4(), uuid.uuid4()
-        zone = ZONES[i % len(ZONES)]
+    implied: dict[tuple[str, tuple[dt.time, ...]], set[dt.datetime]] = {}
+    while seed.prescriptions < n:
+        zone = ZONES[seed.patients % len(ZONES)]
         pop.zones[zone] += 1
-        users.append(
-            {
-                "id": user_id,
-                "email": f"bench-patient-{i}@example.test",
-                "name": f"Bench Patient {i}",
-                "role": "patient",
-                "password_hash": None,
-                "is_active": True,
-                "created_at": T0,
-            }
-        )
-        patients.append(
-            {
-                "id": patient_id,
-                "user_id": user_id,
-                "date_of_birth": dt.date(1940 + i % 60, 1 + i % 12, 1 + i % 28),
-                "timezone": zone,
-                "allergies": [],
-                "pregnant": False,
-                "activation_code_hash": None,
-                "activation_expires_at": None,
-                "activated_at": T0,
-                "created_by": clinician,
-                "created_at": T0,
-            }
-        )
+        _, patient_id = seed.patient(zone, clinician=clinician)
         for _ in range(rng.choice(PRESCRIPTIONS_PER_PATIENT)):
-            if len(prescriptions) >= n:
+            if seed.prescriptions >= n:
                 break
-            k = rng.choice(DOSES_PER_DAY)
-            times = rng.choice(SLOTS[k])
-            pop.doses_per_day[k] += 1
-            drug = rng.choice(drugs)
-            rx_id = uuid.uuid4()
-            prescriptions.append(
-                {
-                    "id": rx_id,
-                    "patient_id": patient_id,
-                    "current_version": 1,
-                    "status": "active",
-                    "created_by": clinician,
-                    "created_at": T0,
-                    "updated_at": T0,
-                }
-            )
-            schedule = Schedule(times=tuple(dt.time.fromisoformat(t) for t in times))
-            versions.append(
-                {
-                    "id": uuid.uuid4(),
-                    "prescription_id": rx_id,
-                    "version": 1,
-                    "drug": drug.name,
-                    "drug_id": drug.id,
-                    "ingredients": [drug.id],
-                    "dose_amount": Decimal(rng.choice(AMOUNTS)),
-                    "dose_unit": "mg",
-                    "route": "oral",
-                    "schedule": schedule.to_json(),
-                    "start_date": (T0 - dt.timedelta(days=rng.randrange(0, 60))).date(),
-                    "end_date": None,
-                    "instructions": None,
-                    "status": "active",
-                    "change": "create",
-                    "reason": None,
-                    "created_by": clinician,
-                    "created_at": T0,
-                }
-            )
-            key = (zone, times)
+            regimen = random_regimen(rng, drugs)
+            pop.doses_per_day[len(regimen.times)] += 1
+            start = (T0 - dt.timedelta(days=rng.randrange(0, 60))).date()
+            rx_id = seed.prescription(patient_id, regimen, clinician=clinician, start=start)
+            key = (zone, regimen.times)
             if key not in implied:
-                implied[key] = implied_instants(zone, times)
+                implied[key] = implied_instants(zone, regimen.times)
             pop.expected[rx_id] = implied[key]
-    with db.engine.begin() as conn:
-        for table, rows in (
-            (_USERS, users),
-            (_PATIENTS, patients),
-            (_RX, prescriptions),
-            (_VERSIONS, versions),
-        ):
-            for start in range(0, len(rows), 5000):
-                conn.execute(table.insert(), rows[start : start + 5000])
-    pop.patients = len(patients)
-    pop.prescriptions = len(prescriptions)
+    seed.write(db)
+    pop.patients = seed.patients
+    pop.prescriptions = seed.prescriptions
     pop.seconds = time.perf_counter() - t0
     return pop
 
 
-def analyse(db: Database, engine: str) -> None:
-    """PostgreSQL: fresh statistics (autovacuum is off on the bench server) and no dead
-    rows from a previous run. Not timed."""
-    if engine != "postgresql":
-        return
-    with db.engine.connect() as conn:
-        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ("prescriptions", "prescription_versions", "patients", "dose_events"):
-            auto.exec_driver_sql(f"VACUUM ANALYZE {table}")
+# The tables materialise_doses reads and writes.
+_PLANNING_TABLES = ("prescriptions", "prescription_versions", "patients", "dose_events")
 
 
-def unplan(db: Database, engine: str) -> None:
+def unplan(db: Database) -> None:
     """Back to nothing planned, for the profiled run."""
     with db.engine.begin() as conn:
         conn.execute(delete(_EVENTS))
         conn.execute(update(_RX).values(planned_until=None))
-    analyse(db, engine)
+    vacuum(db, *_PLANNING_TABLES)
 
 
 # --- timing --------------------------------------------------------------------------
@@ -332,48 +230,22 @@ _TIMED: tuple[tuple[type[Any], str, str], ...] = (
 )
 
 
-@contextlib.contextmanager
-def timed_methods(totals: dict[str, float]) -> Iterator[None]:
-    originals = [(cls, name, getattr(cls, name)) for cls, name, _ in _TIMED]
-
-    def wrap(original: Callable[..., Any], label: str) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                totals[label] = totals.get(label, 0.0) + time.perf_counter() - t0
-
-        return timed
-
-    try:
-        for (cls, name, label), (_, _, original) in zip(_TIMED, originals, strict=True):
-            setattr(cls, name, wrap(original, label))
-        yield
-    finally:
-        for cls, name, original in originals:
-            setattr(cls, name, original)
-
-
 def materialise(
     db: Database,
     kb: KnowledgeBase,
-    engine: str,
     label: str,
     *,
     breakdown: bool = False,
     profile: cProfile.Profile | None = None,
 ) -> Run:
-    with db.uow() as uow:  # a pooled connection, opened before timing
-        uow.ping()
+    warm(db)
     run = Run(label=label)
     pg0 = postgres_backend_cpu(db)
     c0 = time.process_time()
     t0 = time.perf_counter()
     if profile:
         profile.enable()
-    with timed_methods(run.breakdown) if breakdown else contextlib.nullcontext():
+    with timed_methods(_TIMED, run.breakdown) if breakdown else contextlib.nullcontext():
         run.written = materialise_doses(uow=db.uow(), clock=fixed_clock, kb=kb, policy=POLICY)
     if profile:
         profile.disable()
@@ -407,7 +279,7 @@ def verify(db: Database, pop: Population) -> tuple[int, list[str]]:
         for rx_id, patient_id, at, slot, status, tz in conn.execute(query):
             rows += 1
             found[rx_id].add(at)
-            if status != "pending" or tz != zone_of.get(patient_id):
+            if status != DoseStatus.PENDING or tz != zone_of.get(patient_id):
                 problems.append(f"dose of {rx_id} at {at}: status {status}, zone {tz}")
             elif at.astimezone(zoneinfo.ZoneInfo(tz)).strftime("%H:%M") != slot:
                 bad_slot += 1
@@ -435,20 +307,18 @@ def verify(db: Database, pop: Population) -> tuple[int, list[str]]:
 
 
 def run_engine(engine: str, url: str, kb: KnowledgeBase, n: int, *, profile: bool) -> EngineResult:
-    print(f"[{engine}] migrating ...", flush=True)
-    upgrade(url)
     db = Database(url)
     try:
         print(f"[{engine}] inserting {n:,} prescriptions ...", flush=True)
         pop = populate(db, kb, n)
-        analyse(db, engine)
+        vacuum(db, *_PLANNING_TABLES)
         print(
             f"[{engine}] setup: {pop.patients:,} patients, {pop.prescriptions:,} prescriptions,"
             f" {pop.expected_rows:,} dose events implied, in {pop.seconds:.1f} s (not timed)",
             flush=True,
         )
         print(f"[{engine}] materialise_doses ...", flush=True)
-        first = materialise(db, kb, engine, "first", breakdown=True)
+        first = materialise(db, kb, "first", breakdown=True)
         print(
             f"[{engine}] wrote {first.written:,} in {first.wall_s:.2f} s; verifying ...",
             flush=True,
@@ -456,7 +326,7 @@ def run_engine(engine: str, url: str, kb: KnowledgeBase, n: int, *, profile: boo
         counted, problems = verify(db, pop)
         if first.written != counted:
             problems.append(f"materialise_doses reported {first.written:,}, counted {counted:,}")
-        again = materialise(db, kb, engine, "again")
+        again = materialise(db, kb, "again")
         if again.written:
             problems.append(f"a second run at the same instant wrote {again.written:,}")
         result = EngineResult(
@@ -468,10 +338,10 @@ def run_engine(engine: str, url: str, kb: KnowledgeBase, n: int, *, profile: boo
             problems=problems,
         )
         if profile:
-            unplan(db, engine)
+            unplan(db)
             print(f"[{engine}] profiling materialise_doses ...", flush=True)
             prof = cProfile.Profile()
-            run = materialise(db, kb, engine, "profiled", profile=prof)
+            run = materialise(db, kb, "profiled", profile=prof)
             print_profile(
                 f"{engine}: materialise_doses of {n:,} prescriptions, {run.written:,} doses "
                 f"({run.wall_s:.2f} s under the profiler)",
@@ -564,20 +434,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
     check_no_dst_change()
 
     kb = load()
     results = []
     with tempfile.TemporaryDirectory(prefix="medtrack-bench-") as tmp_dir:
-        for engine in engines:
-            if engine == "sqlite":
-                database: contextlib.AbstractContextManager[str] = contextlib.nullcontext(
-                    f"sqlite:///{Path(tmp_dir) / 'bench.sqlite'}"
-                )
-            else:
-                database = postgres_database(args.postgres_url)
-            with database as url:
+        for engine in engines(args):
+            with fresh_database(engine, args.postgres_url, Path(tmp_dir)) as url:
                 results.append(
                     run_engine(engine, url, kb, sizes.prescriptions, profile=args.profile)
                 )

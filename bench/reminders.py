@@ -44,9 +44,6 @@ import argparse
 import contextlib
 import cProfile
 import datetime as dt
-import functools
-import hashlib
-import hmac
 import logging
 import multiprocessing
 import random
@@ -54,12 +51,9 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.synchronize import Barrier as BarrierType
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -73,44 +67,49 @@ from apscheduler.events import (
 )
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.exc import DBAPIError
 
 from bench import baseline
 from bench.baseline import BaselineRun
 from bench.common import (
     add_engine_arguments,
+    engines,
+    fresh_database,
     machine_line,
     percentile,
-    postgres_database,
     print_profile,
+    timed_methods,
+    vacuum,
     verdict,
+    warm,
 )
 from bench.noop import NoopNotifier
+from bench.receiver import Receiver
+from bench.seeding import (
+    PRESCRIPTIONS_PER_PATIENT,
+    SEED,
+    T0,
+    ZONES,
+    Seed,
+    fixed_clock,
+    random_regimen,
+)
 from schedules.app import DISPATCH, Jobs, build_scheduler, worker_id
 from service.db.devices import DeviceRepository
 from service.db.doses import DoseRepository
-from service.db.migrate import upgrade
 from service.db.outbox import OutboxRepository
-from service.db.tables import (
-    Device,
-    DoseEvent,
-    Notification,
-    Patient,
-    Prescription,
-    PrescriptionVersion,
-    User,
-)
+from service.db.tables import DoseEvent, Notification
 from service.db.uow import Database, UnitOfWork
+from service.domain.accounts import Role
+from service.domain.doses import DoseStatus
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Schedule
+from service.domain.messages import MessageKind, MessageStatus
 from service.knowledge import load
 from service.notify.base import Notifier
-from service.notify.webhook import SIGNATURE_HEADER, WebhookNotifier
+from service.notify.webhook import WebhookNotifier
 from service.usecases.dispatch import DispatchSummary, dispatch_due, queue_due_messages
 from service.usecases.planning import plan
-from service.usecases.reminders import REMINDER, ReminderPolicy
+from service.usecases.reminders import ReminderPolicy
 
-SEED = 42
 TARGET_NOOP_PG_PER_S = 10_000.0
 TARGET_RATIO = 20.0
 TARGET_P99_MS = 1000.0
@@ -121,42 +120,12 @@ DEFAULT_CADENCE = 0.5
 CADENCES = (2.0, 1.0, DEFAULT_CADENCE)
 WEBHOOK_SECRET = "bench-webhook-secret"  # noqa: S105  (a local receiver, not a credential)
 
-# The fixed clock: a weekday in February, when none of ZONES changes its offset within
-# the planned window, and 30 s past a minute, so no dose (all on whole minutes) sits
-# on a window's edge.
-T0 = dt.datetime(2025, 2, 12, 12, 0, 30, tzinfo=dt.UTC)
-ZONES = (
-    "Europe/London",
-    "Europe/Berlin",
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "Asia/Kolkata",
-    "Australia/Sydney",
-    "UTC",
-)
-# Wall-clock times for a schedule of 1..4 doses a day.
-SLOTS: dict[int, tuple[tuple[str, ...], ...]] = {
-    1: (("08:00",), ("21:00",), ("09:30",)),
-    2: (("08:00", "20:00"), ("07:30", "19:30"), ("09:00", "21:00")),
-    3: (("08:00", "14:00", "20:00"), ("07:00", "13:00", "19:00")),
-    4: (("07:00", "12:00", "17:00", "22:00"), ("06:00", "12:00", "18:00", "23:45")),
-}
-DOSES_PER_DAY = (1, 1, 2, 2, 2, 3, 4)
-PRESCRIPTIONS_PER_PATIENT = (1, 2, 2, 3, 4)
-AMOUNTS = ("0.5", "2", "5", "10", "20", "50", "250")
-
 # Planning and queueing: the default horizon (48 h) and catch-up (24 h); no lead, so
 # only doses at or before T0 are queued; an expiry longer than the catch-up, so none
 # of the past day's reminders is expired. Every dose time of the past 24 hours thus
 # queues exactly one reminder. Dispatch uses the default batch (500) and lease (60 s).
 POLICY = ReminderPolicy(lead=dt.timedelta(0), expiry=dt.timedelta(days=2))
 
-_USERS: Table = User.__table__  # type: ignore[attr-defined]
-_PATIENTS: Table = Patient.__table__  # type: ignore[attr-defined]
-_DEVICES: Table = Device.__table__  # type: ignore[attr-defined]
-_RX: Table = Prescription.__table__  # type: ignore[attr-defined]
-_VERSIONS: Table = PrescriptionVersion.__table__  # type: ignore[attr-defined]
 _EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
 _OUTBOX: Table = Notification.__table__  # type: ignore[attr-defined]
 
@@ -171,11 +140,6 @@ class Sizes:
 
 FULL = Sizes(reminders=100_000, webhook=20_000, steady_seconds=30, baseline=20_000)
 QUICK = Sizes(reminders=5_000, webhook=2_000, steady_seconds=5, baseline=2_000)
-
-
-def fixed_clock() -> dt.datetime:
-    """The dispatchers' clock: the due instant of every queued reminder."""
-    return T0
 
 
 @dataclass(kw_only=True)
@@ -250,145 +214,31 @@ def populate(db: Database, kb: KnowledgeBase, n: int) -> Setup:
     day add up to `n`; one or two devices each. Bulk core inserts."""
     rng = random.Random(SEED)  # noqa: S311  (reproducible data, not security)
     drugs = sorted(kb.catalog.drugs.values(), key=lambda d: d.id)
-    written = T0 - dt.timedelta(days=10)
-    clinician = uuid.uuid4()
-    users: list[dict[str, Any]] = [
-        {
-            "id": clinician,
-            "email": "bench-clinician@example.test",
-            "name": "Bench Clinician",
-            "role": "clinician",
-            "password_hash": None,
-            "is_active": True,
-            "created_at": written,
-        }
-    ]
-    patients: list[dict[str, Any]] = []
-    devices: list[dict[str, Any]] = []
-    prescriptions: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
+    seed = Seed(at=T0 - dt.timedelta(days=10))
+    clinician = seed.user(Role.CLINICIAN)
     remaining = n
     while remaining > 0:
-        i = len(patients)
-        user_id, patient_id = uuid.uuid4(), uuid.uuid4()
-        users.append(
-            {
-                "id": user_id,
-                "email": f"bench-patient-{i}@example.test",
-                "name": f"Bench Patient {i}",
-                "role": "patient",
-                "password_hash": None,
-                "is_active": True,
-                "created_at": written,
-            }
-        )
-        patients.append(
-            {
-                "id": patient_id,
-                "user_id": user_id,
-                "date_of_birth": dt.date(1940 + i % 60, 1 + i % 12, 1 + i % 28),
-                "timezone": ZONES[i % len(ZONES)],
-                "allergies": [],
-                "pregnant": False,
-                "activation_code_hash": None,
-                "activation_expires_at": None,
-                "activated_at": written,
-                "created_by": clinician,
-                "created_at": written,
-            }
-        )
+        i = seed.patients
+        user_id, patient_id = seed.patient(ZONES[i % len(ZONES)], clinician=clinician)
         for d in range(1 + (i % 5 == 0)):
-            devices.append(
-                {
-                    "id": uuid.uuid4(),
-                    "user_id": user_id,
-                    "platform": "fcm",
-                    "endpoint": None,
-                    "token": f"bench-token-{i}-{d}",
-                    "keys": {},
-                    "label": None,
-                    "created_at": written,
-                    "removed_at": None,
-                    "removed_reason": None,
-                }
-            )
+            seed.device(user_id, f"bench-token-{i}-{d}")
         for _ in range(rng.choice(PRESCRIPTIONS_PER_PATIENT)):
             if remaining <= 0:
                 break
-            k = min(rng.choice(DOSES_PER_DAY), remaining)
-            times = rng.choice(SLOTS[max(k, 1)])[:k]
-            remaining -= len(times)
-            drug = rng.choice(drugs)
-            rx_id = uuid.uuid4()
-            prescriptions.append(
-                {
-                    "id": rx_id,
-                    "patient_id": patient_id,
-                    "current_version": 1,
-                    "status": "active",
-                    "created_by": clinician,
-                    "created_at": written,
-                    "updated_at": written,
-                }
-            )
-            schedule = Schedule(times=tuple(dt.time.fromisoformat(t) for t in times))
-            versions.append(
-                {
-                    "id": uuid.uuid4(),
-                    "prescription_id": rx_id,
-                    "version": 1,
-                    "drug": drug.name,
-                    "drug_id": drug.id,
-                    "ingredients": [drug.id],
-                    "dose_amount": Decimal(rng.choice(AMOUNTS)),
-                    "dose_unit": "mg",
-                    "route": "oral",
-                    "schedule": schedule.to_json(),
-                    "start_date": written.date(),
-                    "end_date": None,
-                    "instructions": None,
-                    "status": "active",
-                    "change": "create",
-                    "reason": None,
-                    "created_by": clinician,
-                    "created_at": written,
-                }
-            )
-    with db.engine.begin() as conn:
-        for table, rows in (
-            (_USERS, users),
-            (_PATIENTS, patients),
-            (_DEVICES, devices),
-            (_RX, prescriptions),
-            (_VERSIONS, versions),
-        ):
-            for start in range(0, len(rows), 5000):
-                conn.execute(table.insert(), rows[start : start + 5000])
+            regimen = random_regimen(rng, drugs, most=remaining)
+            remaining -= len(regimen.times)
+            seed.prescription(patient_id, regimen, clinician=clinician, start=seed.at.date())
+    seed.write(db)
     return Setup(
-        users=len(users),
-        patients=len(patients),
-        devices=len(devices),
-        prescriptions=len(prescriptions),
+        users=seed.users,
+        patients=seed.patients,
+        devices=seed.devices,
+        prescriptions=seed.prescriptions,
     )
 
 
-def vacuum(db: Database, engine: str) -> None:
-    """PostgreSQL: what autovacuum would do (it is off on the bench server): clear the
-    dead rows of the previous run and refresh the statistics; then a checkpoint, so a
-    run does not pay for writing out the pages the setup or the previous run dirtied
-    (skipped without the privilege). Not timed."""
-    if engine != "postgresql":
-        return
-    with db.engine.connect() as conn:
-        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
-        auto.exec_driver_sql("VACUUM ANALYZE notifications")
-        auto.exec_driver_sql("VACUUM ANALYZE dose_events")
-        with contextlib.suppress(DBAPIError):
-            auto.exec_driver_sql("CHECKPOINT")
-
-
 def make_due(
-    db: Database, engine: str, n: int, *, count: int | None = None, spread_from: float | None = None
+    db: Database, n: int, *, count: int | None = None, spread_from: float | None = None
 ) -> dict[str, float]:
     """Puts the first `count` reminders (by id; all `n` by default) back in the queue:
     unclaimed, never attempted and due at T0 (the timing start), or, with
@@ -400,15 +250,17 @@ def make_due(
     o = _OUTBOX
     with db.engine.begin() as conn:
         rows = conn.execute(
-            select(o.c.id, o.c.idempotency_key).where(o.c.kind == REMINDER).order_by(o.c.id)
+            select(o.c.id, o.c.idempotency_key)
+            .where(o.c.kind == MessageKind.REMINDER)
+            .order_by(o.c.id)
         ).all()
         queued = rows[:count]
         last = queued[-1][0]
         conn.execute(
             update(o)
-            .where(o.c.kind == REMINDER, o.c.id <= last)
+            .where(o.c.kind == MessageKind.REMINDER, o.c.id <= last)
             .values(
-                status="pending",
+                status=MessageStatus.PENDING,
                 claimed_by=None,
                 attempts=0,
                 due_at=T0,
@@ -420,9 +272,9 @@ def make_due(
         )
         conn.execute(
             update(o)
-            .where(o.c.kind == REMINDER, o.c.id > last)
+            .where(o.c.kind == MessageKind.REMINDER, o.c.id > last)
             .values(
-                status="sent",
+                status=MessageStatus.SENT,
                 claimed_by=None,
                 attempts=1,
                 sent_at=T0,
@@ -449,16 +301,21 @@ def make_due(
                     )
                 ],
             )
-        for status, dose_status in (("pending", "pending"), ("sent", "reminded")):
+        for status, dose_status in (
+            (MessageStatus.PENDING, DoseStatus.PENDING),
+            (MessageStatus.SENT, DoseStatus.REMINDED),
+        ):
             conn.execute(
                 update(_EVENTS)
                 .where(_EVENTS.c.id.in_(select(o.c.dose_event_id).where(o.c.status == status)))
                 .values(status=dose_status)
             )
-    vacuum(db, engine)
+    vacuum(db, "notifications", "dose_events", checkpoint=True)
     with db.engine.connect() as conn:
         pending = conn.execute(
-            select(func.count()).select_from(o).where(o.c.kind == REMINDER, o.c.status == "pending")
+            select(func.count())
+            .select_from(o)
+            .where(o.c.kind == MessageKind.REMINDER, o.c.status == MessageStatus.PENDING)
         ).scalar_one()
         total = conn.execute(select(func.count()).select_from(o)).scalar_one()
     if pending != count or total != n:
@@ -468,7 +325,7 @@ def make_due(
     return due
 
 
-def set_up(engine: str, db: Database, kb: KnowledgeBase, n: int) -> Setup:
+def set_up(db: Database, kb: KnowledgeBase, n: int) -> Setup:
     t0 = time.perf_counter()
     setup = populate(db, kb, n)
     with db.uow() as uow:
@@ -478,7 +335,7 @@ def set_up(engine: str, db: Database, kb: KnowledgeBase, n: int) -> Setup:
     # make_due counts the rows themselves and fails unless exactly n reminders are
     # due; the summary's own counts are printed beside them when they differ.
     setup.reported = (queued.reminders, queued.follow_ups, queued.expired)
-    make_due(db, engine, n)
+    make_due(db, n)
     setup.queued = n
     setup.seconds = time.perf_counter() - t0
     return setup
@@ -497,9 +354,9 @@ def verify_database(db: Database, n: int) -> list[str]:
             select(func.count()).select_from(_OUTBOX).where(_OUTBOX.c.attempts != 1)
         ).scalar_one()
         reminded = conn.execute(
-            select(func.count()).select_from(_EVENTS).where(_EVENTS.c.status == "reminded")
+            select(func.count()).select_from(_EVENTS).where(_EVENTS.c.status == DoseStatus.REMINDED)
         ).scalar_one()
-    if statuses != {"sent": n}:
+    if statuses != {MessageStatus.SENT: n}:
         problems.append(f"outbox statuses {statuses}, expected {{'sent': {n}}}")
     if reclaimed:
         problems.append(f"{reclaimed} rows claimed more than once")
@@ -536,37 +393,7 @@ _TIMED: tuple[tuple[type[Any], str, str], ...] = (
 )
 
 
-@contextlib.contextmanager
-def timed_methods(totals: dict[str, float]) -> Iterator[None]:
-    originals = [(cls, name, getattr(cls, name)) for cls, name, _ in _TIMED]
-
-    def wrap(original: Callable[..., Any], label: str) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                totals[label] = totals.get(label, 0.0) + time.perf_counter() - t0
-
-        return timed
-
-    try:
-        for (cls, name, label), (_, _, original) in zip(_TIMED, originals, strict=True):
-            setattr(cls, name, wrap(original, label))
-        yield
-    finally:
-        for cls, name, original in originals:
-            setattr(cls, name, original)
-
-
 # --- one process ----------------------------------------------------------------------
-
-
-def warm(db: Database) -> None:
-    """Open a pooled connection before timing."""
-    with db.uow() as uow:
-        uow.ping()
 
 
 def drain(db: Database, notifier: Notifier, *, profile: cProfile.Profile | None = None) -> Run:
@@ -578,7 +405,7 @@ def drain(db: Database, notifier: Notifier, *, profile: cProfile.Profile | None 
     start = time.time()
     if profile:
         profile.enable()
-    with timed_methods(run.breakdown) if profile is None else contextlib.nullcontext():
+    with timed_methods(_TIMED, run.breakdown) if profile is None else contextlib.nullcontext():
         summary = dispatch_due(
             uow=db.uow(),
             clock=fixed_clock,
@@ -683,54 +510,32 @@ def drain_two(url: str, n: int) -> Run:
 
 def _receiver_process(
     secret: str,
-    port_out: multiprocessing.Queue[Any],
+    url_out: multiprocessing.Queue[Any],
     stop: EventType,
     out: multiprocessing.Queue[Any],
 ) -> None:
-    """Answers 200 to every POST, counting Idempotency-Key values and bad signatures."""
-    keys: Counter[str] = Counter()
-    bad = [0]
-    lock = threading.Lock()
-    key = secret.encode("utf-8")
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as the notifier's session expects
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            expected = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
-            ok = hmac.compare_digest(expected, self.headers.get(SIGNATURE_HEADER, ""))
-            with lock:
-                keys[self.headers.get("Idempotency-Key", "")] += 1
-                bad[0] += not ok
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port_out.put(server.server_address[1])
+    """The webhook receiver, answering 200 to every well-signed POST, until `stop`; then
+    (requests, distinct keys, bad signatures) on `out`."""
+    receiver = Receiver(secret=secret).start()
+    url_out.put(receiver.url)
     stop.wait()
-    server.shutdown()
-    server.server_close()
-    with lock:
-        out.put((sum(keys.values()), len(keys), bad[0]))
+    receiver.stop()
+    deliveries = receiver.deliveries()
+    out.put(
+        (len(deliveries), len({d.key for d in deliveries}), sum(not d.signed for d in deliveries))
+    )
 
 
 @contextlib.contextmanager
 def receiver() -> Iterator[tuple[str, Callable[[], tuple[int, int, int]]]]:
-    """A receiver process; yields its URL and a function that stops it and returns
-    (requests, distinct keys, bad signatures)."""
+    """The receiver in a process of its own (so it takes no CPU from the dispatcher's
+    interpreter); yields its URL and a function that stops it and returns (requests,
+    distinct keys, bad signatures)."""
     ctx = multiprocessing.get_context("spawn")
-    port_q: multiprocessing.Queue[Any] = ctx.Queue()
+    url_q: multiprocessing.Queue[Any] = ctx.Queue()
     out: multiprocessing.Queue[Any] = ctx.Queue()
     stop = ctx.Event()
-    proc = ctx.Process(target=_receiver_process, args=(WEBHOOK_SECRET, port_q, stop, out))
+    proc = ctx.Process(target=_receiver_process, args=(WEBHOOK_SECRET, url_q, stop, out))
     proc.start()
     counts: list[tuple[int, int, int]] = []
 
@@ -741,8 +546,7 @@ def receiver() -> Iterator[tuple[str, Callable[[], tuple[int, int, int]]]]:
         return counts[0]
 
     try:
-        port = port_q.get(timeout=60)
-        yield f"http://127.0.0.1:{port}/reminders", finish
+        yield url_q.get(timeout=60), finish
     finally:
         stop.set()
         proc.join(timeout=30)
@@ -769,14 +573,14 @@ def drain_webhook(db: Database, n: int) -> Run:
 # --- the product's scheduler at a steady rate ------------------------------------------------
 
 
-def steady_due(db: Database, engine: str, n: int, count: int) -> dict[str, float]:
+def steady_due(db: Database, n: int, count: int) -> dict[str, float]:
     """Queues `count` reminders due one every 1/STEADY_RATE s from a start a few seconds
     ahead; if writing them took so long that the start is less than half a second
     away, writes them again with more room (at most twice)."""
     room = 3.0 + count / 5000
     for _ in range(3):
         first = time.time() + room
-        due = make_due(db, engine, n, count=count, spread_from=first)
+        due = make_due(db, n, count=count, spread_from=first)
         if time.time() < first - 0.5:
             return due
         room *= 2
@@ -837,12 +641,10 @@ def run_engine(
     engine: str, url: str, kb: KnowledgeBase, sizes: Sizes, *, profile: bool
 ) -> EngineResult:
     n = sizes.reminders
-    print(f"[{engine}] migrating ...", flush=True)
-    upgrade(url)
     db = Database(url)
     try:
         print(f"[{engine}] setting up {n:,} due reminders ...", flush=True)
-        setup = set_up(engine, db, kb, n)
+        setup = set_up(db, kb, n)
         print(
             f"[{engine}] setup: {setup.patients:,} patients, {setup.prescriptions:,} "
             f"prescriptions, {setup.events_planned:,} dose events planned, "
@@ -859,14 +661,14 @@ def run_engine(
         run.problems.extend(verify_database(db, n))
         result.runs.append(run)
 
-        make_due(db, engine, n)
+        make_due(db, n)
         print(f"[{engine}] two dispatcher processes, no-op notifier, {n:,} due ...", flush=True)
         run = drain_two(url, n)
         run.problems.extend(verify_database(db, n))
         result.runs.append(run)
 
         m = min(sizes.webhook, n)
-        make_due(db, engine, n, count=m)
+        make_due(db, n, count=m)
         print(f"[{engine}] one dispatcher, webhook notifier, {m:,} due ...", flush=True)
         run = drain_webhook(db, m)
         run.problems.extend(verify_database(db, n))
@@ -874,7 +676,7 @@ def run_engine(
 
         k = min(STEADY_RATE * sizes.steady_seconds, n)
         for cadence in CADENCES:
-            due = steady_due(db, engine, n, k)
+            due = steady_due(db, n, k)
             print(
                 f"[{engine}] scheduler, dispatch every {cadence:g} s, {k:,} reminders due at "
                 f"{STEADY_RATE:,}/s ...",
@@ -898,7 +700,7 @@ def run_engine(
         )
 
         if profile:
-            make_due(db, engine, n)
+            make_due(db, n)
             print(f"[{engine}] profiling one dispatcher, no-op notifier ...", flush=True)
             prof = cProfile.Profile()
             noop = NoopNotifier()
@@ -1191,19 +993,12 @@ def main(argv: list[str] | None = None) -> int:
     # The scheduler's own warnings (a run skipped while the last one is still going)
     # are counted in the report instead.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
 
     kb = load()
     results = []
     with tempfile.TemporaryDirectory(prefix="medtrack-bench-") as tmp_dir:
-        for engine in engines:
-            if engine == "sqlite":
-                database: contextlib.AbstractContextManager[str] = contextlib.nullcontext(
-                    f"sqlite:///{Path(tmp_dir) / 'bench.sqlite'}"
-                )
-            else:
-                database = postgres_database(args.postgres_url)
-            with database as url:
+        for engine in engines(args):
+            with fresh_database(engine, args.postgres_url, Path(tmp_dir)) as url:
                 results.append(run_engine(engine, url, kb, sizes, profile=args.profile))
     report(results, sizes, args.quick)
     if any(res.problems() for res in results):

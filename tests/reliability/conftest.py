@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import REPORTED, Processes, Receiver
+from bench.receiver import Receiver
+from tests.reliability.harness import REPORTED, SECRET, Processes
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
+    r = Receiver(secret=SECRET).start()
     try:
         yield r
     finally:

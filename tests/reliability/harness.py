@@ -1,6 +1,7 @@
-"""What the fault tests share: a webhook receiver that records every delivery, the
-scheduler as a real subprocess, due reminders planned and queued by the product's own
-use cases, deadlines, and the figures each test prints and asserts.
+"""What the fault tests share: the scheduler as a real subprocess, due reminders
+planned and queued by the product's own use cases (on rows seeded by bench/seeding.py),
+deadlines, and the figures each test prints and asserts. The webhook receiver that
+records every delivery is the benchmarks' (bench/receiver.py).
 
 Vocabulary of the figures (tests 1 and 2):
 
@@ -18,16 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
-import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 import zoneinfo
@@ -35,24 +31,24 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.receiver import Receiver
+from bench.seeding import Regimen, Seed
 from service import knowledge
-from service.db.tables import Patient, Prescription, PrescriptionVersion, User
 from service.db.uow import Database
-from service.domain.prescriptions import Schedule
+from service.domain.accounts import Role
+from service.domain.messages import MessageStatus
 from service.usecases.dispatch import queue_due_messages
 from service.usecases.planning import materialise_doses
 from service.usecases.reminders import ReminderPolicy
 from tests.conftest import PG_URL
 
 SECRET = "reliability-webhook-secret-0123456789"
-SIGNATURE_HEADER = "X-Medtrack-Signature"
 
 # Time zones without daylight saving time, so the local wall times computed for the
 # last two hours map back to exactly those instants on any day of the year.
@@ -144,142 +140,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-# --- the webhook receiver -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One POST as the receiver saw it, and what it answered."""
-
-    key: str
-    body_key: str
-    kind: str
-    dose_id: str | None
-    answered: int
-    at: float  # time.monotonic() on arrival
-    signed: bool
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1: verifies each signature, records each request
-    with its Idempotency-Key, and answers what `status()` says at that moment.
-
-    `on_request(n)` runs in the handler with the number of requests so far, before the
-    answer is written: a test can act while that request is still in flight.
-    """
-
-    def __init__(self, *, secret: str = SECRET) -> None:
-        self.secret = secret.encode("utf-8")
-        self.status: Callable[[], int] = lambda: 200
-        self.on_request: Callable[[int], None] | None = None
-        self._lock = threading.Lock()
-        self._deliveries: list[Delivery] = []
-        self.truncated = 0  # requests cut off mid-body by a killed sender
-        self._connections: list[socket.socket] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hooks/medtrack"
-
-    def start(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=5)
-
-    def deliveries(self) -> list[Delivery]:
-        with self._lock:
-            return list(self._deliveries)
-
-    def accepted(self) -> list[Delivery]:
-        return [d for d in self.deliveries() if 200 <= d.answered < 300]
-
-    def accepted_keys(self) -> set[str]:
-        return {d.key for d in self.accepted()}
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self._deliveries)
-
-    def _record(self, headers: Any, body: bytes) -> tuple[int, int]:
-        expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
-        signed = hmac.compare_digest(str(headers.get(SIGNATURE_HEADER, "")), expected)
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = {}
-        answered = self.status() if signed else 401
-        delivery = Delivery(
-            key=str(headers.get("Idempotency-Key", "")),
-            body_key=str(payload.get("idempotency_key", "")),
-            kind=str(payload.get("kind", "")),
-            dose_id=(payload.get("data") or {}).get("dose_id"),
-            answered=answered,
-            at=time.monotonic(),
-            signed=signed,
-        )
-        with self._lock:
-            self._deliveries.append(delivery)
-            n = len(self._deliveries)
-        return answered, n
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                with receiver._lock:
-                    receiver._connections.append(self.connection)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                if len(body) < length:
-                    # The sender died mid-request (a killed scheduler sending to
-                    # several recipients at once): no receiver acts on half a body.
-                    with receiver._lock:
-                        receiver.truncated += 1
-                    return
-                answered, n = receiver._record(self.headers, body)
-                if receiver.on_request is not None:
-                    receiver.on_request(n)
-                try:
-                    self.send_response(answered)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                except OSError:
-                    pass  # the sender is gone (killed): nothing to answer
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet."""
-
-        return Handler
-
-
 # --- processes ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def medtrack_env(**settings: str) -> dict[str, str]:
@@ -380,11 +241,6 @@ class Processes:
 
 # --- data -----------------------------------------------------------------------------
 
-_USERS: Table = User.__table__  # type: ignore[attr-defined]
-_PATIENTS: Table = Patient.__table__  # type: ignore[attr-defined]
-_RX: Table = Prescription.__table__  # type: ignore[attr-defined]
-_VERSIONS: Table = PrescriptionVersion.__table__  # type: ignore[attr-defined]
-
 
 def seed_due_reminders(
     database: Database,
@@ -403,35 +259,15 @@ def seed_due_reminders(
     reminder per dose, as the scheduler does. Returns {idempotency key: dose id}.
     """
     rng = random.Random(n)
-    written = now - dt.timedelta(days=3)
     minutes = [
         (now - dt.timedelta(minutes=m)).replace(second=0, microsecond=0) for m in range(2, 100)
     ]
-    clinician = uuid.uuid4()
-    users: list[dict[str, Any]] = [_user(clinician, "clinician", "reliability-doc", written)]
-    patients: list[dict[str, Any]] = []
-    prescriptions: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
+    seed = Seed(at=now - dt.timedelta(days=3), label="reliability")
+    clinician = seed.user(Role.CLINICIAN)
     remaining = n
     while remaining > 0:
-        i = len(patients)
-        user_id, patient_id, zone = uuid.uuid4(), uuid.uuid4(), ZONES[i % len(ZONES)]
-        users.append(_user(user_id, "patient", f"reliability-patient-{i}", written))
-        patients.append(
-            {
-                "id": patient_id,
-                "user_id": user_id,
-                "date_of_birth": dt.date(1950 + i % 50, 1 + i % 12, 1 + i % 28),
-                "timezone": zone,
-                "allergies": [],
-                "pregnant": False,
-                "activation_code_hash": None,
-                "activation_expires_at": None,
-                "activated_at": written,
-                "created_by": clinician,
-                "created_at": written,
-            }
-        )
+        zone = ZONES[seed.patients % len(ZONES)]
+        _, patient_id = seed.patient(zone, clinician=clinician)
         for _ in range(prescriptions_per_patient):
             if remaining <= 0:
                 break
@@ -440,49 +276,9 @@ def seed_due_reminders(
             local = sorted(
                 at.astimezone(zoneinfo.ZoneInfo(zone)).time() for at in rng.sample(minutes, count)
             )
-            rx_id = uuid.uuid4()
-            prescriptions.append(
-                {
-                    "id": rx_id,
-                    "patient_id": patient_id,
-                    "current_version": 1,
-                    "status": "active",
-                    "created_by": clinician,
-                    "created_at": written,
-                    "updated_at": written,
-                }
-            )
-            versions.append(
-                {
-                    "id": uuid.uuid4(),
-                    "prescription_id": rx_id,
-                    "version": 1,
-                    "drug": "escitalopram",
-                    "drug_id": "escitalopram",
-                    "ingredients": ["escitalopram"],
-                    "dose_amount": Decimal("10"),
-                    "dose_unit": "mg",
-                    "route": "oral",
-                    "schedule": Schedule(times=tuple(local)).to_json(),
-                    "start_date": written.date(),
-                    "end_date": None,
-                    "instructions": None,
-                    "status": "active",
-                    "change": "create",
-                    "reason": None,
-                    "created_by": clinician,
-                    "created_at": written,
-                }
-            )
-    with database.engine.begin() as conn:
-        for table, rows in (
-            (_USERS, users),
-            (_PATIENTS, patients),
-            (_RX, prescriptions),
-            (_VERSIONS, versions),
-        ):
-            for start in range(0, len(rows), 2000):
-                conn.execute(table.insert(), rows[start : start + 2000])
+            regimen = Regimen("escitalopram", "escitalopram", tuple(local), Decimal("10"))
+            seed.prescription(patient_id, regimen, clinician=clinician, start=seed.at.date())
+    seed.write(database)
 
     def clock() -> dt.datetime:
         return now
@@ -493,18 +289,6 @@ def seed_due_reminders(
     due = outbox_keys(database)
     assert len(due) == n, f"setup: {len(due)} reminders queued, expected {n}"
     return due
-
-
-def _user(user_id: uuid.UUID, role: str, name: str, at: dt.datetime) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "email": f"{name}-{user_id.hex[:8]}@example.org",
-        "name": name,
-        "role": role,
-        "password_hash": None,
-        "is_active": True,
-        "created_at": at,
-    }
 
 
 def outbox_keys(database: Database) -> dict[str, str]:
@@ -524,8 +308,11 @@ def hold(database: Database) -> None:
     """Every queued message not due before tomorrow (a test then releases them at once)."""
     with database.engine.begin() as conn:
         conn.execute(
-            text("UPDATE notifications SET next_attempt_at = :later WHERE status = 'pending'"),
-            {"later": dt.datetime.now(dt.UTC) + dt.timedelta(days=1)},
+            text("UPDATE notifications SET next_attempt_at = :later WHERE status = :pending"),
+            {
+                "later": dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+                "pending": MessageStatus.PENDING.value,
+            },
         )
 
 
@@ -533,7 +320,8 @@ def release(database: Database) -> None:
     """Held messages due again at their own time."""
     with database.engine.begin() as conn:
         conn.execute(
-            text("UPDATE notifications SET next_attempt_at = due_at WHERE status = 'pending'")
+            text("UPDATE notifications SET next_attempt_at = due_at WHERE status = :pending"),
+            {"pending": MessageStatus.PENDING.value},
         )
 
 
@@ -557,7 +345,8 @@ def tally(expected: Mapping[str, str], receiver: Receiver, database: Database) -
             )
         ).scalar_one()
         unsettled = conn.execute(
-            text("SELECT count(*) FROM notifications WHERE status <> 'sent'")
+            text("SELECT count(*) FROM notifications WHERE status <> :sent"),
+            {"sent": MessageStatus.SENT.value},
         ).scalar_one()
     return {
         "due": len(expected),

@@ -17,12 +17,12 @@ import time
 import pytest
 from sqlalchemy import text
 
+from bench.receiver import Receiver
 from service.db.uow import Database
 from tests.reliability.harness import (
     Figures,
     Process,
     Processes,
-    Receiver,
     hold,
     outbox_statuses,
     postgres_url,

@@ -37,11 +37,11 @@ import psycopg
 import pytest
 import requests
 
+from bench.receiver import free_port
 from tests.conftest import prescription_body
 from tests.reliability.harness import (
     Figures,
     Processes,
-    free_port,
     medtrack_env,
     postgres_url,
     wait_until,

@@ -10,11 +10,11 @@ import signal
 import threading
 import time
 
+from bench.receiver import Receiver
 from service.db.uow import Database
 from tests.reliability.harness import (
     Figures,
     Processes,
-    Receiver,
     outbox_statuses,
     scheduler_env,
     seed_due_reminders,

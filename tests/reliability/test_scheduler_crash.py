@@ -17,11 +17,11 @@ import time
 
 from sqlalchemy import text
 
+from bench.receiver import Receiver
 from service.db.uow import Database
 from tests.reliability.harness import (
     Figures,
     Processes,
-    Receiver,
     outbox_statuses,
     scheduler_env,
     seed_due_reminders,

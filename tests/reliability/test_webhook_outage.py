@@ -18,15 +18,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bench.receiver import Delivery, Receiver, free_port
 from service.db.uow import Database
 from service.usecases.message_refs import MessageRefs
 from tests.conftest import Builders
 from tests.reliability.harness import (
-    Delivery,
     Figures,
     Processes,
-    Receiver,
-    free_port,
     outbox_statuses,
     scheduler_env,
     seed_due_reminders,
