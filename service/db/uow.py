@@ -102,6 +102,11 @@ class UnitOfWork:
             self.session.close()
             self._session = None
 
+    def flush(self) -> None:
+        """Write pending ORM changes now: the planning statements that follow are Core
+        statements, which do not autoflush."""
+        self.session.flush()
+
     def serialise_writes(self) -> None:
         """Take SQLite's write lock now (see `begin_writing`); PostgreSQL uses row locks."""
         begin_writing(self.session)

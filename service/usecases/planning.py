@@ -171,8 +171,7 @@ def plan(
 ) -> int:
     """Plan what is missing of the patient's horizon, inside the caller's transaction
     (a cheap read when nothing is)."""
-    # Core statements do not autoflush: write pending ORM changes first.
-    uow.session.flush()
+    uow.flush()
     if not uow.planning.prescriptions_to_plan(until=now + policy.horizon, patient_id=patient_id):
         return 0
     uow.serialise_writes()
@@ -198,7 +197,7 @@ def replan(
     that made it (which holds the prescription's lock): withdraw the future doses
     not yet reminded and plan them again from the current terms. A new time zone
     plans from now only, and not a slot already planned for that local day."""
-    uow.session.flush()
+    uow.flush()
     uow.serialise_writes()
     withdrawn = uow.planning.cancel_future(
         after=now, now=now, patient_id=patient_id, prescription_id=prescription_id

@@ -111,7 +111,6 @@ def end_every_session(uow: UnitOfWork, *, user: User, now: dt.datetime, reason: 
     """Nothing issued to the user so far works any more: the generation moves on
     (so a token or session revived later is still refused) and every session ends."""
     user.token_generation += 1
-    uow.session.add(user)
     return uow.sessions.revoke_all(user.id, now=now, reason=reason)
 
 
@@ -171,7 +170,6 @@ def refresh(
             raise Unauthenticated(_INVALID, errors={"refresh_token": ["Expired or revoked."]})
         row.used_at = now
         session.refreshed_at = now
-        uow.session.add_all([row, session])
         issued = issue_tokens(
             uow, tokens=tokens, policy=policy, user=user, session=session, now=now
         )
