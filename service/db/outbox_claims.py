@@ -77,7 +77,7 @@ def _claimed_with_events(
 ) -> list[Claimed]:
     """The claim and the read of the dose events in one round trip (PostgreSQL).
     Dose messages carry no payload: '{}' comes back as NULL, with nothing to decode."""
-    c = stmt.cte("claimed")
+    c = stmt.cte("claimed_rows")
     e = EVENTS
     payload = c.c.payload
     query = select(

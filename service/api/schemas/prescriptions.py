@@ -28,6 +28,7 @@ from service.domain.prescriptions import (
     Dose,
     PrescriptionTerms,
     Schedule,
+    ScreeningScope,
     Status,
 )
 from service.usecases.screening import Resolution, Screening
@@ -248,7 +249,7 @@ class PrescriptionSchema(StrictSchema):
     ingredients = fields.List(fields.String(), required=True)
     screening = fields.String(
         required=True,
-        validate=validate.OneOf(["full", "partial"]),
+        validate=validate.OneOf([scope.value for scope in ScreeningScope]),
         metadata={
             "description": "partial: a confirmed unlisted drug, for which some checks could "
             "not run (its findings say which)."

@@ -12,7 +12,13 @@ from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from service.db.tables.columns import utc_column
-from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule, plain_amount
+from service.domain.prescriptions import (
+    Dose,
+    PrescriptionTerms,
+    Schedule,
+    ScreeningScope,
+    plain_amount,
+)
 
 
 class Prescription(SQLModel, table=True):
@@ -63,8 +69,8 @@ class PrescriptionVersion(SQLModel, table=True):
     resume_on: dt.date | None = None
     # The catalog's generic name of what `drug` (the text as entered) resolved to.
     drug_name: str | None = Field(default=None, max_length=200)
-    # "full", or "partial" for a confirmed unlisted drug (some checks could not run).
-    screening: str = Field(default="full", max_length=16)
+    # Full, or partial for a confirmed unlisted drug (some checks could not run).
+    screening: str = Field(default=ScreeningScope.FULL.value, max_length=16)
     unlisted_reason: str | None = Field(default=None, max_length=2000)
     created_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: dt.datetime = utc_column()
