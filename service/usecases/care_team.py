@@ -13,13 +13,14 @@ from service.domain.audit import AuditAction
 from service.usecases.audit import record
 from service.usecases.context import Caller
 from service.usecases.errors import Conflict
+from service.usecases.ports import CareTeamChanges
 
 # Care teams are listed whole (no pages), and every patient read checks membership.
 MAX_CARE_TEAM = 50
 
 
 def add_member(
-    uow: UnitOfWork,
+    uow: CareTeamChanges,
     caller: Caller,
     *,
     patient_id: uuid.UUID,

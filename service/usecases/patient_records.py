@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass, replace
 
 from service.db.tables import Enrolment, Patient, User
-from service.db.uow import UnitOfWork
 from service.domain.accounts import (
     EnrolmentStatus,
     Principal,
@@ -19,6 +18,7 @@ from service.domain.accounts import (
     sees_clinical_fields,
 )
 from service.usecases.access import PatientContext
+from service.usecases.ports import PatientAccess
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +100,7 @@ class CareTeamEntry:
     added_at: dt.datetime
 
 
-def care_team_entries(uow: UnitOfWork, patient_id: uuid.UUID) -> list[CareTeamEntry]:
+def care_team_entries(uow: PatientAccess, patient_id: uuid.UUID) -> list[CareTeamEntry]:
     """The patient's current care team, in the order its members joined."""
     entries = []
     for m in uow.patients.care_team(patient_id):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-from service.db.uow import UnitOfWork
 from service.domain.accounts import EARLIEST_BIRTH, MAX_ALLERGIES, Role, may_join_care_team
 from service.domain.audit import AuditAction
 from service.usecases.access import load_readable_patient
@@ -30,6 +29,7 @@ from service.usecases.patient_records import (
     PatientRecord,
     care_team_entries,
 )
+from service.usecases.ports import CareTeamChanges, PatientAccess
 
 __all__ = [
     "EARLIEST_BIRTH",
@@ -53,7 +53,7 @@ __all__ = [
 
 
 def get_care_team(
-    *, uow: UnitOfWork, caller: Caller, clock: Clock, patient_id: uuid.UUID
+    *, uow: PatientAccess, caller: Caller, clock: Clock, patient_id: uuid.UUID
 ) -> list[CareTeamEntry]:
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
@@ -69,7 +69,7 @@ def get_care_team(
         return team
 
 
-def _require_admin_on(uow: UnitOfWork, caller: Caller, patient_id: uuid.UUID) -> None:
+def _require_admin_on(uow: CareTeamChanges, caller: Caller, patient_id: uuid.UUID) -> None:
     load_readable_patient(uow, caller=caller, patient_id=patient_id, record_only=True)
     if caller.require().role is not Role.ADMIN:
         raise Forbidden("Only an administrator changes care teams.")
@@ -78,7 +78,7 @@ def _require_admin_on(uow: UnitOfWork, caller: Caller, patient_id: uuid.UUID) ->
 
 def add_care_team_member(
     *,
-    uow: UnitOfWork,
+    uow: CareTeamChanges,
     caller: Caller,
     clock: Clock,
     patient_id: uuid.UUID,
@@ -115,7 +115,7 @@ def add_care_team_member(
 
 def remove_care_team_member(
     *,
-    uow: UnitOfWork,
+    uow: CareTeamChanges,
     caller: Caller,
     clock: Clock,
     patient_id: uuid.UUID,

@@ -48,6 +48,12 @@ class Patients(Protocol):
     def care_team(self, patient_id: uuid.UUID) -> list[CareTeamMember]: ...
 
 
+class CareTeams(Patients, Protocol):
+    def lock(self, patient_id: uuid.UUID) -> None: ...
+
+    def add_member(self, member: CareTeamMember) -> CareTeamMember: ...
+
+
 class Users(Protocol):
     def get(self, user_id: uuid.UUID) -> User | None: ...
 
@@ -87,6 +93,13 @@ class PatientAccess(Audited, Protocol):
 
     @property
     def users(self) -> Users: ...
+
+
+class CareTeamChanges(PatientAccess, Protocol):
+    """Enough to change a patient's care team."""
+
+    @property
+    def patients(self) -> CareTeams: ...
 
 
 class PrescriptionReading(PatientAccess, Protocol):

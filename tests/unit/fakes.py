@@ -35,9 +35,32 @@ class FakePatients:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Patient] = {}
         self.members: list[CareTeamMember] = []
+        # The patients whose care team a transaction locked, ever.
+        self.locked: set[uuid.UUID] = set()
+        self._saved: list[tuple[CareTeamMember, Any, Any]] = []
+
+    def begin(self) -> None:
+        self._saved = [(m, m.removed_at, m.removed_by) for m in self.members]
+
+    def roll_back(self) -> None:
+        """Memberships as they were when the transaction began (a membership is only
+        ever added or ended)."""
+        for member, removed_at, removed_by in self._saved:
+            member.removed_at, member.removed_by = removed_at, removed_by
+        self.members = [m for m, _, _ in self._saved]
+
+    def keep(self) -> None:
+        self.begin()
 
     def get(self, patient_id: uuid.UUID) -> Patient | None:
         return self.rows.get(patient_id)
+
+    def lock(self, patient_id: uuid.UUID) -> None:
+        self.locked.add(patient_id)
+
+    def add_member(self, member: CareTeamMember) -> CareTeamMember:
+        self.members.append(member)
+        return member
 
     def care_team(self, patient_id: uuid.UUID) -> list[CareTeamMember]:
         return [m for m in self.members if m.patient_id == patient_id and m.removed_at is None]
@@ -94,7 +117,8 @@ class FakePrescriptions:
 
 
 class FakeUnitOfWork:
-    """Provides `service.usecases.ports.PrescriptionReading` in memory."""
+    """Provides `service.usecases.ports.PrescriptionReading` and `CareTeamChanges` in
+    memory; what a transaction changed of the care teams is undone unless it commits."""
 
     def __init__(self) -> None:
         self.audit = FakeAuditLog()
@@ -104,6 +128,7 @@ class FakeUnitOfWork:
         self.commits = 0
 
     def __enter__(self) -> Self:
+        self.patients.begin()
         return self
 
     def __exit__(
@@ -113,8 +138,10 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.audit.pending.clear()
+        self.patients.roll_back()
 
     def commit(self) -> None:
         self.audit.committed += self.audit.pending
         self.audit.pending.clear()
+        self.patients.keep()
         self.commits += 1

@@ -1,6 +1,7 @@
-"""The prescription-reading use cases' rules, on the in-memory unit of work: who may
-read a patient's prescriptions, that a refusal looks like a patient that does not
-exist, and that every read is audited and committed (and a refused one is not)."""
+"""Use-case rules on the in-memory unit of work, without a database: who may read a
+patient's prescriptions, that a refusal looks like a patient that does not exist,
+that every read is audited and committed (and a refused one is not); who may change
+a care team, who may join one, and that a patient always keeps a clinician."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from service.domain.accounts import Principal, Role
 from service.domain.audit import AuditAction
 from service.domain.prescriptions import Status
 from service.usecases.context import Caller
-from service.usecases.errors import NotFound
+from service.usecases.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.usecases.patients import add_care_team_member, remove_care_team_member
 from service.usecases.prescriptions import get_prescription, list_prescriptions, list_versions
 from tests.unit.fakes import FakeUnitOfWork
 
@@ -213,3 +215,63 @@ def test_the_history_lists_every_version_oldest_first(world: World) -> None:
     ]
     [entry] = world.uow.audit.committed
     assert entry["subtype"] == "prescription.versions"
+
+
+def _change_team(world: World, caller: Caller, clinician_id: uuid.UUID, *, add: bool) -> list[str]:
+    change = add_care_team_member if add else remove_care_team_member
+    team = change(
+        uow=world.uow,
+        caller=caller,
+        clock=clock,
+        patient_id=world.patient.id,
+        clinician_id=clinician_id,
+    )
+    return [entry.name for entry in team]
+
+
+def test_an_administrator_adds_a_clinician_and_the_change_is_audited(world: World) -> None:
+    admin = _caller(world.admin.id, Role.ADMIN)
+    world.other_clinician.name = "Dr Okafor"
+    team = _change_team(world, admin, world.other_clinician.id, add=True)
+    assert team == ["clinician", "Dr Okafor"]
+    assert world.uow.patients.locked == {world.patient.id}
+    assert world.uow.commits == 1
+    [entry] = world.uow.audit.committed
+    assert (entry["subtype"], entry["entity_id"]) == ("careteam.add", str(world.other_clinician.id))
+
+
+def test_only_an_administrator_changes_a_care_team(world: World) -> None:
+    with pytest.raises(Forbidden):
+        _change_team(world, world.as_clinician(), world.other_clinician.id, add=True)
+    assert len(world.uow.patients.care_team(world.patient.id)) == 1
+    assert world.uow.audit.committed == []
+
+
+@pytest.mark.parametrize("who", ["a patient", "an inactive clinician"])
+def test_only_an_active_clinician_joins(world: World, who: str) -> None:
+    joining = world.other_patient.user_id if who == "a patient" else world.other_clinician.id
+    world.other_clinician.is_active = False
+    with pytest.raises(ValidationFailed) as refused:
+        _change_team(world, _caller(world.admin.id, Role.ADMIN), joining, add=True)
+    assert list(refused.value.errors) == ["clinician_id"]
+    assert world.uow.commits == 0
+
+
+def test_a_clinician_joins_a_team_once(world: World) -> None:
+    with pytest.raises(Conflict, match="already on the care team"):
+        _change_team(world, _caller(world.admin.id, Role.ADMIN), world.clinician.id, add=True)
+
+
+def test_a_patient_always_keeps_a_clinician(world: World) -> None:
+    admin = _caller(world.admin.id, Role.ADMIN)
+    with pytest.raises(Conflict, match="at least one clinician"):
+        _change_team(world, admin, world.clinician.id, add=False)
+    # The removal was written before the check; the refusal rolled it back.
+    [kept] = world.uow.patients.care_team(world.patient.id)
+    assert (kept.clinician_id, kept.removed_at) == (world.clinician.id, None)
+    assert world.uow.audit.committed == []
+    _change_team(world, admin, world.other_clinician.id, add=True)
+    assert _change_team(world, admin, world.clinician.id, add=False) == ["clinician"]
+    [kept] = world.uow.patients.care_team(world.patient.id)
+    assert kept.clinician_id == world.other_clinician.id
+    assert [e["subtype"] for e in world.uow.audit.committed] == ["careteam.add", "careteam.remove"]
