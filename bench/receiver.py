@@ -11,6 +11,7 @@ server and slow-drip server (tests/notify) are subclasses of `LocalServer` too.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import hmac
@@ -62,7 +63,7 @@ def answer(
         pass
 
 
-class LocalServer:
+class LocalServer(abc.ABC):
     """A threaded HTTP server on 127.0.0.1; subclasses answer POSTs in `handle`."""
 
     def __init__(self) -> None:
@@ -94,8 +95,9 @@ class LocalServer:
                 connection.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=5)
 
+    @abc.abstractmethod
     def handle(self, request: BaseHTTPRequestHandler) -> None:
-        raise NotImplementedError
+        """Answer one POST."""
 
     def _opened(self, connection: socket.socket) -> None:
         with self._lock:
