@@ -115,6 +115,11 @@ class Drug:
     withdrawal_risk: str | None
     formulations: tuple[Formulation, ...]
     occupancy: Occupancy | None = None
+    # The daily dose from at or below which a taper's final step to zero is expected
+    # rather than flagged, and the source giving it (docs/clinical.md, "Catalog").
+    # None where no source gives one: the planner then uses 0.
+    taper_floor_mg: Decimal | None = None
+    taper_floor_source: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

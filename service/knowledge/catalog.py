@@ -9,7 +9,7 @@ from typing import Any
 
 from service.domain.catalog import Drug, DrugClass, Product, Source, normalize
 from service.domain.severity import Severity
-from service.knowledge.formulations import read_formulations, read_occupancy
+from service.knowledge.formulations import read_formulations, read_occupancy, read_taper_floor
 from service.knowledge.reading import Problems, check_sources, read_yaml, strings, yaml_files
 
 
@@ -113,6 +113,9 @@ def read_drugs(
             for cid in own:
                 if cid not in classes:
                     problems.add(where, f"unknown class {cid!r}")
+            floor_mg, floor_source = read_taper_floor(
+                where, body.get("taper_floor"), sources, problems
+            )
             drugs[did] = Drug(
                 id=did,
                 name=str(body.get("name") or did),
@@ -124,6 +127,8 @@ def read_drugs(
                 withdrawal_risk=body.get("withdrawal_risk"),
                 formulations=read_formulations(where, body.get("formulations"), problems),
                 occupancy=read_occupancy(where, body.get("occupancy"), sources, problems),
+                taper_floor_mg=floor_mg,
+                taper_floor_source=floor_source,
             )
     for cid, ids in members.items():
         for did in sorted(ids - drugs.keys()):

@@ -1,4 +1,5 @@
-"""A drug's formulations and its receptor-occupancy model, as the drug files give them."""
+"""A drug's formulations, its receptor-occupancy model and its taper floor, as the drug
+files give them."""
 
 from __future__ import annotations
 
@@ -126,3 +127,26 @@ def read_occupancy(
                 f"{off:.1f} points from the anchor's {a.occupancy_pct}%",
             )
     return model
+
+
+def read_taper_floor(
+    where: str, raw: Any, sources: Mapping[str, Source], problems: Problems
+) -> tuple[Decimal | None, str | None]:
+    """`taper_floor: {mg, source}`: a positive, finite daily dose and the source giving it."""
+    if raw is None:
+        return None, None
+    where = f"{where} taper_floor"
+    if not isinstance(raw, Mapping) or set(raw) != {"mg", "source"}:
+        problems.add(where, "give exactly {mg: <daily dose>, source: <source id>}")
+        return None, None
+    try:
+        mg = to_decimal(raw["mg"])
+    except ValueError as exc:
+        problems.add(where, str(exc))
+        return None, None
+    if isinstance(raw["mg"], bool) or not mg.is_finite() or mg <= 0:
+        problems.add(where, f"mg must be a positive number, not {raw['mg']!r}")
+        return None, None
+    source = str(raw["source"] or "")
+    check_sources(where, (source,) if source else (), sources, problems)
+    return mg, source

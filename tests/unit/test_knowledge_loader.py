@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +300,37 @@ def test_occupancy_with_impossible_parameters(data: Path) -> None:
 def test_occupancy_with_a_missing_parameter(data: Path) -> None:
     occupancy_of(data, "venlafaxine", lambda o: o.pop("ed50_mg"))
     only_problem(data, "venlafaxine occupancy", "malformed")
+
+
+def floor_of(data: Path, drug_id: str, floor: Any) -> None:
+    edit(data / "drugs" / "cns-psych.yaml", lambda d: entry(d, drug_id).update(taper_floor=floor))
+
+
+def test_the_shipped_taper_floor_reaches_the_drug() -> None:
+    diazepam = load().catalog.drugs["diazepam"]
+    assert diazepam.taper_floor_mg == Decimal(1)
+    assert diazepam.taper_floor_source == "nhs-scotland-bzra-reduction-schedules"
+    lorazepam = load().catalog.drugs["lorazepam"]
+    assert (lorazepam.taper_floor_mg, lorazepam.taper_floor_source) == (None, None)
+
+
+def test_a_taper_floor_keeps_its_decimal(data: Path) -> None:
+    floor_of(data, "lorazepam", {"mg": 0.25, "source": "asam-2025-benzodiazepine-tapering"})
+    assert load_from(data).catalog.drugs["lorazepam"].taper_floor_mg == Decimal("0.25")
+
+
+@pytest.mark.parametrize("mg", [0, -1, float("nan"), float("inf"), "one", True])
+def test_a_taper_floor_must_be_a_positive_finite_dose(data: Path, mg: Any) -> None:
+    floor_of(data, "diazepam", {"mg": mg, "source": "nhs-scotland-bzra-reduction-schedules"})
+    only_problem(data, "drugs/cns-psych.yaml: diazepam taper_floor")
+
+
+def test_a_taper_floor_citing_an_unknown_source(data: Path) -> None:
+    floor_of(data, "diazepam", {"mg": 1, "source": "ashton"})
+    only_problem(data, "diazepam taper_floor", "unknown source 'ashton'")
+
+
+@pytest.mark.parametrize("floor", [1, {"mg": 1}, {"mg": 1, "source": "x", "note": "y"}])
+def test_a_taper_floor_needs_a_dose_and_a_source(data: Path, floor: Any) -> None:
+    floor_of(data, "diazepam", floor)
+    only_problem(data, "diazepam taper_floor")
