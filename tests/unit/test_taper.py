@@ -14,6 +14,7 @@ from service.domain.taper import (
     Liquid,
     Manual,
     ManualStep,
+    NoteCode,
     Percent,
     Tablet,
     TaperPlan,
@@ -33,6 +34,7 @@ D = Decimal
 DIAZEPAM_TABLETS = tuple(f for f in formulations_of(DIAZEPAM) if isinstance(f, Tablet))
 SERTRALINE_TABLETS = tuple(f for f in formulations_of(SERTRALINE) if isinstance(f, Tablet))
 EXCEEDS = (Flag.EXCEEDS_CAP, Flag.EXTENDED)
+LIMITED = (Flag.GRID_LIMITED, Flag.EXTENDED)
 
 
 def doses(plan: TaperPlan) -> list[str]:
@@ -70,10 +72,12 @@ def diazepam_percent(**more: Any) -> TaperSettings:
 
 def test_diazepam_ten_percent_in_two_daily_doses() -> None:
     # 10% of the current dose, rounded up onto the 0.5 mg grid that halves of 2/5/10 mg
-    # make (1.5 mg is the one dose below 2 they cannot make): 18*0.9 = 16.2 -> 16.5.
-    # From 4.5 down, 10% falls between grid points: the smallest cut available is
-    # taken (4.5 -> 4, 11.1%). From 2 the only dose below is 1 (a 50% cut over the 25%
-    # cap): flagged and doubled to 28 days. 1 mg is at the floor: the jump to 0.
+    # make (1.5 mg is the one amount below 2 they cannot make): 18*0.9 = 16.2 -> 16.5.
+    # From 4.5 down, 10% falls between grid points: the smallest cut within the cap is
+    # taken (4.5 -> 4, 11.1%). 4 is 2 + 2; 3.5 could only be 2.5 + 1, which raises the
+    # morning's 2 mg, so 3 (2 + 1). Below that no dose within the cap keeps each time
+    # at or below the step before: 3 -> 2 and 2 -> 1 are forced by the grid, flagged
+    # and doubled to 28 days. 1 mg is the floor: the jump to 0 is expected.
     plan = plan_taper(diazepam_percent())
     assert doses(plan) == [
         "20",
@@ -96,29 +100,31 @@ def test_diazepam_ten_percent_in_two_daily_doses() -> None:
         "5",
         "4.5",
         "4",
-        "3.5",
         "3",
-        "2.5",
         "2",
         "1",
         "0",
     ]
     assert cuts(plan)[:6] == ["0.0", "10.0", "8.3", "9.1", "10.0", "7.4"]
-    assert cuts(plan)[-4:] == ["16.7", "20.0", "50.0", "100.0"]
+    assert cuts(plan)[-5:] == ["11.1", "25.0", "33.3", "50.0", "100.0"]
     assert str(plan.steps[12].cut_pct) == "6.3"  # 8 -> 7.5 is 6.25%, rounded half up
-    assert [s.flags for s in plan.steps[:24]] == [()] * 24
-    assert plan.steps[24].flags == EXCEEDS
-    assert plan.steps[25].flags == (Flag.JUMP_OFF,)
-    assert [s.days for s in plan.steps] == [14] * 24 + [28, 14]
-    assert plan.total_days == 24 * 14 + 28 + 14
+    assert [s.flags for s in plan.steps[:21]] == [()] * 21
+    assert plan.steps[21].flags == plan.steps[22].flags == LIMITED
+    assert plan.steps[23].flags == ()
+    assert [s.days for s in plan.steps] == [14] * 21 + [28, 28, 14]
+    assert plan.total_days == 21 * 14 + 2 * 28 + 14
     assert plan.steps[0].start_date == dt.date(2025, 1, 6)
     assert plan.steps[0].end_date == dt.date(2025, 1, 19)
-    assert plan.steps[-1].end_date == dt.date(2025, 1, 6) + dt.timedelta(days=377)
-    assert plan.warnings == (
-        "step 24 cuts 50.0%, above the 25% cap: needs approval; lengthened from 14 to 28 days",
-        "step 25 goes from 1 mg to the 0 mg target, a 100.0% cut above the 25% cap, "
-        "allowed from at or below the 1 mg floor",
+    assert plan.steps[-1].end_date == dt.date(2025, 1, 6) + dt.timedelta(days=363)
+    assert [n.code for n in plan.notes] == [NoteCode.JUMP_OFF, NoteCode.GRID_LIMITED]
+    assert plan.warnings[0] == (
+        "step 23 goes from 1 mg to the 0 mg target, a 100.0% cut above the 25% cap, "
+        "expected from at or below the 1 mg floor"
     )
+    assert plan.notes[1].steps == (21, 22)
+    assert plan.notes[1].needs_approval
+    assert plan.approvals == (NoteCode.GRID_LIMITED,)
+    assert plan.steps_to_approve == ()
 
 
 def test_diazepam_breakdowns_are_even_and_prefer_whole_tablets() -> None:
@@ -129,17 +135,25 @@ def test_diazepam_breakdowns_are_even_and_prefer_whole_tablets() -> None:
     ]
     # 9 mg: 5 + 2 + 2 (three whole tablets) rather than 10/2 + 2 + 2 or 5 + 2 + 2*1/2.
     assert taken(plan, 1)[0] == ("08:00", "9", [("tablet 5 mg", "1"), ("tablet 2 mg", "2")])
-    # 16.5 cannot be halved on a 0.5 grid: 8 and 8.5, the larger share in the evening.
+    # 16.5 cannot be halved on a 0.5 grid: 8.5 and 8, the larger share at the first time.
+    assert taken(plan, 2) == [
+        ("08:00", "8.5", [("tablet 5 mg", "1.5"), ("tablet 2 mg", "0.5")]),
+        ("20:00", "8", [("tablet 5 mg", "1"), ("tablet 2 mg", "1.5")]),
+    ]
+    # 1 mg cannot be split into two achievable shares but 1 + 0.
+    assert taken(plan, 22) == [
+        ("08:00", "1", [("tablet 2 mg", "0.5")]),
+        ("20:00", "0", []),
+    ]
+    assert taken(plan, 23) == [("08:00", "0", []), ("20:00", "0", [])]
+
+
+def test_the_larger_share_goes_where_the_clinician_says() -> None:
+    plan = plan_taper(diazepam_percent(larger_dose_time="20:00"))
     assert taken(plan, 2) == [
         ("08:00", "8", [("tablet 5 mg", "1"), ("tablet 2 mg", "1.5")]),
         ("20:00", "8.5", [("tablet 5 mg", "1.5"), ("tablet 2 mg", "0.5")]),
     ]
-    # 2.5 cannot be split into two achievable shares but 0 + 2.5.
-    assert taken(plan, 22) == [
-        ("08:00", "0", []),
-        ("20:00", "2.5", [("tablet 5 mg", "0.5")]),
-    ]
-    assert taken(plan, 25) == [("08:00", "0", []), ("20:00", "0", [])]
 
 
 def test_escitalopram_hyperbolic_with_the_liquid() -> None:
@@ -184,8 +198,14 @@ def test_escitalopram_hyperbolic_with_the_liquid() -> None:
         ("08:00", "11.3", [("tablet 10 mg", "1"), ("oral-solution 1 mg/mL", "1.3")])
     ]
     assert taken(plan, 7) == [("08:00", "2.8", [("oral-solution 1 mg/mL", "2.8")])]
-    assert [s.flags for s in plan.steps] == [()] * 18 + [(Flag.JUMP_OFF,)]
+    assert [s.flags for s in plan.steps] == [()] * 19
     assert plan.total_days == 19 * 28
+    # The cap binds at the top; at the bottom 0.5 -> 0 mg removes 24.8 points, which the
+    # plan says (a 0.5 mg floor makes it expected, not flagged).
+    codes = [n.code for n in plan.notes]
+    assert codes == [NoteCode.JUMP_OFF, NoteCode.CLAMPED, NoteCode.HYPERBOLIC_TAIL]
+    assert plan.notes[1].steps == (1, 2, 3, 4, 5)
+    assert "lowers occupancy by 24.8 points, against a target of 5" in plan.notes[2].message
 
 
 def doses_d(plan: TaperPlan) -> list[Decimal]:
@@ -209,11 +229,10 @@ def test_sertraline_linear_with_a_slower_end() -> None:
     )
     assert doses(plan) == ["100", "75", "62.5", "50", "37.5", "25", "0"]
     assert cuts(plan) == ["0.0", "25.0", "16.7", "20.0", "25.0", "33.3", "100.0"]
-    assert [s.flags for s in plan.steps] == [(), (), (), (), (), EXCEEDS, (Flag.JUMP_OFF,)]
+    assert [s.flags for s in plan.steps] == [(), (), (), (), (), LIMITED, ()]
     assert [s.days for s in plan.steps] == [28, 28, 28, 28, 42, 84, 42]
-    assert plan.warnings[0] == (
-        "step 5 cuts 33.3%, above the 25% cap: needs approval; lengthened from 42 to 84 days"
-    )
+    assert plan.warnings[1].startswith("step 5 cut more than the 25% cap (33.3%)")
+    assert plan.warnings[2].startswith("clamped: a 25 mg cut is more than the 25% cap allows")
     assert taken(plan, 2) == [("08:00", "62.5", [("tablet 50 mg", "1"), ("tablet 25 mg", "0.5")])]
 
 
@@ -229,11 +248,41 @@ def test_manual_plan_flags_the_cut_over_the_cap_and_lengthens_it() -> None:
     )
     assert doses(plan) == ["10", "8", "5", "4", "2", "0"]
     # 8 -> 5 is 37.5% (flagged, 21 -> 42 days); 4 -> 2 is 50% (flagged); 2 -> 0 is the
-    # jump from the floor.
-    assert [s.flags for s in plan.steps] == [(), (), EXCEEDS, (), EXCEEDS, (Flag.JUMP_OFF,)]
+    # jump from the floor, expected.
+    assert [s.flags for s in plan.steps] == [(), (), EXCEEDS, (), EXCEEDS, ()]
     assert [s.days for s in plan.steps] == [14, 14, 42, 14, 28, 7]
     assert len(plan.warnings) == 3
-    assert plan.warnings[0].startswith("step 2 cuts 37.5%, above the 25% cap: needs approval")
+    assert plan.warnings[0].startswith(
+        "step 2 cuts 37.5% (8 -> 5 mg), above the 25% cap within 14 days: needs approval"
+    )
+    assert plan.steps_to_approve == (2, 4)
+
+
+def test_a_manual_plan_of_short_steps_is_flagged_within_any_fourteen_days() -> None:
+    # Weekly cuts of 10, 11 and 12.5% under a 15% cap: 10 -> 8 in the 14 days to day 14
+    # is 20%, flagged and doubled to 14 days; the 7 mg step then starts on day 28, when
+    # the fortnight before holds only 8 mg (12.5%), so it is not. The last two steps
+    # are shorter than a week.
+    steps = [("10", 7), ("9", 7), ("8", 7), ("7", 5), ("0", 5)]
+    plan = plan_taper(
+        settings(
+            start="10",
+            algorithm=Manual(steps=tuple(ManualStep(daily_dose_mg=D(d), days=n) for d, n in steps)),
+            formulations=DIAZEPAM_TABLETS,
+            max_cut_pct=D(15),
+            floor_dose_mg=D(7),
+        )
+    )
+    assert [s.flags for s in plan.steps] == [
+        (),
+        (),
+        EXCEEDS,
+        (Flag.SHORT_STEP,),
+        (Flag.SHORT_STEP,),
+    ]
+    assert [s.days for s in plan.steps] == [7, 7, 14, 5, 5]
+    assert plan.steps_to_approve == (2,)
+    assert plan.approvals == (NoteCode.SHORT_STEPS,)
 
 
 def test_a_maintained_target_is_reached_within_the_cap_without_a_jump() -> None:
@@ -248,33 +297,35 @@ def test_a_maintained_target_is_reached_within_the_cap_without_a_jump() -> None:
     # 11.3 -> 8.475 would pass the target: the plan stops at 10 (an 11.5% cut).
     assert doses(plan) == ["20", "15", "11.3", "10"]
     assert all(s.flags == () for s in plan.steps)
-    assert plan.warnings == ()
+    assert plan.notes == ()
 
 
 def test_a_start_at_or_below_the_floor_jumps_straight_to_the_target() -> None:
     plan = plan_taper(diazepam_percent(start="2", floor_dose_mg=D(2)))
     assert doses(plan) == ["2", "0"]
-    assert plan.steps[1].flags == (Flag.JUMP_OFF,)
+    assert plan.steps[1].flags == ()
+    assert [n.code for n in plan.notes] == [NoteCode.JUMP_OFF]
+    assert plan.approvals == ()
 
 
 def test_a_cap_of_100_percent_never_flags() -> None:
     plan = plan_taper(diazepam_percent(max_cut_pct=D(100), floor_dose_mg=D(0)))
     assert all(s.flags == () for s in plan.steps)
-    assert doses(plan)[-3:] == ["2", "1", "0"]
+    assert doses(plan)[-4:] == ["3", "2", "1", "0"]
 
 
-def test_times_are_ordered_and_the_larger_share_goes_later() -> None:
+def test_times_are_ordered_and_the_larger_share_goes_first() -> None:
     plan = plan_taper(diazepam_percent(times=("20:00", "08:00", "13:00")))
     assert [a.time for a in plan.steps[0].administrations] == ["08:00", "13:00", "20:00"]
-    # 20 in three: 6.5 + 6.5 + 7 (6.666 is not on the 0.5 grid).
-    assert [str(a.dose_mg) for a in plan.steps[0].administrations] == ["6.5", "6.5", "7"]
+    # 20 in three: 7 + 6.5 + 6.5 (6.666 is not on the 0.5 grid).
+    assert [str(a.dose_mg) for a in plan.steps[0].administrations] == ["7", "6.5", "6.5"]
 
 
 def test_json_is_plain_and_exact() -> None:
     plan = plan_taper(diazepam_percent())
     data = plan.to_json()
     assert json.loads(json.dumps(data)) == data
-    assert data["total_days"] == 378
+    assert data["total_days"] == 364
     assert data["steps"][2] == {
         "index": 2,
         "start_date": "2025-02-03",
@@ -286,23 +337,24 @@ def test_json_is_plain_and_exact() -> None:
         "administrations": [
             {
                 "time": "08:00",
-                "dose_mg": "8",
-                "components": [
-                    {"formulation": "tablet 5 mg", "units": "1", "dose_mg": "5"},
-                    {"formulation": "tablet 2 mg", "units": "1.5", "dose_mg": "3"},
-                ],
-            },
-            {
-                "time": "20:00",
                 "dose_mg": "8.5",
                 "components": [
                     {"formulation": "tablet 5 mg", "units": "1.5", "dose_mg": "7.5"},
                     {"formulation": "tablet 2 mg", "units": "0.5", "dose_mg": "1"},
                 ],
             },
+            {
+                "time": "20:00",
+                "dose_mg": "8",
+                "components": [
+                    {"formulation": "tablet 5 mg", "units": "1", "dose_mg": "5"},
+                    {"formulation": "tablet 2 mg", "units": "1.5", "dose_mg": "3"},
+                ],
+            },
         ],
     }
-    assert data["steps"][24]["flags"] == ["exceeds_cap_needs_approval", "extended"]
+    assert data["steps"][21]["flags"] == ["grid_limited", "extended"]
+    assert data["notes"][1]["code"] == "grid_limited"
 
 
 def test_liquid_components_give_millilitres() -> None:

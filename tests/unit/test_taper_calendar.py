@@ -46,7 +46,7 @@ def step(index: int, start: str, end: str, daily: str, *given: tuple[str, str]) 
 
 
 def plan_of(*steps: Step) -> TaperPlan:
-    return TaperPlan(steps=steps, warnings=())
+    return TaperPlan(steps=steps)
 
 
 # Diazepam 20 -> 15 -> 12.5 -> 0 mg a day, at 08:00 and 20:00.

@@ -35,15 +35,17 @@ from tests.unit.taper_drugs import (
 D = Decimal
 
 
-def test_diazepam_defaults_halve_scored_tablets_and_keep_oral_liquids() -> None:
+def test_diazepam_defaults_halve_scored_tablets_and_keep_the_most_dilute_liquid() -> None:
+    # One immediate-release liquid: the 1 mg/mL solution measures small doses more
+    # exactly than the 5 mg/mL concentrate.
     assert default_formulations(DIAZEPAM) == (
         Tablet(strength_mg=D(10), divisible_by=2),
         Tablet(strength_mg=D(5), divisible_by=2),
         Tablet(strength_mg=D(2), divisible_by=2),
-        Liquid(mg_per_ml=D(1), resolution_ml=D("0.1"), min_volume_ml=D("0.1")),
-        Liquid(mg_per_ml=D(5), form="oral-concentrate"),
+        Liquid(mg_per_ml=D(1), resolution_ml=D("0.1"), min_volume_ml=D("0.2")),
     )
-    assert DEFAULT_RESOLUTION_ML == DEFAULT_MIN_VOLUME_ML == D("0.1")
+    assert D("0.1") == DEFAULT_RESOLUTION_ML
+    assert D("0.2") == DEFAULT_MIN_VOLUME_ML
 
 
 def test_escitalopram_defaults_split_only_the_scored_strengths() -> None:
@@ -51,13 +53,37 @@ def test_escitalopram_defaults_split_only_the_scored_strengths() -> None:
     assert [(t.strength_mg, t.divisible_by) for t in tablets] == [(D(20), 2), (D(10), 2), (D(5), 1)]
 
 
-def test_extended_release_capsules_and_odt_are_never_split() -> None:
-    scored = [
-        Formulation(form=form, strengths=(D(10),), unit="mg", scored=True)
-        for form in ("tablet-er", "capsule", "capsule-er", "tablet-odt")
-    ]
-    assert {f.divisible_by for f in default_formulations(scored) if isinstance(f, Tablet)} == {1}
-    assert len(default_formulations(scored)) == 4
+def test_defaults_keep_to_one_release_form() -> None:
+    def forms(*found: str) -> list[tuple[str, int]]:
+        scored = [
+            Formulation(form=form, strengths=(D(10),), unit="mg", scored=True) for form in found
+        ]
+        return [
+            (f.form, f.divisible_by) for f in default_formulations(scored) if isinstance(f, Tablet)
+        ]
+
+    # Immediate-release tablets and capsules, never with extended-release ones.
+    assert forms("tablet", "tablet-er", "capsule-er") == [("tablet", 2)]
+    assert forms("capsule", "capsule-er", "tablet-odt") == [("capsule", 1)]
+    # Orally disintegrating tablets only when there is nothing else immediate.
+    assert forms("tablet-odt", "tablet-er") == [("tablet-odt", 1)]
+    # A drug with only extended-release solids gets them, never split.
+    assert forms("tablet-er", "capsule-er") == [("capsule-er", 1), ("tablet-er", 1)]
+
+
+def test_a_paroxetine_like_catalog_never_mixes_release_forms_in_a_plan() -> None:
+    catalog = (
+        Formulation(form="tablet", strengths=(D(10), D(20)), unit="mg", scored=True),
+        Formulation(form="tablet-er", strengths=(D("12.5"), D(25)), unit="mg"),
+    )
+    plan = plan_taper(
+        settings(
+            start="20", algorithm=Percent(percent=D(25)), formulations=default_formulations(catalog)
+        )
+    )
+    used = {c.formulation for s in plan.steps for a in s.administrations for c in a.components}
+    assert used
+    assert all(not f.startswith("tablet-er") for f in used)
 
 
 def test_other_forms_and_units_are_left_out() -> None:
@@ -150,8 +176,13 @@ def test_oxycodone_immediate_and_extended_release_both_count() -> None:
     assert components(plan) == [[("tablet 30 mg", "1"), ("tablet 15 mg", "1")]]
 
 
-def test_clonazepam_odt_makes_eighths() -> None:
-    plan = one_step("0.625", default_formulations(CLONAZEPAM))
+def test_clonazepam_odt_makes_eighths_when_the_clinician_lists_it() -> None:
+    # By default the plain tablets only; listed explicitly, the ODT joins them.
+    assert all(
+        isinstance(f, Tablet) and f.form == "tablet" for f in default_formulations(CLONAZEPAM)
+    )
+    listed = (*default_formulations(CLONAZEPAM), Tablet(strength_mg=D("0.125"), form="tablet-odt"))
+    plan = one_step("0.625", listed)
     assert components(plan) == [[("tablet 0.5 mg", "1"), ("tablet-odt 0.125 mg", "1")]]
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from service.domain.taper import Administration, Component, Flag, Step, TaperPlan
+from service.domain.taper import Administration, Component, Flag, Note, NoteCode, Step, TaperPlan
 from service.domain.taper.plan import FLAG_ORDER
 from tests.unit.taper_checks import attempt
 from tests.unit.taper_strategies import generated_settings, manual_settings, random_kit
@@ -62,7 +62,17 @@ def plans(draw: st.DrawFn) -> TaperPlan:
     count = draw(st.integers(0, 6))
     return TaperPlan(
         steps=tuple(draw(steps(i)) for i in range(count)),
-        warnings=tuple(draw(st.lists(st.text(max_size=80), max_size=3))),
+        notes=tuple(draw(st.lists(notes(count), max_size=3))),
+    )
+
+
+def notes(count: int) -> st.SearchStrategy[Note]:
+    return st.builds(
+        Note,
+        code=st.sampled_from(NoteCode),
+        message=st.text(max_size=80),
+        needs_approval=st.booleans(),
+        steps=st.lists(st.integers(0, max(count - 1, 0)), max_size=3).map(tuple),
     )
 
 

@@ -14,7 +14,15 @@ from service.domain.taper.formulations import (
     TaperFormulation,
     default_formulations,
 )
-from service.domain.taper.plan import Administration, Component, Flag, Step, TaperPlan
+from service.domain.taper.plan import (
+    Administration,
+    Component,
+    Flag,
+    Note,
+    NoteCode,
+    Step,
+    TaperPlan,
+)
 from service.domain.taper.planner import LENGTHEN_FACTOR, plan_taper
 from service.domain.taper.settings import (
     DEFAULT_INTERVAL_DAYS,
@@ -49,6 +57,8 @@ __all__ = [
     "Liquid",
     "Manual",
     "ManualStep",
+    "Note",
+    "NoteCode",
     "Percent",
     "Step",
     "Tablet",

@@ -21,13 +21,18 @@ from service.domain.taper.arith import text
 SOLID_FORMS = ("tablet", "tablet-odt", "tablet-er", "capsule", "capsule-er")
 SPLITTABLE_FORMS = ("tablet",)
 LIQUID_FORMS = ("oral-solution", "oral-suspension", "oral-concentrate")
+EXTENDED_FORMS = ("tablet-er", "capsule-er")
+# The immediate-release solids a default plan uses, in order of preference: the
+# first group the drug has is used alone.
+IMMEDIATE_SOLIDS = (("tablet", "capsule"), ("tablet-odt",))
 DIVISORS = (1, 2, 4)
 
-# Product defaults, not guideline figures: 0.1 mL is a volume a standard oral
-# syringe measures reliably. The clinician sets the real step and minimum for the
-# syringe the patient uses.
+# A 0.1 mL syringe step, and never less than 0.2 mL: 1 mL oral syringes measure
+# 0.1 mL or less outside 10% of the intended volume (Arenas-Lopez et al. 2017,
+# docs/clinical.md, "Taper planner"). The clinician sets the real step and minimum
+# for the syringe the patient uses.
 DEFAULT_RESOLUTION_ML = Decimal("0.1")
-DEFAULT_MIN_VOLUME_ML = Decimal("0.1")
+DEFAULT_MIN_VOLUME_ML = Decimal("0.2")
 
 # Plausibility ceilings that catch typing slips and keep the arithmetic bounded.
 MAX_STRENGTH_MG = Decimal(10_000)
@@ -67,12 +72,15 @@ TaperFormulation = Tablet | Liquid
 
 
 def default_formulations(formulations: Iterable[Formulation]) -> tuple[TaperFormulation, ...]:
-    """What a drug's catalog formulations offer a taper, in canonical order.
+    """What a drug's catalog formulations offer a taper by default: one release form.
 
-    Oral solids in mg give one tablet per strength, halved only when a plain tablet is
-    scored; oral liquids in mg/mL give a liquid with the default syringe step and
-    minimum. Other forms (injections, patches, inhalers...) cannot make an oral daily
-    dose and are left out.
+    Extended-release products are not interchangeable mg for mg with immediate-release
+    ones (docs/clinical.md, "Taper planner"), so a default plan keeps to the
+    immediate-release tablets (capsules when there are no tablets; orally
+    disintegrating tablets only when there is neither) and the most dilute
+    immediate-release liquid. A drug with no immediate-release oral form gets its
+    extended-release solids. Tablets are halved only when a plain tablet is scored;
+    other forms (injections, patches, inhalers...) cannot make an oral daily dose.
     """
     found: dict[str, TaperFormulation] = {}
     for f in formulations:
@@ -81,7 +89,14 @@ def default_formulations(formulations: Iterable[Formulation]) -> tuple[TaperForm
             if kept is None or _divisor(made) > _divisor(kept):
                 found[made.label] = made
     tablets, liquids = canonical(tuple(found.values()))
-    return (*tablets, *liquids)
+    immediate = [t for t in tablets if t.form not in EXTENDED_FORMS]
+    for forms in IMMEDIATE_SOLIDS:
+        chosen = tuple(t for t in immediate if t.form in forms)
+        if chosen:
+            return (*chosen, *liquids[:1])
+    if liquids:
+        return liquids[:1]
+    return tuple(t for t in tablets if t.form in EXTENDED_FORMS)
 
 
 def _from_catalog(f: Formulation) -> list[TaperFormulation]:

@@ -13,7 +13,9 @@ Preferences, in order, when one administration can be made several ways:
 4. the fewest different formulations;
 5. then a fixed order that favours larger tablets and the most dilute liquid.
 At most one liquid and at most one broken tablet of each strength are used in an
-administration (a broken tablet is a half, a quarter or three quarters of one).
+administration (a broken tablet is a half, a quarter or three quarters of one), and
+a liquid is never taken with a broken tablet: a measured volume with whole tablets,
+or the volume alone.
 
 A daily dose is shared across the administrations as evenly as achievable: the
 largest share as small as possible, then the smallest as large as possible, then
@@ -26,8 +28,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -87,14 +89,34 @@ class DoseGrid:
         self._liquids = liquids
         self._count = administrations
         self._table = _tablet_table(tablets, unit, size)
-        tablet_bits = int("".join("0" if e is None else "1" for e in reversed(self._table)), 2)
+        self._whole = _tablet_table([replace(t, divisible_by=1) for t in tablets], unit, size)
         self._steps = [_liquid_step(q, unit) for q in liquids]
-        admin_bits = tablet_bits
+        admin_bits = _bits(self._table)
+        whole_bits = _bits(self._whole)
         for start, step in self._steps:
-            admin_bits |= _progression_sum(tablet_bits, start, step, size)
+            admin_bits |= _progression_sum(whole_bits, start, step, size)
         self._admin = _members(admin_bits)
         self._daily = _daily_sums(admin_bits, self._admin, administrations, size)
         self._mixes: dict[int, _Mix] = {}
+        self._splits: dict[int, tuple[int, ...]] = {}
+
+    @property
+    def administration_doses(self) -> list[int]:
+        """Every amount one administration can take, ascending (0 included)."""
+        return self._admin
+
+    def tablets_only(self) -> DoseGrid | None:
+        """The same grid made with the tablets alone, when there are both tablets and
+        liquids; None otherwise."""
+        if not self._tablets or not self._liquids:
+            return None
+        return DoseGrid(
+            tablets=self._tablets,
+            liquids=(),
+            administrations=self._count,
+            unit=self.unit,
+            size=self.size,
+        )
 
     def mg(self, units: int) -> Fraction:
         return units * self.unit
@@ -116,9 +138,35 @@ class DoseGrid:
         window = self._daily & ((1 << max(high, 0)) - 1)
         return window.bit_length() - 1 if window else None
 
-    def components(self, units: int) -> tuple[Component, ...]:
-        """What to take for one administration of `units`, tablets before the liquid."""
-        mix = self._mix(units)
+    def upwards(self, low: int, high: int) -> Iterator[int]:
+        """The achievable daily doses d with low <= d < high, smallest first."""
+        low = max(low, 0)
+        if low >= high:
+            return
+        window = (self._daily >> low) & ((1 << (high - low)) - 1)
+        while window:
+            lowest = window & -window
+            yield low + lowest.bit_length() - 1
+            window ^= lowest
+
+    def downwards(self, low: int, high: int) -> Iterator[int]:
+        """The achievable daily doses d with low <= d < high, largest first."""
+        low = max(low, 0)
+        if low >= high:
+            return
+        window = (self._daily >> low) & ((1 << (high - low)) - 1)
+        while window:
+            top = window.bit_length() - 1
+            yield low + top
+            window ^= 1 << top
+
+    def components(self, units: int, *, liquid: bool = False) -> tuple[Component, ...]:
+        """What to take for one administration of `units`, tablets before the liquid.
+
+        `liquid`: in a plan's tail, a measured volume (with whole tablets at most) rather
+        than broken tablets wherever the liquid can make the amount, so that the patient
+        keeps to one way of taking it."""
+        mix = (self._liquid_mix(units) if liquid else None) or self._mix(units)
         out = []
         for tablet, parts in zip(self._tablets, mix.parts, strict=True):
             if parts:
@@ -132,11 +180,11 @@ class DoseGrid:
                     )
                 )
         if mix.liquid is not None:
-            liquid = self._liquids[mix.liquid[0]]
+            measured = self._liquids[mix.liquid[0]]
             dose = self.mg(mix.liquid[1])
-            ml = dose / Fraction(liquid.mg_per_ml)
+            ml = dose / Fraction(measured.mg_per_ml)
             out.append(
-                Component(formulation=liquid.label, ml=to_decimal(ml), dose_mg=to_decimal(dose))
+                Component(formulation=measured.label, ml=to_decimal(ml), dose_mg=to_decimal(dose))
             )
         return tuple(out)
 
@@ -147,6 +195,11 @@ class DoseGrid:
         large as possible, then the next smallest, and so on (leximin). The shares come
         back in ascending order: the caller gives the larger ones to the later times.
         """
+        if total not in self._splits:
+            self._splits[total] = self._split(total)
+        return self._splits[total]
+
+    def _split(self, total: int) -> tuple[int, ...]:
         if self._count == 1:
             return (total,)
         ceiling = self._smallest_largest_share(total)
@@ -181,27 +234,46 @@ class DoseGrid:
                 return dose
         raise ValueError(f"{remaining} grid units cannot be shared by {left}")
 
+    def _liquid_mix(self, units: int) -> _Mix | None:
+        """Whole tablets alone, or the least liquid that completes whole tablets; None
+        when neither makes the amount."""
+        if not units or not self._liquids:
+            return None
+        whole = self._whole[units]
+        if whole is not None:
+            return _Mix(cost=(0, *whole[:3]), parts=self._scaled(whole[3]), liquid=None)
+        return self._with_liquid(units)
+
+    def _scaled(self, whole_parts: tuple[int, ...]) -> tuple[int, ...]:
+        """Counts of whole tablets as counts of parts of each tablet."""
+        return tuple(p * t.divisible_by for p, t in zip(whole_parts, self._tablets, strict=True))
+
     def _mix(self, units: int) -> _Mix:
         if units not in self._mixes:
             self._mixes[units] = self._best_mix(units)
         return self._mixes[units]
 
     def _best_mix(self, units: int) -> _Mix:
-        """Tablets alone when they can; otherwise the least liquid that completes them."""
+        """Tablets alone when they can; otherwise the least liquid that completes whole
+        tablets."""
         entry = self._table[units]
         if entry is not None:
             return _Mix(cost=(0, *entry[:3]), parts=entry[3], liquid=None)
+        best = self._with_liquid(units)
+        if best is None:
+            raise ValueError(f"{units} grid units are not achievable in one administration")
+        return best
+
+    def _with_liquid(self, units: int) -> _Mix | None:
         best: _Mix | None = None
         for index, (start, step) in enumerate(self._steps):
             for amount in range(start, units + 1, step):
-                rest = self._table[units - amount]
+                rest = self._whole[units - amount]
                 if rest is not None:
                     cost = (amount, rest[0] + 1, rest[1], rest[2] + 1)
                     if best is None or cost < best.cost:
-                        best = _Mix(cost=cost, parts=rest[3], liquid=(index, amount))
+                        best = _Mix(cost=cost, parts=self._scaled(rest[3]), liquid=(index, amount))
                     break
-        if best is None:
-            raise ValueError(f"{units} grid units are not achievable in one administration")
         return best
 
 
@@ -264,6 +336,11 @@ def _better(kept: _Entry | None, other: _Entry | None) -> _Entry | None:
     if other is None or (kept is not None and kept[:3] <= other[:3]):
         return kept
     return other
+
+
+def _bits(table: list[_Entry | None]) -> int:
+    """The doses a table makes, as a bitset."""
+    return int("".join("0" if e is None else "1" for e in reversed(table)), 2)
 
 
 def _liquid_step(liquid: Liquid, unit: Fraction) -> tuple[int, int]:

@@ -23,10 +23,31 @@ class Flag(enum.StrEnum):
     """Why a step needs a second look; listed on a step in this order."""
 
     EXCEEDS_CAP = "exceeds_cap_needs_approval"
+    # A cut above the cap that the formulations force: no dose they make lies between
+    # the cap and the current dose. Approved once with the plan, not step by step.
+    GRID_LIMITED = "grid_limited"
+    # Read back from plans stored before the final jump from the floor became expected
+    # (a note now says so, and the step carries no flag).
     JUMP_OFF = "jump_off"
     EXTENDED = "extended"
+    # Shorter than a week: approved once with the plan.
+    SHORT_STEP = "short_step"
     # The dose goes back up to the last one tolerated (a clinician's step back).
     STEP_BACK = "step_back"
+
+
+class NoteCode(enum.StrEnum):
+    """What a plan-level note is about."""
+
+    EXCEEDS_CAP = "exceeds_cap"
+    GRID_LIMITED = "grid_limited"
+    # Read back from plans stored before the final jump from the floor became expected
+    # (a note now says so, and the step carries no flag).
+    JUMP_OFF = "jump_off"
+    SHORT_STEPS = "short_steps"
+    LONG_PLAN = "long_plan"
+    CLAMPED = "clamped"
+    HYPERBOLIC_TAIL = "hyperbolic_tail_not_achievable"
 
 
 FLAG_ORDER: tuple[Flag, ...] = tuple(Flag)
@@ -145,27 +166,81 @@ class Step:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Note:
+    """Something the clinician should read before approving: `needs_approval` notes are
+    approved once, with the plan; `steps` are the steps it is about, if any."""
+
+    code: NoteCode
+    message: str
+    needs_approval: bool = False
+    steps: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code.value,
+            "message": self.message,
+            "needs_approval": self.needs_approval,
+            "steps": list(self.steps),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Note:
+        return cls(
+            code=NoteCode(raw["code"]),
+            message=raw["message"],
+            needs_approval=bool(raw["needs_approval"]),
+            steps=tuple(int(i) for i in raw["steps"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class TaperPlan:
-    """A proposed taper, for a clinician to review; `warnings` say what needs approval."""
+    """A proposed taper, for a clinician to review. `notes` say what to read and what
+    needs approval; `warnings` are their messages, as plain text."""
 
     steps: tuple[Step, ...]
-    warnings: tuple[str, ...]
+    notes: tuple[Note, ...] = ()
 
     @property
     def total_days(self) -> int:
         return sum(s.days for s in self.steps)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(n.message for n in self.notes)
+
+    @property
+    def steps_to_approve(self) -> tuple[int, ...]:
+        """Steps a clinician approves one by one: cuts above the cap the formulations
+        could have avoided."""
+        return tuple(s.index for s in self.steps if Flag.EXCEEDS_CAP in s.flags)
+
+    @property
+    def approvals(self) -> tuple[NoteCode, ...]:
+        """Notes approved once, with the plan (cuts above the cap that the formulations
+        could have avoided are approved step by step instead)."""
+        once = (n.code for n in self.notes if n.needs_approval)
+        return tuple(dict.fromkeys(c for c in once if c is not NoteCode.EXCEEDS_CAP))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "steps": [s.to_json() for s in self.steps],
             "total_days": self.total_days,
             "warnings": list(self.warnings),
+            "notes": [n.to_json() for n in self.notes],
         }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> TaperPlan:
-        """The plan as `to_json` wrote it; ValueError when an amount is not one."""
-        return cls(
-            steps=tuple(Step.from_json(s) for s in raw["steps"]),
-            warnings=tuple(raw["warnings"]),
-        )
+        """The plan as `to_json` wrote it; ValueError when an amount is not one.
+        Plans stored before notes existed keep their warnings as plain notes."""
+        if "notes" in raw:
+            notes = tuple(Note.from_json(n) for n in raw["notes"])
+        else:
+            notes = tuple(_legacy_note(w) for w in raw["warnings"])
+        return cls(steps=tuple(Step.from_json(s) for s in raw["steps"]), notes=notes)
+
+
+def _legacy_note(message: str) -> Note:
+    code = NoteCode.JUMP_OFF if "floor" in message else NoteCode.EXCEEDS_CAP
+    return Note(code=code, message=message)

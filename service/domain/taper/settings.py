@@ -20,8 +20,17 @@ DEFAULT_MAX_CUT_PCT = Decimal(25)
 DEFAULT_INTERVAL_DAYS = 14
 DEFAULT_TIMES = ("08:00",)
 MAX_INTERVAL_DAYS = 365
-# Longer plans are almost certainly a typing slip (a 0.01% cut); the bound also
-# guarantees that planning ends whatever the input.
+# The cap bounds the cuts made within any window of this many days (ASAM 2025: at most
+# 25% every 2 weeks), so plans with shorter steps cut less at each step.
+CAP_WINDOW_DAYS = 14
+# Product defaults, not guideline figures: steps shorter than a week, and plans longer
+# than two years or 60 steps, are unusual enough to be approved once with the plan.
+SHORT_STEP_DAYS = 7
+LONG_PLAN_DAYS = 730
+LONG_PLAN_STEPS = 60
+# Longer plans are almost certainly a typing slip (1% a year); refused, naming the
+# setting. The step bound also guarantees that planning ends whatever the input.
+MAX_PLAN_DAYS = 3653
 MAX_STEPS = 500
 # Taper doses are taken at most a few times a day; six covers every-4-hour opioids.
 MAX_ADMINISTRATIONS = 6
@@ -79,7 +88,8 @@ class TaperSettings:
     `occupancy` is the drug's catalog model, needed by the hyperbolic algorithm only.
     `floor_dose_mg`: the move to the target may exceed the cap only from a dose at or
     below it (0: never). `slow_interval_days` applies to steps whose dose is strictly
-    below `slow_below_mg`.
+    below `slow_below_mg`. `larger_dose_time`: when a daily dose cannot be shared
+    equally, the time of day that takes the larger amount (default the first).
     """
 
     start_dose_mg: Decimal
@@ -93,6 +103,7 @@ class TaperSettings:
     slow_below_mg: Decimal | None = None
     slow_interval_days: int | None = None
     times: tuple[str, ...] = DEFAULT_TIMES
+    larger_dose_time: str | None = None
     occupancy: Occupancy | None = None
 
 
@@ -110,6 +121,8 @@ def check_fields(s: TaperSettings, problems: Problems) -> bool:
     if not isinstance(s.start_date, dt.date) or not EARLIEST_START <= s.start_date <= LATEST_DATE:
         problems.add("start_date", f"Must be a date between {EARLIEST_START} and {LATEST_DATE}.")
     times_ok = _check_times(s.times, problems)
+    if times_ok and s.larger_dose_time is not None and s.larger_dose_time not in s.times:
+        problems.add("larger_dose_time", f"Must be one of the times: {', '.join(s.times)}.")
     _check_algorithm(s, problems)
     return start_ok and times_ok
 
@@ -149,6 +162,14 @@ def _check_intervals(s: TaperSettings, problems: Problems) -> None:
 def ordered_times(times: tuple[str, ...]) -> tuple[str, ...]:
     """The administration times in chronological order."""
     return tuple(sorted(times))
+
+
+def share_order(times: tuple[str, ...], larger: str | None) -> tuple[int, ...]:
+    """Positions of the chronological times in the order they take the day's shares,
+    largest first: the chosen time (default the first), then the others in order."""
+    ordered = ordered_times(times)
+    first = ordered.index(larger) if larger in ordered else 0
+    return (first, *(i for i in range(len(ordered)) if i != first))
 
 
 def _check_times(times: tuple[str, ...], problems: Problems) -> bool:
