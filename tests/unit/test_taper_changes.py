@@ -16,7 +16,6 @@ from service.domain.errors import DomainValidationError
 from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule
 from service.domain.taper import Administration, Step, TaperPlan, plan_taper
 from service.domain.taper.changes import extend_step, flagged_steps, step_back, step_terms
-from service.domain.taper.symptoms import ANTIDEPRESSANT, GENERAL, SEDATIVE, scale_for, score
 from tests.unit.taper_strategies import generated_settings
 
 
@@ -142,22 +141,3 @@ def test_a_step_becomes_terms_with_each_time_s_amount() -> None:
     assert step_terms(TERMS, step(("08:00", "0"), ("20:00", "0"))) is None
     with pytest.raises(DomainValidationError):
         step_terms(TERMS, step(("08:00", "0.03125")))
-
-
-def test_each_drug_class_gets_its_scale() -> None:
-    assert scale_for({"benzodiazepine", "cns-depressant"}) is SEDATIVE
-    assert scale_for({"ssri", "serotonergic"}) is ANTIDEPRESSANT
-    assert scale_for({"beta-blocker"}) is GENERAL
-
-
-def test_a_report_scores_every_item_and_names_what_is_wrong() -> None:
-    items = {i.id: 1 for i in SEDATIVE.items}
-    assert score(SEDATIVE, items) == len(SEDATIVE.items)
-    assert score(SEDATIVE, items, total=len(SEDATIVE.items)) == len(SEDATIVE.items)
-    with pytest.raises(DomainValidationError) as info:
-        score(SEDATIVE, {**items, "tremor": 9, "hiccups": 1, "sleep": -1})
-    assert {"items.tremor", "items.hiccups", "items.sleep"} <= set(info.value.errors)
-    del items["anxiety"]
-    with pytest.raises(DomainValidationError) as info:
-        score(SEDATIVE, items)
-    assert set(info.value.errors) == {"items.anxiety"}
