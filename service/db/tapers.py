@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -72,6 +72,81 @@ class TaperRepository:
         if for_update:
             begin_writing(self._s)
         return self._s.exec(_locked(query) if for_update else query).first()
+
+    def open_plan_ids(self, prescription_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """The plan in progress (drafts included) of each of these prescriptions that
+        has one, by prescription: one query for a page of prescriptions."""
+        if not prescription_ids:
+            return {}
+        query = select(TaperPlan.prescription_id, TaperPlan.id).where(
+            col(TaperPlan.prescription_id).in_(prescription_ids), col(TaperPlan.status).in_(OPEN)
+        )
+        return dict(self._s.exec(query).all())
+
+    def of_patient(
+        self,
+        patient_id: uuid.UUID,
+        *,
+        prescription_id: uuid.UUID | None = None,
+        limit: int,
+        offset: int,
+    ) -> list[TaperPlan]:
+        """The patient's plans (of one prescription, if given), newest first."""
+        query = select(TaperPlan).where(TaperPlan.patient_id == patient_id)
+        if prescription_id is not None:
+            query = query.where(TaperPlan.prescription_id == prescription_id)
+        query = (
+            query.order_by(col(TaperPlan.created_at).desc(), col(TaperPlan.id).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self._s.exec(query))
+
+    def versions_of(
+        self, plan_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, list[TaperPlanVersion]]:
+        """Every version of each of these plans, oldest first, by plan: one query."""
+        out: dict[uuid.UUID, list[TaperPlanVersion]] = {i: [] for i in plan_ids}
+        if plan_ids:
+            v = TaperPlanVersion
+            query = select(v).where(col(v.plan_id).in_(plan_ids)).order_by(col(v.version))
+            for version in self._s.exec(query):
+                out[version.plan_id].append(version)
+        return out
+
+    def records_of(self, plan_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[TaperStepRecord]]:
+        """The steps started of each of these plans, in order, by plan: one query."""
+        out: dict[uuid.UUID, list[TaperStepRecord]] = {i: [] for i in plan_ids}
+        if plan_ids:
+            r = TaperStepRecord
+            query = select(r).where(col(r.plan_id).in_(plan_ids)).order_by(col(r.step_index))
+            for found in self._s.exec(query):
+                out[found.plan_id].append(found)
+        return out
+
+    def reports_of(
+        self, plan_ids: Collection[uuid.UUID], *, limit: int
+    ) -> dict[uuid.UUID, list[TaperSymptomReport]]:
+        """The latest `limit` reports of each of these plans, newest first, by plan:
+        one query (numbered per plan, so a long plan's older reports are not read)."""
+        out: dict[uuid.UUID, list[TaperSymptomReport]] = {i: [] for i in plan_ids}
+        if not plan_ids:
+            return out
+        r = TaperSymptomReport
+        newest = (col(r.reported_at).desc(), col(r.id))
+        numbered = (
+            select(
+                col(r.id),
+                func.row_number().over(partition_by=col(r.plan_id), order_by=newest).label("n"),
+            )
+            .where(col(r.plan_id).in_(plan_ids))
+            .subquery()
+        )
+        kept = select(numbered.c.id).where(numbered.c.n <= limit)
+        query = select(r).where(col(r.id).in_(kept)).order_by(*newest)
+        for found in self._s.exec(query):
+            out[found.plan_id].append(found)
+        return out
 
     def versions(self, plan_id: uuid.UUID) -> list[TaperPlanVersion]:
         query = (

@@ -36,6 +36,7 @@ from service.usecases.planning import replan
 from service.usecases.prescriptions import append_version
 from service.usecases.reminders import TAPER_STEP, ReminderPolicy
 from service.usecases.rescreening import rescreen
+from service.usecases.taper_notices import dose_text
 from service.usecases.taper_versions import add_plan_version, schedule_next
 
 log = logging.getLogger("medtrack.scheduler")
@@ -69,11 +70,6 @@ class _Run:
     now: dt.datetime
 
 
-def _dose_text(step: taper.Step) -> str:
-    parts = [f"{a.time} {text(a.dose_mg)} mg" for a in step.administrations if a.dose_mg > 0]
-    return f"{text(step.daily_dose_mg)} mg a day ({', '.join(parts)})"
-
-
 def _message(run: _Run, step: taper.Step, patient_user: uuid.UUID) -> dict[str, Any]:
     drug = run.plan.drug
     last = step.index == run.planned.steps[-1].index
@@ -83,11 +79,11 @@ def _message(run: _Run, step: taper.Step, patient_user: uuid.UUID) -> dict[str, 
         body = f"From {start} you take no more {drug}. Well done."
     elif step.index == 0:
         title = f"Your {drug} taper starts today"
-        body = f"Keep to {_dose_text(step)} until {end}."
+        body = f"Keep to {dose_text(step)} until {end}."
     else:
         title = f"Your {drug} dose changes today"
         until = "from now on" if last else f"until {end}"
-        body = f"Take {_dose_text(step)} {until}."
+        body = f"Take {dose_text(step)} {until}."
     return queued(
         key=f"{TAPER_STEP}:{run.plan.id}:{step.index}",
         kind=TAPER_STEP,

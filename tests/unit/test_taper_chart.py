@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from service.domain.taper.chart import chart_svg
+from service.domain.taper.chart import Approval, chart_svg
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 SVG = "{http://www.w3.org/2000/svg}"
@@ -284,3 +284,66 @@ def test_an_empty_plan_is_refused() -> None:
 def test_a_dose_that_is_not_a_number_is_refused() -> None:
     with pytest.raises(ValueError, match="not a dose"):
         render(make_plan(["ten"]))
+
+
+def legend_of(root: ET.Element) -> list[str]:
+    (legend,) = with_class(root, "legend")
+    return [t.text or "" for t in legend.iter(f"{SVG}text")]
+
+
+def test_axes_have_titles_and_the_legend_names_what_is_drawn() -> None:
+    root = parse(render(make_plan(DOSES), today=dt.date(2026, 2, 1), completed_steps=2))
+    assert [t.text for t in with_class(root, "y-title")] == ["Daily dose (mg)"]
+    assert len(with_class(root, "x-title")) == 1
+    assert legend_of(root) == ["Daily dose", "Completed step", "Today"]
+    assert legend_of(parse(render(make_plan(DOSES)))) == ["Daily dose", "Today"]
+
+
+def test_an_approved_chart_says_who_approved_and_when() -> None:
+    approval = Approval(by="Dr A. Lee", on=dt.date(2025, 12, 20))
+    svg = chart_svg(
+        make_plan(DOSES, flagged=frozenset({1, 4})),
+        today=START,
+        completed_steps=0,
+        title="Diazepam taper",
+        approval=approval,
+    )
+    root = parse(svg)
+    said = "2 steps over the cap, approved by Dr A. Lee on 2025-12-20."
+    assert [t.text for t in with_class(root, "approval")] == [said]
+    desc = root.find("svg:desc", NS)
+    assert desc is not None
+    assert said in (desc.text or "")
+    assert "need clinician approval" not in svg
+    hover = with_class(root, "flagged")[0].find("svg:title", NS)
+    assert hover is not None
+    assert "over the cap, approved by Dr A. Lee on 2025-12-20" in (hover.text or "")
+    assert "Over the cap, approved" in legend_of(root)
+
+
+def test_a_long_name_is_cut_short_and_escaped() -> None:
+    approval = Approval(by="<b>" + "x" * 200, on=dt.date(2025, 12, 20))
+    svg = chart_svg(
+        make_plan(DOSES, flagged=frozenset({1})),
+        today=START,
+        completed_steps=0,
+        title="t",
+        approval=approval,
+    )
+    root = parse(svg)
+    assert root.find(".//svg:b", NS) is None
+    (line,) = with_class(root, "approval")
+    assert "x" * 100 not in (line.text or "")
+    assert "\u2026" in (line.text or "")
+
+
+def test_grid_limited_cuts_are_marked_apart_from_cap_flags() -> None:
+    plan = make_plan(["10", "7.5", "5", "2.5", "0"])
+    plan["steps"][4]["flags"] = ["grid_limited"]
+    root = parse(render(plan))
+    (step,) = with_class(root, "grid-limited")
+    assert step.get("data-step") == "4"
+    assert with_class(root, "flagged") == []
+    assert "Grid-limited cut" in legend_of(root)
+    (line,) = with_class(root, "approval")
+    assert line.text == "1 cut limited by the measuring grid, to be approved with the plan."

@@ -29,6 +29,7 @@ ALLOWED: dict[PlanChange, set[PlanStatus]] = {
     PlanChange.EXTEND: {S.DRAFT, S.APPROVED, S.ACTIVE, S.PAUSED},
     PlanChange.STEP_BACK: {S.ACTIVE, S.PAUSED},
     PlanChange.CANCEL: {S.DRAFT, S.APPROVED, S.ACTIVE, S.PAUSED},
+    PlanChange.SUPERSEDE: {S.DRAFT},
     PlanChange.START: {S.APPROVED},
     PlanChange.DELAY: {S.APPROVED, S.ACTIVE},
     PlanChange.FINISH: {S.APPROVED, S.ACTIVE},

@@ -285,6 +285,14 @@ class PrescriptionSchema(StrictSchema):
     created_by = fields.UUID(required=True, metadata={"description": "Author of this version."})
     created_at = fields.AwareDateTime(required=True)
     updated_at = fields.AwareDateTime(required=True)
+    taper_plan_id = fields.UUID(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The taper plan in progress (draft, approved, active or "
+            "paused), GET /v1/taper-plans/{plan_id}; null when there is none."
+        },
+    )
 
 
 class PrescriptionQuery(PageQuery):

@@ -33,6 +33,9 @@ class PlanChange(enum.StrEnum):
     EXTEND = "extend"
     STEP_BACK = "step-back"
     CANCEL = "cancel"
+    # A draft replaced by a newer draft of the same prescription: it ends cancelled,
+    # its reason naming the plan that replaced it.
+    SUPERSEDE = "supersede"
     # The plan's own versions the scheduler writes: its first step has started, a
     # step started late (the steps after it move by as much), its last step started.
     START = "start"
@@ -60,6 +63,7 @@ _ALLOWED_FROM: dict[PlanChange, tuple[PlanStatus, ...]] = {
     PlanChange.EXTEND: OPEN,
     PlanChange.STEP_BACK: (PlanStatus.ACTIVE, PlanStatus.PAUSED),
     PlanChange.CANCEL: OPEN,
+    PlanChange.SUPERSEDE: (PlanStatus.DRAFT,),
     PlanChange.START: (PlanStatus.APPROVED,),
     PlanChange.DELAY: RUNNING,
     PlanChange.FINISH: RUNNING,
@@ -74,6 +78,7 @@ CLINICIAN_CHANGES: tuple[PlanChange, ...] = (
     PlanChange.EXTEND,
     PlanChange.STEP_BACK,
     PlanChange.CANCEL,
+    PlanChange.SUPERSEDE,
 )
 
 

@@ -41,10 +41,18 @@ class PrescriptionRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
     findings: tuple[dict[str, Any], ...] = ()
+    # The taper plan in progress (draft, approved, active or paused), if any: filled
+    # in where a prescription is read; the audit trail keeps it with the plan's own
+    # entries, so its snapshots of a prescription leave it null.
+    taper_plan_id: uuid.UUID | None = None
 
 
 def prescription_record(
-    rx: Prescription, v: PrescriptionVersion, findings: Sequence[PrescriptionFinding] = ()
+    rx: Prescription,
+    v: PrescriptionVersion,
+    findings: Sequence[PrescriptionFinding] = (),
+    *,
+    taper_plan_id: uuid.UUID | None = None,
 ) -> PrescriptionRecord:
     """Version `v` of `rx`; without `findings`, as the audit trail keeps it (findings
     have their own entries)."""
@@ -74,6 +82,7 @@ def prescription_record(
         created_by=v.created_by,
         created_at=rx.created_at,
         updated_at=v.created_at,
+        taper_plan_id=taper_plan_id,
     )
 
 
