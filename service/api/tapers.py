@@ -1,19 +1,22 @@
-"""Taper plans: previews for clinicians."""
+"""Taper plans: previews for clinicians; drafting, running and finding a patient's
+plans; their charts, also through short-lived signed links."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from flask import Response
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.common import ReasonSchema
+from service.api.schemas.common import PageQuery, ReasonSchema
 from service.api.schemas.tapers import (
     ApproveSchema,
+    ChartLinkQuery,
+    ChartLinkSchema,
     ExtendSchema,
     StepBackSchema,
     SymptomReportInSchema,
@@ -25,11 +28,20 @@ from service.api.schemas.tapers import (
     TaperSettingsSchema,
 )
 from service.domain.taper.status import PlanChange
-from service.usecases import taper_plans, taper_symptoms, tapers
+from service.usecases import taper_finding, taper_plans, taper_symptoms, tapers
+from service.usecases.taper_chart_links import (
+    ChartLink,
+    ChartLinks,
+    issue_chart_link,
+    linked_chart,
+)
 from service.usecases.taper_plans import SymptomReportView, TaperPlanView
 from service.usecases.tapers import TaperPreview
 
 blp = Blueprint("tapers", __name__, url_prefix="/v1", description="Taper plans")
+
+# The chart answers a bearer token or, instead, a signed link's query parameters.
+TOKEN_OR_LINK: dict[str, Any] = {"security": [{"bearerAuth": []}, {}]}
 
 
 @blp.route("/taper-plans/preview")
@@ -57,12 +69,33 @@ class Preview(MethodView):
 class PlansOfPrescription(MethodView):
     decorators = [require_auth]
 
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, TaperPlanSchema(many=True))
+    @errors(blp, *AUTH, 404)
+    def get(
+        self, query: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
+    ) -> list[TaperPlanView]:
+        """The prescription's taper plans, newest first, each as GET
+        /v1/taper-plans/{plan_id} shows it (the patient and the care team)."""
+        return taper_finding.list_prescription_taper_plans(
+            **ctx().args(),
+            patient_id=patient_id,
+            rx_id=rx_id,
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+
     @blp.arguments(TaperCreateSchema)
     @blp.response(201, TaperPlanSchema)
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> TaperPlanView:
         """Draft a taper plan for an active prescription (clinicians on the care team),
-        from the same settings as the preview; nothing changes until it is approved."""
+        from the same settings as the preview; nothing changes until it is approved.
+
+        `start_date` is today or later in the patient's time zone (422 otherwise). A
+        draft the prescription already has is superseded: it ends `cancelled` by a
+        `supersede` version whose reason names the new plan (audited). A plan
+        approved, active or paused still answers 409 with its id."""
         c = ctx()
         return taper_plans.create_taper_plan(
             **c.args(),
@@ -70,6 +103,35 @@ class PlansOfPrescription(MethodView):
             patient_id=patient_id,
             rx_id=rx_id,
             body=body,
+        )
+
+
+@blp.route("/patients/<uuid:patient_id>/taper-plans")
+class PlansOfPatient(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, TaperPlanSchema(many=True))
+    @errors(blp, *AUTH, 404)
+    def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[TaperPlanView]:
+        """The patient's taper plans, of every prescription, newest first (the patient
+        and the care team)."""
+        return taper_finding.list_patient_taper_plans(
+            **ctx().args(), patient_id=patient_id, limit=query["limit"], offset=query["offset"]
+        )
+
+
+@blp.route("/me/taper-plans")
+class MyPlans(MethodView):
+    decorators = [require_auth]
+
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, TaperPlanSchema(many=True))
+    @errors(blp, *AUTH, 403)
+    def get(self, query: dict[str, Any]) -> list[TaperPlanView]:
+        """The signed-in patient's own taper plans, newest first (403 for staff)."""
+        return taper_finding.list_my_taper_plans(
+            **ctx().args(), limit=query["limit"], offset=query["offset"]
         )
 
 
@@ -84,18 +146,63 @@ class Plan(MethodView):
         return taper_plans.get_taper_plan(**ctx().args(), plan_id=plan_id)
 
 
+def _chart(plan_id: uuid.UUID) -> str:
+    return taper_plans.taper_chart(**ctx().args(), plan_id=plan_id)
+
+
 @blp.route("/taper-plans/<uuid:plan_id>/chart.svg")
 class Chart(MethodView):
+    @blp.doc(**TOKEN_OR_LINK)
+    @blp.arguments(ChartLinkQuery, location="query")
+    @blp.response(200, content_type="image/svg+xml", description="A standalone SVG (no scripts).")
+    @errors(blp, 401, 403, 404, 422)
+    def get(self, query: dict[str, Any], plan_id: uuid.UUID) -> Response:
+        """The plan as a chart for the patient app and clinicians: daily dose over
+        time with axis titles and a legend, one element per step, today marked,
+        completed steps shaded, steps over the cap marked, and who approved them and
+        when.
+
+        With a bearer token (the patient and the care team), or with none through a
+        signed link from POST .../chart-links (`expires`, `link`, `sig`, all three):
+        a link altered in any part, for another plan, or expired gets 403."""
+        if query:
+            c = ctx()
+            given = ChartLink(
+                plan_id=plan_id,
+                expires=query.get("expires", -1),
+                link=query.get("link", ""),
+                sig=query.get("sig", ""),
+            )
+            svg = linked_chart(**c.args(), links=ChartLinks(c.settings.secret_key), given=given)
+        else:
+            svg = require_auth(_chart)(plan_id)
+        return Response(svg, mimetype="image/svg+xml")
+
+
+@blp.route("/taper-plans/<uuid:plan_id>/chart-links")
+class ChartLinksOfPlan(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, content_type="image/svg+xml", description="A standalone SVG (no scripts).")
+    @blp.response(201, ChartLinkSchema)
     @errors(blp, 401, 404)
-    def get(self, plan_id: uuid.UUID) -> Response:
-        """The plan as a chart for the patient app and clinicians: daily dose over
-        time, one element per step, today marked, completed steps shaded, steps
-        over the cap marked."""
-        svg = taper_plans.taper_chart(**ctx().args(), plan_id=plan_id)
-        return Response(svg, mimetype="image/svg+xml")
+    def post(self, plan_id: uuid.UUID) -> dict[str, Any]:
+        """A link to the plan's chart that needs no Authorization header, for an
+        image source (the patient and the care team). It names this plan only and
+        expires five minutes later (`expires_at`); the issue and every fetch
+        through it are audited. `url` is a path on this API, so that a proxy's inner
+        host never leaks into it; the app joins it to the API's address."""
+        c = ctx()
+        issued = issue_chart_link(
+            **c.args(), links=ChartLinks(c.settings.secret_key), plan_id=plan_id
+        )
+        url = url_for(
+            "tapers.Chart",
+            plan_id=issued.plan_id,
+            expires=issued.expires,
+            link=issued.link,
+            sig=issued.sig,
+        )
+        return {"url": url, "expires_at": issued.expires_at}
 
 
 @blp.route("/taper-plans/<uuid:plan_id>/approve")
@@ -107,11 +214,15 @@ class Approve(MethodView):
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
         """Approve a draft. Every step flagged `exceeds_cap_needs_approval` must be
-        listed in `approve_flagged` (409 names those missing)."""
+        listed in `approve_flagged`, and every note with `needs_approval` (cuts the grid
+        forces, short steps, a long plan) in `acknowledge`: 409 names those missing. The
+        patient is told
+        when the plan starts and at what dose (`taper-changed`)."""
         return taper_plans.approve_taper_plan(
             **ctx().planning_args(),
             plan_id=plan_id,
             approve_flagged=body["approve_flagged"],
+            acknowledge=body["acknowledge"],
             reason=body["reason"],
         )
 
@@ -124,7 +235,8 @@ class Extend(MethodView):
     @blp.response(200, TaperPlanSchema)
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
-        """Hold the current step `days` longer; later steps move with it."""
+        """Hold the current step `days` longer; later steps move with it. Once the
+        plan is approved, the patient is told the new dates (`taper-changed`)."""
         return taper_plans.extend_taper_plan(
             **ctx().planning_args(),
             plan_id=plan_id,
@@ -144,7 +256,8 @@ class StepBack(MethodView):
         """Go back to the last tolerated dose (the step before the current one) from
         tomorrow, hold it `hold_days`, then try the same cuts again, each step at
         least as long as before. A paused plan runs again. The steps already
-        completed are unchanged (a new version, audited)."""
+        completed are unchanged (a new version, audited). The patient is told the
+        dose they go back to and from when (`taper-changed`)."""
         return taper_plans.step_back_taper_plan(
             **ctx().planning_args(),
             plan_id=plan_id,
@@ -204,7 +317,10 @@ def _reasoned(change: PlanChange, summary: str) -> type[MethodView]:
                 reason=body["reason"],
             )
 
-    Change.post.__doc__ = summary
+    Change.post.__doc__ = (
+        f"{summary}\n\nOnce the plan is approved, the patient is told what happens "
+        "next (`taper-changed`)."
+    )
     Change.__name__ = f"{change.value.title()}TaperPlan"
     return Change
 

@@ -18,12 +18,13 @@ from decimal import Decimal
 
 from service.domain.dosing import Amount
 from service.domain.prescriptions import Action, PrescriptionTerms, Schedule, plain_amount
-from service.domain.taper.settings import DEFAULT_INTERVAL_DAYS, DEFAULT_MAX_CUT_PCT
+from service.domain.taper.settings import (
+    CAP_WINDOW_DAYS,
+    DEFAULT_INTERVAL_DAYS,
+    DEFAULT_MAX_CUT_PCT,
+)
 
 HUNDRED = Decimal(100)
-# The window over which cuts add up: the 2025 joint ASAM guideline's ceiling is 25 %
-# every 2 weeks (docs/clinical.md, "The abrupt-stop guard").
-CAP_WINDOW_DAYS = DEFAULT_INTERVAL_DAYS
 # Where the guard suggests a taper start: the usual start of the 2025 joint ASAM
 # guideline (5-10 % every 2-4 weeks), at its upper end, under the 25 % cap.
 SUGGESTED_PERCENT = Decimal(10)

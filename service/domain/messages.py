@@ -30,7 +30,11 @@ class MessageKind(enum.StrEnum):
     SNOOZE = "dose-snooze"
     CARE_TEAM = "missed-dose-care-team"
     TAPER_STEP = "taper-step"
+    # To the patient: a clinician changed their running taper, and what happens next.
+    TAPER_CHANGED = "taper-changed"
     TAPER_SYMPTOMS = "taper-symptoms-care-team"
+    # To the care team at once: a red-flag withdrawal symptom, whatever the total.
+    TAPER_RED_FLAG = "taper-red-flag-care-team"
     REGIMEN_FINDING = "regimen-finding-care-team"
     # To a device's owner: another account tried to register it.
     DEVICE_TAKEN = "device-taken"

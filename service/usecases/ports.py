@@ -78,6 +78,12 @@ class Prescriptions(Protocol):
     ) -> Mapping[uuid.UUID, Sequence[PrescriptionFinding]]: ...
 
 
+class OpenPlans(Protocol):
+    def open_plan_ids(
+        self, prescription_ids: Collection[uuid.UUID]
+    ) -> Mapping[uuid.UUID, uuid.UUID]: ...
+
+
 class Audited(Work, Protocol):
     """A unit of work that keeps the audit trail."""
 
@@ -103,7 +109,10 @@ class CareTeamChanges(PatientAccess, Protocol):
 
 
 class PrescriptionReading(PatientAccess, Protocol):
-    """Enough to read a patient's prescriptions."""
+    """Enough to read a patient's prescriptions, each with its taper plan in progress."""
 
     @property
     def prescriptions(self) -> Prescriptions: ...
+
+    @property
+    def tapers(self) -> OpenPlans: ...

@@ -17,8 +17,9 @@ from service.db.uow import UnitOfWork
 from service.domain import taper
 from service.domain.prescriptions import plain_amount
 from service.domain.taper.changes import current_index
-from service.domain.taper.chart import chart_svg
-from service.domain.taper.status import CLINICIAN_CHANGES, RUNNING
+from service.domain.taper.chart import Approval, chart_svg
+from service.domain.taper.status import CLINICIAN_CHANGES, RUNNING, PlanChange
+from service.domain.taper.symptoms import reading, scale_named
 from service.usecases.access import PatientContext, load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
@@ -26,6 +27,9 @@ from service.usecases.errors import NotFound
 
 # Symptom reports shown with a plan; older ones stay stored and audited.
 REPORTS_SHOWN = 20
+# The changes by which a clinician answers for the flagged steps of the plan's
+# current version (approve_taper_plan, step_back_taper_plan).
+APPROVING = (PlanChange.APPROVE.value, PlanChange.STEP_BACK.value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +67,9 @@ class SymptomReportView:
     note: str | None
     reported_by: uuid.UUID
     reported_at: dt.datetime
+    # What the scale reads in the items: red flags answered yes, items left unrated.
+    red_flags: list[str]
+    unrated: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +85,7 @@ class TaperPlanView:
     steps: tuple[taper.Step, ...]
     total_days: int
     warnings: list[str]
+    notes: tuple[taper.Note, ...]
     settings: dict[str, Any]
     versions: list[PlanVersionView]
     step_records: list[StepRecordView]
@@ -93,6 +101,8 @@ def local_today(ctx: PatientContext, now: dt.datetime) -> dt.date:
 
 
 def report_view(r: TaperSymptomReport) -> SymptomReportView:
+    scale = scale_named(r.scale)
+    read = reading(scale, r.items) if scale is not None else None
     return SymptomReportView(
         id=r.id,
         step_index=r.step_index,
@@ -104,6 +114,8 @@ def report_view(r: TaperSymptomReport) -> SymptomReportView:
         note=r.note,
         reported_by=r.reported_by,
         reported_at=r.reported_at,
+        red_flags=list(read.red_flags) if read else [],
+        unrated=list(read.unrated) if read else [],
     )
 
 
@@ -165,6 +177,7 @@ def plan_view(
         steps=planned.steps,
         total_days=planned.total_days,
         warnings=list(planned.warnings),
+        notes=planned.notes,
         settings=current.settings,
         versions=[_version_view(v) for v in versions],
         step_records=[_record_view(r) for r in records],
@@ -221,17 +234,52 @@ def get_taper_plan(
         )
 
 
+def _approval(
+    uow: UnitOfWork, versions: Sequence[TaperPlanVersion], zone: zoneinfo.ZoneInfo
+) -> Approval | None:
+    """Who answers for the current steps' flagged cuts, and when: the clinician who
+    approved the plan, or who last stepped it back (which approves the cuts retried
+    after it); None before approval."""
+    answering = [v for v in versions if v.change in APPROVING]
+    if not answering:
+        return None
+    latest = answering[-1]
+    user = uow.users.get(latest.created_by)
+    name = user.name if user is not None else str(latest.created_by)
+    return Approval(by=name, on=latest.created_at.astimezone(zone).date())
+
+
+def chart_of(uow: UnitOfWork, plan: TaperPlan, timezone: str, now: dt.datetime) -> str:
+    """The plan as an SVG chart: dose over time, today (in the patient's `timezone`)
+    marked, the steps already completed (started by the scheduler and ended) shaded,
+    and who approved its flagged steps."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    versions = uow.tapers.versions(plan.id)
+    planned = taper.TaperPlan.from_json(versions[-1].plan)
+    ended = {s.index for s in planned.steps if s.end_date < today}
+    started = {r.step_index for r in uow.tapers.records(plan.id)}
+    return chart_svg(
+        planned,
+        today=today,
+        completed_steps=len(ended & started),
+        title=f"{plan.drug} taper, {plan.status}",
+        approval=_approval(uow, versions, zone),
+    )
+
+
 def taper_chart(*, uow: UnitOfWork, caller: Caller, clock: Clock, plan_id: uuid.UUID) -> str:
-    """The plan as an SVG chart: dose over time, today marked, the steps already
-    completed (started by the scheduler and ended) shaded."""
+    """The plan as an SVG chart, for the patient or the care team; audited."""
     with uow:
-        plan, today = _audited_read(uow, caller, clock, plan_id, "taper.chart")
-        planned = taper.TaperPlan.from_json(uow.tapers.versions(plan.id)[-1].plan)
-        ended = {s.index for s in planned.steps if s.end_date < today}
-        started = {r.step_index for r in uow.tapers.records(plan.id)}
-        return chart_svg(
-            planned,
-            today=today,
-            completed_steps=len(ended & started),
-            title=f"{plan.drug} taper, {plan.status}",
+        plan, ctx = readable_plan(uow, caller, plan_id)
+        svg = chart_of(uow, plan, ctx.patient.timezone, clock())
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="taper.chart",
+            entity_type="TaperPlan",
+            entity_id=plan.id,
+            patient_id=plan.patient_id,
         )
+        return svg

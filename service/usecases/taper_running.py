@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from service.db.tables import TaperPlan, TaperPlanVersion, TaperStepRecord
@@ -25,12 +25,14 @@ from service.domain.taper.changes import (
     started,
     step_back,
 )
+from service.domain.taper.plan import PER_STEP
 from service.domain.taper.status import UNDER_WAY, PlanChange, PlanStatus, check_change
 from service.usecases.access import PatientContext, load_writable_patient
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, NotFound, ValidationFailed
 from service.usecases.planning import replan
 from service.usecases.reminders import ReminderPolicy
+from service.usecases.taper_notices import PlanChanged, change_message
 from service.usecases.taper_reporting import TaperPlanView, local_today, plan_view
 from service.usecases.taper_versions import add_plan_version, schedule_next
 
@@ -107,10 +109,11 @@ def _change(
     reason: str | None,
     kb: KnowledgeBase,
     policy: ReminderPolicy,
+    days: int | None = None,
 ) -> TaperPlanView:
     """Load the plan for a clinician on the care team, check that its status takes
     `change`, apply `decide(moment) -> (status, steps, approved steps)` as the next
-    version, audit, plan the prescription's doses again, commit."""
+    version, audit, plan the prescription's doses again, tell the patient, commit."""
     now = clock()
     with uow:
         plan, ctx = _writable_plan(uow, caller, plan_id)
@@ -139,29 +142,90 @@ def _change(
         if governed or status in UNDER_WAY:
             # The planned doses and their reminders follow the plan's new version at
             # once (approved, held, moved or ended), as they follow a step the
-            # scheduler starts (docs/clinical.md, "Taper planner").
+            # scheduler starts, and the patient is told what happens next
+            # (docs/clinical.md, "Taper planner").
             replan(uow, kb, policy, now=now, prescription_id=plan.prescription_id)
+            _tell_patient(uow, moment, ctx, change, status, planned, nxt.version, days)
         uow.commit()
         return plan_view(plan, [*versions, nxt], planned, moment.today, records)
 
 
-def _approved(m: _Moment, approve_flagged: Sequence[int], by: uuid.UUID) -> _Decision:
-    """The draft approved: every step over the cap listed, none other, and the
-    first step not in the past."""
-    flagged = flagged_steps(m.planned)
-    missing = sorted(set(flagged) - set(approve_flagged))
-    extra = sorted(set(approve_flagged) - set(flagged))
+def _tell_patient(
+    uow: UnitOfWork,
+    m: _Moment,
+    ctx: PatientContext,
+    change: PlanChange,
+    status: PlanStatus,
+    planned: taper.TaperPlan,
+    version: int,
+    days: int | None,
+) -> None:
+    """Queue the patient's `taper-changed` message for this version."""
+    message = change_message(
+        PlanChanged(
+            plan_id=m.plan.id,
+            prescription_id=m.plan.prescription_id,
+            patient_id=m.plan.patient_id,
+            patient_user=ctx.patient.user_id,
+            drug=m.plan.drug,
+            change=change,
+            status=status,
+            version=version,
+            planned=planned,
+            recorded=m.recorded,
+            today=m.today,
+            now=m.now,
+            days=days,
+        )
+    )
+    if message is not None:
+        uow.outbox.add_messages([message])
+
+
+def _check_listed(
+    field: str,
+    listed: Collection[str | int],
+    needed: Collection[str | int],
+    *,
+    allowed: Collection[str | int] = (),
+    unexpected: str,
+    missing: str,
+) -> None:
+    """What an approval lists in `field`: nothing beyond `needed` (and `allowed`),
+    422; nothing of `needed` left out, 409 (the plan asks for it)."""
+    extra = sorted({*listed} - {*needed} - {*allowed}, key=str)
+    left = sorted({*needed} - {*listed}, key=str)
     if extra:
-        raise ValidationFailed(
-            "Only steps over the cap are approved one by one.",
-            errors={"approve_flagged": [f"Steps {extra} are not flagged."]},
-        )
-    if missing:
-        raise Conflict(
-            f"Steps {missing} cut more than the cap allows; approve each explicitly "
-            "(approve_flagged) or change the plan.",
-            errors={"approve_flagged": [f"Missing: {missing}."]},
-        )
+        raise ValidationFailed(unexpected, errors={field: [f"Not asked for: {extra}."]})
+    if left:
+        raise Conflict(f"{missing} {left}.", errors={field: [f"Missing: {left}."]})
+
+
+def _approved(
+    m: _Moment, approve_flagged: Sequence[int], acknowledge: Sequence[str], by: uuid.UUID
+) -> _Decision:
+    """The draft approved: every step over the cap the clinician chose listed, none
+    other; every note approved once with the plan (grid-limited cuts, short steps, a
+    long plan) acknowledged, none other (notes about steps approved one by one may be
+    listed too); and the first step not in the past."""
+    flagged = flagged_steps(m.planned)
+    _check_listed(
+        "approve_flagged",
+        approve_flagged,
+        flagged,
+        unexpected="Only steps over the cap are approved one by one.",
+        missing="Approve each step that cuts more than the cap allows (approve_flagged), "
+        "or change the plan:",
+    )
+    _check_listed(
+        "acknowledge",
+        acknowledge,
+        [code.value for code in m.planned.approvals],
+        allowed=[n.code.value for n in m.planned.notes if n.code in PER_STEP],
+        unexpected="Only the notes this plan raises are acknowledged.",
+        missing="Read the notes approved with the plan and list them in acknowledge, or "
+        "change the plan:",
+    )
     first = m.planned.steps[0].start_date
     if first < m.today:
         raise Conflict(
@@ -182,15 +246,17 @@ def approve_taper_plan(
     reason: str | None,
     kb: KnowledgeBase,
     policy: ReminderPolicy,
+    acknowledge: Sequence[str] = (),
 ) -> TaperPlanView:
-    """Approve a draft; every step whose cut exceeds the cap must be listed."""
+    """Approve a draft; every step whose cut exceeds the cap must be listed, and every
+    note approved with the plan acknowledged."""
     return _change(
         uow=uow,
         caller=caller,
         clock=clock,
         plan_id=plan_id,
         change=PlanChange.APPROVE,
-        decide=lambda m: _approved(m, approve_flagged, caller.require().user_id),
+        decide=lambda m: _approved(m, approve_flagged, acknowledge, caller.require().user_id),
         reason=reason,
         kb=kb,
         policy=policy,
@@ -291,6 +357,7 @@ def extend_taper_plan(
         reason=reason,
         kb=kb,
         policy=policy,
+        days=days,
     )
 
 

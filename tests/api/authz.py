@@ -177,12 +177,19 @@ class Endpoint:
 
 P = "/v1/patients/<uuid:patient_id>"
 WINDOW = "?from=2026-01-01T00:00:00Z&to=2026-01-08T00:00:00Z"
-TAPER = {
-    "start_dose_mg": 10,
-    "algorithm": {"kind": "percent", "percent": 25},
-    "floor_dose_mg": 2.5,
-    "start_date": "2026-02-01",
-}
+
+
+def _taper(w: World) -> dict[str, Any]:
+    """A plan that starts next week, whatever today is (drafts cannot start in the past)."""
+    start = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=7)
+    return {
+        "start_dose_mg": 10,
+        "algorithm": {"kind": "percent", "percent": 25},
+        "floor_dose_mg": 2.5,
+        "start_date": start.isoformat(),
+    }
+
+
 RX = f"{P}/prescriptions/<uuid:rx_id>"
 
 
@@ -225,7 +232,9 @@ ENDPOINTS = [
     Endpoint("POST", f"{RX}/prn-doses", 201, 201, 404, body=lambda w: {}, prn=True),
     Endpoint("GET", f"{P}/adherence", 200, 200, 404, query=WINDOW),
     Endpoint("GET", f"{P}/adherence.csv", 200, 200, 404, query=WINDOW, json=False),
-    Endpoint("POST", f"{RX}/taper-plans", 403, 201, 404, body=lambda w: TAPER),
+    Endpoint("POST", f"{RX}/taper-plans", 403, 201, 404, body=_taper),
+    Endpoint("GET", f"{RX}/taper-plans", 200, 200, 404),
+    Endpoint("GET", f"{P}/taper-plans", 200, 200, 404),
     Endpoint("GET", f"{P}/conditions", 200, 200, 404),
     Endpoint("POST", f"{P}/conditions", 403, 201, 404, body=lambda w: {"code": "long-qt"}),
     Endpoint("POST", f"{P}/conditions/<uuid:condition_id>/end", 403, 200, 404, _reason),

@@ -15,7 +15,7 @@ from sqlalchemy import event, text
 
 from service.config import Settings
 from service.db.uow import Database
-from tests.api.test_taper_plans import act, create, setup
+from tests.api.test_taper_plans import act, approval, create, setup
 from tests.conftest import Account, Builders, FrozenClock, settings_for
 
 
@@ -99,8 +99,7 @@ def test_a_stale_draft_is_superseded_and_says_why(make: Builders, clock: FrozenC
 def test_an_approved_plan_still_blocks_a_new_draft(make: Builders, clock: FrozenClock) -> None:
     doc, pat, rx = setup(make, clock)
     plan = create(make, doc, pat, rx).get_json()
-    flagged = [s["index"] for s in plan["steps"] if "exceeds_cap_needs_approval" in s["flags"]]
-    assert act(make, doc, plan, "approve", approve_flagged=flagged).status_code == 200
+    assert act(make, doc, plan, "approve", **approval(plan)).status_code == 200
     r = create(make, doc, pat, rx)
     assert r.status_code == 409, r.get_json()
     assert plan["id"] in r.get_json()["message"]

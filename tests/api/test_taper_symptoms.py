@@ -195,6 +195,7 @@ def test_the_patient_gets_safety_net_advice_with_its_sources(
         ({"anxiety": 2, "hallucinations": 1}, 3, "total"),
         ({}, None, "items"),
         ({"anxiety": None, "sleep": None}, None, "items"),
+        ({"bogus": None, "anxiety": 1}, None, "items.bogus"),
         ({"anxiety": -1}, None, "items.anxiety"),
         ({"anxiety": "2"}, None, "items.anxiety"),
         ({"anxiety": True}, None, "items.anxiety"),

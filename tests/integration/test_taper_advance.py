@@ -24,6 +24,7 @@ from service.notify.base import DeliveryReport, Message
 from service.usecases import taper_steps
 from service.usecases.reminders import ReminderPolicy
 from service.usecases.taper_steps import advance_taper_plans
+from tests.api.test_taper_plans import approval
 from tests.conftest import Account, Builders, FrozenClock, settings_for
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
@@ -91,7 +92,9 @@ def approved_plan(
     body = {
         "start_dose_mg": 20,
         "algorithm": {"kind": "percent", "percent": 25},
-        "max_cut_pct": 25,
+        # Steps of two days keep the scheduler's tests short; a 25% cap would spread
+        # each cut over two weeks (the cap bounds any 14 days), so there is none here.
+        "max_cut_pct": 100,
         "floor_dose_mg": 2.5,
         "interval_days": 2,
         "start_date": "2026-06-11",
@@ -105,10 +108,9 @@ def approved_plan(
     )
     assert r.status_code == 201, r.get_json()
     plan = r.get_json()
-    flagged = [s["index"] for s in plan["steps"] if "exceeds_cap_needs_approval" in s["flags"]]
     r = make.client.post(
         f"/v1/taper-plans/{plan['id']}/approve",
-        json={"approve_flagged": flagged},
+        json=approval(plan),
         headers=doc.headers,
     )
     assert r.status_code == 200, r.get_json()
@@ -233,7 +235,7 @@ def test_each_step_starts_once_on_its_date_and_doses_follow_across_an_outage(
     clock.now = local(moved[2]["start_date"], "00:00")
     jobs.run_once()
     assert [r[0] for r in step_records(database, plan["id"])] == [0, 1, 2]
-    assert given(steps[2]) == {"08:00": Decimal(5), "20:00": Decimal("7.5")}
+    assert given(steps[2]) == {"08:00": Decimal("7.5"), "20:00": Decimal(5)}
     assert prescribed_daily() == Decimal("12.5")
     assert planned_amounts(database, rx["id"], clock.now) == given(steps[2])
     assert todays_amounts() == given(steps[2])

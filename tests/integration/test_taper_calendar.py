@@ -21,7 +21,7 @@ from service.db.uow import Database
 from service.domain.interactions import KnowledgeBase
 from service.domain.messages import MessageStatus
 from service.usecases.reminders import REMINDER, ReminderPolicy
-from tests.api.test_taper_plans import act, create, setup
+from tests.api.test_taper_plans import act, approval, create, setup
 from tests.conftest import Account, Builders, FrozenClock, settings_for
 from tests.integration.test_taper_advance import Recording, given, rows
 
@@ -60,8 +60,7 @@ def approved(
     r = create(make, doc, pat, rx)
     assert r.status_code == 201, r.get_json()
     draft = r.get_json()
-    flagged = [s["index"] for s in draft["steps"] if "exceeds_cap_needs_approval" in s["flags"]]
-    r = act(make, doc, draft, "approve", approve_flagged=flagged)
+    r = act(make, doc, draft, "approve", **approval(draft))
     assert r.status_code == 200, r.get_json()
     plan = r.get_json()
     assert [s["daily_dose_mg"] for s in plan["steps"][:3]] == [20, 15, 12.5]

@@ -51,6 +51,7 @@ BY_ID = [
     ByIdRoute("POST", "/v1/doses/<uuid:dose_id>/snooze", lambda w: {"minutes": 10}),
     ByIdRoute("GET", PLAN),
     ByIdRoute("GET", f"{PLAN}/chart.svg"),
+    ByIdRoute("POST", f"{PLAN}/chart-links", lambda w: {}),
     ByIdRoute("POST", f"{PLAN}/approve", lambda w: {"approve_flagged": []}),
     ByIdRoute("POST", f"{PLAN}/extend", lambda w: {"days": 3}),
     ByIdRoute("POST", f"{PLAN}/step-back", _reason),

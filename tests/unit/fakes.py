@@ -8,7 +8,7 @@ tell: audit entries queued in a transaction are kept only when it commits, and t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -116,6 +116,15 @@ class FakePrescriptions:
         }
 
 
+class FakeTapers:
+    """No taper plans: the in-memory tests read prescriptions, not plans."""
+
+    def open_plan_ids(
+        self, prescription_ids: Collection[uuid.UUID]
+    ) -> Mapping[uuid.UUID, uuid.UUID]:
+        return {}
+
+
 class FakeUnitOfWork:
     """Provides `service.usecases.ports.PrescriptionReading` and `CareTeamChanges` in
     memory; what a transaction changed of the care teams is undone unless it commits."""
@@ -125,6 +134,7 @@ class FakeUnitOfWork:
         self.patients = FakePatients()
         self.users = FakeUsers()
         self.prescriptions = FakePrescriptions()
+        self.tapers = FakeTapers()
         self.commits = 0
 
     def __enter__(self) -> Self:

@@ -200,12 +200,28 @@ def test_escitalopram_hyperbolic_with_the_liquid() -> None:
     assert taken(plan, 7) == [("08:00", "2.8", [("oral-solution 1 mg/mL", "2.8")])]
     assert [s.flags for s in plan.steps] == [()] * 19
     assert plan.total_days == 19 * 28
-    # The cap binds at the top; at the bottom 0.5 -> 0 mg removes 24.8 points, which the
-    # plan says (a 0.5 mg floor makes it expected, not flagged).
+    # The cap binds at the top. At the bottom 0.5 -> 0 mg removes 24.8 points: the jump
+    # from the 0.5 mg floor, expected and said, not a tail the formulations fail.
     codes = [n.code for n in plan.notes]
-    assert codes == [NoteCode.JUMP_OFF, NoteCode.CLAMPED, NoteCode.HYPERBOLIC_TAIL]
+    assert codes == [NoteCode.JUMP_OFF, NoteCode.CLAMPED]
     assert plan.notes[1].steps == (1, 2, 3, 4, 5)
-    assert "lowers occupancy by 24.8 points, against a target of 5" in plan.notes[2].message
+
+
+def test_a_hyperbolic_tail_the_tablets_cannot_follow_is_said() -> None:
+    # Tablets only and no floor: 5 -> 0 mg removes about 72 points of occupancy.
+    tablets = tuple(f for f in formulations_of(ESCITALOPRAM) if isinstance(f, Tablet))
+    plan = plan_taper(
+        settings(
+            start="20",
+            algorithm=Hyperbolic(occupancy_step_pct=D(5)),
+            occupancy=ESCITALOPRAM_SERT,
+            formulations=tablets,
+        )
+    )
+    (tail,) = [n for n in plan.notes if n.code is NoteCode.HYPERBOLIC_TAIL]
+    assert doses(plan)[-2:] == ["5", "0"]
+    assert tail.steps == (len(plan.steps) - 1,)
+    assert "(5 -> 0 mg) lowers occupancy by 71.6 points, against a target of 5" in tail.message
 
 
 def doses_d(plan: TaperPlan) -> list[Decimal]:
@@ -298,6 +314,23 @@ def test_a_maintained_target_is_reached_within_the_cap_without_a_jump() -> None:
     assert doses(plan) == ["20", "15", "11.3", "10"]
     assert all(s.flags == () for s in plan.steps)
     assert plan.notes == ()
+
+
+def test_a_floor_above_the_sourced_one_makes_the_final_jump_need_approval() -> None:
+    # The clinician sets a 5 mg floor where the sources give 1 mg: 20 -> 15 -> 11.5 ...
+    # down to 5 mg, then the stop, above the cap and approved step by step.
+    plan = plan_taper(diazepam_percent(floor_dose_mg=D(5), sourced_floor_mg=D(1)))
+    last = plan.steps[-1]
+    assert doses(plan)[-2:] == ["5", "0"]
+    assert last.flags == (Flag.EXCEEDS_CAP, Flag.JUMP_OFF)
+    assert plan.steps_to_approve == (last.index,)
+    (jump,) = [n for n in plan.notes if n.code is NoteCode.JUMP_OFF]
+    assert jump.needs_approval
+    assert "floor set above the drug's sourced 1 mg" in jump.message
+    assert NoteCode.JUMP_OFF not in plan.approvals
+    # At the sourced floor the same jump is expected.
+    plan = plan_taper(diazepam_percent(floor_dose_mg=D(1), sourced_floor_mg=D(1)))
+    assert plan.steps[-1].flags == ()
 
 
 def test_a_start_at_or_below_the_floor_jumps_straight_to_the_target() -> None:

@@ -17,7 +17,8 @@ from service.api.schemas.common import (
     whole_number,
 )
 from service.api.schemas.interactions import CitationSchema
-from service.domain.taper.plan import Flag
+from service.domain.taper.formulations import DEFAULT_MIN_VOLUME_ML, DEFAULT_RESOLUTION_ML
+from service.domain.taper.plan import Flag, NoteCode
 from service.domain.taper.status import PlanStatus
 
 ALGORITHMS = ("linear", "percent", "hyperbolic", "manual")
@@ -91,14 +92,31 @@ class FormulationInSchema(StrictSchema):
         metadata={"description": "tablet: 1 whole, 2 halves, 4 quarters."},
     )
     mg_per_ml = _amount(metadata={"description": "liquid: concentration."})
-    resolution_ml = _amount(load_default=0.1, metadata={"description": "liquid: syringe step."})
-    min_volume_ml = _amount(load_default=0.1, metadata={"description": "liquid: least volume."})
+    release = fields.String(
+        load_default="immediate",
+        validate=validate.OneOf(["immediate", "extended"]),
+        metadata={
+            "description": "tablet: its release form. Extended-release tablets are never "
+            "split, and a plan mixes release forms only when they are listed here."
+        },
+    )
+    resolution_ml = _amount(
+        load_default=DEFAULT_RESOLUTION_ML, metadata={"description": "liquid: syringe step."}
+    )
+    min_volume_ml = _amount(
+        load_default=DEFAULT_MIN_VOLUME_ML,
+        metadata={"description": "liquid: least volume (default 0.2 mL, oral-syringe accuracy)."},
+    )
 
     @ma.validates_schema
     def _needs(self, data: dict[str, Any], **_: Any) -> None:
         needed = "strength_mg" if data.get("kind") == "tablet" else "mg_per_ml"
         if data.get(needed) is None:
             raise ma.ValidationError(f"Required for a {data.get('kind')}.", needed)
+        if data.get("release") == "extended" and data.get("divisible_by", 1) != 1:
+            raise ma.ValidationError(
+                "Extended-release tablets are swallowed whole: use 1.", "divisible_by"
+            )
 
     @ma.post_load
     def _exact(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -114,11 +132,18 @@ class TaperSettingsSchema(StrictSchema):
         allow_nan=False,
         load_default=25,
         validate=validate.Range(min=0, max=100),
-        metadata={"description": "Cap on each cut, percent of the previous dose."},
+        metadata={
+            "description": "Cap on the cuts in any 14 days, percent of the dose 14 days "
+            "before (ASAM 2025: at most 25% every 2 weeks); shorter steps cut less."
+        },
     )
     floor_dose_mg = _amount(
-        load_default=0,
-        metadata={"description": "The jump to the target happens only from at or below it."},
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "The final jump to the target is expected, not flagged, from at or "
+            "below it. Default: the drug's floor in the catalog, with its source (else 0)."
+        },
     )
     interval_days = whole_number(load_default=14, validate=validate.Range(min=1, max=365))
     slow_below_mg = _amount(load_default=None, allow_none=True)
@@ -135,6 +160,14 @@ class TaperSettingsSchema(StrictSchema):
         ClockTime(),
         validate=validate.Length(min=1, max=6),
         metadata={"description": "Administration times (default 08:00)."},
+    )
+    larger_dose_time = ClockTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "When a daily dose cannot be shared equally, the time that takes "
+            "the larger amount: one of `times` (default the first)."
+        },
     )
 
     @ma.post_load
@@ -177,11 +210,27 @@ class StepSchema(StrictSchema):
     administrations = fields.List(fields.Nested(AdministrationSchema), required=True)
 
 
+class NoteSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.OneOf([c.value for c in NoteCode]))
+    message = fields.String(required=True)
+    needs_approval = fields.Boolean(
+        required=True,
+        metadata={"description": "Approved once with the plan (`acknowledge` on approval)."},
+    )
+    steps = fields.List(fields.Integer(), required=True)
+
+
 class TaperPreviewSchema(StrictSchema):
     drug = fields.String(required=True, metadata={"description": "The catalog ingredient."})
     steps = fields.List(fields.Nested(StepSchema), required=True)
     total_days = fields.Integer(required=True)
-    warnings = fields.List(fields.String(), required=True)
+    warnings = fields.List(
+        fields.String(), required=True, metadata={"description": "The notes' messages."}
+    )
+    notes = fields.List(fields.Nested(NoteSchema), required=True)
+    floor_dose_mg = fields.Float(
+        required=True, metadata={"description": "The floor used (given, or the catalog's)."}
+    )
     sources = fields.List(fields.Nested(CitationSchema), required=True)
 
 
@@ -208,6 +257,15 @@ class ApproveSchema(StrictSchema):
         load_default=list,
         validate=validate.Length(max=500),
         metadata={"description": "Indexes of every step flagged exceeds_cap_needs_approval."},
+    )
+    acknowledge = fields.List(
+        fields.String(validate=validate.OneOf([c.value for c in NoteCode])),
+        load_default=list,
+        validate=validate.Length(max=len(NoteCode)),
+        metadata={
+            "description": "Codes of every note with needs_approval that is approved once "
+            "with the plan: grid_limited, short_steps, long_plan."
+        },
     )
     reason = text(max_length=2000, load_default=None)
 
@@ -253,6 +311,15 @@ class StepRecordSchema(StrictSchema):
     )
 
 
+class AdviceSchema(StrictSchema):
+    text = fields.String(required=True, metadata={"description": "For the patient."})
+    urgent = fields.Boolean(
+        required=True,
+        metadata={"description": "A red flag was reported: show this before anything else."},
+    )
+    sources = fields.List(fields.Nested(CitationSchema), required=True)
+
+
 class SymptomReportSchema(StrictSchema):
     id = fields.UUID(required=True)
     step_index = fields.Integer(required=True)
@@ -264,6 +331,23 @@ class SymptomReportSchema(StrictSchema):
     note = fields.String(allow_none=True, required=True)
     reported_by = fields.UUID(required=True)
     reported_at = fields.AwareDateTime(required=True)
+    red_flags = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Red-flag items answered yes, in scale order: the care team was "
+            "alerted at once (kind taper-red-flag-care-team), whatever the total."
+        },
+    )
+    unrated = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Items left unrated; the total counts the rated items only."},
+    )
+    advice = fields.Nested(
+        AdviceSchema,
+        metadata={"description": "Safety-net advice with its sources (on a new report)."},
+    )
 
 
 class TaperPlanSchema(StrictSchema):
@@ -278,6 +362,11 @@ class TaperPlanSchema(StrictSchema):
     steps = fields.List(fields.Nested(StepSchema), required=True)
     total_days = fields.Integer(required=True)
     warnings = fields.List(fields.String(), required=True)
+    notes = fields.List(
+        fields.Nested(NoteSchema),
+        required=True,
+        metadata={"description": "What to read before approving; see the preview."},
+    )
     settings = fields.Dict(required=True)
     versions = fields.List(fields.Nested(PlanVersionSchema), required=True)
     step_records = fields.List(
@@ -307,16 +396,22 @@ class TaperPlanSchema(StrictSchema):
 class SymptomReportInSchema(StrictSchema):
     items = fields.Dict(
         keys=fields.String(validate=validate.Length(max=40)),
-        values=whole_number(validate=validate.Range(min=0, max=10)),
+        values=whole_number(allow_none=True, validate=validate.Range(min=0, max=10)),
         required=True,
         validate=validate.Length(max=40),
-        metadata={"description": "Each item of the plan's scale, rated 0 to the item maximum."},
+        metadata={
+            "description": "Items of the plan's scale, each rated 0 to its max (red flags: "
+            "0 no, 1 yes). An item left out or null is unrated; at least one must be rated."
+        },
     )
     total = whole_number(
         load_default=None,
         allow_none=True,
         validate=validate.Range(min=0, max=1000),
-        metadata={"description": "Optional; when given it must equal the sum of the items."},
+        metadata={
+            "description": "Optional; when given it must equal the sum of the rated symptom "
+            "items (red flags are not counted)."
+        },
     )
     note = text(max_length=2000, min_length=0, load_default=None, allow_none=True)
 
@@ -324,6 +419,11 @@ class SymptomReportInSchema(StrictSchema):
 class ScaleItemSchema(StrictSchema):
     id = fields.String(required=True)
     label = fields.String(required=True)
+    max = fields.Integer(required=True, metadata={"description": "The highest rating."})
+    red_flag = fields.Boolean(
+        required=True,
+        metadata={"description": "Answered 0 (no) or 1 (yes); a yes alerts the care team."},
+    )
 
 
 class ScaleSchema(StrictSchema):
@@ -340,4 +440,35 @@ class SymptomReportsSchema(StrictSchema):
     threshold = fields.Integer(
         required=True, metadata={"description": "At or above it, a hold is proposed."}
     )
+    advice = fields.Nested(
+        AdviceSchema,
+        required=True,
+        metadata={"description": "What to do if things get worse, to show before a report."},
+    )
     reports = fields.List(fields.Nested(SymptomReportSchema), required=True)
+
+
+class ChartLinkSchema(StrictSchema):
+    url = fields.String(
+        required=True,
+        metadata={"description": "GET it with no Authorization header (an image source)."},
+    )
+    expires_at = fields.AwareDateTime(
+        required=True, metadata={"description": "After this the link is refused (403)."}
+    )
+
+
+class ChartLinkQuery(StrictSchema):
+    """A signed chart link's parameters: all three, as POST .../chart-links gave them,
+    or none (then a bearer token is needed)."""
+
+    expires = fields.Integer(
+        validate=validate.Range(min=0, max=2**40),
+        metadata={"description": "Signed link: its expiry, Unix seconds."},
+    )
+    link = fields.String(
+        validate=validate.Length(max=64), metadata={"description": "Signed link: its id."}
+    )
+    sig = fields.String(
+        validate=validate.Length(max=128), metadata={"description": "Signed link: its signature."}
+    )

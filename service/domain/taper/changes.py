@@ -98,7 +98,11 @@ def step_back(plan: TaperPlan, index: int, *, from_date: dt.date, hold_days: int
         higher[-1], cut_pct=round_tenth((dose - back_to) / dose * 100), flags=(Flag.STEP_BACK,)
     )
     retried = _retried((back, *steps[index:]), index=index + 1, start=from_date, hold=hold_days)
-    return replace(plan, steps=(*steps[:index], ended, *retried))
+    # The steps from `index` on are now two further down: the notes follow them.
+    notes = tuple(
+        replace(n, steps=tuple(i + 2 if i >= index else i for i in n.steps)) for n in plan.notes
+    )
+    return replace(plan, steps=(*steps[:index], ended, *retried), notes=notes)
 
 
 def _retried(steps: Sequence[Step], *, index: int, start: dt.date, hold: int) -> tuple[Step, ...]:

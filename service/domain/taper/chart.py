@@ -66,13 +66,15 @@ _CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 # A cut above the cap only because the formulations cannot measure a smaller one;
 # approved once with the plan (docs/clinical.md, "Taper planner"). Named by its
 # serial value, which the planner's Flag carries.
-GRID_LIMITED = "grid_limited"
-
 FLAG_TEXT: dict[str, str] = {
     Flag.EXCEEDS_CAP.value: "needs clinician approval",
     Flag.JUMP_OFF.value: "final jump to the target",
     Flag.EXTENDED.value: "lengthened",
-    GRID_LIMITED: "the smallest cut the formulations can measure, approved with the plan",
+    Flag.GRID_LIMITED.value: (
+        "the smallest cut the formulations can measure, approved with the plan"
+    ),
+    Flag.SHORT_STEP.value: "shorter than a week, approved with the plan",
+    Flag.STEP_BACK.value: "back to the last dose tolerated",
 }
 
 Attr = str | int | float
@@ -159,7 +161,7 @@ def _flagged(step: Step) -> bool:
 
 
 def _grid_limited(step: Step) -> bool:
-    return any(f.value == GRID_LIMITED for f in step.flags)
+    return Flag.GRID_LIMITED in step.flags
 
 
 def _flagged_words(count: int, approval: Approval | None) -> str:

@@ -76,10 +76,10 @@ def default_formulations(formulations: Iterable[Formulation]) -> tuple[TaperForm
 
     Extended-release products are not interchangeable mg for mg with immediate-release
     ones (docs/clinical.md, "Taper planner"), so a default plan keeps to the
-    immediate-release tablets (capsules when there are no tablets; orally
-    disintegrating tablets only when there is neither) and the most dilute
-    immediate-release liquid. A drug with no immediate-release oral form gets its
-    extended-release solids. Tablets are halved only when a plain tablet is scored;
+    immediate-release tablets and capsules (orally disintegrating tablets only when
+    there are neither) and the most dilute immediate-release liquid. A drug with no
+    immediate-release oral form gets its extended-release solids. Tablets are halved
+    only when a plain tablet is scored;
     other forms (injections, patches, inhalers...) cannot make an oral daily dose.
     """
     found: dict[str, TaperFormulation] = {}

@@ -21,7 +21,8 @@ A daily dose is shared across the administrations as evenly as achievable: the
 largest share as small as possible, then the smallest as large as possible, then
 the next smallest, and so on. A share may be 0 (nothing at that time) when nothing
 more even exists: 2.5 mg in two from halves of 2 and 5 mg tablets is 0 + 2.5.
-The planner gives the larger shares to the later times of day.
+The planner gives the larger shares to the time the clinician chose (the first, by
+default), never more at any time than the step before.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ class DoseGrid:
 
         Evenness: the largest share as small as possible; then the smallest share as
         large as possible, then the next smallest, and so on (leximin). The shares come
-        back in ascending order: the caller gives the larger ones to the later times.
+        back in ascending order: the caller places them among the times.
         """
         if total not in self._splits:
             self._splits[total] = self._split(total)

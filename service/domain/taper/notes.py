@@ -57,7 +57,22 @@ def _flagged(settings: TaperSettings, steps: Sequence[Step]) -> list[Note]:
     limited: list[Step] = []
     for before, step in pairwise(steps):
         move = f"{text(before.daily_dose_mg)} -> {text(step.daily_dose_mg)} mg"
-        if Flag.EXCEEDS_CAP in step.flags:
+        if Flag.JUMP_OFF in step.flags:
+            sourced = text(settings.sourced_floor_mg or Decimal(0))
+            notes.append(
+                Note(
+                    code=NoteCode.JUMP_OFF,
+                    message=(
+                        f"step {step.index} stops from {text(before.daily_dose_mg)} mg, a "
+                        f"{step.cut_pct}% cut above the {cap}% cap, from the "
+                        f"{text(settings.floor_dose_mg)} mg floor set above the drug's sourced "
+                        f"{sourced} mg: needs approval"
+                    ),
+                    needs_approval=True,
+                    steps=(step.index,),
+                )
+            )
+        elif Flag.EXCEEDS_CAP in step.flags:
             notes.append(
                 Note(
                     code=NoteCode.EXCEEDS_CAP,
@@ -155,7 +170,12 @@ def _tail(settings: TaperSettings, steps: Sequence[Step]) -> list[Note]:
     if not isinstance(a, Hyperbolic):
         return []
     drops = occupancy_drops(settings, steps)
-    if not drops:
+    # The final jump from at or below the floor is expected, and has its own note.
+    expected = {
+        i for i, (before, step) in enumerate(pairwise(steps)) if _jumps_off(settings, before, step)
+    }
+    drops = [Decimal(0) if i in expected else d for i, d in enumerate(drops)]
+    if not drops or max(drops) == 0:
         return []
     largest = max(drops)
     if largest <= a.occupancy_step_pct * TAIL_TOLERANCE:

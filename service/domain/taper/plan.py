@@ -26,8 +26,9 @@ class Flag(enum.StrEnum):
     # A cut above the cap that the formulations force: no dose they make lies between
     # the cap and the current dose. Approved once with the plan, not step by step.
     GRID_LIMITED = "grid_limited"
-    # Read back from plans stored before the final jump from the floor became expected
-    # (a note now says so, and the step carries no flag).
+    # The final jump to the target from a floor set above the drug's sourced one (with
+    # EXCEEDS_CAP: approved step by step). From at or below the sourced floor the jump
+    # is expected: no flag, and a note says so.
     JUMP_OFF = "jump_off"
     EXTENDED = "extended"
     # Shorter than a week: approved once with the plan.
@@ -165,6 +166,10 @@ class Step:
         )
 
 
+# Notes about steps approved one by one (`approve_flagged`), not once with the plan.
+PER_STEP: frozenset[NoteCode] = frozenset({NoteCode.EXCEEDS_CAP, NoteCode.JUMP_OFF})
+
+
 @dataclass(frozen=True, kw_only=True)
 class Note:
     """Something the clinician should read before approving: `needs_approval` notes are
@@ -220,7 +225,7 @@ class TaperPlan:
         """Notes approved once, with the plan (cuts above the cap that the formulations
         could have avoided are approved step by step instead)."""
         once = (n.code for n in self.notes if n.needs_approval)
-        return tuple(dict.fromkeys(c for c in once if c is not NoteCode.EXCEEDS_CAP))
+        return tuple(dict.fromkeys(c for c in once if c not in PER_STEP))
 
     def to_json(self) -> dict[str, Any]:
         return {

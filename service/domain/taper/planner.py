@@ -2,17 +2,19 @@
 
 Rounding is toward safety. The algorithm proposes an ideal next dose; the plan takes
 the smallest achievable dose at or above it that is strictly below the current dose
-and within the cap. The cap bounds the cuts made in any 14 days (ASAM 2025), so the
-bound at a step is the cap taken from the dose 13 days before it: short steps cut
-less, and a step is held longer when the fortnight's cut is used up. Doses the
-tablets make come first; the liquid makes a dose only when no tablet dose fits
-(docs/clinical.md, "Taper planner").
+and within the cap, else the smallest cut within the cap. The cap bounds the cuts
+made in any 14 days (ASAM 2025): the bound at a step is the cap taken from the dose
+13 days before it, and a dose held for less than 14 days keeps its share of the
+fortnight's cut, so short steps cut less and a step is held longer when the
+fortnight's cut is used up. Tablets come first: the liquid makes a dose only when
+tablets cannot make a step within the cap, and from then on (the tail) the plan keeps
+to it (docs/clinical.md, "Taper planner").
 
-When nothing fits, the plan takes the smallest cut within the cap; failing that, the
-largest achievable dose below the current one: a cut forced by the formulations'
+When nothing is within the cap even after the fortnight has passed, the plan takes
+the largest achievable dose below the current one: a cut forced by the formulations'
 grid, flagged `grid_limited` and lengthened, approved once with the plan. From a dose
 at or below `floor_dose_mg` the next step is the target; a cut there above the cap is
-flagged `jump_off`, expected rather than approved.
+expected, not flagged (a `jump_off` note says so).
 
 The day's dose is shared across the times as evenly as the formulations allow, the
 larger share at `larger_dose_time`, and no time's amount ever rises from one step to
@@ -128,18 +130,26 @@ class _Walk:
                     return shares
         return None
 
-    def pick(self, low: int, high: int, *, smallest: bool = True) -> _Found | None:
-        """The smallest (or largest) dose in [low, high) with fitting shares, tablets
-        first."""
-        ceiling = self.drafts[-1].shares if self.drafts else None
+    def within(self, ideal: int, low: int, high: int) -> _Found | None:
+        """The next dose within the cap, tablets first: the smallest at or above the
+        ideal, else the largest below it (the smallest cut the cap allows); only when
+        tablets make neither does the liquid."""
         for grid in self.grids:
-            candidates: Iterator[int] = (
-                grid.upwards(low, high) if smallest else grid.downwards(low, high)
-            )
-            for dose in candidates:
-                shares = self._fits(grid, dose, ceiling)
-                if shares is not None:
-                    return _Found(dose=dose, shares=shares, liquid=self.liquid(grid))
+            found = self.pick(grid, ideal, high) or self.pick(grid, low, high, smallest=False)
+            if found is not None:
+                return found
+        return None
+
+    def pick(self, grid: DoseGrid, low: int, high: int, *, smallest: bool = True) -> _Found | None:
+        """The smallest (or largest) dose of a grid in [low, high) with fitting shares."""
+        ceiling = self.drafts[-1].shares if self.drafts else None
+        candidates: Iterator[int] = (
+            grid.upwards(low, high) if smallest else grid.downwards(low, high)
+        )
+        for dose in candidates:
+            shares = self._fits(grid, dose, ceiling)
+            if shares is not None:
+                return _Found(dose=dose, shares=shares, liquid=self.liquid(grid))
         return None
 
     def closest_below(self, high: int) -> _Found | None:
@@ -288,9 +298,7 @@ class _Walk:
             held = current.days + extra
             cap = self.cap_low(day + extra, held)
             low = max(cap, self.target)
-            found = self.pick(max(ideal, low), current.dose) or self.pick(
-                low, current.dose, smallest=False
-            )
+            found = self.within(max(ideal, low), low, current.dose)
             if found is not None:
                 return self.held(current, extra, found, clamped=ideal < cap)
             if held >= CAP_WINDOW_DAYS:
@@ -330,9 +338,17 @@ class _Walk:
 
     def jump_off(self, day: int) -> _Draft:
         """From at or below the floor, the target: a cut above the cap there is expected,
-        not flagged (the plan's notes say so)."""
+        not flagged (the plan's notes say so), from at or below the sourced floor."""
         shares = self.fitting(self.target, self.drafts[-1].shares) or self.bounded(self.target)
-        return _Draft(dose=self.target, shares=shares, start=day, days=self.interval(self.target))
+        step = _Draft(dose=self.target, shares=shares, start=day, days=self.interval(self.target))
+        previous = self.full.mg(self.drafts[-1].dose)
+        sourced = self.s.sourced_floor_mg
+        over_cap = self.target * self.full.unit < previous * self.keep
+        if over_cap and sourced is not None and previous > Fraction(sourced):
+            # A floor set above the one the drug's sources give: an abrupt stop the
+            # clinician approves step by step.
+            step.flags |= {Flag.EXCEEDS_CAP, Flag.JUMP_OFF}
+        return step
 
     def manual(self) -> list[_Draft]:
         """The clinician's doses and days; cuts above the cap are flagged for approval."""

@@ -90,6 +90,9 @@ class TaperSettings:
     below it (0: never). `slow_interval_days` applies to steps whose dose is strictly
     below `slow_below_mg`. `larger_dose_time`: when a daily dose cannot be shared
     equally, the time of day that takes the larger amount (default the first).
+    `sourced_floor_mg`: the floor the drug's sources give (the catalog's); a final jump
+    from above it, under a higher floor the clinician set, is approved step by step.
+    None: the floor given is taken as sourced.
     """
 
     start_dose_mg: Decimal
@@ -105,6 +108,7 @@ class TaperSettings:
     times: tuple[str, ...] = DEFAULT_TIMES
     larger_dose_time: str | None = None
     occupancy: Occupancy | None = None
+    sourced_floor_mg: Decimal | None = None
 
 
 def check_fields(s: TaperSettings, problems: Problems) -> bool:

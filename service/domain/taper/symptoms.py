@@ -232,12 +232,13 @@ def score(scale: Scale, items: Mapping[str, int | None], total: int | None = Non
     raises naming every unknown or out-of-range item, a report with nothing rated,
     and a stated total that is not the sum of the rated symptom items."""
     problems = Problems()
+    for key in items:
+        if scale.item(key) is None:
+            problems.add(f"items.{key}", f"Not an item of the {scale.id} scale.")
     rated = {k: v for k, v in items.items() if v is not None}
     for key, value in rated.items():
         item = scale.item(key)
-        if item is None:
-            problems.add(f"items.{key}", f"Not an item of the {scale.id} scale.")
-        elif not 0 <= value <= item.max:
+        if item is not None and not 0 <= value <= item.max:
             answer = "0 (no) or 1 (yes)" if item.red_flag else f"between 0 and {item.max}"
             problems.add(f"items.{key}", f"Must be {answer}.")
     if not rated:

@@ -1,9 +1,11 @@
 """Reading prescriptions: the current versions, one prescription, or its history;
-every read is audited."""
+every read is audited. Each carries the id of its taper plan in progress, if it has
+one, read for a whole page in one query."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Mapping
 
 from service.domain.prescriptions import Status
 from service.usecases.access import load_readable_patient
@@ -12,6 +14,13 @@ from service.usecases.context import Caller, Clock
 from service.usecases.ports import PrescriptionReading
 from service.usecases.prescriptions.versions import load_prescription, record_of
 from service.usecases.prescriptions.views import PrescriptionRecord, prescription_record
+
+
+def _plan_ids(
+    uow: PrescriptionReading, rx_ids: Collection[uuid.UUID]
+) -> Mapping[uuid.UUID, uuid.UUID]:
+    """The taper plan in progress of each of these prescriptions that has one."""
+    return uow.tapers.open_plan_ids(rx_ids)
 
 
 def list_prescriptions(
@@ -40,8 +49,12 @@ def list_prescriptions(
             entity_type="Prescription",
             patient_id=patient_id,
         )
-        findings = uow.prescriptions.findings([rx.id for rx, _ in rows])
-        return [prescription_record(rx, v, findings[rx.id]) for rx, v in rows]
+        ids = [rx.id for rx, _ in rows]
+        findings, plans = uow.prescriptions.findings(ids), _plan_ids(uow, ids)
+        return [
+            prescription_record(rx, v, findings[rx.id], taper_plan_id=plans.get(rx.id))
+            for rx, v in rows
+        ]
 
 
 def get_prescription(
@@ -83,8 +96,9 @@ def list_versions(
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
         rx = load_prescription(uow, patient_id, rx_id)
         findings = uow.prescriptions.findings([rx.id])[rx.id]
+        plan_id = _plan_ids(uow, [rx.id]).get(rx.id)
         versions = uow.prescriptions.versions(rx.id, limit=limit, offset=offset)
-        records = [prescription_record(rx, v, findings) for v in versions]
+        records = [prescription_record(rx, v, findings, taper_plan_id=plan_id) for v in versions]
         record_read(
             uow,
             caller=caller,

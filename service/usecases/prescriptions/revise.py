@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.db.uow import UnitOfWork
-from service.domain.abrupt_stop import CAP_WINDOW_DAYS, AbruptStop, cut_baseline, revision_stop
+from service.domain.abrupt_stop import AbruptStop, cut_baseline, revision_stop
 from service.domain.errors import TransitionError
 from service.domain.interactions import Finding, KnowledgeBase
 from service.domain.prescriptions import (
@@ -21,6 +21,7 @@ from service.domain.prescriptions import (
     revise,
     taper_held,
 )
+from service.domain.taper.settings import CAP_WINDOW_DAYS
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, domain_rules
 from service.usecases.interactions import knowledge_base_version

@@ -154,5 +154,11 @@ def append_version(
 def record_of(
     uow: PrescriptionReading, rx: Prescription, v: PrescriptionVersion
 ) -> PrescriptionRecord:
-    """Version `v` of `rx`, with the findings stored with the prescription."""
-    return prescription_record(rx, v, uow.prescriptions.findings([rx.id])[rx.id])
+    """Version `v` of `rx`, with the findings stored with the prescription and its
+    taper plan in progress, if any."""
+    return prescription_record(
+        rx,
+        v,
+        uow.prescriptions.findings([rx.id])[rx.id],
+        taper_plan_id=uow.tapers.open_plan_ids([rx.id]).get(rx.id),
+    )
