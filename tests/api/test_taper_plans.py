@@ -59,14 +59,12 @@ def create(make: Builders, doc: Account, pat: Account, rx: dict[str, Any], **kw:
 
 def approval(plan: dict[str, Any]) -> dict[str, Any]:
     """An approval of everything the draft asks to approve: each step over the cap the
-    clinician chose, and each note approved once with the plan."""
+    clinician chose, and each note that needs approval (as the README tells a client)."""
     return {
         "approve_flagged": [
             s["index"] for s in plan["steps"] if "exceeds_cap_needs_approval" in s["flags"]
         ],
-        "acknowledge": [
-            n["code"] for n in plan["notes"] if n["needs_approval"] and n["code"] != "exceeds_cap"
-        ],
+        "acknowledge": [n["code"] for n in plan["notes"] if n["needs_approval"]],
     }
 
 

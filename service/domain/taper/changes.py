@@ -127,7 +127,7 @@ def _retried(steps: Sequence[Step], *, index: int, start: dt.date, hold: int) ->
 
 def flagged_steps(plan: TaperPlan) -> list[int]:
     """Steps a clinician must approve one by one: cuts over the cap."""
-    return [s.index for s in plan.steps if Flag.EXCEEDS_CAP in s.flags]
+    return list(plan.steps_to_approve)
 
 
 def due_at(step: Step, zone: zoneinfo.ZoneInfo) -> dt.datetime:

@@ -126,19 +126,6 @@ class DoseGrid:
         """Whether this daily dose can be taken with the formulations at the given times."""
         return 0 <= units <= self.size and bool(self._daily >> units & 1)
 
-    def smallest_in(self, low: int, high: int) -> int | None:
-        """The smallest achievable daily dose d with low <= d < high."""
-        low = max(low, 0)
-        if low >= high:
-            return None
-        window = (self._daily >> low) & ((1 << (high - low)) - 1)
-        return low + (window & -window).bit_length() - 1 if window else None
-
-    def largest_below(self, high: int) -> int | None:
-        """The largest achievable daily dose below `high`."""
-        window = self._daily & ((1 << max(high, 0)) - 1)
-        return window.bit_length() - 1 if window else None
-
     def upwards(self, low: int, high: int) -> Iterator[int]:
         """The achievable daily doses d with low <= d < high, smallest first."""
         low = max(low, 0)
