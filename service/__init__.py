@@ -16,6 +16,6 @@ if TYPE_CHECKING:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI application (app factory); nothing connects at import time."""
-    from service.api.app import build_app
+    from service.app import build_app
 
     return build_app(settings)

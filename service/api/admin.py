@@ -9,9 +9,9 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.outbox import OperationalMessageSchema, OutboxQuery, OutboxSummarySchema
 from service.usecases import outbox_view
 from service.usecases.outbox_view import OperationalMessage, OutboxSummary
+from service.web.schemas.outbox import OperationalMessageSchema, OutboxQuery, OutboxSummarySchema
 
 blp = Blueprint("admin", __name__, url_prefix="/v1/admin", description="Operations (admin)")
 

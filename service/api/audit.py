@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.audit import AuditEventSchema
-from service.api.schemas.common import PageQuery
 from service.usecases.audit import AuditEntry, list_patient_audit
+from service.web.schemas.audit import AuditEventSchema
+from service.web.schemas.common import PageQuery
 
 blp = Blueprint("audit", __name__, url_prefix="/v1/patients", description="Audit trail")
 

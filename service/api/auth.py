@@ -11,7 +11,9 @@ from flask_smorest import Blueprint
 
 from service.api.context import bearer_token, ctx, require_auth
 from service.api.docs import AUTH, PUBLIC, errors
-from service.api.schemas.auth import (
+from service.usecases import auth, password_resets, patients, sessions, users
+from service.usecases.patients import EnrolmentRecord
+from service.web.schemas.auth import (
     ActivateSchema,
     MeSchema,
     NoticeQuery,
@@ -23,10 +25,8 @@ from service.api.schemas.auth import (
     TokenRequestSchema,
     TokenSchema,
 )
-from service.api.schemas.common import PageQuery
-from service.api.schemas.patients import EnrolmentSchema, InvitationAcceptSchema
-from service.usecases import auth, password_resets, patients, sessions, users
-from service.usecases.patients import EnrolmentRecord
+from service.web.schemas.common import PageQuery
+from service.web.schemas.patients import EnrolmentSchema, InvitationAcceptSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/v1", description="Authentication")
 

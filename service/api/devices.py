@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.doses import DeviceCreateSchema, DeviceSchema
 from service.usecases import devices
 from service.usecases.devices import DeviceView
+from service.web.schemas.doses import DeviceCreateSchema, DeviceSchema
 
 blp = Blueprint("devices", __name__, url_prefix="/v1/me/devices", description="Devices")
 

@@ -12,7 +12,9 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.doses import (
+from service.usecases import adherence, doses
+from service.usecases.doses import DoseView
+from service.web.schemas.doses import (
     AdherenceQuery,
     AdherenceSchema,
     DoseEventSchema,
@@ -23,8 +25,6 @@ from service.api.schemas.doses import (
     TooSoonSchema,
     WindowQuery,
 )
-from service.usecases import adherence, doses
-from service.usecases.doses import DoseView
 
 blp = Blueprint("doses", __name__, url_prefix="/v1", description="Doses and adherence")
 

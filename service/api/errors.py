@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, jsonify
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from service.api import bodies
 from service.api.context import ctx
 from service.domain.errors import DomainValidationError
-from service.usecases import audit
 from service.usecases.errors import (
-    Conflict,
-    Forbidden,
     InteractionConflict,
-    NotFound,
     PreconditionFailed,
     RateLimited,
     TooSoon,
@@ -34,21 +29,12 @@ from service.usecases.errors import (
     Unavailable,
     UnresolvedDrug,
     UseCaseError,
-    ValidationFailed,
 )
+from service.web.messages import flatten
+from service.web.refusals import audit_refusal, status_of
 
 log = logging.getLogger("medtrack.api")
 
-STATUS_OF: dict[type[UseCaseError], int] = {
-    NotFound: 404,
-    Forbidden: 403,
-    Conflict: 409,
-    PreconditionFailed: 412,
-    ValidationFailed: 422,
-    Unauthenticated: 401,
-    RateLimited: 429,
-    Unavailable: 503,
-}
 # How long a client waits before retrying a request a backing service could not serve.
 RETRY_AFTER_SECONDS = "5"
 
@@ -62,26 +48,6 @@ class ErrorSchema(ma.Schema):
         values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Messages by field path (`dose.amount`, `query.limit`)"},
     )
-
-
-def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """webargs/marshmallow nested messages -> {"a.b.0": ["..."]}."""
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, Mapping):
-        for key, value in messages.items():
-            name = "" if key == "_schema" else str(key)
-            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
-            for k, v in flatten(value, path).items():
-                out.setdefault(k, []).extend(v)
-    elif isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
-        out[prefix] = [str(m) for m in messages]
-    elif isinstance(messages, list | tuple):
-        for m in messages:
-            for k, v in flatten(m, prefix).items():
-                out.setdefault(k, []).extend(v)
-    else:
-        out[prefix] = [str(messages)]
-    return out
 
 
 def _locations(messages: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -143,51 +109,16 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(status, message, errors, headers)
 
 
-def _refusal_target(error: UseCaseError) -> audit.RefusalTarget:
-    """The patients and the objects of a patient's record that the URL names, and the
-    patient the use case refused (one named in the body, say)."""
-    args = request.view_args or {}
-
-    def named(key: str) -> uuid.UUID | None:
-        value = args.get(key)
-        return value if isinstance(value, uuid.UUID) else None
-
-    patients = (named("patient_id"), error.patient_id)
-    return audit.RefusalTarget(
-        patient_ids=tuple(p for p in patients if p is not None),
-        prescription_id=named("rx_id"),
-        dose_id=named("dose_id"),
-        plan_id=named("plan_id"),
-    )
-
-
-def _audit_refusal(status: int, error: UseCaseError) -> Response | None:
-    """Refusals of an authenticated caller go to the audit trail (HIPAA 164.312(b)).
-
-    A refusal that cannot be recorded is not answered as a refusal: the request
-    fails (503 or 500), so that no attempt on a record goes unrecorded."""
-    if g.get("principal") is None:
-        return None
-    try:
-        audit.record_refusal(
-            **ctx().args(),
-            target=_refusal_target(error),
-            description=f"{status} {request.method} {request.path}",
-        )
-    except Unavailable as exc:
-        return handle_use_case_error(exc)
-    except Exception:
-        log.exception("could not record a refused request in the audit trail")
-        return error_response(500, "The request could not be recorded; it has been logged.")
-    return None
-
-
 def handle_use_case_error(error: UseCaseError) -> Response:
-    status = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
+    status = status_of(error)
     if status in (403, 404):
-        failed = _audit_refusal(status, error)
-        if failed is not None:
-            return failed
+        try:
+            audit_refusal(status, error, ctx())
+        except Unavailable as exc:
+            return handle_use_case_error(exc)
+        except Exception:
+            log.exception("could not record a refused request in the audit trail")
+            return error_response(500, "The request could not be recorded; it has been logged.")
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)

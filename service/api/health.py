@@ -21,7 +21,7 @@ from service.api.context import (
     schema_revisions,
 )
 from service.api.docs import PUBLIC, errors
-from service.api.schemas.common import StrictSchema
+from service.web.schemas.common import StrictSchema
 
 blp = Blueprint("health", __name__, description="Health")
 

@@ -9,15 +9,15 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.interactions import (
+from service.usecases import drugs, interactions
+from service.usecases.screening import finding_json, suggestion_json
+from service.web.schemas.interactions import (
     CheckRequestSchema,
     CheckResponseSchema,
     DrugQuery,
     DrugSchema,
     DrugSummarySchema,
 )
-from service.usecases import drugs, interactions
-from service.usecases.screening import finding_json, suggestion_json
 
 blp = Blueprint(
     "interactions", __name__, url_prefix="/v1", description="Drug catalog and interaction checks"

@@ -10,10 +10,10 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.common import PageQuery
-from service.api.schemas.outbox import MessageDetailsSchema
 from service.usecases import outbox_view
 from service.usecases.outbox_view import MessageDetails
+from service.web.schemas.common import PageQuery
+from service.web.schemas.outbox import MessageDetailsSchema
 
 blp = Blueprint(
     "notifications",

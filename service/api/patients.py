@@ -10,8 +10,10 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.common import PageQuery
-from service.api.schemas.patients import (
+from service.usecases import patients
+from service.usecases.patients import CareTeamEntry, EnrolmentRecord, PatientRecord
+from service.web.schemas.common import PageQuery
+from service.web.schemas.patients import (
     CareTeamAddSchema,
     CareTeamEntrySchema,
     EnrolmentCreatedSchema,
@@ -19,8 +21,6 @@ from service.api.schemas.patients import (
     PatientSchema,
     PatientUpdateSchema,
 )
-from service.usecases import patients
-from service.usecases.patients import CareTeamEntry, EnrolmentRecord, PatientRecord
 
 blp = Blueprint("patients", __name__, url_prefix="/v1/patients", description="Patients")
 

@@ -11,21 +11,21 @@ from flask_smorest import Blueprint
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.api.preconditions import ETAG_HEADER, IF_MATCH, etag, if_match
-from service.api.schemas.common import DiscontinueSchema, PageQuery, PauseSchema, ReasonSchema
-from service.api.schemas.interactions import (
+from service.domain.prescriptions import Action, Status
+from service.usecases import prescriptions as rx
+from service.usecases.prescriptions import PrescriptionRecord
+from service.web.schemas.common import DiscontinueSchema, PageQuery, PauseSchema, ReasonSchema
+from service.web.schemas.interactions import (
     ChangeConflictSchema,
     InteractionConflictSchema,
     UnresolvedDrugSchema,
 )
-from service.api.schemas.prescriptions import (
+from service.web.schemas.prescriptions import (
     PrescriptionCreateSchema,
     PrescriptionQuery,
     PrescriptionSchema,
     PrescriptionUpdateSchema,
 )
-from service.domain.prescriptions import Action, Status
-from service.usecases import prescriptions as rx
-from service.usecases.prescriptions import PrescriptionRecord
 
 # A prescription version and its entity tag header.
 Versioned = tuple[PrescriptionRecord, dict[str, str]]

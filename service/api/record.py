@@ -11,9 +11,11 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.common import PageQuery
-from service.api.schemas.interactions import UnresolvedDrugSchema
-from service.api.schemas.record import (
+from service.usecases import record
+from service.usecases.record import ConditionView, FindingView, ProductView
+from service.web.schemas.common import PageQuery
+from service.web.schemas.interactions import UnresolvedDrugSchema
+from service.web.schemas.record import (
     AcknowledgeSchema,
     ConditionCreateSchema,
     ConditionSchema,
@@ -22,8 +24,6 @@ from service.api.schemas.record import (
     ProductCreateSchema,
     ProductSchema,
 )
-from service.usecases import record
-from service.usecases.record import ConditionView, FindingView, ProductView
 
 blp = Blueprint(
     "record",

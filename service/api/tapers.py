@@ -12,8 +12,18 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.common import PageQuery, ReasonSchema
-from service.api.schemas.tapers import (
+from service.domain.taper.status import PlanChange
+from service.usecases import taper_finding, taper_plans, taper_symptoms, tapers
+from service.usecases.taper_chart_links import (
+    ChartLink,
+    ChartLinks,
+    issue_chart_link,
+    linked_chart,
+)
+from service.usecases.taper_plans import SymptomReportView, TaperPlanView
+from service.usecases.tapers import TaperPreview
+from service.web.schemas.common import PageQuery, ReasonSchema
+from service.web.schemas.tapers import (
     ApproveSchema,
     ChartLinkQuery,
     ChartLinkSchema,
@@ -27,16 +37,6 @@ from service.api.schemas.tapers import (
     TaperPreviewSchema,
     TaperSettingsSchema,
 )
-from service.domain.taper.status import PlanChange
-from service.usecases import taper_finding, taper_plans, taper_symptoms, tapers
-from service.usecases.taper_chart_links import (
-    ChartLink,
-    ChartLinks,
-    issue_chart_link,
-    linked_chart,
-)
-from service.usecases.taper_plans import SymptomReportView, TaperPlanView
-from service.usecases.tapers import TaperPreview
 
 blp = Blueprint("tapers", __name__, url_prefix="/v1", description="Taper plans")
 

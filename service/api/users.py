@@ -10,10 +10,10 @@ from flask_smorest import Blueprint
 
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.api.schemas.auth import ResetCodeSchema
-from service.api.schemas.users import UserCreateSchema, UserQuery, UserSchema
 from service.domain.accounts import Role
 from service.usecases import password_resets, users
+from service.web.schemas.auth import ResetCodeSchema
+from service.web.schemas.users import UserCreateSchema, UserQuery, UserSchema
 
 blp = Blueprint("users", __name__, url_prefix="/v1/users", description="Staff accounts (admin)")
 

@@ -16,10 +16,10 @@ import pytest
 from flask import Flask
 from marshmallow import Schema, fields, validate
 
-from service.api.schemas.common import MAX_PAGE, ClockTime
 from service.config import Settings
 from service.usecases import patients
 from service.usecases.devices import MAX_DEVICES
+from service.web.schemas.common import MAX_PAGE, ClockTime
 from tests.conftest import Builders, FrozenClock
 from tests.security.world import (
     World,

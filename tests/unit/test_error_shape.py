@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from service.api.errors import _locations, flatten
-from service.api.schemas.prescriptions import PrescriptionCreateSchema
+from service.web.schemas.prescriptions import PrescriptionCreateSchema
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import StrictSchema, text
 from service.domain.interactions import Kind
 from service.domain.severity import Severity
+from service.web.schemas.common import StrictSchema, text
 
 MAX_CHECK_DRUGS = 50
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import PageQuery, StrictSchema, email, password, text
 from service.domain.accounts import NoticeKind, Role
+from service.web.schemas.common import PageQuery, StrictSchema, email, password, text
 
 _CODE_EXAMPLE = {"example": "K7Q2-M9XD-3FTA"}
 # In the order the published contract lists them.

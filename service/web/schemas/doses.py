@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import Instant, StrictSchema, text
 from service.domain.doses import LISTED
 from service.usecases.devices import PLATFORMS
+from service.web.schemas.common import Instant, StrictSchema, text
 
 
 class DoseAmountSchema(StrictSchema):

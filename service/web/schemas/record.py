@@ -8,9 +8,9 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from service.api.schemas.common import Flag, Number, StrictSchema, text
-from service.api.schemas.interactions import FindingSchema
 from service.domain.conditions import CHILD_PUGH_CLASSES, MAX_EGFR, Condition, ConditionCode
+from service.web.schemas.common import Flag, Number, StrictSchema, text
+from service.web.schemas.interactions import FindingSchema
 
 CODES = [c.value for c in ConditionCode if c is not ConditionCode.PREGNANCY]
 

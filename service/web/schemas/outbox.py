@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import PageQuery, StrictSchema
 from service.usecases.outbox_view import STATUSES
+from service.web.schemas.common import PageQuery, StrictSchema
 
 REF = {
     "description": "The message's pseudonymous reference: names one message and nothing "

@@ -4,8 +4,8 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import Flag, StrictSchema, email, text
 from service.domain.accounts import EnrolmentStatus
+from service.web.schemas.common import Flag, StrictSchema, email, text
 
 
 def _allergies(**kwargs: Any) -> fields.List[Any]:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.api.schemas.common import PageQuery, StrictSchema, email, password, text
 from service.domain.accounts import STAFF_ROLES
+from service.web.schemas.common import PageQuery, StrictSchema, email, password, text
 
 STAFF = [r.value for r in STAFF_ROLES]
 

@@ -5,7 +5,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
-from service.api.schemas.common import StrictSchema
+from service.web.schemas.common import StrictSchema
 
 
 class AgentSchema(StrictSchema):

@@ -8,7 +8,10 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from service.api.schemas.common import (
+from service.domain.taper.formulations import DEFAULT_MIN_VOLUME_ML, DEFAULT_RESOLUTION_ML
+from service.domain.taper.plan import Flag, NoteCode
+from service.domain.taper.status import PlanStatus
+from service.web.schemas.common import (
     ClockTime,
     Number,
     ReasonSchema,
@@ -16,10 +19,7 @@ from service.api.schemas.common import (
     text,
     whole_number,
 )
-from service.api.schemas.interactions import CitationSchema
-from service.domain.taper.formulations import DEFAULT_MIN_VOLUME_ML, DEFAULT_RESOLUTION_ML
-from service.domain.taper.plan import Flag, NoteCode
-from service.domain.taper.status import PlanStatus
+from service.web.schemas.interactions import CitationSchema
 
 ALGORITHMS = ("linear", "percent", "hyperbolic", "manual")
 # What each algorithm needs, besides its kind.

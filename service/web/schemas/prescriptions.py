@@ -7,17 +7,6 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from service.api.schemas.common import (
-    ClockTime,
-    Flag,
-    Number,
-    PageQuery,
-    StrictSchema,
-    abrupt_stop_reason,
-    text,
-    whole_number,
-)
-from service.api.schemas.interactions import FindingSchema
 from service.domain.prescriptions import (
     DOSE_UNITS,
     MAX_EVERY_N_DAYS,
@@ -32,6 +21,17 @@ from service.domain.prescriptions import (
     Status,
 )
 from service.usecases.screening import Resolution, Screening
+from service.web.schemas.common import (
+    ClockTime,
+    Flag,
+    Number,
+    PageQuery,
+    StrictSchema,
+    abrupt_stop_reason,
+    text,
+    whole_number,
+)
+from service.web.schemas.interactions import FindingSchema
 
 
 def _decimal(value: float | None) -> Decimal | None:
