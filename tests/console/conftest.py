@@ -60,3 +60,36 @@ def signed_in(console: Console, make: Builders) -> tuple[Console, Account]:
     r = console.sign_in(doc)
     assert r.status_code == 302, r.get_data(as_text=True)
     return console, doc
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?")
+
+
+def _neutral(value: Any) -> Any:
+    """A stored audit value with what differs between two patients (ids, instants) masked."""
+    if isinstance(value, dict):
+        return {k: _neutral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_neutral(v) for v in value]
+    if isinstance(value, str):
+        return _INSTANT.sub("<instant>", _UUID.sub("<id>", value))
+    return value
+
+
+def audited_writes(database: Any, patient_id: Any) -> list[dict[str, Any]]:
+    """The patient's audit trail without reads, request ids or addresses, ids masked:
+    what a write through the console must leave exactly as the API's does."""
+    from sqlalchemy import text
+
+    pid = patient_id.hex if database.engine.dialect.name == "sqlite" else patient_id
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT action, subtype, outcome, outcome_desc, actor_role, entity_type, "
+                "before, after FROM audit_events WHERE patient_id = :p AND action <> 'R' "
+                "ORDER BY id"
+            ),
+            {"p": pid},
+        ).mappings()
+        return [_neutral(dict(r)) for r in rows]
