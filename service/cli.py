@@ -206,6 +206,7 @@ def demo() -> None:
     for c in creds:
         state = "created" if c.created else "exists"
         click.echo(f"  {c.role:<9} {c.email:<32} {c.password:<26} ({state})")
+    click.echo("Clinicians' console: http://127.0.0.1:8000/console/ (sign in as the clinician)")
 
 
 @main.group()
