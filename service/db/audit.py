@@ -113,12 +113,13 @@ class AuditRepository:
         return Head(row.chain_seq, row.entry_hash) if row else None
 
     def list_for_patient(
-        self, patient_id: uuid.UUID, *, limit: int, offset: int
+        self, patient_id: uuid.UUID, *, limit: int, offset: int, newest_first: bool = False
     ) -> list[AuditEvent]:
+        order = col(AuditEvent.id).desc() if newest_first else col(AuditEvent.id)
         query = (
             orm_select(AuditEvent)
             .where(AuditEvent.patient_id == patient_id)
-            .order_by(col(AuditEvent.id))
+            .order_by(order)
             .limit(limit)
             .offset(offset)
         )

@@ -200,11 +200,15 @@ def list_patient_audit(
     patient_id: uuid.UUID,
     limit: int,
     offset: int,
+    newest_first: bool = False,
 ) -> list[AuditEntry]:
-    """The care team reads a patient's audit trail; the read itself is audited."""
+    """The care team reads a patient's audit trail (oldest first, or newest first);
+    the read itself is audited."""
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id, staff_only=True)
-        rows = uow.audit.list_for_patient(patient_id, limit=limit, offset=offset)
+        rows = uow.audit.list_for_patient(
+            patient_id, limit=limit, offset=offset, newest_first=newest_first
+        )
         entries = [AuditEntry.of(row) for row in rows]
         record_read(
             uow,
