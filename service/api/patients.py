@@ -12,12 +12,12 @@ from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
 from service.usecases import patients
 from service.usecases.patients import CareTeamEntry, EnrolmentRecord, PatientRecord
-from service.web.schemas.common import PageQuery
 from service.web.schemas.patients import (
     CareTeamAddSchema,
     CareTeamEntrySchema,
     EnrolmentCreatedSchema,
     PatientCreateSchema,
+    PatientQuery,
     PatientSchema,
     PatientUpdateSchema,
 )
@@ -29,11 +29,11 @@ blp = Blueprint("patients", __name__, url_prefix="/v1/patients", description="Pa
 class Patients(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
+    @blp.arguments(PatientQuery, location="query")
     @blp.response(200, PatientSchema(many=True))
     @errors(blp, *AUTH)
     def get(self, query: dict[str, Any]) -> list[PatientRecord]:
-        """The caller's patients.
+        """The caller's patients, by name; `q` finds them by name or e-mail.
 
         A clinician's care-team patients, the patient themself, or for an
         administrator every patient without clinical fields (null).

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, inspect, update
+from sqlalchemy import bindparam, func, inspect, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -124,10 +124,23 @@ class PatientRepository:
         return patient
 
     def list_page(
-        self, *, clinician_id: uuid.UUID | None, limit: int, offset: int
+        self,
+        *,
+        clinician_id: uuid.UUID | None,
+        limit: int,
+        offset: int,
+        search: str | None = None,
     ) -> list[tuple[Patient, User]]:
-        """Patients by name: all of them, or those on `clinician_id`'s care team."""
+        """Patients by name: all of them, or those on `clinician_id`'s care team; with
+        `search` (lower case), only those whose name or e-mail contains it."""
         query = select(Patient, User).join(User, col(User.id) == col(Patient.user_id))
+        if search:
+            query = query.where(
+                or_(
+                    func.lower(col(User.name)).contains(search, autoescape=True),
+                    func.lower(col(User.email)).contains(search, autoescape=True),
+                )
+            )
         if clinician_id is not None:
             query = query.join(
                 CareTeamMember, col(CareTeamMember.patient_id) == col(Patient.id)

@@ -9,6 +9,7 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
+from service.db.tables import User
 from service.db.uow import UnitOfWork
 from service.domain.accounts import (
     Principal,
@@ -46,19 +47,34 @@ def checked_fields(values: Mapping[str, Any], *, today: dt.date) -> dict[str, An
     return normalise_patient_fields(values)
 
 
+def _found(needle: str | None, user: User) -> bool:
+    return not needle or needle in user.name.lower() or needle in user.email.lower()
+
+
 def list_patients(
-    *, uow: UnitOfWork, caller: Caller, clock: Clock, limit: int, offset: int
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    limit: int,
+    offset: int,
+    q: str | None = None,
 ) -> list[PatientRecord]:
-    """Clinicians see their care-team patients, admins every patient, a patient themself."""
+    """Clinicians see their care-team patients, admins every patient, a patient themself;
+    by name. With `q`, only those whose name or e-mail contains it, in any case."""
     who = caller.require()
+    needle = (q or "").strip().lower() or None
     with uow:
         if who.role is Role.PATIENT:
             own = uow.patients.get(who.patient_id) if who.patient_id else None
             user = uow.users.get(who.user_id)
-            rows = [(own, user)] if own and user and offset == 0 and limit > 0 else []
+            first = offset == 0 and limit > 0
+            rows = [(own, user)] if own and user and first and _found(needle, user) else []
         else:
             mine = who.user_id if who.role is Role.CLINICIAN else None
-            rows = uow.patients.list_page(clinician_id=mine, limit=limit, offset=offset)
+            rows = uow.patients.list_page(
+                clinician_id=mine, limit=limit, offset=offset, search=needle
+            )
         teams = uow.patients.care_teams([p.id for p, _ in rows])
         records = [shown_to(who, record_of(p, u, teams[p.id])) for p, u in rows]
         now = clock()

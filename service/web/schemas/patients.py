@@ -5,7 +5,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from service.domain.accounts import EnrolmentStatus
-from service.web.schemas.common import Flag, StrictSchema, email, text
+from service.web.schemas.common import Flag, PageQuery, StrictSchema, email, text
 
 
 def _allergies(**kwargs: Any) -> fields.List[Any]:
@@ -103,3 +103,14 @@ class CareTeamEntrySchema(StrictSchema):
     name = fields.String(required=True)
     email = fields.String(required=True)
     added_at = fields.AwareDateTime(required=True)
+
+
+class PatientQuery(PageQuery):
+    q = text(
+        max_length=254,
+        min_length=0,
+        load_default=None,
+        metadata={
+            "description": "Only patients whose name or e-mail contains this text (any case)."
+        },
+    )
