@@ -1,5 +1,14 @@
 """The console's pages, one module per area; importing them registers their routes."""
 
-from service.console.views import admin, auth, chart, patients, prescribe, tapers, worklist
+from service.console.views import (
+    admin,
+    auth,
+    chart,
+    patients,
+    prescribe,
+    tapers,
+    tapers_plan,
+    worklist,
+)
 
-__all__ = ["admin", "auth", "chart", "patients", "prescribe", "tapers", "worklist"]
+__all__ = ["admin", "auth", "chart", "patients", "prescribe", "tapers", "tapers_plan", "worklist"]
