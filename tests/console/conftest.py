@@ -66,12 +66,12 @@ _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f
 _INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?")
 
 
-def _neutral(value: Any) -> Any:
+def neutral(value: Any) -> Any:
     """A stored audit value with what differs between two patients (ids, instants) masked."""
     if isinstance(value, dict):
-        return {k: _neutral(v) for k, v in value.items()}
+        return {k: neutral(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_neutral(v) for v in value]
+        return [neutral(v) for v in value]
     if isinstance(value, str):
         return _INSTANT.sub("<instant>", _UUID.sub("<id>", value))
     return value
@@ -92,4 +92,4 @@ def audited_writes(database: Any, patient_id: Any) -> list[dict[str, Any]]:
             ),
             {"p": pid},
         ).mappings()
-        return [_neutral(dict(r)) for r in rows]
+        return [neutral(dict(r)) for r in rows]

@@ -12,20 +12,13 @@ from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.catalog import Resolved
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import (
-    Change,
-    PrescriptionTerms,
-    ScreeningScope,
-    Status,
-    validate_terms,
-)
+from service.domain.prescriptions import Change, PrescriptionTerms, ScreeningScope, Status
 from service.usecases.access import load_writable_patient
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
-from service.usecases.errors import domain_rules
 from service.usecases.interactions import knowledge_base_version
 from service.usecases.planning import plan
-from service.usecases.prescribing import Screened, check_form, resolve_prescribed, screen
+from service.usecases.prescribing import Screened
 from service.usecases.prescriptions.findings import (
     answers,
     audit_screening,
@@ -33,6 +26,7 @@ from service.usecases.prescriptions.findings import (
     refuse_unanswered,
     store_findings,
 )
+from service.usecases.prescriptions.screen import examine, valid_terms
 from service.usecases.prescriptions.versions import VersionChange, VersionFacts, version_row
 from service.usecases.prescriptions.views import PrescriptionRecord, prescription_record
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
@@ -69,8 +63,7 @@ def create_prescription(
     `Screening` for how findings gate it."""
     now = clock()
     screening = screening or Screening()
-    with domain_rules("The prescription is not valid."):
-        terms = validate_terms(terms)
+    terms = valid_terms(terms)
     with uow:
         ctx = load_writable_patient(uow, caller=caller, patient_id=patient_id)
         uow.record.serialise(patient_id)
@@ -104,21 +97,19 @@ def _screened(
 ) -> _Prescribed:
     """The drug resolved and its form checked, and the patient's record screened
     against it; refused while a finding that needs an answer has none."""
-    drug = resolve_prescribed(uow, kb, terms.drug, screening)
-    check_form(kb, drug, terms)
-    screened = screen(uow, kb, patient=patient, drug=drug, terms=terms, now=now)
+    examined = examine(uow, kb, patient=patient, terms=terms, screening=screening, now=now)
     refuse_unanswered(
         uow,
         kb,
-        screened.findings,
+        examined.screened.findings,
         screening,
         message="The prescription has findings that need an override or an acknowledgement.",
     )
     return _Prescribed(
         patient_id=patient.id,
         terms=terms,
-        drug=drug,
-        screened=screened,
+        drug=examined.drug,
+        screened=examined.screened,
         screening=screening,
         by=caller.require().user_id,
         now=now,
