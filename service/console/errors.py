@@ -8,6 +8,7 @@ import logging
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from service.console.session import console_ctx
 from service.usecases.errors import RateLimited, Unauthenticated, Unavailable, UseCaseError
@@ -55,6 +56,14 @@ def csrf_error(error: CSRFError) -> ResponseReturnValue:
     )
 
 
+def http_error(error: HTTPException) -> ResponseReturnValue:
+    """What a page's request itself was refused for (a form over the size limit, say),
+    as a page rather than the JSON API's error body."""
+    status = error.code or 500
+    return page(status, error.description or "The request could not be handled.")
+
+
 def register(bp: Blueprint) -> None:
     bp.register_error_handler(UseCaseError, use_case_error)
     bp.register_error_handler(CSRFError, csrf_error)
+    bp.register_error_handler(HTTPException, http_error)

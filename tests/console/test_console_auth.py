@@ -3,6 +3,7 @@ cannot read, CSRF on every form, staff only, a strict Content Security Policy.""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from service.db.uow import Database
@@ -96,3 +97,32 @@ def test_the_vendored_script_is_served_by_the_app(console: Console) -> None:
     assert r.status_code == 200
     assert b"htmx" in r.data[:2000]
     assert "max-age" in r.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "sent_to"),
+    [
+        ("/console/patients?q=ann", "/console/patients?q=ann"),
+        ("//evil.example/console/", "/console/"),
+        ("https://evil.example/console/", "/console/"),
+        ("/console/\\evil.example", "/console/"),
+        ("/console/../v1/me", "/console/"),
+        ("/console/%0d%0aSet-Cookie:%20x=1", "/console/%0d%0aSet-Cookie:%20x=1"),
+        ("/console/\r\nSet-Cookie: x=1", "/console/"),
+        ("/console/\tx", "/console/"),
+    ],
+)
+def test_after_sign_in_only_a_console_path_is_followed(
+    console: Console, make: Builders, asked: str, sent_to: str
+) -> None:
+    doc = make.clinician()
+    console.get("/console/login")
+    r = console.post(
+        "/console/login", {"email": doc.email, "password": doc.password, "next": asked}
+    )
+    assert r.status_code == 302
+    assert r.headers["Location"] == sent_to
+    # Signed in already: the sign-in page sends the same way.
+    r = console.client.get("/console/login", query_string={"next": asked})
+    assert r.status_code == 302
+    assert r.headers["Location"] == sent_to

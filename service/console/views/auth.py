@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
@@ -13,11 +15,18 @@ from service.usecases.errors import Forbidden, RateLimited, Unauthenticated
 from service.web.context import runtime
 from service.web.schemas.auth import TokenRequestSchema
 
+# A path of the console with an optional query, in the characters a URL spells
+# unescaped (RFC 3986): no scheme or host, no backslash, no space or control character
+# (which a Location header cannot carry).
+_CONSOLE_PATH = re.compile(r"/console/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*")
+
 
 def _next_page() -> str:
     """Where to go after signing in: a console path of this site, never elsewhere."""
     target = request.values.get("next", "")
-    if target.startswith("/console/") and not target.startswith("//") and "\\" not in target:
+    # No ".." segment either: the browser would resolve it out of the console.
+    path = target.partition("?")[0]
+    if _CONSOLE_PATH.fullmatch(target) and "/../" not in f"{path}/":
         return target
     return url_for("console.worklist")
 

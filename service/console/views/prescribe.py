@@ -65,6 +65,9 @@ KINDS = {
     "partial-screening": "Partial screening",
 }
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# Longer numbers are passed on as typed (Python reads no more than 4,300 digits as
+# an int, and a float of hundreds of digits is infinite); no dose comes near this.
+MAX_DIGITS = 30
 _ITEM = re.compile(r"\.\d+$")
 
 
@@ -94,7 +97,7 @@ def _number(text: str) -> Any:
     """A number typed in a form as JSON would carry it; other text is passed on as
     text, for the schema to refuse as the API refuses a string."""
     t = text.strip()
-    if not _NUMBER.fullmatch(t):
+    if not _NUMBER.fullmatch(t) or len(t) > MAX_DIGITS:
         return t
     return int(t) if t.lstrip("+-").isdigit() else float(t)
 

@@ -44,6 +44,9 @@ OPTIONAL_NUMBERS = (
 # Rows offered for formulations the clinician lists instead of the catalog's.
 FORMULATION_ROWS = 3
 FORMULATION_FIELDS = ("kind", "strength_mg", "divisible_by", "release", "mg_per_ml")
+# Longer integers are sent as typed (Python reads no more than 4,300 digits as an
+# int, and no setting comes near this many).
+MAX_DIGITS = 30
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
 
@@ -55,7 +58,7 @@ def number(raw: str | None) -> Any:
     value = (raw or "").strip()
     if not value:
         return None
-    if _INTEGER.fullmatch(value):
+    if _INTEGER.fullmatch(value) and len(value) <= MAX_DIGITS:
         return int(value)
     try:
         parsed = float(value)

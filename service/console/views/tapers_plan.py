@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, validate
 
 from service.console.blueprint import bp
 from service.console.forms import field_errors
@@ -107,6 +107,22 @@ OFFERED = {
 }
 
 
+def _bounds(schema: Schema, name: str) -> dict[str, Any]:
+    """The range the API's schema allows a number, for the form's min and max."""
+    for rule in schema.fields[name].validators:
+        if isinstance(rule, validate.Range):
+            return {"min": rule.min, "max": rule.max}
+    return {}
+
+
+def _limits() -> dict[str, dict[str, Any]]:
+    """The day counts the changes take, as the API's schemas bound them."""
+    return {
+        "days": _bounds(ExtendSchema(), "days"),
+        "hold_days": _bounds(StepBackSchema(), "hold_days"),
+    }
+
+
 def _to_approve(plan: TaperPlanView) -> tuple[list[Step], list[Note]]:
     """What an approval must list, as the domain says: the steps over the cap one by
     one (`steps_to_approve`), and the notes approved once with the plan (`approvals`);
@@ -163,6 +179,7 @@ def plan_page(
         "words": StepWords(notes=plan.notes, approved=plan.approved_steps),
         "chart_url": chart_url(patient_id),
         "refused": refused,
+        "limits": _limits(),
     }
     return render_template("tapers/plan.html", section="patients", **context), status
 

@@ -19,6 +19,7 @@ from service.domain.taper import Administration, Note, Step
 from service.domain.taper.arith import text
 from service.domain.taper.chart import FLAG_TEXT
 from service.domain.taper.plan import Flag, NoteCode
+from service.domain.timezones import is_valid_timezone
 
 # A flag's badge: a short name and its colour class (tapers.css; console.css).
 BADGES: dict[str, tuple[str, str]] = {
@@ -84,11 +85,11 @@ class StepWords:
 
 
 def local_today(timezone: str | None, now: dt.datetime) -> dt.date:
-    """Today where the patient lives (UTC for a zone that is not one)."""
-    try:
-        zone: dt.tzinfo = zoneinfo.ZoneInfo(timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = dt.UTC
+    """Today where the patient lives (UTC for a name that is not an IANA place, which
+    is never looked up: a path or an over-long name does not reach the file system)."""
+    zone: dt.tzinfo = dt.UTC
+    if timezone and is_valid_timezone(timezone):
+        zone = zoneinfo.ZoneInfo(timezone)
     return now.astimezone(zone).date()
 
 
