@@ -38,7 +38,8 @@ TABLES = (
     "audit_anchors, audit_events, prescription_findings, prescription_versions, prescriptions, "
     "care_team_members, auth_tokens, login_failures, patients, users, "
     "imported_interactions, interaction_imports, notifications, dose_events, devices, "
-    "taper_symptom_reports, taper_step_records, taper_plan_versions, taper_plans"
+    "taper_symptom_reports, taper_step_records, taper_plan_versions, taper_plans, "
+    "worklist_marks"
 )
 PASSWORD = "correct horse battery staple"
 APPEND_ONLY = (
@@ -49,6 +50,7 @@ APPEND_ONLY = (
     "taper_plan_versions",
     "taper_step_records",
     "taper_symptom_reports",
+    "worklist_marks",
 )
 
 

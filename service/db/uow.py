@@ -29,6 +29,7 @@ from service.db.repositories import (
 from service.db.sessions import SessionRepository
 from service.db.tapers import TaperRepository
 from service.db.throttle import DatabaseLoginThrottle, LoginThrottle, RedisLoginThrottle
+from service.db.worklist import WorklistRepository
 
 
 class UnitOfWork:
@@ -46,6 +47,7 @@ class UnitOfWork:
     devices: DeviceRepository
     tapers: TaperRepository
     record: RecordRepository
+    worklist: WorklistRepository
     login_throttle: LoginThrottle
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
@@ -84,6 +86,7 @@ class UnitOfWork:
         self.devices = DeviceRepository(session)
         self.tapers = TaperRepository(session)
         self.record = RecordRepository(session)
+        self.worklist = WorklistRepository(session)
         self.login_throttle = self._db.login_throttle(session)
         return self
 

@@ -102,7 +102,7 @@ def test_demo_seeds_once(env: dict[str, str], database: Database) -> None:
     assert demo_data.CLINICIAN[0] in first.output
     assert "(created)" in first.output
     seeded = _counts(database)
-    assert seeded == {"users": 4, "patients": 2, "prescriptions": 2}
+    assert seeded == {"users": 5, "patients": 3, "prescriptions": 2}
     second = CliRunner().invoke(main, ["demo"], env=env)
     assert second.exit_code == 0, second.output
     assert "(created)" not in second.output

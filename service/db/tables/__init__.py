@@ -35,6 +35,7 @@ from service.db.tables.tapers import (
     TaperStepRecord,
     TaperSymptomReport,
 )
+from service.db.tables.worklist import WorklistMark
 
 __all__ = [
     "AccountNotice",
@@ -65,4 +66,5 @@ __all__ = [
     "TaperSymptomReport",
     "UTCDateTime",
     "User",
+    "WorklistMark",
 ]
