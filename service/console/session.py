@@ -48,7 +48,8 @@ def sign_in(email: str, password: str) -> Principal:
     if who.role is Role.PATIENT:
         auth.logout(**c.args(), tokens=c.tokens, token=issued.access_token)
         raise Forbidden(STAFF_ONLY)
-    session.clear()
+    # A sign-in over an earlier one ends the earlier session, not only its cookie.
+    sign_out()
     session[_ACCESS] = issued.access_token
     session[_REFRESH] = issued.refresh_token
     return who
