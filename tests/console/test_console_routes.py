@@ -119,3 +119,18 @@ def test_the_admin_pages_are_for_administrators_only(
             assert r.status_code == 403, (method, path, r.status_code)
         else:
             assert r.status_code < 500, (method, path, r.status_code)
+
+
+def test_an_unknown_console_address_is_a_page_and_the_apis_stays_json(console: Console) -> None:
+    r = console.get("/console/no-such-page")
+    assert r.status_code == 404
+    assert r.mimetype == "text/html"
+    assert "Not found" in r.get_data(as_text=True)
+    r = console.client.delete("/console/patients")
+    assert r.status_code == 405
+    assert r.mimetype == "text/html"
+    r = console.client.get("/v1/no-such-resource")
+    assert r.status_code == 404
+    assert r.get_json()["code"] == 404
+    r = console.client.get("/consoled")
+    assert r.get_json()["code"] == 404
