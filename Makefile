@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install lint types contracts pytest fuzz-live openapi bench bench-quick clean
+.PHONY: run test install lint types contracts pytest fuzz-live openapi bench bench-quick vendor clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.reminders --postgres-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.materialise --postgres-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.api --postgres-url $(BENCH_POSTGRES_URL)
+	$(BIN)/python -m bench.console --postgres-url $(BENCH_POSTGRES_URL)
 
 # The quick forms (a few minutes), as CI runs them: the exit status is non-zero only on an
 # error or a failed check (a wrong answer, a reminder lost or sent twice), never on a figure.
@@ -59,9 +60,21 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m bench.reminders --quick --postgres-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.materialise --quick --postgres-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.api --quick --postgres-url $(BENCH_POSTGRES_URL)
+	$(BIN)/python -m bench.console --quick --postgres-url $(BENCH_POSTGRES_URL)
 
 openapi: $(STAMP)
 	$(BIN)/medtrack openapi write openapi.yaml
+
+# The console's front-end assets, from the npm registry into the app (served by it, no CDN).
+HTMX_VERSION ?= 2.0.11
+VENDOR := service/console/static/vendor
+
+vendor:
+	rm -rf .vendor-tmp && mkdir -p .vendor-tmp
+	cd .vendor-tmp && npm pack --silent htmx.org@$(HTMX_VERSION) && tar xzf htmx.org-$(HTMX_VERSION).tgz
+	cp .vendor-tmp/package/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp .vendor-tmp/package/LICENSE $(VENDOR)/htmx.LICENSE
+	rm -rf .vendor-tmp
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
