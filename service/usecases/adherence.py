@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import io
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -102,10 +102,15 @@ def _row(
     rx_id: uuid.UUID, events: list[DoseEvent], *, now: dt.datetime, policy: ReminderPolicy
 ) -> AdherenceRow:
     """One prescription's counts; named after the drug as its latest dose names it."""
-    s = summarize(_outcome(e, now=now, policy=policy) for e in events)
+    return row_of(rx_id, events[-1].drug, (_outcome(e, now=now, policy=policy) for e in events))
+
+
+def row_of(rx_id: uuid.UUID, drug: str, outcomes: Iterable[DoseOutcome]) -> AdherenceRow:
+    """One prescription's counts from its doses' outcomes."""
+    s = summarize(outcomes)
     return AdherenceRow(
         prescription_id=rx_id,
-        drug=events[-1].drug,
+        drug=drug,
         on_time=s.on_time,
         late=s.late,
         skipped=s.skipped,

@@ -21,6 +21,7 @@ from service.domain.doses import DoseStatus
 from service.domain.interactions import KnowledgeBase
 from service.domain.schedule import DoseOutcome, classify
 from service.usecases.access import load_readable_patient
+from service.usecases.adherence import AdherenceRow, row_of
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.dose_views import DoseView, dose_view
@@ -76,6 +77,8 @@ class PrescriptionDays:
     drug: str
     # One per day of the window, oldest first.
     days: tuple[DayKind, ...]
+    # The window's counts, as the adherence use case gives them for the same instants.
+    figures: AdherenceRow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,6 +172,7 @@ def _by_prescription(
             prescription_id=rx_id,
             drug=drugs[rx_id],
             days=tuple(day_kind(day) for day in per_day),
+            figures=row_of(rx_id, drugs[rx_id], (o for day in per_day for o in day)),
         )
         for rx_id, per_day in outcomes.items()
     ]

@@ -12,7 +12,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, render_template, request, url_for
+from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
@@ -42,14 +42,6 @@ LAST_AUDIT_PAGE = 1_000_000 // AUDIT_PAGE
 FARTHEST_WEEK = dt.timedelta(days=3660)
 ACTION_WORDS = {a.value: a.name.lower() for a in AuditAction}
 OUTCOME_WORDS = {o.value: o.name.lower().replace("_", " ") for o in AuditOutcome}
-
-
-def link(endpoint: str, **values: Any) -> str:
-    """The URL of a console page, or "" while the console has no such page (the
-    template then leaves the link out)."""
-    if endpoint not in current_app.view_functions:
-        return ""
-    return url_for(endpoint, **values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,19 +134,15 @@ def _week(c: RequestContext, patient: PatientRecord) -> Week:
 
 
 def _strips(c: RequestContext, patient_id: uuid.UUID) -> tuple[AdherenceDays, list[Strip]]:
-    """Day cells from adherence_days; the figures from the adherence use case the
-    API's adherence endpoint answers with, over the same instants."""
+    """Day cells and figures from one read of the window's doses (adherence_days,
+    counting as the API's adherence endpoint counts over the same instants)."""
     days = adherence_days.adherence_days(
         **c.planning_args(), patient_id=patient_id, days=ADHERENCE_DAYS
     )
-    rows = adherence.adherence(
-        **c.planning_args(), patient_id=patient_id, start=days.start, end=days.end
-    )
-    by_rx = {r.prescription_id: r for r in rows}
     dates = days.dates
     strips = []
     for p in days.prescriptions:
-        row = by_rx.get(p.prescription_id)
+        row = p.figures
         label = svg.summary(p.drug, row, p.days)
         strips.append(
             Strip(
@@ -244,7 +232,6 @@ def _page_parts(c: RequestContext, patient_id: uuid.UUID) -> dict[str, Any]:
 
 def _common() -> dict[str, Any]:
     return {
-        "link": link,
         "section": "patients",
         "action_words": ACTION_WORDS,
         "outcome_words": OUTCOME_WORDS,
