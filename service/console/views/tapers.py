@@ -29,7 +29,7 @@ from service.console.views.tapers_form import (
     settings_body,
     starting_values,
 )
-from service.console.views.tapers_steps import StepWords, chart_url, local_today, svg
+from service.console.views.tapers_steps import StepWords, local_today, svg
 from service.domain.taper import TaperPlan
 from service.domain.taper.arith import text
 from service.domain.taper.chart import chart_svg
@@ -128,7 +128,6 @@ def _planner(
         "rows": range(FORMULATION_ROWS),
         "catalog_formulations": catalog_formulations(drug),
         "catalog_floor": text(drug.taper_floor_mg) if drug and drug.taper_floor_mg else None,
-        "chart_url": chart_url(patient_id),
         "preview_url": url_for("console.taper_preview", patient_id=patient_id, tz=patient.timezone),
         **_preview_context(preview),
         **extra,

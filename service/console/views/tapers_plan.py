@@ -16,7 +16,7 @@ from service.console.blueprint import bp
 from service.console.forms import field_errors
 from service.console.session import console_ctx, signed_in
 from service.console.views.tapers_form import approve_body, change_body
-from service.console.views.tapers_steps import NOTE_NAMES, StepWords, chart_url, svg
+from service.console.views.tapers_steps import NOTE_NAMES, StepWords, svg
 from service.domain.taper import Note, Step, TaperPlan
 from service.domain.taper.arith import text
 from service.domain.taper.status import PlanChange, allowed_from
@@ -177,7 +177,6 @@ def plan_page(
         "flagged": flagged,
         "to_acknowledge": to_acknowledge,
         "words": StepWords(notes=plan.notes, approved=plan.approved_steps),
-        "chart_url": chart_url(patient_id),
         "refused": refused,
         "limits": _limits(),
     }

@@ -5,15 +5,12 @@ each time, and which notes are about a step."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import url_for
 from markupsafe import Markup
-from werkzeug.routing import BuildError
 
 from service.domain.taper import Administration, Note, Step
 from service.domain.taper.arith import text
@@ -96,11 +93,3 @@ def local_today(timezone: str | None, now: dt.datetime) -> dt.date:
 def svg(markup: str) -> Markup:
     """The domain's chart, already escaped by its renderer, to place inline."""
     return Markup(markup)  # noqa: S704 (the renderer escapes every text and attribute)
-
-
-def chart_url(patient_id: uuid.UUID) -> str | None:
-    """The patient's chart page, where the console has one."""
-    try:
-        return url_for("console.patient_chart", patient_id=patient_id)
-    except BuildError:
-        return None
