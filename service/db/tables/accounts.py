@@ -36,6 +36,12 @@ class Patient(SQLModel, table=True):
     timezone: str = Field(max_length=64)
     allergies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     pregnant: bool = False
+    # The language of the texts the patient reads (notifications, summaries, advice),
+    # and whether push notifications name the drug ("discreet" never does).
+    locale: str = Field(default="en", max_length=16, sa_column_kwargs={"server_default": "en"})
+    notification_privacy: str = Field(
+        default="discreet", max_length=16, sa_column_kwargs={"server_default": "discreet"}
+    )
     # When the whole record was last screened, and with which knowledge base.
     screened_at: dt.datetime | None = utc_column(nullable=True, index=True)
     screened_with: str | None = Field(default=None, max_length=64)
