@@ -7,10 +7,13 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.usecases import drugs, interactions
-from service.usecases.screening import finding_json, suggestion_json
+from service.usecases.screening import suggestion_json
 from service.web.schemas.interactions import (
     CheckRequestSchema,
     CheckResponseSchema,
@@ -28,8 +31,9 @@ blp = Blueprint(
 class Check(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(CheckRequestSchema)
-    @blp.response(200, CheckResponseSchema)
+    @blp.doc(operationId="check_interactions")
+    @blp.arguments(CheckRequestSchema, example=examples.request("check_interactions"))
+    @blp.response(200, CheckResponseSchema, example=examples.response("check_interactions"))
     @errors(blp, *AUTH, 403, 404)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Check drugs against each other and, with `patient_id`, the patient's record.
@@ -44,7 +48,7 @@ class Check(MethodView):
             patient_id=body["patient_id"],
         )
         return {
-            "findings": [finding_json(c.kb, f) for f in result.findings],
+            "findings": list(result.shown),
             "resolved": [
                 {
                     "input": r.input,
@@ -67,8 +71,9 @@ class Check(MethodView):
 class Drugs(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(DrugQuery, location="query")
-    @blp.response(200, DrugSummarySchema(many=True))
+    @blp.doc(operationId="search_drugs")
+    @query_args(blp, DrugQuery)
+    @list_response(blp, DrugSummarySchema, example=examples.response("search_drugs"))
     @errors(blp, *AUTH)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Catalog entries whose names start with `q` (autocomplete)."""
@@ -79,7 +84,8 @@ class Drugs(MethodView):
 class DrugView(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, DrugSchema)
+    @blp.doc(operationId="get_drug")
+    @blp.response(200, DrugSchema, example=examples.response("get_drug"))
     @errors(blp, *AUTH, 404)
     def get(self, drug_id: str) -> dict[str, Any]:
         """A catalog entry: ingredients, classes, formulations, withdrawal risk."""

@@ -8,7 +8,7 @@ import zoneinfo
 from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from service.db.doses import DoseRow
 from service.db.tables import DoseEvent
@@ -17,6 +17,18 @@ from service.domain.doses import OPEN, DoseStatus
 from service.domain.prescriptions import plain_amount
 from service.usecases.errors import Forbidden
 from service.usecases.reminders import ReminderPolicy
+
+
+class _Instructions(Protocol):
+    def instructions(self, rx_id: uuid.UUID) -> str | None: ...
+
+
+class DoseInstructions(Protocol):
+    """What `event_view` needs of a unit of work."""
+
+    @property
+    def doses(self) -> _Instructions: ...
+
 
 # Clocks of phones drift; a taken_at this far ahead of the server is accepted.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -37,6 +49,9 @@ class DoseView:
     skip_reason: str | None
     snoozed_until: dt.datetime | None
     logged_at: dt.datetime | None
+    # The prescription's current instructions ("with food"): carried by the listing's
+    # rows, looked up for a dose shown on its own (`event_view`).
+    instructions: str | None = None
 
     @property
     def dose(self) -> dict[str, Any]:
@@ -51,7 +66,13 @@ def shown_status(e: DoseEvent | DoseRow, *, now: dt.datetime, policy: ReminderPo
     return e.status
 
 
-def dose_view(e: DoseEvent | DoseRow, *, now: dt.datetime, policy: ReminderPolicy) -> DoseView:
+def dose_view(
+    e: DoseEvent | DoseRow,
+    *,
+    now: dt.datetime,
+    policy: ReminderPolicy,
+    instructions: str | None = None,
+) -> DoseView:
     return DoseView(
         id=e.id,
         prescription_id=e.prescription_id,
@@ -66,6 +87,16 @@ def dose_view(e: DoseEvent | DoseRow, *, now: dt.datetime, policy: ReminderPolic
         skip_reason=e.skip_reason,
         snoozed_until=e.snoozed_until,
         logged_at=e.logged_at,
+        instructions=e.instructions if isinstance(e, DoseRow) else instructions,
+    )
+
+
+def event_view(
+    uow: DoseInstructions, e: DoseEvent, *, now: dt.datetime, policy: ReminderPolicy
+) -> DoseView:
+    """One dose as the app sees it, with its prescription's current instructions."""
+    return dose_view(
+        e, now=now, policy=policy, instructions=uow.doses.instructions(e.prescription_id)
     )
 
 

@@ -27,7 +27,7 @@ from service.usecases.dose_views import (
     CLOCK_SKEW,
     DoseView,
     check_may_log,
-    dose_view,
+    event_view,
     shown_status,
     snapshot,
 )
@@ -177,8 +177,10 @@ def mark_taken(
         event.taken_at = when
         event.skip_reason = None
         _log(uow, caller=caller, now=now, event=event, action=DoseAction.TAKE, before=before)
+        # Read before the commit, in the same transaction: no round trip after it.
+        view = event_view(uow, event, now=now, policy=policy)
         uow.commit()
-        return dose_view(event, now=now, policy=policy)
+        return view
 
 
 def mark_skipped(
@@ -197,8 +199,10 @@ def mark_skipped(
         event.taken_at = None
         event.skip_reason = (reason or "").strip() or None
         _log(uow, caller=caller, now=now, event=event, action=DoseAction.SKIP, before=before)
+        # Read before the commit, in the same transaction: no round trip after it.
+        view = event_view(uow, event, now=now, policy=policy)
         uow.commit()
-        return dose_view(event, now=now, policy=policy)
+        return view
 
 
 def _check_snooze(
@@ -268,5 +272,7 @@ def snooze(
         _audit_change(
             uow, caller=caller, now=now, event=event, subtype="dose.snooze", before=before
         )
+        # Read before the commit, in the same transaction: no round trip after it.
+        view = event_view(uow, event, now=now, policy=policy)
         uow.commit()
-        return dose_view(event, now=now, policy=policy)
+        return view

@@ -9,6 +9,7 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from service.db.tables import Patient, PatientCondition, PrescriptionVersion, ReportedProduct
 from service.db.uow import UnitOfWork
@@ -35,6 +36,8 @@ from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Forbidden, domain_rules
+from service.usecases.patient_words import findings_for
+from service.usecases.screening import finding_json
 
 EXTERNAL = "x:"
 
@@ -45,6 +48,8 @@ class CheckResult:
     resolved: list[Resolved]
     unresolved: list[Unresolved]
     knowledge_base_version: str
+    # The findings as the caller reads them (usecases/patient_words.py).
+    shown: tuple[dict[str, Any], ...] = ()
 
 
 def knowledge_base_version(uow: UnitOfWork, kb: KnowledgeBase) -> str:
@@ -245,9 +250,13 @@ def check_interactions(
                 patient_id=patient_id,
                 entity_id=patient_id,
             )
+        # Summaries in the patient's language: the one checked, or the caller's own.
+        reader = patient or (uow.patients.get(who.patient_id) if who.patient_id else None)
+        locale = reader.locale if reader else None
         return CheckResult(
             findings=findings,
             resolved=resolved,
             unresolved=[n for n in names if isinstance(n, Unresolved)],
             knowledge_base_version=version,
+            shown=findings_for(who, (finding_json(kb, f) for f in findings), locale=locale),
         )

@@ -15,7 +15,7 @@ from service.domain.schedule import next_prn_allowed
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
-from service.usecases.dose_views import CLOCK_SKEW, DoseView, check_may_log, dose_view, snapshot
+from service.usecases.dose_views import CLOCK_SKEW, DoseView, check_may_log, event_view, snapshot
 from service.usecases.errors import Conflict, NotFound, TooSoon, ValidationFailed
 from service.usecases.reminders import ReminderPolicy, dose_event_id, withdrawal_risk
 
@@ -157,5 +157,7 @@ def log_prn_dose(
             patient_id=patient_id,
             after=snapshot(event),
         )
+        # Read before the commit, in the same transaction: no round trip after it.
+        view = event_view(uow, event, now=now, policy=policy)
         uow.commit()
-        return dose_view(event, now=now, policy=policy)
+        return view

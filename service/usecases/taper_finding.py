@@ -15,11 +15,18 @@ import uuid
 from service.db.uow import UnitOfWork
 from service.domain import taper
 from service.domain.accounts import Role
+from service.domain.pages import Page
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Forbidden, NotFound
-from service.usecases.taper_reporting import REPORTS_SHOWN, TaperPlanView, local_today, plan_view
+from service.usecases.taper_reporting import (
+    REPORTS_SHOWN,
+    TaperPlanView,
+    local_today,
+    plan_shown_to,
+    plan_view,
+)
 
 
 def _page(
@@ -30,7 +37,7 @@ def _page(
     prescription_id: uuid.UUID | None,
     limit: int,
     offset: int,
-) -> list[TaperPlanView]:
+) -> Page[TaperPlanView]:
     plans = uow.tapers.of_patient(
         patient_id, prescription_id=prescription_id, limit=limit, offset=offset
     )
@@ -38,8 +45,8 @@ def _page(
     versions = uow.tapers.versions_of(ids)
     records = uow.tapers.records_of(ids)
     reports = uow.tapers.reports_of(ids, limit=REPORTS_SHOWN)
-    return [
-        plan_view(
+    return plans.map(
+        lambda p: plan_view(
             p,
             versions[p.id],
             taper.TaperPlan.from_json(versions[p.id][-1].plan),
@@ -47,8 +54,7 @@ def _page(
             records[p.id],
             reports[p.id],
         )
-        for p in plans
-    ]
+    )
 
 
 def _listed(
@@ -60,7 +66,7 @@ def _listed(
     prescription_id: uuid.UUID | None,
     limit: int,
     offset: int,
-) -> list[TaperPlanView]:
+) -> Page[TaperPlanView]:
     """The page, for a caller who may read the patient (404 otherwise); audited."""
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
@@ -85,7 +91,7 @@ def _listed(
             entity_id=prescription_id,
             patient_id=patient_id,
         )
-        return found
+        return found.map(lambda view: plan_shown_to(caller.require(), view))
 
 
 def list_patient_taper_plans(
@@ -96,7 +102,7 @@ def list_patient_taper_plans(
     patient_id: uuid.UUID,
     limit: int,
     offset: int,
-) -> list[TaperPlanView]:
+) -> Page[TaperPlanView]:
     """Every plan of the patient's prescriptions, newest first."""
     return _listed(uow, caller, clock, patient_id, prescription_id=None, limit=limit, offset=offset)
 
@@ -110,7 +116,7 @@ def list_prescription_taper_plans(
     rx_id: uuid.UUID,
     limit: int,
     offset: int,
-) -> list[TaperPlanView]:
+) -> Page[TaperPlanView]:
     """The plans of one prescription, newest first (at most one in progress)."""
     return _listed(
         uow, caller, clock, patient_id, prescription_id=rx_id, limit=limit, offset=offset
@@ -119,7 +125,7 @@ def list_prescription_taper_plans(
 
 def list_my_taper_plans(
     *, uow: UnitOfWork, caller: Caller, clock: Clock, limit: int, offset: int
-) -> list[TaperPlanView]:
+) -> Page[TaperPlanView]:
     """The signed-in patient's own plans, newest first."""
     who = caller.require()
     if who.role is not Role.PATIENT or who.patient_id is None:

@@ -8,13 +8,14 @@ import datetime as dt
 import uuid
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from service.db.tables import TaperPlan, TaperPlanVersion, TaperStepRecord, TaperSymptomReport
 from service.db.uow import UnitOfWork
 from service.domain import taper
+from service.domain.accounts import Principal
 from service.domain.prescriptions import plain_amount
 from service.domain.taper.changes import current_index
 from service.domain.taper.chart import Approval, chart_svg
@@ -24,6 +25,7 @@ from service.usecases.access import PatientContext, load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import NotFound
+from service.usecases.patient_words import reason_for
 
 # Symptom reports shown with a plan; older ones stay stored and audited.
 REPORTS_SHOWN = 20
@@ -187,6 +189,14 @@ def plan_view(
     )
 
 
+def plan_shown_to(who: Principal, view: TaperPlanView) -> TaperPlanView:
+    """The plan as this caller reads it: a patient gets no clinician's reason for a
+    change (usecases/patient_words.py)."""
+    return replace(
+        view, versions=[replace(v, reason=reason_for(who, v.reason)) for v in view.versions]
+    )
+
+
 def readable_plan(
     uow: UnitOfWork, caller: Caller, plan_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[TaperPlan, PatientContext]:
@@ -224,7 +234,7 @@ def get_taper_plan(
     with uow:
         plan, today = _audited_read(uow, caller, clock, plan_id, "taper.read")
         versions = uow.tapers.versions(plan.id)
-        return plan_view(
+        view = plan_view(
             plan,
             versions,
             taper.TaperPlan.from_json(versions[-1].plan),
@@ -232,6 +242,7 @@ def get_taper_plan(
             uow.tapers.records(plan.id),
             uow.tapers.reports(plan.id, limit=REPORTS_SHOWN),
         )
+        return plan_shown_to(caller.require(), view)
 
 
 def _approval(

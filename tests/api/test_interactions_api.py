@@ -13,6 +13,7 @@ from tests.conftest import Account, Builders
 CHECK = "/v1/interactions/check"
 FINDING_FIELDS = {
     "id",
+    "patient_summary",
     "kind",
     "severity",
     "drugs",

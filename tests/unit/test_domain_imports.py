@@ -1,5 +1,5 @@
 """The domain is pure Python: every module under service/domain/ imports only the
-standard library and the domain itself.
+standard library, the domain itself and the layer below it, service.i18n.
 
 An allow-list rather than a list of forbidden packages, so that a new dependency
 (yaml, requests, numpy...) is refused without anyone thinking to name it.
@@ -40,9 +40,17 @@ def imported(source: str, *, module: str, is_package: bool) -> Iterator[str]:
             yield f"{base}.{node.module}" if node.module else base
 
 
+# The one layer below the domain: patient-facing texts in the patient's language.
+BELOW = "service.i18n"
+
+
 def allowed(name: str) -> bool:
     top = name.partition(".")[0]
-    return top in sys.stdlib_module_names or name == DOMAIN or name.startswith(f"{DOMAIN}.")
+    return (
+        top in sys.stdlib_module_names
+        or name in (DOMAIN, BELOW)
+        or name.startswith((f"{DOMAIN}.", f"{BELOW}."))
+    )
 
 
 def foreign_imports(path: Path) -> list[str]:

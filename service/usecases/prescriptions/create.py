@@ -28,7 +28,11 @@ from service.usecases.prescriptions.findings import (
 )
 from service.usecases.prescriptions.screen import examine, valid_terms
 from service.usecases.prescriptions.versions import VersionChange, VersionFacts, version_row
-from service.usecases.prescriptions.views import PrescriptionRecord, prescription_record
+from service.usecases.prescriptions.views import (
+    PrescriptionRecord,
+    prescription_record,
+    shown_to,
+)
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.rescreening import rescreen
 from service.usecases.screening import Screening
@@ -82,7 +86,7 @@ def create_prescription(
         )
         plan(uow, kb, policy, now=now, patient_id=patient_id)
         uow.commit()
-        return rec
+        return shown_to(caller.require(), rec, locale=ctx.patient.locale)
 
 
 def _screened(

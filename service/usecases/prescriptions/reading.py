@@ -7,13 +7,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping
 
+from service.domain.pages import Page
 from service.domain.prescriptions import Status
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.ports import PrescriptionReading
 from service.usecases.prescriptions.versions import load_prescription, record_of
-from service.usecases.prescriptions.views import PrescriptionRecord, prescription_record
+from service.usecases.prescriptions.views import (
+    PrescriptionRecord,
+    prescription_record,
+    shown_to,
+)
 
 
 def _plan_ids(
@@ -32,9 +37,9 @@ def list_prescriptions(
     status: Status | None,
     limit: int,
     offset: int,
-) -> list[PrescriptionRecord]:
+) -> Page[PrescriptionRecord]:
     with uow:
-        load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        locale = load_readable_patient(uow, caller=caller, patient_id=patient_id).patient.locale
         rows = uow.prescriptions.list_current(
             patient_id=patient_id,
             status=status.value if status else None,
@@ -51,10 +56,15 @@ def list_prescriptions(
         )
         ids = [rx.id for rx, _ in rows]
         findings, plans = uow.prescriptions.findings(ids), _plan_ids(uow, ids)
-        return [
-            prescription_record(rx, v, findings[rx.id], taper_plan_id=plans.get(rx.id))
-            for rx, v in rows
-        ]
+        return rows.map(
+            lambda row: shown_to(
+                caller.require(),
+                prescription_record(
+                    row[0], row[1], findings[row[0].id], taper_plan_id=plans.get(row[0].id)
+                ),
+                locale=locale,
+            )
+        )
 
 
 def get_prescription(
@@ -66,7 +76,7 @@ def get_prescription(
     rx_id: uuid.UUID,
 ) -> PrescriptionRecord:
     with uow:
-        load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        locale = load_readable_patient(uow, caller=caller, patient_id=patient_id).patient.locale
         rx = load_prescription(uow, patient_id, rx_id)
         rec = record_of(uow, rx, uow.prescriptions.version(rx.id, rx.current_version))
         record_read(
@@ -78,7 +88,7 @@ def get_prescription(
             patient_id=patient_id,
             entity_id=rx_id,
         )
-        return rec
+        return shown_to(caller.require(), rec, locale=locale)
 
 
 def list_versions(
@@ -90,15 +100,21 @@ def list_versions(
     rx_id: uuid.UUID,
     limit: int | None = None,
     offset: int = 0,
-) -> list[PrescriptionRecord]:
+) -> Page[PrescriptionRecord]:
     """The prescription's versions, oldest first, a page at a time."""
     with uow:
-        load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        locale = load_readable_patient(uow, caller=caller, patient_id=patient_id).patient.locale
         rx = load_prescription(uow, patient_id, rx_id)
         findings = uow.prescriptions.findings([rx.id])[rx.id]
         plan_id = _plan_ids(uow, [rx.id]).get(rx.id)
         versions = uow.prescriptions.versions(rx.id, limit=limit, offset=offset)
-        records = [prescription_record(rx, v, findings, taper_plan_id=plan_id) for v in versions]
+        records = versions.map(
+            lambda v: shown_to(
+                caller.require(),
+                prescription_record(rx, v, findings, taper_plan_id=plan_id),
+                locale=locale,
+            )
+        )
         record_read(
             uow,
             caller=caller,

@@ -42,7 +42,7 @@ from service.usecases.prescriptions.findings import (
     store_findings,
 )
 from service.usecases.prescriptions.versions import append_version, record_of
-from service.usecases.prescriptions.views import PrescriptionRecord
+from service.usecases.prescriptions.views import PrescriptionRecord, shown_to
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.screening import Screening
 
@@ -78,7 +78,9 @@ def revise_prescription(
         )
         new = _revised(uow, kb, ch, changes)
         if new == ch.current.terms():
-            return record_of(uow, ch.rx, ch.current)
+            return shown_to(
+                caller.require(), record_of(uow, ch.rx, ch.current), locale=ch.patient.locale
+            )
         stop = revision_stop(ch.current.terms(), new, today=ch.today, recent=_recent_terms(uow, ch))
         override = apply_guard(uow, kb, ch, stop, abrupt_stop_reason)
         screening = screening or Screening()
@@ -92,7 +94,7 @@ def revise_prescription(
             cause="prescription.revise",
             answered=answers(found, screening, caller.require().user_id),
         )
-        return rec
+        return shown_to(caller.require(), rec, locale=ch.patient.locale)
 
 
 def _store(

@@ -27,7 +27,7 @@ from service.usecases.prescriptions.changing import (
     finish_change,
 )
 from service.usecases.prescriptions.versions import append_version
-from service.usecases.prescriptions.views import PrescriptionRecord
+from service.usecases.prescriptions.views import PrescriptionRecord, shown_to
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.taper_plans import cancel_with_prescription
 
@@ -74,7 +74,7 @@ def change_status(
         )
         audit_guard(uow, ch, stop, override)
         finish_change(uow, kb, policy, ch, cause=f"prescription.{action}")
-        return rec
+        return shown_to(caller.require(), rec, locale=ch.patient.locale)
 
 
 def _next_status(ch: Changing, action: Action, resume_on: dt.date | None) -> Status:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from service.db.tables import Prescription, PrescriptionFinding, PrescriptionVersion
+from service.domain.accounts import Principal
 from service.domain.prescriptions import Dose, Schedule
+from service.usecases.patient_words import findings_for, reason_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,3 +95,15 @@ def _finding_out(f: PrescriptionFinding) -> dict[str, Any]:
         "reason": f.reason,
         "knowledge_base_version": f.knowledge_base_version,
     }
+
+
+def shown_to(who: Principal, rec: PrescriptionRecord, *, locale: str | None) -> PrescriptionRecord:
+    """The record as this caller reads it: a patient gets the findings in their words
+    and none of the prescriber's reasons (usecases/patient_words.py)."""
+    return replace(
+        rec,
+        findings=findings_for(who, rec.findings, locale=locale),
+        reason=reason_for(who, rec.reason),
+        abrupt_stop_reason=reason_for(who, rec.abrupt_stop_reason),
+        unlisted_reason=reason_for(who, rec.unlisted_reason),
+    )

@@ -11,6 +11,7 @@ from service.db.uow import UnitOfWork
 from service.domain.conditions import Condition, validate_condition
 from service.domain.errors import Problems
 from service.domain.interactions import KnowledgeBase
+from service.domain.pages import Page, sliced
 from service.usecases.access import load_writable_patient
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, NotFound, domain_rules
@@ -27,7 +28,7 @@ def list_conditions(
     patient_id: uuid.UUID,
     limit: int = 50,
     offset: int = 0,
-) -> list[ConditionView]:
+) -> Page[ConditionView]:
     rows = read_part(
         uow,
         caller,
@@ -37,7 +38,7 @@ def list_conditions(
         "PatientCondition",
         lambda u: u.record.conditions(patient_id),
     )
-    return [condition_view(c) for c in rows[offset : offset + limit]]
+    return sliced(rows, limit=limit, offset=offset).map(condition_view)
 
 
 def add_condition(

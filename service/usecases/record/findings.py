@@ -4,13 +4,17 @@ the whole record"), and a clinician's acknowledgement of one."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from service.db.uow import UnitOfWork
+from service.domain.pages import Page, sliced
 from service.domain.severity import Severity
-from service.usecases.access import load_writable_patient
+from service.usecases.access import load_readable_patient, load_writable_patient
+from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, NotFound
-from service.usecases.record.parts import audit_change, read_part
+from service.usecases.patient_words import finding_for, reason_for
+from service.usecases.record.parts import audit_change
 from service.usecases.record.views import FindingView, finding_view
 
 
@@ -22,19 +26,29 @@ def list_findings(
     patient_id: uuid.UUID,
     limit: int = 50,
     offset: int = 0,
-) -> list[FindingView]:
-    """The findings the latest screening of the whole record holds, most severe first."""
-    rows = read_part(
-        uow,
-        caller,
-        clock,
-        patient_id,
-        "finding.list",
-        "PatientFinding",
-        lambda u: u.record.open_findings(patient_id),
-    )
+) -> Page[FindingView]:
+    """The findings the latest screening of the whole record holds, most severe first;
+    a patient reads them in their words (usecases/patient_words.py)."""
+    who = caller.require()
+    with uow:
+        locale = load_readable_patient(uow, caller=caller, patient_id=patient_id).patient.locale
+        rows = uow.record.open_findings(patient_id)
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="finding.list",
+            entity_type="PatientFinding",
+            patient_id=patient_id,
+        )
     views = sorted((finding_view(r) for r in rows), key=_severity_order)
-    return views[offset : offset + limit]
+    return sliced(views, limit=limit, offset=offset).map(
+        lambda v: replace(
+            v,
+            detail=finding_for(who, v.detail, locale=locale),
+            acknowledged_reason=reason_for(who, v.acknowledged_reason),
+        )
+    )
 
 
 def _severity_order(v: FindingView) -> tuple[int, str, str]:

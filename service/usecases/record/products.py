@@ -11,10 +11,12 @@ from service.db.uow import UnitOfWork
 from service.domain.accounts import Role
 from service.domain.catalog import Resolved
 from service.domain.interactions import KnowledgeBase
+from service.domain.pages import Page, sliced
 from service.usecases.access import PatientContext, load_readable_patient, load_writable_patient
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, Forbidden, NotFound, UnresolvedDrug
 from service.usecases.interactions import resolve_name
+from service.usecases.patient_words import findings_for
 from service.usecases.prescribing import check_name
 from service.usecases.record.parts import audit_change, read_part
 from service.usecases.record.views import ProductView, product_view
@@ -43,7 +45,7 @@ def list_products(
     patient_id: uuid.UUID,
     limit: int = 50,
     offset: int = 0,
-) -> list[ProductView]:
+) -> Page[ProductView]:
     rows = read_part(
         uow,
         caller,
@@ -53,7 +55,7 @@ def list_products(
         "ReportedProduct",
         lambda u: u.record.products(patient_id),
     )
-    return [product_view(p) for p in rows[offset : offset + limit]]
+    return sliced(rows, limit=limit, offset=offset).map(product_view)
 
 
 def _resolve_product(
@@ -122,7 +124,11 @@ def add_product(
         rescreen(
             uow, kb, caller=caller, patient=ctx.patient, now=now, cause="reported-product.create"
         )
-        findings = tuple(r.detail for r in uow.record.findings_naming(patient_id, row.id))
+        findings = findings_for(
+            caller.require(),
+            (r.detail for r in uow.record.findings_naming(patient_id, row.id)),
+            locale=ctx.patient.locale,
+        )
         uow.commit()
         return product_view(row, findings)
 

@@ -74,6 +74,34 @@ class TaperPreviewHintSchema(StrictSchema):
     )
 
 
+class PatientSummarySchema(StrictSchema):
+    """A finding in plain words, in the patient's language (docs/clinical.md, "What
+    patients are told")."""
+
+    topic = fields.String(
+        required=True,
+        metadata={"description": "What the summary is about.", "example": "breathing"},
+    )
+    locale = fields.String(
+        required=True, metadata={"description": "The language of the texts.", "example": "en"}
+    )
+    means = fields.String(required=True, metadata={"description": "What it means for me."})
+    watch_for = fields.String(required=True, metadata={"description": "What to watch for."})
+    when_to_call = fields.String(
+        required=True,
+        metadata={"description": "When to call the clinician, and when it is an emergency."},
+    )
+    sources = fields.List(
+        fields.Nested(CitationSchema),
+        required=True,
+        metadata={"description": "The public, patient-facing pages the summary follows."},
+    )
+
+
+# Fields a patient is not given (they get `patient_summary` instead).
+_CLINICAL = " Not given to patients."
+
+
 class FindingSchema(StrictSchema):
     id = fields.String(
         required=True, metadata={"description": "Stable id; acknowledge major findings by it."}
@@ -82,18 +110,29 @@ class FindingSchema(StrictSchema):
     severity = fields.String(required=True, validate=validate.OneOf([s.value for s in Severity]))
     drugs = fields.List(fields.Nested(FindingDrugSchema), required=True)
     rule = fields.String(
-        required=True, metadata={"description": "The highest-severity matching rule."}
+        metadata={"description": "The highest-severity matching rule." + _CLINICAL}
     )
     rules = fields.List(
-        fields.String(), required=True, metadata={"description": "Every matching rule, merged."}
+        fields.String(), metadata={"description": "Every matching rule, merged." + _CLINICAL}
     )
     classes = fields.List(
-        fields.String(), required=True, metadata={"description": "Classes that matched."}
+        fields.String(), metadata={"description": "Classes that matched." + _CLINICAL}
     )
-    mechanism = fields.String(required=True)
-    effect = fields.String(required=True)
-    management = fields.String(required=True)
-    sources = fields.List(fields.Nested(CitationSchema), required=True)
+    mechanism = fields.String(metadata={"description": "Clinical text." + _CLINICAL})
+    effect = fields.String(metadata={"description": "Clinical text." + _CLINICAL})
+    management = fields.String(metadata={"description": "Clinical text." + _CLINICAL})
+    sources = fields.List(
+        fields.Nested(CitationSchema),
+        metadata={"description": "The literature behind the rule." + _CLINICAL},
+    )
+    patient_summary = fields.Nested(
+        PatientSummarySchema,
+        metadata={
+            "description": "What the patient is told, in the patient's language: all a "
+            "patient gets besides the kind, severity and drugs. On every read of findings "
+            "and on checks; not on 409 refusals (those go to the prescriber)."
+        },
+    )
     allergy = fields.String(allow_none=True, required=True)
     condition = fields.String(allow_none=True, required=True)
     taper_preview = fields.Nested(

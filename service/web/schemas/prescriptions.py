@@ -220,14 +220,19 @@ class ScheduleOutSchema(StrictSchema):
 
 class StoredFindingSchema(FindingSchema):
     resolution = fields.String(
-        required=True,
         validate=validate.OneOf([r.value for r in Resolution]),
-        metadata={"description": "none, acknowledged or overridden by the prescriber."},
+        metadata={
+            "description": "none, acknowledged or overridden by the prescriber. Not given "
+            "to patients."
+        },
     )
     reason = fields.String(
-        allow_none=True, required=True, metadata={"description": "Override reason."}
+        allow_none=True,
+        metadata={"description": "Override reason. Not given to patients."},
     )
-    knowledge_base_version = fields.String(required=True)
+    knowledge_base_version = fields.String(
+        metadata={"description": "The knowledge base that found it. Not given to patients."}
+    )
 
 
 class PrescriptionSchema(StrictSchema):
@@ -255,7 +260,9 @@ class PrescriptionSchema(StrictSchema):
             "not run (its findings say which)."
         },
     )
-    unlisted_reason = fields.String(allow_none=True, required=True)
+    unlisted_reason = fields.String(
+        allow_none=True, required=True, metadata={"description": "Null for patients."}
+    )
     findings = fields.List(
         fields.Nested(StoredFindingSchema),
         required=True,
@@ -271,11 +278,18 @@ class PrescriptionSchema(StrictSchema):
         required=True,
         metadata={"description": "What made this version: create, revise, pause, resume..."},
     )
-    reason = fields.String(allow_none=True, required=True)
+    reason = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Why the prescriber made this version; null for patients."},
+    )
     abrupt_stop_reason = fields.String(
         allow_none=True,
         required=True,
-        metadata={"description": "Why this version stops or sharply cuts the drug untapered."},
+        metadata={
+            "description": "Why this version stops or sharply cuts the drug untapered; null "
+            "for patients."
+        },
     )
     resume_on = fields.Date(
         allow_none=True,

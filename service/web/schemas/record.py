@@ -106,7 +106,10 @@ class PatientFindingSchema(StrictSchema):
         FindingSchema,
         required=True,
         attribute="detail",
-        metadata={"description": "Drugs, rule, mechanism, effect, management and sources."},
+        metadata={
+            "description": "Drugs, rule, mechanism, effect, management and sources; for a "
+            "patient, the drugs and the patient summary."
+        },
     )
     knowledge_base_version = fields.String(required=True)
     cause = fields.String(
@@ -115,7 +118,9 @@ class PatientFindingSchema(StrictSchema):
     found_at = fields.AwareDateTime(required=True)
     acknowledged_by = fields.UUID(allow_none=True, required=True)
     acknowledged_at = fields.AwareDateTime(allow_none=True, required=True)
-    acknowledged_reason = fields.String(allow_none=True, required=True)
+    acknowledged_reason = fields.String(
+        allow_none=True, required=True, metadata={"description": "Null for patients."}
+    )
     care_team_notified_at = fields.AwareDateTime(allow_none=True, required=True)
 
 

@@ -288,7 +288,11 @@ class PlanVersionSchema(StrictSchema):
     version = fields.Integer(required=True)
     change = fields.String(required=True)
     status = fields.String(required=True)
-    reason = fields.String(allow_none=True, required=True)
+    reason = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The clinician's reason for the change; null for patients."},
+    )
     approved_steps = fields.List(fields.Integer(), required=True)
     total_days = fields.Integer(required=True)
     created_by = fields.UUID(required=True)
