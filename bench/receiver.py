@@ -132,6 +132,8 @@ class Delivery:
     answered: int
     at: float  # time.monotonic() on arrival
     signed: bool
+    # The doses a reminder covers: a patient's doses due at the same instant go as one.
+    dose_ids: tuple[str, ...] = ()
 
 
 class Receiver(LocalServer):
@@ -197,6 +199,7 @@ class Receiver(LocalServer):
             body_key=str(payload.get("idempotency_key", "")),
             kind=str(payload.get("kind", "")),
             dose_id=(payload.get("data") or {}).get("dose_id"),
+            dose_ids=tuple(str(i) for i in (payload.get("data") or {}).get("dose_ids") or ()),
             answered=self.status() if signed else 401,
             at=time.monotonic(),
             signed=signed,

@@ -68,7 +68,7 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
 
 def notifier_settings(settings: Settings) -> NotifierSettings:
     return NotifierSettings(
-        kind=settings.notifier,
+        kind=settings.notifier_channels,
         webhook_url=settings.webhook_url,
         webhook_secret=settings.webhook_secret,
         webhook_timeout_seconds=float(settings.webhook_timeout_seconds),

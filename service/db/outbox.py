@@ -17,7 +17,7 @@ from sqlalchemy.sql.selectable import Select
 
 from service.db.batch import in_batch
 from service.db.doses import EVENTS, PRESCRIPTIONS
-from service.db.outbox_claims import Settling, claim_due
+from service.db.outbox_claims import Settling, claim_due, claim_siblings
 from service.db.outbox_rows import (
     OUTBOX,
     Claimed,
@@ -230,6 +230,21 @@ class OutboxRepository(OutboxViews):
             token=token or new_claim_token(),
             stale_kinds=stale_kinds,
             stale_before=stale_before,
+        )
+
+    def claim_siblings(
+        self,
+        *,
+        of: Sequence[Claimed],
+        worker: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        token: str,
+    ) -> list[Claimed]:
+        """Also claim, under `token`, the due rows of the same patient, kind and due
+        time as those of `of` that the claim's limit left out (outbox_claims)."""
+        return claim_siblings(
+            self._s.connection(), of=of, worker=worker, now=now, lease=lease, token=token
         )
 
     def settle(

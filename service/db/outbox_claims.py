@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, and_, any_, bindparam, case, cast, func, or_, select, update
+from sqlalchemy import Text, and_, any_, bindparam, case, cast, func, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
@@ -112,6 +112,38 @@ def claim_due(
         claimed = [claimed_of(r, token) for r in connection.execute(stmt).all()]
     claimed.sort(key=lambda c: (c.due_at, c.id))
     return claimed
+
+
+def claim_siblings(
+    connection: Connection,
+    *,
+    of: Sequence[Claimed],
+    worker: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    token: str,
+) -> list[Claimed]:
+    """OutboxRepository.claim_siblings: the due rows that share patient, kind and due
+    time with a row of `of`, claimed under the same token, so that a patient's doses of
+    one instant are sent together (service.usecases.dispatch_lanes) and a batch limit
+    never splits them. Rows another dispatcher holds are skipped (SKIP LOCKED)."""
+    groups = {(c.patient_id, c.kind, c.due_at) for c in of}
+    if not groups:
+        return []
+    o = OUTBOX
+    due = (
+        select(o.c.id)
+        .where(
+            in_flight(),
+            o.c.next_attempt_at <= now,
+            or_(o.c.claim_token.is_(None), o.c.claim_token != token),
+            tuple_(o.c.patient_id, o.c.kind, o.c.due_at).in_(sorted(groups, key=str)),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    postgres = connection.dialect.name == "postgresql"
+    stmt = _claim(due, postgres=postgres, worker=worker, token=token, now=now, lease=lease)
+    return [claimed_of(r, token) for r in connection.execute(stmt).all()]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,18 @@ from typing import Any
 
 from service.domain.errors import Problems
 from service.domain.timezones import is_valid_timezone
+from service.i18n import SUPPORTED_LOCALES
+
+
+class NotificationPrivacy(enum.StrEnum):
+    """What a push notification may show on a lock screen.
+
+    `discreet` (the default) names no drug and no dose, and its data carries only ids:
+    the app fetches the details once signed in. `detailed` names the drugs and doses.
+    """
+
+    DISCREET = "discreet"
+    DETAILED = "detailed"
 
 
 class Role(enum.StrEnum):
@@ -22,10 +34,11 @@ class Role(enum.StrEnum):
 
 STAFF_ROLES = (Role.ADMIN, Role.CLINICIAN)
 
-# Fields a patient may change on their own record; everything else on the
-# record is clinical (allergies, pregnancy, date of birth) or identity (email)
-# and is the care team's to edit.
-PATIENT_EDITABLE_FIELDS = frozenset({"name", "timezone"})
+# Fields a patient may change on their own record (who they are, and how they are
+# told: language and what a notification shows); everything else on the record is
+# clinical (allergies, pregnancy, date of birth) or identity (email) and is the care
+# team's to edit.
+PATIENT_EDITABLE_FIELDS = frozenset({"name", "timezone", "locale", "notification_privacy"})
 ADMIN_EDITABLE_FIELDS = frozenset({"email"})
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 MAX_ALLERGIES = 100
@@ -233,6 +246,12 @@ def check_patient_fields(values: Mapping[str, Any], *, today: dt.date) -> None:
         problems.add("date_of_birth", f"Must be between {EARLIEST_BIRTH} and today.")
     if "name" in values and not str(values["name"]).strip():
         problems.add("name", "Must not be blank.")
+    if "locale" in values and values["locale"] not in SUPPORTED_LOCALES:
+        problems.add("locale", f"Use one of: {', '.join(SUPPORTED_LOCALES)}.")
+    privacy = values.get("notification_privacy")
+    if "notification_privacy" in values and privacy not in set(NotificationPrivacy):
+        choices = ", ".join(p.value for p in NotificationPrivacy)
+        problems.add("notification_privacy", f"Use one of: {choices}.")
     allergies = values.get("allergies")
     if allergies is not None:
         if len(allergies) > MAX_ALLERGIES:

@@ -120,6 +120,17 @@ class Drug:
     # None where no source gives one: the planner then uses 0.
     taper_floor_mg: Decimal | None = None
     taper_floor_source: str | None = None
+    # None where no label source was found: the patient is told to ask a pharmacist.
+    missed_dose: MissedDoseAdvice | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissedDoseAdvice:
+    """What the label tells a patient to do about a missed dose, in our words, and
+    the id of the source it comes from (docs/clinical.md, "Missed doses")."""
+
+    text: str
+    source: str
 
 
 @dataclass(frozen=True, kw_only=True)

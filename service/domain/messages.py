@@ -48,6 +48,14 @@ DOSE_KINDS: tuple[MessageKind, ...] = (
     MessageKind.SNOOZE,
 )
 
+# Messages to the patient's care team (clinicians' devices), not to the patient.
+CARE_TEAM_KINDS: tuple[MessageKind, ...] = (
+    MessageKind.CARE_TEAM,
+    MessageKind.TAPER_SYMPTOMS,
+    MessageKind.TAPER_RED_FLAG,
+    MessageKind.REGIMEN_FINDING,
+)
+
 # Rows a dispatcher may still act on (the partial index covers them).
 IN_FLIGHT: tuple[MessageStatus, ...] = (MessageStatus.PENDING, MessageStatus.CLAIMED)
 FINAL: tuple[MessageStatus, ...] = (

@@ -7,7 +7,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from service.domain.catalog import Drug, DrugClass, Product, Source, normalize
+from service.domain.catalog import (
+    Drug,
+    DrugClass,
+    MissedDoseAdvice,
+    Product,
+    Source,
+    normalize,
+)
 from service.domain.severity import Severity
 from service.knowledge.formulations import read_formulations, read_occupancy, read_taper_floor
 from service.knowledge.reading import Problems, check_sources, read_yaml, strings, yaml_files
@@ -129,11 +136,31 @@ def read_drugs(
                 occupancy=read_occupancy(where, body.get("occupancy"), sources, problems),
                 taper_floor_mg=floor_mg,
                 taper_floor_source=floor_source,
+                missed_dose=read_missed_dose(where, body.get("missed_dose"), sources, problems),
             )
     for cid, ids in members.items():
         for did in sorted(ids - drugs.keys()):
             problems.add(f"classes.yaml: {cid}", f"member {did!r} is not in the catalog")
     return drugs, files
+
+
+def read_missed_dose(
+    where: str, raw: Any, sources: Mapping[str, Source], problems: Problems
+) -> MissedDoseAdvice | None:
+    """`missed_dose: {text, source}`: the label's missed-dose advice in our words, and
+    the id of the source (the product label or patient leaflet) it comes from."""
+    if raw is None:
+        return None
+    where = f"{where} missed_dose"
+    if not isinstance(raw, Mapping) or set(raw) != {"text", "source"}:
+        problems.add(where, "give exactly {text: <advice>, source: <source id>}")
+        return None
+    text, source = str(raw["text"] or "").strip(), str(raw["source"] or "")
+    if not text or not source:
+        problems.add(where, "the advice needs a text and a source")
+        return None
+    check_sources(where, (source,), sources, problems)
+    return MissedDoseAdvice(text=text, source=source)
 
 
 def read_products(root: Path, drugs: Mapping[str, Drug], problems: Problems) -> dict[str, Product]:

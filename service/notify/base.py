@@ -31,8 +31,14 @@ class Device:
 class Message:
     """One notification for one recipient.
 
-    `idempotency_key` is stable per (dose event, kind): a retry after a lost response
-    carries the same key, so receivers can drop the duplicate. `data` must be JSON-able.
+    `idempotency_key` is stable per (dose event, kind), or per group of doses due at
+    the same instant: a retry after a lost response carries the same key, so receivers
+    can drop the duplicate. `data` must be JSON-able; numbers stay numbers (an adapter
+    whose protocol carries only strings encodes them there).
+
+    `detailed` is False unless the patient chose detailed notifications: then the title,
+    body and data name no drug or dose and carry ids only, and adapters leave the
+    patient id out of what they send (the recipient id still routes the message).
     """
 
     idempotency_key: str
@@ -43,6 +49,7 @@ class Message:
     body: str
     data: Mapping[str, Any]
     devices: tuple[Device, ...] = ()
+    detailed: bool = False
 
 
 class DeliveryError(Exception):

@@ -1,8 +1,11 @@
 """Building the configured notifier, refusing incomplete settings with the variable's name.
 
 `NotifierSettings` is filled from MEDTRACK_* variables by service.config; the names in
-the error messages are those variables, so an operator knows what to set. Adapters are
-imported lazily: a development run with the log notifier never imports firebase-admin.
+the error messages are those variables, so an operator knows what to set. `kind` lists
+the channels to run (MEDTRACK_NOTIFIERS, comma-separated; MEDTRACK_NOTIFIER holding one
+name is the same list of one): one channel is built alone, several behind a
+`ChannelRouter` (service.notify.channels). Adapters are imported lazily: a development
+run with the log notifier never imports firebase-admin.
 """
 
 from __future__ import annotations
@@ -15,17 +18,18 @@ from urllib.parse import urlsplit
 
 from service.notify.base import Notifier
 from service.notify.breaker import CircuitBreaker
+from service.notify.channels import CHANNELS, ChannelRouter, Reach, parse_channels
 
-KINDS = ("log", "webhook", "webpush", "fcm")
+KINDS = CHANNELS
 # An HMAC key much shorter than this is guessable offline from one captured request.
 MIN_WEBHOOK_SECRET_LENGTH = 16
 
 
 @dataclass(frozen=True, kw_only=True)
 class NotifierSettings:
-    """Which channel to use and its settings. Secrets are kept out of repr()."""
+    """Which channels to use and their settings. Secrets are kept out of repr()."""
 
-    kind: str = "log"
+    kind: str = "log"  # one channel name, or several separated by commas
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_timeout_seconds: float = 5.0
@@ -46,20 +50,44 @@ class NotifierSettings:
             failures=self.breaker_failures, open_seconds=self.breaker_open_seconds
         )
 
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return parse_channels(self.kind)
+
+    def reach(self) -> Reach:
+        """What registration checks a device against: the configured channels."""
+        return Reach(channels=self.channels, webhook_url=self.webhook_url)
+
 
 def build_notifier(settings: NotifierSettings) -> Notifier:
-    """The notifier for `settings.kind`; ValueError naming the MEDTRACK_ variable to fix."""
-    if settings.kind == "log":
+    """The notifier for `settings.kind`: one channel, or a router over several;
+    ValueError naming the MEDTRACK_ variable to fix."""
+    names = settings.channels
+    if len(names) == 1:
+        return _channel(names[0], settings)
+    built: dict[str, Notifier] = {}
+    try:
+        for name in names:
+            built[name] = _channel(name, settings)
+    except Exception:
+        for notifier in built.values():
+            notifier.close()
+        raise
+    return ChannelRouter(built)
+
+
+def _channel(kind: str, settings: NotifierSettings) -> Notifier:
+    if kind == "log":
         from service.notify.log import LogNotifier
 
         return LogNotifier()
-    if settings.kind == "webhook":
+    if kind == "webhook":
         return _webhook(settings)
-    if settings.kind == "webpush":
+    if kind == "webpush":
         return _webpush(settings)
-    if settings.kind == "fcm":
+    if kind == "fcm":
         return _fcm(settings)
-    raise ValueError(f"MEDTRACK_NOTIFIER must be one of {', '.join(KINDS)}, got {settings.kind!r}")
+    raise ValueError(f"MEDTRACK_NOTIFIERS must list channels among {', '.join(KINDS)}")
 
 
 def _webhook(settings: NotifierSettings) -> Notifier:

@@ -2,7 +2,8 @@
 
 Android devices ("fcm") and iOS devices ("apns", reached through FCM's APNs bridge) are
 addressed by the identifier in `Device.token`. Each message carries a visible
-notification (title, body) and the data map as strings (FCM accepts nothing else), plus
+notification (title, body) and a data map of strings (FCM accepts nothing else): the
+message's data as one JSON document in `payload` (numbers stay numbers there), plus
 `idempotency_key` and `kind` so the app can drop a duplicate. Android priority is
 "high" and APNs priority 10 with push type "alert": a reminder must wake a dozing
 device. Both expire after `ttl_seconds` (one hour by default) because a reminder shown
@@ -75,14 +76,18 @@ def target(identifier: str) -> dict[str, str]:
 
 
 def string_data(message: Message) -> dict[str, str]:
-    """FCM data values must be strings: strings pass through, the rest become JSON."""
-    data = {
-        key: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        for key, value in message.data.items()
-    }
-    data["idempotency_key"] = message.idempotency_key
-    data["kind"] = message.kind
-    return data
+    """FCM's data map carries strings only (its protocol): the message's data goes as
+    one JSON document in `payload`, where numbers stay numbers, beside the
+    `idempotency_key` and `kind` the app reads before parsing it."""
+    try:
+        payload = json.dumps(
+            dict(message.data), sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise DeliveryError(
+            f"message data is not JSON-serialisable: {exc}", transient=False
+        ) from exc
+    return {"payload": payload, "idempotency_key": message.idempotency_key, "kind": message.kind}
 
 
 class FcmNotifier:

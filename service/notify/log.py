@@ -2,8 +2,9 @@
 
 The line carries what a developer needs to see a reminder fire (kind, ids, title, body,
 which device platforms would have been reached) and never a device endpoint, token or
-key, nor any channel secret. Titles and bodies name drugs and doses, which is health
-information: this adapter is for development, production uses a push channel.
+key, nor any channel secret. Titles and bodies of a patient who chose detailed
+notifications name drugs and doses, which is health information: this adapter is for
+development, production uses a push channel.
 """
 
 from __future__ import annotations

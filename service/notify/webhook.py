@@ -1,12 +1,22 @@
-"""Webhook notifier: POST each message as signed JSON to one configured URL.
+"""Webhook notifier: POST each message as signed JSON to the operator's gateway.
+
+Where: the configured URL (MEDTRACK_WEBHOOK_URL) is the gateway. A recipient's
+`webhook` devices are routes on that gateway (same scheme, host and port; registration
+refuses any other, service.notify.channels.Reach), and each gets the message at its
+own URL; a recipient with no such route gets it at the configured URL. A device URL
+on any other origin is never called, so a stored URL cannot make the service send
+health information anywhere but the operator's own server.
 
 What is sent:
 
-- Body: `{"body", "data", "idempotency_key", "kind", "patient_id", "recipient_id",
-  "sent_at", "title"}` as compact JSON (separators "," and ":", sorted keys, ASCII
-  only). `sent_at` is the Unix time in whole seconds of this attempt. The body is
-  serialised once per attempt and those exact bytes are both sent and signed; a
-  receiver must verify the raw bytes it received, never a re-serialisation.
+- Body: `{"body", "data", "idempotency_key", "kind", "recipient_id", "sent_at",
+  "title"}`, plus `"patient_id"` when the patient chose detailed notifications (under
+  the default discreet privacy the title, body and data name no drug or dose and
+  carry ids only, exactly as on a push channel), as compact JSON (separators ","
+  and ":", sorted keys, ASCII only). `sent_at` is the Unix time in whole seconds of
+  this attempt. The body is serialised once per attempt and those exact bytes are
+  both sent and signed; a receiver must verify the raw bytes it received, never a
+  re-serialisation.
 - `Idempotency-Key`: the message's idempotency key. A retry (after a timeout, say)
   repeats it, so the receiver can drop the duplicate.
 - `X-Medtrack-Signature`: `sha256=` + lowercase hex HMAC-SHA256 of the body bytes,
@@ -21,11 +31,8 @@ connection failures and timeouts are transient (Retry-After honoured). The timeo
 total deadline on the whole exchange (service.notify.deadline), and a URL whose circuit
 is open (service.notify.breaker) is not tried: the message is deferred. Redirects are
 not followed (a redirected POST would lose its body and signature) and, like other 4xx,
-are permanent.
-
-Per-device webhook URLs in `Message.devices` are ignored on purpose: only the operator
-configured URL receives signed requests, so a stored URL cannot make the service send
-health information anywhere else.
+are permanent. With several routes, the message counts as delivered when one
+accepted it (service.notify.fanout); each route's host has its own circuit.
 """
 
 from __future__ import annotations
@@ -38,11 +45,14 @@ from collections.abc import Callable
 
 import requests
 
-from service.notify.base import DeliveryError, DeliveryReport, Message
+from service.notify.base import DeliveryError, DeliveryReport, Device, Message
 from service.notify.breaker import CircuitBreaker, endpoint_key, guarded
+from service.notify.channels import origin
 from service.notify.deadline import deadline, mount
 from service.notify.errors import deadline_error, error_for_request_failure, error_for_status
+from service.notify.fanout import fan_out
 
+PLATFORM = "webhook"
 SIGNATURE_HEADER = "X-Medtrack-Signature"
 TIMESTAMP_HEADER = "X-Medtrack-Timestamp"
 USER_AGENT = "medtrack-notify/1"
@@ -52,16 +62,17 @@ MAX_ANSWER_BYTES = 65536
 
 def encode_body(message: Message, *, sent_at: int) -> bytes:
     """The exact bytes sent and signed. Raises DeliveryError if `data` is not JSON-able."""
-    payload = {
+    payload: dict[str, object] = {
         "sent_at": sent_at,
         "idempotency_key": message.idempotency_key,
         "kind": message.kind,
-        "patient_id": message.patient_id,
         "recipient_id": message.recipient_id,
         "title": message.title,
         "body": message.body,
         "data": dict(message.data),
     }
+    if message.detailed:
+        payload["patient_id"] = message.patient_id
     try:
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -92,7 +103,7 @@ class WebhookNotifier:
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self._url = url
-        self._endpoint = endpoint_key(url)
+        self._origin = origin(url)
         self._secret = secret
         # The whole exchange, connect to last byte: a receiver that accepts the
         # connection and trickles its answer must not hold the dispatcher longer than
@@ -104,11 +115,32 @@ class WebhookNotifier:
         self._session.headers["User-Agent"] = USER_AGENT
 
     def send(self, message: Message) -> DeliveryReport:
-        return guarded(
-            self._breaker, self._endpoint, lambda: self._post(message), slow_after=self._timeout / 2
+        routes = [device for device in message.devices if self._route(device)]
+        if not routes:
+            return self._guarded(self._url, message)
+        return fan_out(
+            routes,
+            lambda device: self._guarded(str(device.endpoint), message).detail,
+            channel="webhook",
         )
 
-    def _post(self, message: Message) -> DeliveryReport:
+    def _route(self, device: Device) -> bool:
+        """A webhook device whose URL is on the configured gateway."""
+        return (
+            device.platform == PLATFORM
+            and bool(device.endpoint)
+            and origin(str(device.endpoint)) == self._origin
+        )
+
+    def _guarded(self, url: str, message: Message) -> DeliveryReport:
+        return guarded(
+            self._breaker,
+            endpoint_key(url),
+            lambda: self._post(url, message),
+            slow_after=self._timeout / 2,
+        )
+
+    def _post(self, url: str, message: Message) -> DeliveryReport:
         sent_at = int(self._clock())
         body = encode_body(message, sent_at=sent_at)
         headers = {
@@ -122,7 +154,7 @@ class WebhookNotifier:
                 # stream: the status decides; the body is read only to keep the
                 # connection, and only until the deadline.
                 response = self._session.post(
-                    self._url, data=body, headers=headers, allow_redirects=False, stream=True
+                    url, data=body, headers=headers, allow_redirects=False, stream=True
                 )
                 with response:
                     if 200 <= response.status_code < 300:

@@ -1,4 +1,9 @@
-"""Devices a signed-in user registers to receive reminders and alerts."""
+"""Devices a signed-in user registers to receive reminders and alerts.
+
+A device is accepted only where this deployment can reach it: its platform's channel
+is configured (service.notify.channels.Reach), and a webhook device is a route on the
+operator's configured gateway.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from service.domain.accounts import DeviceRemoval
 from service.domain.audit import AuditAction, AuditOutcome
 from service.domain.errors import Problems
 from service.domain.messages import MessageKind
+from service.notify.channels import Reach
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, NotFound, domain_rules
@@ -142,11 +148,18 @@ def _push_service(url: str | None) -> bool:
 
 
 def _validate(
-    platform: str, endpoint: str | None, token: str | None, keys: Mapping[str, str]
+    platform: str,
+    endpoint: str | None,
+    token: str | None,
+    keys: Mapping[str, str],
+    reach: Reach,
 ) -> None:
     problems = Problems()
+    refused = reach.refusal(platform, endpoint) if platform in PLATFORMS else None
     if platform not in PLATFORMS:
         problems.add("platform", f"Use one of: {', '.join(PLATFORMS)}.")
+    elif refused is not None and refused[0] == "platform":
+        problems.add(*refused)
     elif platform in ("webpush", "webhook"):
         if not _https(endpoint):
             problems.add("endpoint", "A well-formed https:// URL is required for this platform.")
@@ -158,6 +171,8 @@ def _validate(
             problems.add(
                 "endpoint", f"Not a known push service; use one of: {', '.join(PUSH_SERVICES)}."
             )
+        elif refused is not None:
+            problems.add(*refused)
         if token:
             problems.add("token", "Only for fcm and apns devices.")
     elif not token:
@@ -241,12 +256,13 @@ def register_device(
     token: str | None,
     keys: Mapping[str, str],
     label: str | None,
+    reach: Reach,
 ) -> tuple[DeviceView, bool]:
-    """Register a device; the same endpoint or token again returns the existing one
-    (created False)."""
+    """Register a device that `reach` (the configured channels) can reach; the same
+    endpoint or token again returns the existing one (created False)."""
     who = caller.require()
     with domain_rules("The device is not valid."):
-        _validate(platform, endpoint, token, keys)
+        _validate(platform, endpoint, token, keys, reach)
     now = clock()
     with uow:
         current = uow.devices.devices_of([who.user_id])[who.user_id]

@@ -22,6 +22,8 @@ from service.domain.messages import DOSE_KINDS, MessageKind
 from service.notify.base import Notifier
 from service.usecases.context import Clock
 from service.usecases.dispatch_lanes import Batch, Lane, Outcomes, lanes_of, send_lane
+from service.usecases.dispatch_messages import AdviceFor
+from service.usecases.missed_doses import shipped_advice
 from service.usecases.reminders import ReminderPolicy
 
 # How long a batch waits for its sends before it settles what has finished; sends
@@ -99,10 +101,22 @@ def _claim(
             stale_kinds=DOSE_KINDS,
             stale_before=too_old,
         )
+        doses = [c for c in claimed if c.kind in DOSE_KINDS]
+        if doses:
+            # A patient's doses of one instant go as one message: never split by the limit.
+            claimed += uow.outbox.claim_siblings(
+                of=doses, worker=worker, now=now, lease=policy.lease, token=token
+            )
         events, devices = _read_facts(uow, claimed) if claimed else ({}, {})
+        settings = uow.patients.notification_settings(list({c.patient_id for c in claimed}))
         uow.commit()
     return Batch(
-        token=token, claimed_at=claimed_at, claimed=claimed, events=events, devices=devices
+        token=token,
+        claimed_at=claimed_at,
+        claimed=claimed,
+        events=events,
+        devices=devices,
+        settings=settings,
     )
 
 
@@ -146,6 +160,7 @@ def dispatch_batch(
     expire: bool = True,
     pool: ThreadPoolExecutor | None = None,
     in_flight: list[Lane] | None = None,
+    advice: AdviceFor = shipped_advice,
 ) -> int:
     """Claim one batch, send it, record the outcome; returns how many were claimed.
 
@@ -165,7 +180,7 @@ def dispatch_batch(
     waiting = in_flight if in_flight is not None else []
     if batch.claimed:
         busy = {lane.recipient for lane in waiting if not lane.done()}
-        lanes = lanes_of(batch, policy=policy, withdrawn=withdrawn, busy=busy)
+        lanes = lanes_of(batch, policy=policy, withdrawn=withdrawn, busy=busy, advice=advice)
         _send(lanes, notifier=notifier, clock=clock, policy=policy, pool=pool)
         waiting.extend(lanes)
     finished = [lane for lane in waiting if lane.done()]
@@ -253,6 +268,7 @@ def dispatch_due(
     max_batches: int = 1000,
     should_stop: Callable[[], bool] | None = None,
     threads: int = 1,
+    advice: AdviceFor = shipped_advice,
 ) -> DispatchSummary:
     """Send everything due now, a batch at a time, until nothing is left.
 
@@ -260,7 +276,8 @@ def dispatch_due(
     so a long backlog is not scanned again for every batch. With `threads` > 1 and a
     notifier that allows it (`concurrent`), different recipients are sent to side by
     side; while a slow send is still running, the run keeps claiming what falls due,
-    and it returns once every send it started is recorded.
+    and it returns once every send it started is recorded. `advice` gives a drug's
+    missed-dose advice for follow-ups (by default from the shipped catalog).
     """
     summary = DispatchSummary()
     pool = _pool(notifier, threads)
@@ -279,6 +296,7 @@ def dispatch_due(
                 expire=i == 0,
                 pool=pool,
                 in_flight=in_flight,
+                advice=advice,
             )
             if claimed < policy.batch:
                 if not in_flight:

@@ -1,5 +1,6 @@
-"""A patient's record: listing, reading and updating who they are and what the
-prescriber must know (allergies, pregnancy, date of birth, time zone)."""
+"""A patient's record: listing, reading and updating who they are, what the
+prescriber must know (allergies, pregnancy, date of birth, time zone) and how they
+are told (language, notification privacy)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from service.domain.accounts import (
 )
 from service.domain.audit import AuditAction
 from service.domain.interactions import KnowledgeBase
+from service.domain.pages import Page, sliced
 from service.usecases.access import PatientContext, load_readable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
@@ -35,7 +37,14 @@ _WHO_SETS = {
     "*": "Only the care team may change this.",
 }
 _USER_FIELDS = ("name", "email")
-_PATIENT_FIELDS = ("timezone", "date_of_birth", "allergies", "pregnant")
+_PATIENT_FIELDS = (
+    "timezone",
+    "date_of_birth",
+    "allergies",
+    "pregnant",
+    "locale",
+    "notification_privacy",
+)
 # Fields the interaction and dose checks read: a change screens the regimen again.
 _SCREENED_FIELDS = ("allergies", "pregnant", "date_of_birth")
 
@@ -59,7 +68,7 @@ def list_patients(
     limit: int,
     offset: int,
     q: str | None = None,
-) -> list[PatientRecord]:
+) -> Page[PatientRecord]:
     """Clinicians see their care-team patients, admins every patient, a patient themself;
     by name. With `q`, only those whose name or e-mail contains it, in any case."""
     who = caller.require()
@@ -68,8 +77,8 @@ def list_patients(
         if who.role is Role.PATIENT:
             own = uow.patients.get(who.patient_id) if who.patient_id else None
             user = uow.users.get(who.user_id)
-            first = offset == 0 and limit > 0
-            rows = [(own, user)] if own and user and first and _found(needle, user) else []
+            found = [(own, user)] if own and user and _found(needle, user) else []
+            rows = sliced(found, limit=limit, offset=offset)
         else:
             mine = who.user_id if who.role is Role.CLINICIAN else None
             rows = uow.patients.list_page(
@@ -90,7 +99,7 @@ def list_patients(
                 patient_id=rec.id,
             )
         uow.commit()
-        return records
+        return Page(records, total=rows.total)
 
 
 def get_patient(
@@ -120,9 +129,9 @@ def update_patient(
     changes: Mapping[str, Any],
     policy: ReminderPolicy = DEFAULT_POLICY,
 ) -> PatientRecord:
-    """Patients change their name and time zone; administrators the sign-in e-mail;
-    the care team the rest. A new time zone plans the future doses again at the same
-    local times."""
+    """Patients change their name, time zone, language and notification privacy;
+    administrators the sign-in e-mail; the care team the rest. A new time zone plans
+    the future doses again at the same local times."""
     who = caller.require()
     now = clock()
     with uow:

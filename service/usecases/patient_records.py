@@ -35,6 +35,8 @@ class PatientRecord:
     activated: bool
     care_team: list[uuid.UUID]
     created_at: dt.datetime
+    locale: str = "en"
+    notification_privacy: str = "discreet"
     activation_code: str | None = None
     activation_expires_at: dt.datetime | None = None
 
@@ -52,6 +54,8 @@ def record_of(patient: Patient, user: User, care_team: list[uuid.UUID]) -> Patie
         activated=patient.activated_at is not None,
         care_team=care_team,
         created_at=patient.created_at,
+        locale=patient.locale,
+        notification_privacy=patient.notification_privacy,
     )
 
 

@@ -134,6 +134,13 @@ def test_the_message_is_dispatched_like_a_steps(
     make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
 ) -> None:
     doc, pat, _, plan, _ = running(make, clock, database, kb)
+    # The patient chose notifications that say which plan changed and how.
+    r = make.client.patch(
+        f"/v1/patients/{pat.patient_id}",
+        json={"notification_privacy": "detailed"},
+        headers=pat.headers,
+    )
+    assert r.status_code == 200, r.get_json()
     notifier = Recording()
     jobs = Jobs(database=database, kb=kb, notifier=notifier, policy=ReminderPolicy(), clock=clock)
     act(make, doc, plan, "pause", reason="flu")

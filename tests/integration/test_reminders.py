@@ -107,6 +107,16 @@ def start(make: Builders, clock: FrozenClock, now: str, **rx: Any) -> tuple[Acco
     return doc, pat
 
 
+def detailed(make: Builders, pat: Account) -> None:
+    """The patient chooses notifications that name their drugs."""
+    r = make.client.patch(
+        f"/v1/patients/{pat.patient_id}",
+        json={"notification_privacy": "detailed"},
+        headers=pat.headers,
+    )
+    assert r.status_code == 200, r.get_json()
+
+
 def test_planning_and_queueing_are_idempotent(
     make: Builders, clock: FrozenClock, database: Database, jobs: Jobs
 ) -> None:
@@ -155,13 +165,19 @@ def test_a_due_dose_reaches_the_webhook_once_signed_and_can_then_be_logged(
     )
     body = json.loads(request.body)
     assert body["kind"] == "dose-reminder"
-    assert body["patient_id"] == str(pat.patient_id)
-    assert body["data"]["drug"] == "escitalopram"
-    assert body["data"]["dose"] == "10 mg"
+    # Discreet by default: no drug, no dose, no patient id; ids the app looks up.
+    assert "patient_id" not in body
+    assert b"escitalopram" not in request.body
+    assert b"10 mg" not in request.body
+    assert (body["title"], body["body"]) == (
+        "Time for your 08:00 medicines",
+        "Open the app to see what to take.",
+    )
     assert body["data"]["scheduled_at"] == "2026-06-10T12:00:00+00:00"
-    assert body["data"]["local_time"] == "2026-06-10T08:00:00-04:00"
+    assert body["data"]["local_time"] == "08:00"
     assert request.headers["Idempotency-Key"] == body["idempotency_key"]
-    assert body["data"]["dose_id"] == str(uuid.UUID(str(event_id)))
+    assert body["data"]["dose_ids"] == [str(uuid.UUID(str(event_id)))]
+    dose_id = body["data"]["dose_ids"][0]
     expected = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers["X-Medtrack-Signature"], f"sha256={expected}")
     assert rows(
@@ -169,7 +185,7 @@ def test_a_due_dose_reaches_the_webhook_once_signed_and_can_then_be_logged(
     ) == [("reminded",)]
     assert rows(database, "SELECT status, attempts FROM notifications") == [("sent", 1)]
 
-    r = make.client.post(f"/v1/doses/{body['data']['dose_id']}/taken", json={}, headers=pat.headers)
+    r = make.client.post(f"/v1/doses/{dose_id}/taken", json={}, headers=pat.headers)
     assert r.status_code == 200, r.get_json()
     clock.advance(hours=1)  # past the follow-up time: a taken dose gets no follow-up
     jobs.run_once()
@@ -265,7 +281,7 @@ def test_reminders_too_old_after_downtime_are_expired_not_sent(
     clock.now = at("2026-06-10T14:45:00Z")  # 12:00Z is 2 h 45 min ago; 14:30Z is 15 min ago
     jobs.run_once()
     reminders = [b for b in receiver.bodies() if b["kind"] == "dose-reminder"]
-    assert [b["data"]["local_time"] for b in reminders] == ["2026-06-10T10:30:00-04:00"]
+    assert [b["data"]["local_time"] for b in reminders] == ["10:30"]
     # The expired dose is missed, and escitalopram's care team hears of it.
     assert [b["data"]["reason"] for b in care_team_messages(receiver)] == ["withdrawal-risk"]
     assert rows(
@@ -297,7 +313,9 @@ def test_follow_up_then_missed_then_the_care_team_for_a_withdrawal_risk_drug(
     (alert,) = care_team_messages(receiver)
     assert alert["recipient_id"] == str(doc.id)
     assert alert["data"]["reason"] == "withdrawal-risk"
-    assert "diazepam" in alert["body"]
+    # A clinician's lock screen: no drug, no patient id, whatever the patient chose.
+    assert "diazepam" not in json.dumps(alert)
+    assert str(pat.patient_id) not in json.dumps(alert)
     assert pat.email not in json.dumps(alert)
     assert rows(
         database, "SELECT status FROM dose_events WHERE scheduled_at <= :t", t=clock.now
@@ -319,11 +337,18 @@ def test_other_drugs_alert_the_care_team_after_several_misses_in_a_row(
             assert care_team_messages(receiver) == [], f"one or two misses are not alerted ({day})"
     (alert,) = care_team_messages(receiver)
     assert alert["data"]["reason"] == "missed-in-a-row"
-    assert "3 doses" in alert["body"]
+    # The push is discreet; the stored message, which the console shows, has the count.
+    ((payload,),) = rows(
+        database, "SELECT payload FROM notifications WHERE kind = 'missed-dose-care-team'"
+    )
+    stored = json.loads(payload) if isinstance(payload, str) else payload
+    assert "3 doses" in stored["body"]
+    assert "3 doses" not in alert["body"]
 
 
 class Recording:
-    """An in-process notifier that counts deliveries per idempotency key."""
+    """An in-process notifier that counts deliveries per dose (a patient's doses of one
+    instant go as one message), or per idempotency key for other messages."""
 
     name = "recording"
 
@@ -334,7 +359,8 @@ class Recording:
 
     def send(self, message: Message) -> DeliveryReport:
         with self.lock:
-            self.sent[message.idempotency_key] += 1
+            for dose in message.data.get("dose_ids") or [message.idempotency_key]:
+                self.sent[f"{message.kind}:{dose}"] += 1
             self.by_thread[threading.get_ident()] += 1
         time.sleep(0.001)  # a send takes a moment, so the dispatchers overlap
         return DeliveryReport()
@@ -595,10 +621,11 @@ def test_a_revision_inside_the_lead_time_still_reminds_with_the_new_dose(
         headers=doc.headers,
     )
     assert r.status_code == 200, r.get_json()
+    detailed(make, pat)
     clock.now = at("2026-06-10T12:00:00Z")
     jobs.run_once()
-    assert [(b["kind"], b["data"]["dose"]) for b in receiver.bodies()] == [
-        ("dose-reminder", "5 mg")
+    assert [(b["kind"], b["data"]["doses"][0]["dose"]) for b in receiver.bodies()] == [
+        ("dose-reminder", {"amount": 5, "unit": "mg"})
     ]
 
 

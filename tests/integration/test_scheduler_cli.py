@@ -88,13 +88,14 @@ def test_a_dose_due_in_a_minute_is_sent_once_when_due_and_then_logged(
     body = json.loads(request.body)
     assert body["kind"] == "dose-reminder"
     assert body["data"]["scheduled_at"] == due.isoformat()
-    assert body["data"]["local_time"] == local.isoformat()
+    assert body["data"]["local_time"] == f"{local:%H:%M}"
     assert request.headers["Idempotency-Key"] == body["idempotency_key"]
     expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers["X-Medtrack-Signature"], expected)
 
     clock.now = dt.datetime.now(dt.UTC)
-    r = make.client.post(f"/v1/doses/{body['data']['dose_id']}/taken", json={}, headers=pat.headers)
+    (dose_id,) = body["data"]["dose_ids"]
+    r = make.client.post(f"/v1/doses/{dose_id}/taken", json={}, headers=pat.headers)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["status"] == "taken"
 

@@ -161,6 +161,13 @@ def test_each_step_starts_once_on_its_date_and_doses_follow_across_an_outage(
     assert len(steps) >= 5
     assert plan["status"] == "approved"
     assert plan["next_step_at"] == "2026-06-10T23:00:00+00:00"  # midnight BST
+    # The patient chose notifications that name the drug, the dose and the step.
+    r = make.client.patch(
+        f"/v1/patients/{pat.patient_id}",
+        json={"notification_privacy": "detailed"},
+        headers=pat.headers,
+    )
+    assert r.status_code == 200, r.get_json()
     notifier = Recording()
     jobs = Jobs(database=database, kb=kb, notifier=notifier, policy=POLICY, clock=clock)
 
@@ -225,7 +232,9 @@ def test_each_step_starts_once_on_its_date_and_doses_follow_across_an_outage(
     jobs.run_once()
     reminders = list(notifier.of_kind("dose-reminder"))
     assert reminders
-    assert reminders[-1].data["dose"] == f"{given(steps[1])['08:00']} mg"
+    (dose,) = reminders[-1].data["doses"]
+    assert dose["dose"]["unit"] == "mg"
+    assert Decimal(str(dose["dose"]["amount"])) == given(steps[1])["08:00"]
     told = notifier.of_kind("taper-step")
     assert len(told) == 2
     assert "changes today" in told[-1].title

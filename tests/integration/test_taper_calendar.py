@@ -140,6 +140,13 @@ def test_the_reminder_of_a_dose_on_a_steps_date_says_that_steps_amount(
     make: Builders, clock: FrozenClock, database: Database, kb: KnowledgeBase
 ) -> None:
     _, pat, _, plan, jobs, notifier = approved(make, clock, database, kb)
+    # The patient chose notifications that name the drug and the dose.
+    r = make.client.patch(
+        f"/v1/patients/{pat.patient_id}",
+        json={"notification_privacy": "detailed"},
+        headers=pat.headers,
+    )
+    assert r.status_code == 200, r.get_json()
     steps = plan["steps"]
     clock.now = at_london(steps[0]["start_date"], "00:05")
     jobs.run_once()
@@ -162,10 +169,13 @@ def test_the_reminder_of_a_dose_on_a_steps_date_says_that_steps_amount(
     assert queued == [(MessageStatus.PENDING,)], "queued, to be sent at 08:00"
     clock.now = at_london(steps[1]["start_date"], "08:00")
     jobs.dispatch()
-    (sent,) = [m for m in notifier.of_kind(REMINDER) if "T08:00" in m.data["local_time"]]
-    assert sent.data["local_time"].startswith(steps[1]["start_date"])
+    (sent,) = [m for m in notifier.of_kind(REMINDER) if m.data["local_time"] == "08:00"]
+    assert (
+        sent.data["scheduled_at"]
+        == at_london(steps[1]["start_date"], "08:00").astimezone(dt.UTC).isoformat()
+    )
     assert given(steps[1])["08:00"] == Decimal("7.5")
-    assert sent.data["dose"] == "7.5 mg"
+    assert [d["dose"] for d in sent.data["doses"]] == [{"amount": 7.5, "unit": "mg"}]
     assert sent.body.startswith("7.5 mg at 08:00")
 
 

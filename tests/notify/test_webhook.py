@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from service.notify.base import DeliveryError
+from service.notify.base import DeliveryError, Device
 from service.notify.webhook import WebhookNotifier
 from tests.notify.conftest import ANDROID_FID, make_message
 from tests.notify.fake_http import Recorded, Reply, Serve, closed_port_url
@@ -44,7 +44,7 @@ def webhook() -> Iterator[Build]:
 
 
 def test_posts_signed_compact_json(webhook: Build, serve: Serve) -> None:
-    message = make_message()
+    message = make_message(detailed=True)
     receiver = serve(ok)
     report = webhook(receiver.url + "/hooks/medtrack").send(message)
 
@@ -178,3 +178,32 @@ def test_error_messages_never_carry_the_secret(webhook: Build, serve: Serve) -> 
     with pytest.raises(DeliveryError) as failed:
         webhook(receiver.url).send(make_message())
     assert SECRET not in str(failed.value)
+
+
+def test_each_webhook_device_on_the_gateway_gets_the_message_at_its_route(
+    webhook: Build, serve: Serve
+) -> None:
+    gateway = serve(ok)
+    routes = tuple(
+        Device(id=f"hook-{n}", platform="webhook", endpoint=f"{gateway.url}/route/{n}")
+        for n in (1, 2)
+    )
+    elsewhere = Device(id="hook-x", platform="webhook", endpoint="https://evil.example/x")
+    report = webhook(gateway.url + "/hooks").send(make_message(devices=(*routes, elsewhere)))
+    assert sorted(r.path for r in gateway.requests) == ["/route/1", "/route/2"]
+    assert "hook-1" in report.detail
+    assert "hook-2" in report.detail
+    signed = [
+        hmac.new(SECRET.encode(), r.body, hashlib.sha256).hexdigest() for r in gateway.requests
+    ]
+    assert [r.headers["X-Medtrack-Signature"] for r in gateway.requests] == [
+        f"sha256={s}" for s in signed
+    ]
+
+
+def test_discreet_webhook_bodies_leave_the_patient_id_out(webhook: Build, serve: Serve) -> None:
+    receiver = serve(ok)
+    webhook(receiver.url + "/hooks").send(make_message(detailed=False))
+    body = json.loads(receiver.requests[0].body)
+    assert "patient_id" not in body
+    assert body["recipient_id"] == "user-ada"

@@ -6,7 +6,8 @@ records every delivery is the benchmarks' (bench/receiver.py).
 Vocabulary of the figures (tests 1 and 2):
 
 - deliveries: POSTs the receiver accepted (answered 2xx).
-- distinct keys: different Idempotency-Key values among them.
+- distinct keys: different reminders (outbox keys) among them: a POST for a patient's
+  doses due at the same instant carries one per dose.
 - redeliveries: deliveries of a key already accepted (deliveries - distinct keys). An
   at-least-once retry after a crash produces these; the receiver drops them by key.
 - duplicates: one reminder delivered as two different messages: a (dose, kind) seen
@@ -37,7 +38,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.receiver import Receiver
+from bench.receiver import Delivery, Receiver
 from bench.seeding import Regimen, Seed
 from service import knowledge
 from service.db.uow import Database
@@ -328,15 +329,33 @@ def release(database: Database) -> None:
 # --- the tally ------------------------------------------------------------------------
 
 
+def row_keys(d: Delivery, key_of: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """(outbox key, dose id) of each reminder a delivery carried. A patient's doses due
+    at the same instant go as one delivery under a key of its own, listing their dose
+    ids: each is counted as its own row's (`key_of`: dose id -> outbox key)."""
+    if len(d.dose_ids) > 1:
+        return [(key_of.get(dose, f"unknown:{dose}"), dose) for dose in d.dose_ids]
+    return [(d.key, d.dose_ids[0] if d.dose_ids else d.dose_id)]
+
+
+def delivered_keys(receiver: Receiver, expected: Mapping[str, str]) -> set[str]:
+    """The outbox keys of the reminders the receiver accepted."""
+    key_of = {dose: key for key, dose in expected.items()}
+    return {key for d in receiver.accepted() for key, _ in row_keys(d, key_of)}
+
+
 def tally(expected: Mapping[str, str], receiver: Receiver, database: Database) -> dict[str, int]:
     """The figures of a dispatch run against the due reminders `expected` (see the
     module docstring for what each means)."""
     accepted = receiver.accepted()
     everything = receiver.deliveries()
-    keys = Counter(d.key for d in accepted)
+    # A delivery for a patient's doses of one instant counts once per dose (row).
+    key_of = {dose: key for key, dose in expected.items()}
+    rows = [(d, key, dose) for d in accepted for key, dose in row_keys(d, key_of)]
+    keys = Counter(key for _, key, _ in rows)
     per_reminder: dict[tuple[str | None, str], set[str]] = defaultdict(set)
-    for d in accepted:
-        per_reminder[(d.dose_id, d.kind)].add(d.key)
+    for d, _, dose in rows:
+        per_reminder[(dose, d.kind)].add(d.key)
     with database.engine.connect() as conn:
         rows_per_reminder = conn.execute(
             text(
@@ -357,9 +376,7 @@ def tally(expected: Mapping[str, str], receiver: Receiver, database: Database) -
         "duplicates_in_outbox": int(rows_per_reminder),
         "lost": len(set(expected) - set(keys)),
         "unexpected": len(set(keys) - set(expected)),
-        "wrong_dose_for_key": sum(
-            1 for d in accepted if expected.get(d.key, d.dose_id) != d.dose_id
-        ),
+        "wrong_dose_for_key": sum(1 for _, key, dose in rows if expected.get(key, dose) != dose),
         "header_body_key_mismatch": sum(1 for d in everything if d.key != d.body_key),
         "bad_signatures": sum(1 for d in everything if not d.signed),
         "not_sent_in_outbox": int(unsettled),

@@ -23,6 +23,7 @@ from tests.reliability.harness import (
     Figures,
     Process,
     Processes,
+    delivered_keys,
     hold,
     outbox_statuses,
     postgres_url,
@@ -109,7 +110,7 @@ def test_three_schedulers_deliver_ten_thousand_reminders_once_each(
             drained = wait_until(
                 lambda: (
                     outbox_statuses(database) == {"sent": DUE}
-                    and len(receiver.accepted_keys()) >= DUE
+                    and len(delivered_keys(receiver, expected)) >= DUE
                 ),
                 timeout=150,
                 what=f"{DUE} reminders sent by {SCHEDULERS} schedulers",
@@ -133,7 +134,10 @@ def test_three_schedulers_deliver_ten_thousand_reminders_once_each(
     figures["most_schedulers_claiming_at_once"] = watcher.most_at_once
     figures["sent_per_scheduler_by_its_log"] = [_sent_by_its_log(s) for s in schedulers]
     figures.show()
-    assert counts["deliveries"] == DUE, figures
+    # One POST per notification, never one twice; a patient's doses due at the same
+    # instant share one, so there are at most as many as reminders.
+    assert counts["deliveries"] == len(receiver.accepted_keys()), figures
+    assert counts["deliveries"] <= DUE, figures
     assert counts["distinct_keys"] == DUE, figures
     assert counts["redeliveries"] == 0, figures
     assert counts["duplicates_at_receiver"] == 0, figures

@@ -4,7 +4,8 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from service.domain.accounts import EnrolmentStatus
+from service.domain.accounts import EnrolmentStatus, NotificationPrivacy
+from service.i18n import SUPPORTED_LOCALES
 from service.web.schemas.common import Flag, PageQuery, StrictSchema, email, text
 
 
@@ -28,8 +29,17 @@ class PatientCreateSchema(StrictSchema):
     pregnant = Flag(load_default=False)
 
 
+_LOCALE = "The language of the texts the patient reads (notifications, summaries, advice)."
+_PRIVACY = (
+    "What a push notification shows on the lock screen: `discreet` (the default) names "
+    "no drug or dose and carries only ids, the app fetches the details signed in; "
+    "`detailed` names the drugs and doses."
+)
+
+
 class PatientUpdateSchema(StrictSchema):
-    """Patients may change `name` and `timezone`; the care team changes everything."""
+    """Patients may change `name`, `timezone`, `locale` and `notification_privacy`;
+    the care team changes everything."""
 
     name = text(max_length=200)
     email = email()
@@ -37,6 +47,13 @@ class PatientUpdateSchema(StrictSchema):
     date_of_birth = fields.Date()
     allergies = _allergies()
     pregnant = Flag()
+    locale = fields.String(
+        validate=validate.OneOf(SUPPORTED_LOCALES), metadata={"description": _LOCALE}
+    )
+    notification_privacy = fields.String(
+        validate=validate.OneOf([p.value for p in NotificationPrivacy]),
+        metadata={"description": _PRIVACY},
+    )
 
 
 _HIDDEN = "null for administrators, who do not see clinical details"
@@ -56,6 +73,8 @@ class PatientSchema(StrictSchema):
     activated = fields.Boolean(required=True)
     care_team = fields.List(fields.UUID(), required=True)
     created_at = fields.AwareDateTime(required=True)
+    locale = fields.String(required=True, metadata={"description": _LOCALE})
+    notification_privacy = fields.String(required=True, metadata={"description": _PRIVACY})
 
 
 class EnrolmentSchema(StrictSchema):
