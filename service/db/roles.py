@@ -31,8 +31,9 @@ APPEND_ONLY = (
     "taper_symptom_reports",
     "worklist_marks",
 )
-# Tables whose rows are short-lived counters, not clinical or account records.
-DELETABLE = ("login_failures",)
+# Tables whose rows are short-lived counters or replay records, not clinical or
+# account records.
+DELETABLE = ("login_failures", "idempotency_keys")
 READ_ONLY = ("alembic_version",)
 _FORBIDDEN_ON_APPEND_ONLY = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "REFERENCES")
 

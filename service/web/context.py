@@ -25,6 +25,8 @@ from service.usecases.sessions import LoginPolicy
 
 log = logging.getLogger("medtrack.web")
 EXTENSION = "medtrack"
+# Where a keyed request keeps its one transaction (service/web/transaction.py).
+REQUEST_TRANSACTION = "medtrack_request_transaction"
 
 
 def runtime() -> Runtime:
@@ -130,8 +132,10 @@ class RequestContext:
         return MessageRefs(self.runtime.settings.secret_key)
 
     def uow(self) -> UnitOfWork:
-        """A new unit of work: one per use-case call."""
-        return RequestUnitOfWork(self.runtime.db)
+        """A new unit of work: one per use-case call; inside the request's own
+        transaction when it has one (service/web/transaction.py)."""
+        joined = g.get(REQUEST_TRANSACTION)
+        return RequestUnitOfWork(joined.database if joined is not None else self.runtime.db)
 
     def args_without_clock(self) -> Asking:
         return {"uow": self.uow(), "caller": self.caller}

@@ -171,7 +171,7 @@ def test_page_sizes_beyond_the_maximum_are_refused(
     for rule, limit in paged.items():
         (top,) = [v.max for v in limit.validators if isinstance(v, validate.Range)]
         who = world.admin if rule.startswith(("/v1/users", "/v1/admin")) else world.doc
-        if rule == "/v1/me/taper-plans":
+        if rule in ("/v1/me/taper-plans", "/v1/me/changes"):
             who = world.patient
         extra = {"q": "diaz"} if rule == "/v1/drugs" else {}
         for bad in (top + 1, 0, -1):

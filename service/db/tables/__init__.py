@@ -20,6 +20,7 @@ from service.db.tables.accounts import (
 from service.db.tables.audit import AuditAnchor, AuditEvent
 from service.db.tables.columns import UTCDateTime
 from service.db.tables.doses import Device, DoseEvent, Notification
+from service.db.tables.idempotency import IdempotencyKey
 from service.db.tables.knowledge import ImportedInteraction, InteractionImport
 from service.db.tables.record import (
     PatientCondition,
@@ -47,6 +48,7 @@ __all__ = [
     "Device",
     "DoseEvent",
     "Enrolment",
+    "IdempotencyKey",
     "ImportedInteraction",
     "InteractionImport",
     "LoginFailure",
