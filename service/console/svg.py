@@ -30,7 +30,7 @@ FILL: dict[DayKind, str] = {
 STROKE: dict[DayKind, str] = {DayKind.PENDING: "#4a5360"}
 WORDS: dict[DayKind, str] = {
     DayKind.ON_TIME: "all taken on time",
-    DayKind.LATE: "all taken, some late",
+    DayKind.LATE: "all taken, some early or late",
     DayKind.MISSED: "some missed or skipped",
     DayKind.PENDING: "not logged yet",
     DayKind.NONE: "nothing due",
@@ -50,7 +50,7 @@ def summary(drug: str, row: AdherenceRow | None, days: Sequence[DayKind]) -> str
     counts = ""
     if row is not None:
         counts = (
-            f" {row.on_time} on time, {row.late} late, {row.skipped} skipped, "
+            f" {row.on_time} on time, {row.early} early, {row.late} late, {row.skipped} skipped, "
             f"{row.missed} missed, {row.pending} not logged yet."
         )
     per_kind = Counter(days)

@@ -15,11 +15,12 @@ from sqlmodel import select as model_select
 
 from service.db.batch import in_batch
 from service.db.engine import begin_writing
-from service.db.tables import DoseEvent, Prescription
+from service.db.tables import DoseEvent, Prescription, PrescriptionVersion
 from service.domain.doses import OPEN, DoseAction, DoseStatus, dose_transition
 
 EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
 PRESCRIPTIONS: Table = Prescription.__table__  # type: ignore[attr-defined]
+VERSIONS: Table = PrescriptionVersion.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,12 +93,22 @@ class DoseRow(NamedTuple):
     skip_reason: str | None
     snoozed_until: dt.datetime | None
     logged_at: dt.datetime | None
+    # The prescription's current instructions ("with food"), read in the same query.
+    instructions: str | None
 
+
+# The current version of a dose's prescription, joined by its unique key.
+_CURRENT_VERSION = EVENTS.join(PRESCRIPTIONS, PRESCRIPTIONS.c.id == EVENTS.c.prescription_id).join(
+    VERSIONS,
+    (VERSIONS.c.prescription_id == PRESCRIPTIONS.c.id)
+    & (VERSIONS.c.version == PRESCRIPTIONS.c.current_version),
+)
 
 # Built once (see the note in repositories.py): it runs on every read of the app's
 # home screen.
 _ROWS_BETWEEN = (
-    select(*(EVENTS.c[name] for name in DoseRow._fields))
+    select(*(EVENTS.c[name] for name in DoseRow._fields[:-1]), VERSIONS.c.instructions)
+    .select_from(_CURRENT_VERSION)
     .where(
         EVENTS.c.patient_id == bindparam("patient_id"),
         EVENTS.c.scheduled_at >= bindparam("start"),
@@ -150,6 +161,22 @@ class DoseRepository:
             _ROWS_BETWEEN, {"patient_id": patient_id, "start": start, "end": end}
         )
         return [DoseRow._make(r) for r in found]
+
+    def instructions(self, rx_id: uuid.UUID) -> str | None:
+        """The prescription's current instructions, for a dose shown on its own."""
+        query = (
+            select(VERSIONS.c.instructions)
+            .select_from(
+                PRESCRIPTIONS.join(
+                    VERSIONS,
+                    (VERSIONS.c.prescription_id == PRESCRIPTIONS.c.id)
+                    & (VERSIONS.c.version == PRESCRIPTIONS.c.current_version),
+                )
+            )
+            .where(PRESCRIPTIONS.c.id == rx_id)
+        )
+        found: str | None = self._s.connection().execute(query).scalar()
+        return found
 
     def prn_taken(
         self, prescription_id: uuid.UUID, *, since: dt.datetime, until: dt.datetime
@@ -265,6 +292,45 @@ class DoseRepository:
             .limit(n)
         )
         return [r[0] for r in self._s.connection().execute(query)]
+
+    def skipped_not_notified(
+        self, *, scheduled_after: dt.datetime, scheduled_before: dt.datetime
+    ) -> list[Missed]:
+        """Skipped scheduled doses of withdrawal-risk drugs in (after, before] that no
+        care-team alert has named yet, oldest first."""
+        e = EVENTS
+        query = (
+            select(
+                e.c.id,
+                e.c.prescription_id,
+                e.c.patient_id,
+                e.c.drug,
+                e.c.scheduled_at,
+                e.c.timezone,
+                e.c.withdrawal_risk,
+            )
+            .where(
+                e.c.status == DoseStatus.SKIPPED,
+                e.c.scheduled_at > scheduled_after,
+                e.c.scheduled_at <= scheduled_before,
+                e.c.prn.is_(False),
+                e.c.withdrawal_risk.is_(True),
+                e.c.care_team_notified_at.is_(None),
+            )
+            .order_by(e.c.scheduled_at, e.c.id)
+        )
+        return [
+            Missed(
+                id=r[0],
+                prescription_id=r[1],
+                patient_id=r[2],
+                drug=r[3],
+                scheduled_at=r[4],
+                timezone=r[5],
+                withdrawal_risk=r[6],
+            )
+            for r in self._s.connection().execute(query)
+        ]
 
     def mark_care_team_notified(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
         if ids:

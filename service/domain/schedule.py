@@ -249,6 +249,7 @@ def next_prn_allowed(
 
 class DoseOutcome(enum.StrEnum):
     ON_TIME = "on_time"
+    EARLY = "early"
     LATE = "late"
     SKIPPED = "skipped"
     MISSED = "missed"
@@ -272,9 +273,10 @@ def classify(
 ) -> DoseOutcome:
     """The adherence outcome of one dose event.
 
-    A dose taken more than `on_time_window` from its scheduled instant counts as
-    late in either direction: a dose taken hours early is as far off the
-    prescribed rhythm as one taken hours late.
+    A dose taken within `on_time_window` of its scheduled instant, either side and
+    the bounds included, is on time; one taken more than that before it is early,
+    more than that after it late. Both are off the prescribed rhythm, and a
+    clinician reads them differently (doses bunched together, or a dose forgotten).
     """
     if on_time_window < dt.timedelta(0):
         raise ValueError(f"on_time_window must not be negative, got {on_time_window}")
@@ -288,7 +290,7 @@ def classify(
     _require_aware("taken_at", taken_at)
     if abs(taken_at - scheduled_at) <= on_time_window:
         return DoseOutcome.ON_TIME
-    return DoseOutcome.LATE
+    return DoseOutcome.EARLY if taken_at < scheduled_at else DoseOutcome.LATE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -296,24 +298,43 @@ class Adherence:
     """Outcome counts; pending doses are shown but are not yet a success or failure."""
 
     on_time: int = 0
+    early: int = 0
     late: int = 0
     skipped: int = 0
     missed: int = 0
     pending: int = 0
 
     @property
+    def taken(self) -> int:
+        """Doses taken at any time: on time, early or late."""
+        return self.on_time + self.early + self.late
+
+    @property
+    def due(self) -> int:
+        """Settled doses: taken, skipped or missed (pending ones are not yet due)."""
+        return self.taken + self.skipped + self.missed
+
+    @property
     def percentage(self) -> Decimal | None:
-        """Doses taken (on time or late) per settled dose, in percent to one decimal.
+        """Doses taken (at any time) per settled dose, in percent to one decimal.
 
         None when nothing is settled yet, so an empty record is not shown as 0 %.
-        Integer arithmetic rounds half up exactly, with no float or context rounding.
         """
-        taken = self.on_time + self.late
-        settled = taken + self.skipped + self.missed
-        if settled == 0:
-            return None
-        tenths = (taken * 2000 + settled) // (2 * settled)
-        return Decimal(tenths).scaleb(-1)
+        return _percent(self.taken, self.due)
+
+    @property
+    def on_time_percentage(self) -> Decimal | None:
+        """Doses taken on time per settled dose, in percent to one decimal."""
+        return _percent(self.on_time, self.due)
+
+
+def _percent(part: int, whole: int) -> Decimal | None:
+    """part / whole in percent to one decimal; integer arithmetic rounds half up
+    exactly, with no float or context rounding."""
+    if whole == 0:
+        return None
+    tenths = (part * 2000 + whole) // (2 * whole)
+    return Decimal(tenths).scaleb(-1)
 
 
 def summarize(outcomes: Iterable[DoseOutcome]) -> Adherence:

@@ -4,7 +4,8 @@ dose as the chart's week shows it.
 
 A dose's outcome is the adherence use case's (service/usecases/adherence.py): the
 shown status (an open dose past the missed mark is missed) classified by the domain
-with the reminder policy's on-time window, so a dose counted late there is late here.
+with the reminder policy's on-time window, so a dose counted early or late there is
+early or late here.
 """
 
 from __future__ import annotations
@@ -37,21 +38,22 @@ class DayKind(enum.StrEnum):
     """One day of one prescription, from the outcomes of its scheduled doses."""
 
     ON_TIME = "on_time"  # every dose due that day taken on time
-    LATE = "late"  # all taken, some late
+    LATE = "late"  # all taken, some early or late (off time)
     MISSED = "missed"  # some missed or skipped
     PENDING = "pending"  # nothing missed yet, some doses still open
     NONE = "none"  # no dose due
 
 
 def day_kind(outcomes: Iterable[DoseOutcome]) -> DayKind:
-    """The day's outcome: a missed or skipped dose outweighs a late one, which
-    outweighs one still open; a day with no dose due is NONE."""
+    """The day's outcome: a missed or skipped dose outweighs an early or late one
+    (the day's LATE, off time), which outweighs one still open; a day with no dose
+    due is NONE."""
     seen = set(outcomes)
     if not seen:
         return DayKind.NONE
     if seen & {DoseOutcome.MISSED, DoseOutcome.SKIPPED}:
         return DayKind.MISSED
-    if DoseOutcome.LATE in seen:
+    if seen & {DoseOutcome.EARLY, DoseOutcome.LATE}:
         return DayKind.LATE
     if DoseOutcome.PENDING in seen:
         return DayKind.PENDING

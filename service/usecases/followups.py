@@ -1,6 +1,6 @@
-"""Following up doses not logged: mark them missed, and tell the care team when a
-withdrawal-risk drug is missed or several doses in a row are (docs/clinical.md, "Dose
-schedules and reminders")."""
+"""Following up doses not logged: mark them missed, and tell the care team when a dose
+of a withdrawal-risk drug is missed or skipped, or several doses of another drug in a
+row are missed (docs/clinical.md, "Dose schedules and reminders")."""
 
 from __future__ import annotations
 
@@ -40,20 +40,27 @@ def _care_team_reason(uow: UnitOfWork, policy: ReminderPolicy, m: Missed) -> str
 
 
 def _care_team_rows(
-    m: Missed, reason: str, clinicians: list[uuid.UUID], *, now: dt.datetime, in_a_row: int
+    m: Missed,
+    reason: str,
+    clinicians: list[uuid.UUID],
+    *,
+    now: dt.datetime,
+    in_a_row: int,
+    status: str = DoseStatus.MISSED,
 ) -> list[dict[str, Any]]:
     local = m.scheduled_at.astimezone(zoneinfo.ZoneInfo(m.timezone))
+    skipped = status == DoseStatus.SKIPPED
     if reason == "withdrawal-risk":
         body = (
-            f"A dose of {m.drug} due {local:%Y-%m-%d %H:%M} was missed. "
-            "Stopping it abruptly risks withdrawal."
+            f"A dose of {m.drug} due {local:%Y-%m-%d %H:%M} was "
+            f"{'skipped' if skipped else 'missed'}. Stopping it abruptly risks withdrawal."
         )
     else:
         body = (
             f"{in_a_row} doses of {m.drug} in a row were missed (last due {local:%Y-%m-%d %H:%M})."
         )
     payload = {
-        "title": "Missed dose",
+        "title": "Skipped dose" if skipped else "Missed dose",
         "body": body,
         "data": {
             "dose_id": str(m.id),
@@ -62,6 +69,7 @@ def _care_team_rows(
             "drug": m.drug,
             "scheduled_at": m.scheduled_at.astimezone(dt.UTC).isoformat(),
             "reason": reason,
+            "status": str(status),
         },
     }
     return [
@@ -79,20 +87,40 @@ def _care_team_rows(
     ]
 
 
+def _gaps(
+    uow: UnitOfWork, policy: ReminderPolicy, now: dt.datetime
+) -> list[tuple[Missed, DoseStatus]]:
+    """Doses past the missed mark: those still open, now marked missed, and those of a
+    withdrawal-risk drug skipped and not yet alerted, oldest first. A skipped dose of
+    such a drug leaves the same gap as a missed one (docs/clinical.md), so it is
+    alerted at the same mark; until then the patient may still log it taken. Skips
+    are looked for over the catch-up window, so that an upgrade or a long outage does
+    not alert old ones."""
+    mark = now - policy.missed_after
+    missed = uow.doses.mark_missed(scheduled_before=mark, now=now)
+    skipped = uow.doses.skipped_not_notified(
+        scheduled_after=mark - policy.catch_up, scheduled_before=mark
+    )
+    gaps = [(m, DoseStatus.MISSED) for m in missed] + [(s, DoseStatus.SKIPPED) for s in skipped]
+    gaps.sort(key=lambda g: (g[0].scheduled_at, str(g[0].id)))
+    return gaps
+
+
 def follow_up_missed(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -> FollowUpSummary:
-    """Mark doses not logged in time as missed; tell the care team when a
-    withdrawal-risk drug is missed, or several doses in a row (docs/clinical.md, "Dose
-    schedules and reminders")."""
+    """Mark doses not logged in time as missed; tell the care team when a dose of a
+    withdrawal-risk drug is missed or skipped, or several doses of another drug in a row
+    are missed (docs/clinical.md, "Dose schedules and reminders"). Each dose is alerted
+    at most once: it is marked notified, and its messages have one key per clinician."""
     now = clock()
     summary = FollowUpSummary()
     with uow:
-        missed = uow.doses.mark_missed(scheduled_before=now - policy.missed_after, now=now)
+        gaps = _gaps(uow, policy, now)
         # A dose of a prescription paused or stopped since is not the care team's
         # concern: it is recorded missed, without an alert.
-        statuses = uow.doses.statuses_of({m.prescription_id for m in missed})
-        teams = uow.patients.care_teams(list({m.patient_id for m in missed}))
+        statuses = uow.doses.statuses_of({m.prescription_id for m, _ in gaps})
+        teams = uow.patients.care_teams(list({m.patient_id for m, _ in gaps}))
         notified: list[uuid.UUID] = []
-        for m in missed:
+        for m, status in gaps:
             if statuses.get(m.prescription_id) != Status.ACTIVE:
                 continue
             reason = _care_team_reason(uow, policy, m)
@@ -104,10 +132,11 @@ def follow_up_missed(*, uow: UnitOfWork, clock: Clock, policy: ReminderPolicy) -
                 teams[m.patient_id],
                 now=now,
                 in_a_row=policy.missed_in_a_row,
+                status=status,
             )
             summary.care_team_messages += uow.outbox.add_messages(rows)
             notified.append(m.id)
         uow.doses.mark_care_team_notified(notified, now=now)
         uow.commit()
-    summary.missed = len(missed)
+    summary.missed = sum(1 for _, status in gaps if status == DoseStatus.MISSED)
     return summary

@@ -453,8 +453,9 @@ def test_adherence_counts_and_csv(make: Builders, clock: FrozenClock, database: 
     assert r.mimetype == "text/csv"
     assert "attachment" in r.headers["Content-Disposition"]
     table = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
-    assert [(t["drug"], t["on_time"], t["missed"], t["percentage"]) for t in table] == [
-        ("escitalopram", "1", "1", "50.0")
+    assert [(t["scope"], t["drug"], t["on_time"], t["missed"], t["percentage"]) for t in table] == [
+        ("prescription", "escitalopram", "1", "1", "50.0"),
+        ("overall", "", "1", "1", "50.0"),
     ]
 
 

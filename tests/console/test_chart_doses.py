@@ -1,5 +1,5 @@
-"""The chart's doses: the week calendar coloured by status (late as adherence counts
-it) and 90 days of adherence as SVG with the API's figures."""
+"""The chart's doses: the week calendar coloured by status (early and late as
+adherence counts them) and 90 days of adherence as SVG with the API's figures."""
 
 from __future__ import annotations
 
@@ -67,6 +67,11 @@ def test_the_week_shows_each_dose_with_its_status(
             text("SELECT status FROM dose_events ORDER BY scheduled_at")
         ).scalars()
         assert list(stored)[:4] == ["taken", "taken", "skipped", "missed"]
+    # Two hours before its 08:00 EDT (12:00Z): more than the on-time window early. The
+    # dose list plans it first (it was past the horizon when the week was logged).
+    window = {"from": "2026-06-12T00:00:00Z", "to": "2026-06-13T00:00:00Z"}
+    api(make, pat, "GET", f"/v1/patients/{pat.patient_id}/doses", query_string=window)
+    api(make, pat, "POST", f"/v1/doses/{ids[4]}/taken", json={"taken_at": "2026-06-12T10:00:00Z"})
     week = section(chart(console, pat), "This week")
     day_at = re.compile(
         r"<h3>(\w{3} \d\d \w{3})[^<]*</h3>(.*?)</li>\s*(?=<li class=\"day|</ol>)", re.S
@@ -80,7 +85,7 @@ def test_the_week_shows_each_dose_with_its_status(
 
     assert chips("Wed 10 Jun") == [("taken", "08:00"), ("late", "20:00")]
     assert chips("Thu 11 Jun") == [("skipped", "08:00"), ("missed", "20:00")]
-    assert chips("Fri 12 Jun") == [("pending", "08:00"), ("pending", "20:00")]
+    assert chips("Fri 12 Jun") == [("early", "08:00"), ("pending", "20:00")]
     assert chips("Sun 14 Jun") == [("pending", "08:00"), ("pending", "20:00")]
     assert chips("Tue 09 Jun") == []
     assert '<li class="day today" aria-current="date">\n      <h3>Fri 12 Jun (today)' in week
@@ -143,14 +148,15 @@ def test_adherence_is_an_svg_of_90_days_with_the_api_figures(
         )
         assert taken in label
         assert (
-            f"{row['on_time']} on time, {row['late']} late, {row['skipped']} skipped, "
+            f"{row['on_time']} on time, {row['early']} early, {row['late']} late, "
+            f"{row['skipped']} skipped, "
             f"{row['missed']} missed, {row['pending']} not logged yet." in label
         )
     escitalopram = next(p for p in pictures if p.get("aria-label", "").startswith("escitalopram"))
     titles = [c.findtext(f"{SVG}title") for c in escitalopram.findall(f"{SVG}g/{SVG}rect")]
     assert titles[0] == "2026-03-15: nothing due"
     assert titles[-3:] == [
-        "2026-06-10: all taken, some late",
+        "2026-06-10: all taken, some early or late",
         "2026-06-11: some missed or skipped",
         "2026-06-12: not logged yet",
     ]
@@ -161,5 +167,6 @@ def test_adherence_is_an_svg_of_90_days_with_the_api_figures(
     legend = re.search(r'<ul class="plain legend".*?</ul>', part, re.S)
     assert legend
     assert words(legend.group(0)) == (
-        "all taken on time all taken, some late some missed or skipped not logged yet nothing due"
+        "all taken on time all taken, some early or late some missed or skipped not logged yet"
+        " nothing due"
     )

@@ -1,5 +1,5 @@
 """A day of a prescription's doses as the chart colours it, and a listed dose's
-outcome with the adherence use case's on-time window."""
+outcome (on time, early or late) with the adherence use case's on-time window."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ AT = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)
         ([DoseOutcome.ON_TIME, DoseOutcome.ON_TIME], DayKind.ON_TIME),
         ([DoseOutcome.ON_TIME, DoseOutcome.LATE], DayKind.LATE),
         ([DoseOutcome.LATE, DoseOutcome.PENDING], DayKind.LATE),
+        ([DoseOutcome.ON_TIME, DoseOutcome.EARLY], DayKind.LATE),
+        ([DoseOutcome.EARLY, DoseOutcome.PENDING], DayKind.LATE),
+        ([DoseOutcome.EARLY, DoseOutcome.MISSED], DayKind.MISSED),
         ([DoseOutcome.ON_TIME, DoseOutcome.PENDING], DayKind.PENDING),
         ([DoseOutcome.LATE, DoseOutcome.SKIPPED], DayKind.MISSED),
         ([DoseOutcome.ON_TIME, DoseOutcome.MISSED, DoseOutcome.PENDING], DayKind.MISSED),
@@ -53,7 +56,7 @@ def dose(status: str, taken_at: dt.datetime | None = None) -> DoseView:
     )
 
 
-def test_late_is_outside_the_policys_on_time_window_either_way() -> None:
+def test_early_and_late_are_outside_the_policys_on_time_window_before_and_after() -> None:
     policy = ReminderPolicy(on_time=dt.timedelta(minutes=60))
     hour = dt.timedelta(hours=1)
     assert dose_outcome(dose("taken", AT + hour), policy=policy) is DoseOutcome.ON_TIME
@@ -61,7 +64,12 @@ def test_late_is_outside_the_policys_on_time_window_either_way() -> None:
         dose_outcome(dose("taken", AT + hour + dt.timedelta(seconds=1)), policy=policy)
         is DoseOutcome.LATE
     )
-    assert dose_outcome(dose("taken", AT - 2 * hour), policy=policy) is DoseOutcome.LATE
+    assert dose_outcome(dose("taken", AT - hour), policy=policy) is DoseOutcome.ON_TIME
+    assert (
+        dose_outcome(dose("taken", AT - hour - dt.timedelta(seconds=1)), policy=policy)
+        is DoseOutcome.EARLY
+    )
+    assert dose_outcome(dose("taken", AT - 7 * hour), policy=policy) is DoseOutcome.EARLY
     wider = ReminderPolicy(on_time=dt.timedelta(hours=3))
     assert dose_outcome(dose("taken", AT - 2 * hour), policy=wider) is DoseOutcome.ON_TIME
 

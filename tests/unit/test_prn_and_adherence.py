@@ -168,7 +168,10 @@ WINDOW = dt.timedelta(minutes=60)
         ("taken", SCHEDULED + WINDOW, DoseOutcome.ON_TIME),
         ("taken", SCHEDULED - WINDOW, DoseOutcome.ON_TIME),
         ("taken", SCHEDULED + WINDOW + dt.timedelta(seconds=1), DoseOutcome.LATE),
-        ("taken", SCHEDULED - 3 * HOUR, DoseOutcome.LATE),
+        ("taken", SCHEDULED - WINDOW - dt.timedelta(seconds=1), DoseOutcome.EARLY),
+        ("taken", SCHEDULED - 3 * HOUR, DoseOutcome.EARLY),
+        ("taken", SCHEDULED - 7 * HOUR, DoseOutcome.EARLY),
+        ("taken", SCHEDULED + 7 * HOUR, DoseOutcome.LATE),
         # Same instant, other offset: a New York patient taking it at 08:00 EDT.
         ("taken", SCHEDULED.astimezone(dt.timezone(-4 * HOUR)), DoseOutcome.ON_TIME),
     ],
@@ -201,6 +204,14 @@ def test_summarize_counts_and_percentage() -> None:
     adherence = summarize([*outcomes, DoseOutcome.PENDING, DoseOutcome.PENDING])
     assert adherence == Adherence(on_time=2, late=1, skipped=1, missed=0, pending=2)
     assert adherence.percentage == Decimal("75.0")
+    assert adherence.on_time_percentage == Decimal("50.0")
+
+
+def test_early_doses_are_taken_but_not_on_time() -> None:
+    adherence = summarize([DoseOutcome.EARLY, DoseOutcome.LATE, DoseOutcome.MISSED])
+    assert (adherence.early, adherence.late, adherence.taken, adherence.due) == (1, 1, 2, 3)
+    assert adherence.percentage == Decimal("66.7")
+    assert adherence.on_time_percentage == Decimal("0.0")
 
 
 @pytest.mark.parametrize(
@@ -227,8 +238,9 @@ def test_no_settled_dose_means_no_percentage() -> None:
 @given(st.lists(st.sampled_from(DoseOutcome)))
 def test_percentage_matches_exact_arithmetic(outcomes: list[DoseOutcome]) -> None:
     adherence = summarize(outcomes)
-    taken = adherence.on_time + adherence.late
+    taken = adherence.on_time + adherence.early + adherence.late
     settled = taken + adherence.skipped + adherence.missed
+    assert (adherence.taken, adherence.due) == (taken, settled)
     assert settled + adherence.pending == len(outcomes)
     if settled == 0:
         assert adherence.percentage is None

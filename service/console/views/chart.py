@@ -93,13 +93,15 @@ def _asked_monday(today: dt.date) -> dt.date:
 
 
 def _chip(dose: DoseView, zone: zoneinfo.ZoneInfo, c: RequestContext) -> Chip:
-    # Late as adherence counts it: taken outside the reminder policy's on-time window.
-    late = adherence_days.dose_outcome(dose, policy=c.reminders) is DoseOutcome.LATE
+    # Early or late as adherence counts it: taken outside the reminder policy's
+    # on-time window, before or after.
+    outcome = adherence_days.dose_outcome(dose, policy=c.reminders)
+    off = outcome in (DoseOutcome.EARLY, DoseOutcome.LATE)
     return Chip(
         time=dose.scheduled_at.astimezone(zone).strftime("%H:%M"),
         drug=dose.drug,
         dose=f"{amount(dose.dose_amount)} {dose.dose_unit}",
-        word="late" if late else str(dose.status),
+        word=str(outcome) if off else str(dose.status),
         prn=dose.prn,
     )
 
@@ -225,6 +227,7 @@ def _page_parts(c: RequestContext, patient_id: uuid.UUID) -> dict[str, Any]:
         "week": _week(c, patient),
         "window": window,
         "strips": strips,
+        "on_time_window_minutes": c.reminders.on_time // dt.timedelta(minutes=1),
         "plans": plans,
         "trail": _trail(c, patient_id),
     }

@@ -29,6 +29,7 @@ from service.domain.timezones import is_valid_timezone
 from service.usecases.errors import Conflict, ValidationFailed
 from service.usecases.patient_records import PatientRecord
 from service.usecases.patients import (
+    EnrolmentRecord,
     create_patient,
     get_patient,
     list_enrolments,
@@ -85,7 +86,7 @@ def patients() -> ResponseReturnValue:
     results = find_patients(request.args.get("q", ""))
     if request.headers.get("HX-Request"):
         return render_template("patients/_results.html", **results)
-    enrolments = []
+    enrolments: list[EnrolmentRecord] = []
     if g.principal.role is Role.CLINICIAN:
         c = console_ctx()
         enrolments = list_enrolments(**c.args(), limit=RECENT_ENROLMENTS, offset=0)
