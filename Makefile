@@ -3,23 +3,32 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-dev
+# Two stamps in one .venv: `make run` installs only what serving needs; the checks add
+# the dev extras (pytest, ruff, mypy, schemathesis...) on top.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP     := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: run test install lint types contracts pytest fuzz-live openapi bench bench-quick vendor clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	  || { echo "medtrack needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(RUN_STAMP) $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/medtrack db upgrade
 	$(BIN)/medtrack demo
 	$(BIN)/medtrack run --host $(HOST) --port $(PORT)
@@ -64,6 +73,20 @@ bench-quick: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/medtrack openapi write openapi.yaml
+
+# Patient-facing texts: extract every gettext(locale, ...) / ngettext / N_ text into the
+# template, then merge it into each language's catalog (translate the new entries there).
+# The service reads the .po files directly; nothing is compiled.
+I18N := service/i18n
+.PHONY: messages
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F $(I18N)/babel.cfg --no-default-keywords \
+	  -k gettext:2 -k ngettext:2,3 -k N_ --sort-by-file --no-wrap \
+	  --project medtrack --version 0.1.0 --copyright-holder "medtrack contributors" \
+	  --header-comment "# Patient-facing texts of medtrack (make messages writes this file)." \
+	  -o $(I18N)/locale/messages.pot service schedules
+	$(BIN)/pybabel update -i $(I18N)/locale/messages.pot -d $(I18N)/locale -D messages \
+	  --no-fuzzy-matching --no-wrap
 
 # The console's front-end assets, from the npm registry into the app (served by it, no CDN).
 HTMX_VERSION ?= 2.0.11

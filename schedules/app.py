@@ -112,7 +112,8 @@ class Jobs:
         planned = materialise_doses(
             uow=self.database.uow(), clock=self.clock, kb=self.kb, policy=self.policy
         )
-        log.info("planned dose events: %d rows written", planned)
+        if planned:
+            log.info("planned dose events: %d rows written", planned)
 
     def follow_up(self) -> None:
         s = follow_up_missed(uow=self.database.uow(), clock=self.clock, policy=self.policy)
@@ -201,10 +202,17 @@ def build_scheduler(jobs: Jobs, *, dispatch_seconds: float) -> BlockingScheduler
     return scheduler
 
 
-def run(jobs: Jobs, *, once: bool, dispatch_seconds: float) -> None:
-    """`--once`: every job once, then exit. Otherwise a catch-up pass, then tick
-    until SIGTERM or SIGINT. A signal at any point, the catch-up included, lets the
-    batch in hand finish, hands back the claims not settled, and exits."""
+def run(
+    jobs: Jobs,
+    *,
+    once: bool,
+    dispatch_seconds: float,
+    doing: str = "planning doses and sending reminders",
+) -> None:
+    """`--once`: every job once, then exit. Otherwise a catch-up pass, one line saying
+    the scheduler has started and what it is `doing`, then tick until SIGTERM or
+    SIGINT. A signal at any point, the catch-up included, lets the batch in hand
+    finish, hands back the claims not settled, and exits."""
     scheduler = None if once else build_scheduler(jobs, dispatch_seconds=dispatch_seconds)
     finished = threading.Event()
 
@@ -232,7 +240,7 @@ def run(jobs: Jobs, *, once: bool, dispatch_seconds: float) -> None:
         jobs.run_once()
         if scheduler is None or jobs.stopping.is_set():
             return
-        log.info("scheduler %s started", jobs.worker)
+        log.info("started as %s, %s", jobs.worker, doing)
         scheduler.start()
     finally:
         finished.set()

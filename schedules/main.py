@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from schedules.app import Jobs, run
 from service.bootstrap import bootstrap
 from service.config import Settings, SettingsError
-from service.db.logs import configure_logging
+from service.db.logs import configure_logging, redacted_url
 
 
 def start(settings: Settings, *, once: bool) -> None:
     """Build the jobs from settings and run them; ValueError for bad notifier settings."""
-    configure_logging(settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # APScheduler logs every run of every job at INFO: one line every few seconds.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+    configure_logging(settings.log_level)
     runtime = bootstrap(settings)
     jobs = Jobs(
         database=runtime.db,
@@ -26,7 +23,13 @@ def start(settings: Settings, *, once: bool) -> None:
         clock=runtime.clock,
         send_threads=settings.dispatch_threads,
     )
-    run(jobs, once=once, dispatch_seconds=settings.dispatch_interval_seconds)
+    run(
+        jobs,
+        once=once,
+        dispatch_seconds=settings.dispatch_interval_seconds,
+        doing=f"planning doses and sending reminders (notifier: {settings.notifier}) "
+        f"on {redacted_url(settings.database_url)}",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

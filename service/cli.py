@@ -191,22 +191,37 @@ def users_create(role: str, email: str, name: str, password: str) -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Seed demo accounts and prescriptions (idempotent) and print the credentials."""
+@click.option(
+    "--timezone",
+    metavar="ZONE",
+    help="Put every demo patient in this IANA zone (e.g. Europe/Paris); "
+    "by default each has their own.",
+)
+def demo(timezone: str | None) -> None:
+    """Seed demo accounts and prescriptions (idempotent) and print the credentials.
+
+    Each patient's history is dated in their own zone from their local today, so
+    the patients who sign in have doses today whenever it is run."""
     from service.usecases import demo as demo_data
 
     runtime = _runtime(_settings())
-    creds = demo_data.seed(
-        uow=runtime.db.uow,
-        clock=runtime.clock,
-        passwords=runtime.passwords,
-        policy=runtime.login_policy,
-    )
+    try:
+        creds = demo_data.seed(
+            uow=runtime.db.uow,
+            clock=runtime.clock,
+            passwords=runtime.passwords,
+            policy=runtime.login_policy,
+            kb=runtime.knowledge,
+            reminders=runtime.reminders,
+            timezone=timezone,
+        )
+    except demo_data.UnknownZone as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from exc
     click.echo("Demo accounts (for development only):")
     for c in creds:
         state = "created" if c.created else "exists"
         click.echo(f"  {c.role:<9} {c.email:<32} {c.password:<26} ({state})")
-    click.echo("Clinicians' console: http://127.0.0.1:8000/console/ (sign in as the clinician)")
+    click.echo("Clinicians' console: /console/ on the server (sign in as the clinician)")
 
 
 @main.group()
@@ -238,6 +253,7 @@ def generated_openapi_yaml() -> str:
 def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
     """Serve the API with gunicorn (a production WSGI server)."""
     settings = _settings()
+    _log_from_the_start(settings)
     from service.server import run
 
     run(
@@ -249,6 +265,14 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
     )
 
 
+def _log_from_the_start(settings: Settings) -> None:
+    """Logging set up before the server's modules are imported, so that what they log
+    on import is held to the same levels as everything after."""
+    from service.db.logs import configure_logging
+
+    configure_logging(settings.log_level)
+
+
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -257,6 +281,7 @@ def run_all(host: str, port: int) -> None:
     import subprocess
 
     settings = _settings()
+    _log_from_the_start(settings)
     from service.server import run
 
     scheduler_process = subprocess.Popen([sys.executable, "-m", "schedules"])

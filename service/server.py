@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_plus
@@ -20,6 +21,10 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from service.api.errors import error_body
 from service.config import Settings
+from service.db.logs import FORMAT, configure_logging, redacted_url
+
+# The API process's own lines (its requests are in the access log).
+log = logging.getLogger("medtrack.api")
 
 # Query parameters that carry a credential. The API reads tokens only from the
 # Authorization header, but a client may still send one in a URL.
@@ -72,10 +77,20 @@ class ScrubSecrets(logging.Filter):
 
 
 class ScrubbedLogger(Logger):  # type: ignore[misc]
-    """Gunicorn's logger with secret query parameters scrubbed from both logs."""
+    """Gunicorn's logger with secret query parameters scrubbed from both logs, its
+    error log in the shape of the application's lines.
+
+    Gunicorn tells at INFO how it starts and stops (its version, each worker booted,
+    its control socket): at INFO those lines give way to the one line `when_ready`
+    writes, and show at DEBUG."""
+
+    error_fmt = FORMAT
+    datefmt = None
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
+        if self.loglevel == logging.INFO:
+            self.error_log.setLevel(logging.WARNING)
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 if not any(isinstance(f, ScrubSecrets) for f in handler.filters):
@@ -132,6 +147,34 @@ class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
         super().handle_error(req, _JsonErrors(client), addr, exc)
 
 
+def serving_line(settings: Settings, *, urls: list[str], workers: int, threads: int) -> str:
+    """What the API process says once it listens: where, what, how, and on which
+    database (without its password)."""
+    return (
+        f"serving {', '.join(urls)} (API /v1/, console /console/, docs /docs) "
+        f"with gunicorn, {workers} workers x {threads} threads, "
+        f"on {redacted_url(settings.database_url)}"
+    )
+
+
+def _announce(settings: Settings) -> Callable[[Any], None]:
+    """Gunicorn's `when_ready` hook: the master, once its sockets listen, logs the
+    serving line and the settings' warnings, once for the whole server (each worker
+    builds its own app, so the app factory is no place for them)."""
+
+    def when_ready(server: Any) -> None:
+        urls = [str(listener) for listener in server.LISTENERS]
+        log.info(
+            serving_line(
+                settings, urls=urls, workers=server.cfg.workers, threads=server.cfg.threads
+            )
+        )
+        for warning in settings.warnings():
+            log.warning(warning)
+
+    return when_ready
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
         self._settings = settings
@@ -165,10 +208,13 @@ def options(
         # The API sits behind a reverse proxy in production; gunicorn only
         # trusts forwarding headers from the local one.
         "forwarded_allow_ips": "127.0.0.1",
+        "when_ready": _announce(settings),
     }
 
 
 def run(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    # The master logs too (the serving line); its workers inherit the handler.
+    configure_logging(settings.log_level)
     _Gunicorn(
         settings, options(settings, host=host, port=port, workers=workers, threads=threads)
     ).run()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 
 def _database_error(exc: BaseException | None) -> DBAPIError | None:
@@ -51,9 +51,33 @@ class RedactDatabaseErrors(logging.Filter):
         return True
 
 
-def configure_logging(level: str | int, **options: Any) -> None:
-    """`logging.basicConfig`, with database errors redacted on every root handler."""
-    logging.basicConfig(level=level, **options)
+# One shape for every process's lines: the API (gunicorn's own lines included) and the
+# scheduler.
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries that talk at INFO about their own workings: alembic names every plugin it
+# registers when imported (seven lines per process) and every migration step, and
+# APScheduler every run of every job. Their INFO shows at DEBUG; at INFO, only what
+# they warn about.
+CHATTY_LIBRARIES = ("alembic", "apscheduler")
+
+
+def configure_logging(level: str | int) -> None:
+    """`logging.basicConfig` in `FORMAT`, with database errors redacted on every root
+    handler and the chatty libraries held to warnings unless `level` is DEBUG."""
+    logging.basicConfig(level=level, format=FORMAT)
+    number = level if isinstance(level, int) else logging.getLevelNamesMapping()[level.upper()]
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if number <= logging.DEBUG else max(logging.WARNING, number)
+        )
     for handler in logging.root.handlers:
         if not any(isinstance(f, RedactDatabaseErrors) for f in handler.filters):
             handler.addFilter(RedactDatabaseErrors())
+
+
+def redacted_url(url: str) -> str:
+    """A database URL fit for a log line: any password replaced by `***`."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(a database URL that does not parse)"

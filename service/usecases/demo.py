@@ -1,11 +1,15 @@
 """Demo data: an admin, a clinician and three patients, created through the use cases,
-so that the clinician's console opens on a worklist with something on it.
+so that the clinician's console opens on a worklist with something on it and each
+patient who signs in sees doses on the app's home screen (`GET /v1/me/doses/today`).
 
-Alex was registered two days ago and takes escitalopram and diazepam: one diazepam
-dose skipped, the latest one missed, the rest taken; alcohol reported with diazepam
-(a major finding nobody has acknowledged yet); and a diazepam taper drafted, waiting
-for approval. Sam has nothing to act on. Jordan was registered four days ago and
-never activated the account.
+The story is told in each patient's own days, from their local date when the demo is
+seeded, so that it reads the same at any hour in any zone. Alex was registered two
+days ago and takes escitalopram and diazepam: the first diazepam dose skipped, the
+last one of yesterday missed, every other dose before now taken; alcohol reported with
+diazepam (a major finding nobody has acknowledged yet); and a diazepam taper drafted,
+starting in a week, waiting for approval. Sam was registered a week ago and takes
+atorvastatin every evening, every dose before now taken: nothing to act on. Jordan was
+registered four days ago and never activated the account.
 
 Idempotent: accounts that already exist are left as they are, and the story of an
 account is told only when the account is created.
@@ -18,17 +22,18 @@ import uuid
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
 
 from service import knowledge
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Principal, Role
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Dose, PrescriptionTerms, Schedule
+from service.domain.timezones import is_valid_timezone
 from service.usecases import auth, doses, followups, patients, prescriptions, record, users
 from service.usecases.auth import LoginPolicy
 from service.usecases.context import SYSTEM, Caller, Clock
+from service.usecases.demo_regimens import alexs_regimen, alexs_taper, sams_regimen
+from service.usecases.dose_views import DoseView
+from service.usecases.planning import materialise_doses
 from service.usecases.reminders import DEFAULT_POLICY, ReminderPolicy
 from service.usecases.security import Passwords
 from service.usecases.taper_drafting import create_taper_plan
@@ -42,12 +47,19 @@ PATIENTS = (
 # Registered, never activated: on the clinician's worklist once 72 hours have passed.
 NOT_ACTIVATED = ("jordan@demo.medtrack.test", "Jordan Lee", "America/Chicago")
 NO_SIGN_IN_YET = "(not activated)"
-REGISTERED_AGO = dt.timedelta(days=4)
-# Alex's regimen started this long ago, so that some doses are already past.
-REGIMEN_AGO = dt.timedelta(days=2)
+# Days before the patient's local today, and the local time, each account was
+# registered (its regimen starts that day, before its first dose).
+REGISTERED = {0: (2, dt.time(7, 0)), 1: (7, dt.time(9, 0))}
+JORDAN_REGISTERED = (4, dt.time(10, 0))
 SKIP_REASON = "Felt too drowsy to take it."
 DRINKS = ("alcohol", "2-3 glasses of wine most evenings")
 TAPER_STARTS_IN = dt.timedelta(days=7)
+# A dose before now is logged taken this long after its time (never in the future).
+TAKEN_AFTER = dt.timedelta(minutes=10)
+
+
+class UnknownZone(ValueError):
+    """The zone asked for the demo patients is not an IANA time-zone name."""
 
 
 @dataclass(frozen=True)
@@ -56,28 +68,6 @@ class Credential:
     email: str
     password: str
     created: bool
-
-
-def _regimen(start: dt.date) -> list[PrescriptionTerms]:
-    """Escitalopram 10 mg every morning; diazepam 5 mg twice a day."""
-    return [
-        PrescriptionTerms(
-            drug="escitalopram",
-            dose=Dose(amount=Decimal(10), unit="mg"),
-            route="oral",
-            schedule=Schedule(times=(dt.time(8, 0),)),
-            start_date=start,
-            instructions="Take in the morning.",
-        ),
-        PrescriptionTerms(
-            drug="diazepam",
-            dose=Dose(amount=Decimal(5), unit="mg"),
-            route="oral",
-            schedule=Schedule(times=(dt.time(8, 0), dt.time(20, 0))),
-            start_date=start,
-            instructions="Do not stop suddenly; your clinician will plan any reduction.",
-        ),
-    ]
 
 
 @dataclass(frozen=True)
@@ -92,8 +82,14 @@ class _Demo:
     reminders: ReminderPolicy
     as_doc: Caller
 
-    def at(self, ago: dt.timedelta) -> Clock:
-        then = self.clock() - ago
+    def today(self, zone: str) -> dt.date:
+        """The patient's local date now."""
+        return self.clock().astimezone(zoneinfo.ZoneInfo(zone)).date()
+
+    def local(self, zone: str, days_ago: int, at: dt.time) -> Clock:
+        """A clock stopped at `at` on the patient's local day `days_ago` before today."""
+        day = self.today(zone) - dt.timedelta(days=days_ago)
+        then = dt.datetime.combine(day, at, zoneinfo.ZoneInfo(zone)).astimezone(dt.UTC)
         return lambda: then
 
 
@@ -105,8 +101,13 @@ def seed(
     policy: LoginPolicy,
     kb: KnowledgeBase | None = None,
     reminders: ReminderPolicy = DEFAULT_POLICY,
+    timezone: str | None = None,
 ) -> list[Credential]:
-    """Every demo account, created unless it exists, each new one with its story."""
+    """Every demo account, created unless it exists, each new one with its story;
+    `timezone`, an IANA name, puts every demo patient in that zone (by default each
+    has their own). UnknownZone for a name that is not a zone, before any write."""
+    if timezone is not None and not is_valid_timezone(timezone):
+        raise UnknownZone(f"{timezone!r} is not an IANA time-zone name (e.g. Europe/Paris)")
     out = [
         _staff(uow, clock, passwords, role=role, account=account)
         for role, account in ((Role.ADMIN, ADMIN), (Role.CLINICIAN, CLINICIAN))
@@ -120,9 +121,11 @@ def seed(
         with uow() as u:
             exists = u.users.by_email(email)
         if exists is None:
-            _activated_patient(demo, index, email=email, password=password, name=name, tz=tz)
+            _activated_patient(
+                demo, index, email=email, password=password, name=name, tz=timezone or tz
+            )
         out.append(Credential(Role.PATIENT.value, email, password, exists is None))
-    out.append(_never_activated(demo))
+    out.append(_never_activated(demo, timezone))
     return out
 
 
@@ -154,8 +157,8 @@ def _staff(
 def _activated_patient(
     demo: _Demo, index: int, *, email: str, password: str, name: str, tz: str
 ) -> None:
-    """Registered and activated; the first patient two days ago, with their story."""
-    when = demo.at(REGIMEN_AGO if index == 0 else dt.timedelta(0))
+    """Registered and activated on their day, then their story."""
+    when = demo.local(tz, *REGISTERED[index])
     rec = patients.create_patient(
         uow=demo.uow(),
         caller=demo.as_doc,
@@ -177,20 +180,42 @@ def _activated_patient(
         password=password,
     )
     assert me.patient_id is not None
+    patient = Caller(
+        principal=Principal(user_id=me.id, role=Role.PATIENT, patient_id=me.patient_id),
+        agent="demo",
+    )
+    regimen = alexs_regimen if index == 0 else sams_regimen
+    rx_ids = [
+        prescriptions.create_prescription(
+            uow=demo.uow(),
+            caller=demo.as_doc,
+            clock=when,
+            kb=demo.kb,
+            patient_id=me.patient_id,
+            terms=terms,
+            policy=demo.reminders,
+        ).id
+        for terms in regimen(when().astimezone(zoneinfo.ZoneInfo(tz)).date())
+    ]
+    # Planned up to now, as the scheduler would have done since: doses are logged
+    # only once planned.
+    materialise_doses(uow=demo.uow(), clock=demo.clock, kb=demo.kb, policy=demo.reminders)
     if index == 0:
-        patient = Principal(user_id=me.id, role=Role.PATIENT, patient_id=me.patient_id)
-        _alex(demo, Caller(principal=patient, agent="demo"), me.patient_id, tz)
+        _alex(demo, patient, me.patient_id, tz, since=when(), diazepam=rx_ids[1])
+    else:
+        _log_doses(demo, patient, me.patient_id, since=when(), skipped=None, missed=None)
 
 
-def _never_activated(demo: _Demo) -> Credential:
+def _never_activated(demo: _Demo, timezone: str | None) -> Credential:
     email, name, tz = NOT_ACTIVATED
+    tz = timezone or tz
     with demo.uow() as u:
         exists = u.users.by_email(email)
     if exists is None:
         patients.create_patient(
             uow=demo.uow(),
             caller=demo.as_doc,
-            clock=demo.at(REGISTERED_AGO),
+            clock=demo.local(tz, *JORDAN_REGISTERED),
             activation_ttl=dt.timedelta(hours=72),
             name=name,
             email=email,
@@ -200,23 +225,24 @@ def _never_activated(demo: _Demo) -> Credential:
     return Credential(Role.PATIENT.value, email, NO_SIGN_IN_YET, exists is None)
 
 
-def _alex(demo: _Demo, alex: Caller, patient_id: uuid.UUID, tz: str) -> None:
-    """The regimen from two days ago, its doses logged (one diazepam dose skipped,
-    the latest missed), alcohol reported, and a diazepam taper drafted."""
-    started = demo.at(REGIMEN_AGO)
-    rx_ids = [
-        prescriptions.create_prescription(
-            uow=demo.uow(),
-            caller=demo.as_doc,
-            clock=started,
-            kb=demo.kb,
-            patient_id=patient_id,
-            terms=terms,
-            policy=demo.reminders,
-        ).id
-        for terms in _regimen(started().date())
+def _alex(
+    demo: _Demo,
+    alex: Caller,
+    patient_id: uuid.UUID,
+    tz: str,
+    *,
+    since: dt.datetime,
+    diazepam: uuid.UUID,
+) -> None:
+    """The regimen's doses logged (the first diazepam dose skipped, yesterday's last
+    missed), alcohol reported, and a diazepam taper drafted to start in a week."""
+    midnight = dt.datetime.combine(demo.today(tz), dt.time(0), zoneinfo.ZoneInfo(tz))
+    first, *_, yesterdays_last = [
+        d.id
+        for d in _doses(demo, alex, patient_id, since=since, until=midnight)
+        if d.prescription_id == diazepam
     ]
-    _log_doses(demo, alex, patient_id, since=started(), diazepam=rx_ids[1])
+    _log_doses(demo, alex, patient_id, since=since, skipped=first, missed=yesterdays_last)
     followups.follow_up_missed(uow=demo.uow(), clock=demo.clock, policy=demo.reminders)
     record.add_product(
         uow=demo.uow(),
@@ -228,40 +254,48 @@ def _alex(demo: _Demo, alex: Caller, patient_id: uuid.UUID, tz: str) -> None:
         how_often=DRINKS[1],
         note=None,
     )
-    today = demo.clock().astimezone(zoneinfo.ZoneInfo(tz)).date()
     create_taper_plan(
         uow=demo.uow(),
         caller=demo.as_doc,
         clock=demo.clock,
         kb=demo.kb,
         patient_id=patient_id,
-        rx_id=rx_ids[1],
-        body=_taper(today + TAPER_STARTS_IN),
+        rx_id=diazepam,
+        body=alexs_taper(demo.today(tz) + TAPER_STARTS_IN),
     )
 
 
-def _log_doses(
-    demo: _Demo, alex: Caller, patient_id: uuid.UUID, *, since: dt.datetime, diazepam: uuid.UUID
-) -> None:
-    """Every dose past its missed mark taken, except the first diazepam dose (skipped)
-    and the last (left for the follow-up job to find missed)."""
-    past = doses.list_doses(
+def _doses(
+    demo: _Demo, patient: Caller, patient_id: uuid.UUID, *, since: dt.datetime, until: dt.datetime
+) -> list[DoseView]:
+    return doses.list_doses(
         uow=demo.uow(),
-        caller=alex,
+        caller=patient,
         clock=demo.clock,
         kb=demo.kb,
         policy=demo.reminders,
         patient_id=patient_id,
         start=since,
-        end=demo.clock() - demo.reminders.missed_after,
+        end=until,
     )
-    diazepam_doses = [d for d in past if d.prescription_id == diazepam]
-    skipped, missed = diazepam_doses[0].id, diazepam_doses[-1].id
-    for dose in past:
+
+
+def _log_doses(
+    demo: _Demo,
+    patient: Caller,
+    patient_id: uuid.UUID,
+    *,
+    since: dt.datetime,
+    skipped: uuid.UUID | None,
+    missed: uuid.UUID | None,
+) -> None:
+    """Every dose from `since` to now logged taken, but `skipped` (skipped) and `missed`
+    (left for the follow-up job to find missed)."""
+    for dose in _doses(demo, patient, patient_id, since=since, until=demo.clock() - TAKEN_AFTER):
         if dose.id == skipped:
             doses.mark_skipped(
                 uow=demo.uow(),
-                caller=alex,
+                caller=patient,
                 clock=demo.clock,
                 policy=demo.reminders,
                 dose_id=dose.id,
@@ -270,28 +304,9 @@ def _log_doses(
         elif dose.id != missed:
             doses.mark_taken(
                 uow=demo.uow(),
-                caller=alex,
+                caller=patient,
                 clock=demo.clock,
                 policy=demo.reminders,
                 dose_id=dose.id,
-                taken_at=dose.scheduled_at + dt.timedelta(minutes=10),
+                taken_at=dose.scheduled_at + TAKEN_AFTER,
             )
-
-
-def _taper(start: dt.date) -> dict[str, Any]:
-    """Diazepam 10 mg a day down by a quarter of the dose every two weeks (ASAM 2025:
-    at most 25% every 2 weeks), as the API's taper schema loads such a request."""
-    return {
-        "drug": None,
-        "start_dose_mg": Decimal(10),
-        "target_dose_mg": Decimal(0),
-        "algorithm": {"kind": "percent", "percent": Decimal(25)},
-        "max_cut_pct": Decimal(25),
-        "floor_dose_mg": None,
-        "interval_days": 14,
-        "slow_below_mg": None,
-        "slow_interval_days": None,
-        "start_date": start,
-        "larger_dose_time": None,
-        "symptom_threshold": None,
-    }

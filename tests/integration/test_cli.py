@@ -102,11 +102,28 @@ def test_demo_seeds_once(env: dict[str, str], database: Database) -> None:
     assert demo_data.CLINICIAN[0] in first.output
     assert "(created)" in first.output
     seeded = _counts(database)
-    assert seeded == {"users": 5, "patients": 3, "prescriptions": 2}
+    # Alex's escitalopram and diazepam, Sam's atorvastatin.
+    assert seeded == {"users": 5, "patients": 3, "prescriptions": 3}
     second = CliRunner().invoke(main, ["demo"], env=env)
     assert second.exit_code == 0, second.output
     assert "(created)" not in second.output
     assert _counts(database) == seeded
+
+
+def test_demo_in_one_zone(env: dict[str, str], database: Database) -> None:
+    done = CliRunner().invoke(main, ["demo", "--timezone", "Asia/Kolkata"], env=env)
+    assert done.exit_code == 0, done.output
+    with database.engine.connect() as conn:
+        zones = conn.execute(text("SELECT DISTINCT timezone FROM patients")).scalars().all()
+    assert zones == ["Asia/Kolkata"]
+
+
+def test_demo_refuses_an_unknown_zone(env: dict[str, str], database: Database) -> None:
+    done = CliRunner().invoke(main, ["demo", "--timezone", "Asia/Calcuta"], env=env)
+    assert done.exit_code == 2
+    assert "--timezone" in done.output
+    assert "'Asia/Calcuta' is not an IANA time-zone name" in done.output
+    assert _counts(database) == {"users": 0, "patients": 0, "prescriptions": 0}
 
 
 def _free_port() -> int:
@@ -155,4 +172,8 @@ def test_serve_runs_gunicorn_with_health_docs_and_demo_login(env: dict[str, str]
     finally:
         proc.terminate()
         output = proc.communicate(timeout=20)[0].decode()
-    assert "gunicorn" in output.lower() or "Booting worker" in output
+    # Start-up says where it serves, once for the whole server (not once per worker).
+    serving = [line for line in output.splitlines() if " INFO medtrack.api: serving " in line]
+    assert len(serving) == 1, output
+    assert f"serving http://127.0.0.1:{port} (API /v1/" in serving[0]
+    assert "Booting worker" not in output
