@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import partial
@@ -23,6 +24,10 @@ _READ = "medtrack.read"
 
 class SettingsError(ValueError):
     """A setting is missing, malformed or unsafe for the chosen environment."""
+
+
+# The notifier channels (service.notify.channels.CHANNELS), checked when settings load.
+NOTIFIER_CHANNELS = ("log", "webhook", "webpush", "fcm")
 
 
 def variable(name: str) -> str:
@@ -47,6 +52,23 @@ def _number(variable: str, raw: str, *, parse: Callable[[str], N], kind: str, lo
     if not low <= value <= high:
         raise SettingsError(f"{variable} must be between {low} and {high}, got {value}")
     return value
+
+
+# A browser origin: scheme, host and an optional port; no path, no wildcard.
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+
+
+def _origins(variable: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                f"{variable} must list origins such as https://app.example.org "
+                f"(scheme, host, optional port; comma-separated), got {origin!r}"
+            )
+    return tuple(o.lower() for o in origins)
 
 
 def text(default: str, *, secret: bool = False, normalise: Callable[[str], str] = str) -> str:
@@ -91,6 +113,9 @@ class Settings:
     refresh_ttl_days: int = whole(30, low=1, high=365)
     activation_ttl_hours: int = whole(72, low=1, high=720)
     password_reset_ttl_hours: int = whole(24, low=1, high=168)
+    # How long the answer to a request sent with an Idempotency-Key is replayed to its
+    # retries: at least a day, so an app offline overnight still retries safely.
+    idempotency_ttl_hours: int = whole(24, low=24, high=720)
     redis_url: str | None = optional_text()
     # Failed logins: free attempts for one account from one client before each
     # further one doubles the wait (up to the maximum); a client's failures over
@@ -103,13 +128,18 @@ class Settings:
     argon2_time_cost: int = whole(3, low=1, high=20)
     argon2_memory_kib: int = whole(65536, low=8, high=4_194_304)
     max_body_bytes: int = whole(1_000_000, low=1024, high=50_000_000)
+    # Browser apps on these exact origins may call the JSON API (CORS); none by default.
+    cors_origins: tuple[str, ...] = field(default=(), metadata={_READ: _origins})
     # Reverse proxies in front of the API whose X-Forwarded-For/-Proto are
     # trusted; the client address feeds the login throttle and the audit log.
     trusted_proxies: int = whole(0, low=0, high=5)
     workers: int = whole(2, low=1, high=64)
     threads: int = whole(4, low=1, high=64)
     log_level: str = text("INFO", normalise=str.upper)
-    # Reminders: the notifier and its settings (see service.notify.factory).
+    # Reminders: the channels that run (comma-separated, e.g. "webpush,fcm,webhook";
+    # MEDTRACK_NOTIFIER is the older name for the same list) and their settings
+    # (service.notify.factory, service.notify.channels).
+    notifiers: str | None = optional_text()
     notifier: str = text("log")
     webhook_url: str | None = optional_text()
     webhook_secret: str | None = optional_text(secret=True)
@@ -147,13 +177,28 @@ class Settings:
     def activation_ttl(self) -> dt.timedelta:
         return dt.timedelta(hours=self.activation_ttl_hours)
 
+    @property
+    def idempotency_ttl(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.idempotency_ttl_hours)
+
+    @property
+    def notifier_channels(self) -> str:
+        """The configured channels: MEDTRACK_NOTIFIERS, else MEDTRACK_NOTIFIER."""
+        return self.notifiers or self.notifier
+
     def __post_init__(self) -> None:
         if self.claim_lease_seconds < 4 * self.webhook_timeout_seconds:
             raise SettingsError(
                 "MEDTRACK_CLAIM_LEASE_SECONDS must be at least 4 times "
                 "MEDTRACK_WEBHOOK_TIMEOUT_SECONDS, so a claim outlasts the sends made under it"
             )
-        if self.notifier in ("webpush", "fcm") and (
+        channels = {c.strip().lower() for c in self.notifier_channels.split(",")} - {""}
+        if not channels or channels - set(NOTIFIER_CHANNELS):
+            raise SettingsError(
+                "MEDTRACK_NOTIFIERS must list channels among "
+                f"{', '.join(NOTIFIER_CHANNELS)}, comma-separated"
+            )
+        if channels & {"webpush", "fcm"} and (
             self.claim_lease_seconds < 4 * self.push_timeout_seconds
         ):
             raise SettingsError(
@@ -182,6 +227,13 @@ class Settings:
                 "MEDTRACK_SECRET_KEY must be set to a random value of at least 32 characters "
                 "when MEDTRACK_ENV=production"
             )
+
+    def warnings(self) -> list[str]:
+        """What a serving process says once as it starts: settings that are allowed
+        here but would not be in production."""
+        if self.env == "development" and self.secret_key == DEV_SECRET_KEY:
+            return ["MEDTRACK_SECRET_KEY is the development default: tokens are forgeable"]
+        return []
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

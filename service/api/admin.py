@@ -7,8 +7,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.usecases import outbox_view
 from service.usecases.outbox_view import OperationalMessage, OutboxSummary
 from service.web.schemas.outbox import OperationalMessageSchema, OutboxQuery, OutboxSummarySchema
@@ -20,8 +23,9 @@ blp = Blueprint("admin", __name__, url_prefix="/v1/admin", description="Operatio
 class Notifications(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(OutboxQuery, location="query")
-    @blp.response(200, OperationalMessageSchema(many=True))
+    @blp.doc(operationId="list_outbox_messages")
+    @query_args(blp, OutboxQuery)
+    @list_response(blp, OperationalMessageSchema, example=examples.response("list_outbox_messages"))
     @errors(blp, *AUTH, 403)
     def get(self, query: dict[str, Any]) -> list[OperationalMessage]:
         """The outbox, newest first; `status=failed` lists the dead letters (messages
@@ -41,7 +45,8 @@ class Notifications(MethodView):
 class NotificationSummary(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, OutboxSummarySchema)
+    @blp.doc(operationId="summarise_outbox")
+    @blp.response(200, OutboxSummarySchema, example=examples.response("summarise_outbox"))
     @errors(blp, 401, 403)
     def get(self) -> OutboxSummary:
         """Counts by state, how long due messages wait, lapsed claims, and retries and
@@ -54,7 +59,8 @@ class NotificationSummary(MethodView):
 class Notification(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, OperationalMessageSchema)
+    @blp.doc(operationId="get_outbox_message")
+    @blp.response(200, OperationalMessageSchema, example=examples.response("get_outbox_message"))
     @errors(blp, 401, 403, 404)
     def get(self, ref: str) -> OperationalMessage:
         """One message's delivery, by its reference; the read is audited."""

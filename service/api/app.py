@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, abort, request
 from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service.api import errors, swagger
+from service.api import cors, errors, swagger
 from service.api.context import EXTENSION, assign_request_id, echo_request_id
+from service.api.docs import VERSION
 from service.api.links import LinksPlugin
 from service.bootstrap import bootstrap
-from service.config import DEV_SECRET_KEY, Settings
+from service.config import Settings
 from service.db.logs import configure_logging
 
-log = logging.getLogger("medtrack")
-API_VERSION = "1.0.0"
+API_VERSION = VERSION
 
 SECURITY_SCHEMES = {
     "bearerAuth": {
@@ -106,10 +104,9 @@ def build_app(settings: Settings | None = None) -> Flask:
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
-    if settings.env == "development" and settings.secret_key == DEV_SECRET_KEY:
-        log.warning("MEDTRACK_SECRET_KEY is the development default: tokens are forgeable")
     app.extensions[EXTENSION] = bootstrap(settings)
     app.before_request(assign_request_id)
+    cors.install(app, settings.cors_origins)
     app.before_request(_length_required)
     app.after_request(echo_request_id)
     app.after_request(_security_headers)

@@ -8,8 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.usecases.audit import AuditEntry, list_patient_audit
 from service.web.schemas.audit import AuditEventSchema
 from service.web.schemas.common import PageQuery
@@ -21,8 +24,9 @@ blp = Blueprint("audit", __name__, url_prefix="/v1/patients", description="Audit
 class PatientAudit(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, AuditEventSchema(many=True))
+    @blp.doc(operationId="list_patient_audit")
+    @query_args(blp, PageQuery)
+    @list_response(blp, AuditEventSchema, example=examples.response("list_patient_audit"))
     @errors(blp, *AUTH, 403, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[AuditEntry]:
         """Every write and every read of this patient's records, oldest first."""

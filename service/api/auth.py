@@ -9,8 +9,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import bearer_token, ctx, require_auth
 from service.api.docs import AUTH, PUBLIC, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.usecases import auth, password_resets, patients, sessions, users
 from service.usecases.patients import EnrolmentRecord
 from service.web.schemas.auth import (
@@ -33,9 +36,10 @@ blp = Blueprint("auth", __name__, url_prefix="/v1", description="Authentication"
 
 @blp.route("/auth/token")
 class Token(MethodView):
+    @blp.doc(operationId="log_in")
     @blp.doc(**PUBLIC)
-    @blp.arguments(TokenRequestSchema)
-    @blp.response(200, TokenSchema)
+    @blp.arguments(TokenRequestSchema, example=examples.request("log_in"))
+    @blp.response(200, TokenSchema, example=examples.response("log_in"))
     @errors(blp, 401, 429)
     def post(self, body: dict[str, Any]) -> auth.IssuedToken:
         """Log in with e-mail and password; returns an access and a refresh token.
@@ -58,9 +62,10 @@ class Token(MethodView):
 
 @blp.route("/auth/refresh")
 class Refresh(MethodView):
+    @blp.doc(operationId="refresh_session")
     @blp.doc(**PUBLIC)
-    @blp.arguments(RefreshSchema)
-    @blp.response(200, TokenSchema)
+    @blp.arguments(RefreshSchema, example=examples.request("refresh_session"))
+    @blp.response(200, TokenSchema, example=examples.response("refresh_session"))
     @errors(blp, 401)
     def post(self, body: dict[str, Any]) -> sessions.IssuedToken:
         """Exchange a refresh token for new tokens (the refresh token works once).
@@ -81,8 +86,9 @@ class Refresh(MethodView):
 class Password(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PasswordChangeSchema)
-    @blp.response(200, TokenSchema)
+    @blp.doc(operationId="change_password")
+    @blp.arguments(PasswordChangeSchema, example=examples.request("change_password"))
+    @blp.response(200, TokenSchema, example=examples.response("change_password"))
     @errors(blp, *AUTH, 429)
     def post(self, body: dict[str, Any]) -> sessions.IssuedToken:
         """Change the caller's password; every other session ends and this device
@@ -100,8 +106,9 @@ class Password(MethodView):
 
 @blp.route("/auth/password-reset")
 class PasswordReset(MethodView):
+    @blp.doc(operationId="reset_password")
     @blp.doc(**PUBLIC)
-    @blp.arguments(PasswordResetSchema)
+    @blp.arguments(PasswordResetSchema, example=examples.request("reset_password"))
     @blp.response(204)
     @errors(blp, 429)
     def post(self, body: dict[str, Any]) -> None:
@@ -121,7 +128,8 @@ class PasswordReset(MethodView):
 class PatientPasswordReset(MethodView):
     decorators = [require_auth]
 
-    @blp.response(201, ResetCodeSchema)
+    @blp.doc(operationId="issue_patient_password_reset")
+    @blp.response(201, ResetCodeSchema, example=examples.response("issue_patient_password_reset"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, patient_id: uuid.UUID) -> password_resets.ResetCode:
         """Issue a one-time password-reset code for a patient (a clinician on the care
@@ -136,6 +144,7 @@ class PatientPasswordReset(MethodView):
 class LogoutAll(MethodView):
     decorators = [require_auth]
 
+    @blp.doc(operationId="log_out_everywhere")
     @blp.response(204)
     @errors(blp, 401)
     def post(self) -> None:
@@ -147,6 +156,7 @@ class LogoutAll(MethodView):
 class Logout(MethodView):
     decorators = [require_auth]
 
+    @blp.doc(operationId="log_out")
     @blp.response(204)
     @errors(blp, 401)
     def post(self) -> None:
@@ -157,9 +167,10 @@ class Logout(MethodView):
 
 @blp.route("/auth/activate")
 class Activate(MethodView):
+    @blp.doc(operationId="activate_account")
     @blp.doc(**PUBLIC)
-    @blp.arguments(ActivateSchema)
-    @blp.response(200, MeSchema)
+    @blp.arguments(ActivateSchema, example=examples.request("activate_account"))
+    @blp.response(200, MeSchema, example=examples.response("activate_account"))
     @errors(blp, 429)
     def post(self, body: dict[str, Any]) -> users.Me:
         """Set the patient's password with the one-time code from their clinician."""
@@ -177,7 +188,8 @@ class Activate(MethodView):
 class MeView(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, MeSchema)
+    @blp.doc(operationId="get_me")
+    @blp.response(200, MeSchema, example=examples.response("get_me"))
     @errors(blp, 401)
     def get(self) -> users.Me:
         """The caller's own account (and patient id for patients)."""
@@ -188,8 +200,9 @@ class MeView(MethodView):
 class Enrolments(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, EnrolmentSchema(many=True))
+    @blp.doc(operationId="list_enrolments")
+    @query_args(blp, PageQuery)
+    @list_response(blp, EnrolmentSchema, example=examples.response("list_enrolments"))
     @errors(blp, *AUTH, 403)
     def get(self, query: dict[str, Any]) -> list[EnrolmentRecord]:
         """The patients the caller has enrolled, newest first (clinicians): pending,
@@ -201,8 +214,9 @@ class Enrolments(MethodView):
 class CareInvitations(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(InvitationAcceptSchema)
-    @blp.response(200, EnrolmentSchema)
+    @blp.doc(operationId="accept_care_invitation")
+    @blp.arguments(InvitationAcceptSchema, example=examples.request("accept_care_invitation"))
+    @blp.response(200, EnrolmentSchema, example=examples.response("accept_care_invitation"))
     @errors(blp, *AUTH, 409, 422, 429)
     def post(self, body: dict[str, Any]) -> EnrolmentRecord:
         """Accept a clinician's invitation with its code (patients): the clinician
@@ -219,8 +233,9 @@ class CareInvitations(MethodView):
 class Notices(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(NoticeQuery, location="query")
-    @blp.response(200, NoticeSchema(many=True))
+    @blp.doc(operationId="list_notices")
+    @query_args(blp, NoticeQuery)
+    @list_response(blp, NoticeSchema, example=examples.response("list_notices"))
     @errors(blp, *AUTH)
     def get(self, query: dict[str, Any]) -> list[sessions.Notice]:
         """What the caller has been told about their account, newest first: repeated

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from http import HTTPStatus
+from importlib.metadata import version
 from typing import Any
 
 from flask_smorest import Blueprint
+
+# One version number, the package's (pyproject.toml): the spec's info.version and /livez.
+VERSION = version("medtrack")
 
 PUBLIC: dict[str, Any] = {"security": []}
 

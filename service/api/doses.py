@@ -10,11 +10,16 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
-from service.usecases import adherence, doses
+from service.api.etags import IF_NONE_MATCH, conditional_json
+from service.api.lists import list_response
+from service.api.queries import query_args
+from service.usecases import adherence, adherence_csv, doses
 from service.usecases.doses import DoseView
 from service.web.schemas.doses import (
+    AdherenceCsvQuery,
     AdherenceQuery,
     AdherenceSchema,
     DoseEventSchema,
@@ -33,8 +38,11 @@ blp = Blueprint("doses", __name__, url_prefix="/v1", description="Doses and adhe
 class PatientDoses(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(WindowQuery, location="query")
-    @blp.response(200, DoseEventSchema(many=True))
+    @blp.doc(operationId="list_patient_doses")
+    @query_args(blp, WindowQuery)
+    @list_response(
+        blp, DoseEventSchema, example=examples.response("list_patient_doses"), paged=False
+    )
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[DoseView]:
         """Doses in [from, to), planned and recorded, oldest first.
@@ -55,20 +63,33 @@ class PatientDoses(MethodView):
 class TodaysDoses(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, TodaySchema)
+    @blp.doc(operationId="list_today_doses", parameters=[IF_NONE_MATCH])
+    @blp.response(200, TodaySchema, example=examples.response("list_today_doses"))
+    @blp.alt_response(
+        304,
+        description="Not modified: the ETag sent in If-None-Match is still today's.",
+        headers={"ETag": {"schema": {"type": "string"}}},
+    )
     @errors(blp, 401, 403)
-    def get(self) -> dict[str, Any]:
-        """The signed-in patient's doses for their local today (the app's home screen)."""
+    def get(self) -> Response:
+        """The signed-in patient's doses for their local today (the app's home screen).
+
+        The answer carries a strong ETag; send it back in If-None-Match and an
+        unchanged day is 304 with no body (the read is audited all the same)."""
         today, found = doses.todays_doses(**ctx().planning_args())
-        return {"date": today, "doses": found}
+        return conditional_json(TODAY.dump({"date": today, "doses": found}))
+
+
+TODAY = TodaySchema()
 
 
 @blp.route("/doses/<uuid:dose_id>/taken")
 class Taken(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(TakenSchema)
-    @blp.response(200, DoseEventSchema)
+    @blp.doc(operationId="log_dose_taken")
+    @blp.arguments(TakenSchema, example=examples.request("log_dose_taken"))
+    @blp.response(200, DoseEventSchema, example=examples.response("log_dose_taken"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], dose_id: uuid.UUID) -> DoseView:
         """Log the dose taken (default now; late logging allowed). Logging a dose
@@ -86,8 +107,9 @@ class Taken(MethodView):
 class Skipped(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(SkippedSchema)
-    @blp.response(200, DoseEventSchema)
+    @blp.doc(operationId="log_dose_skipped")
+    @blp.arguments(SkippedSchema, example=examples.request("log_dose_skipped"))
+    @blp.response(200, DoseEventSchema, example=examples.response("log_dose_skipped"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], dose_id: uuid.UUID) -> DoseView:
         """Log the dose skipped, with an optional reason."""
@@ -104,8 +126,9 @@ class Skipped(MethodView):
 class Snooze(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(SnoozeSchema)
-    @blp.response(200, DoseEventSchema)
+    @blp.doc(operationId="snooze_dose")
+    @blp.arguments(SnoozeSchema, example=examples.request("snooze_dose"))
+    @blp.response(200, DoseEventSchema, example=examples.response("snooze_dose"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], dose_id: uuid.UUID) -> DoseView:
         """Remind again in `minutes` (5 to 240)."""
@@ -122,8 +145,9 @@ class Snooze(MethodView):
 class PrnDoses(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(TakenSchema)
-    @blp.response(201, DoseEventSchema)
+    @blp.doc(operationId="log_prn_dose")
+    @blp.arguments(TakenSchema, example=examples.request("log_prn_dose"))
+    @blp.response(201, DoseEventSchema, example=examples.response("log_prn_dose"))
     @blp.alt_response(
         409,
         schema=TooSoonSchema,
@@ -142,7 +166,7 @@ class PrnDoses(MethodView):
         )
 
 
-def _adherence(query: dict[str, Any], patient_id: uuid.UUID) -> list[adherence.AdherenceRow]:
+def _adherence(query: dict[str, Any], patient_id: uuid.UUID) -> adherence.AdherenceReport:
     return adherence.adherence(
         **ctx().planning_args(),
         patient_id=patient_id,
@@ -155,30 +179,57 @@ def _adherence(query: dict[str, Any], patient_id: uuid.UUID) -> list[adherence.A
 class Adherence(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(AdherenceQuery, location="query")
-    @blp.response(200, AdherenceSchema)
+    @blp.doc(operationId="get_adherence")
+    @query_args(blp, AdherenceQuery)
+    @blp.response(200, AdherenceSchema, example=examples.response("get_adherence"))
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, Any]:
-        """Per prescription: scheduled doses taken on time, late, skipped and missed."""
-        rows = _adherence(query, patient_id)
-        return {"from_": query["from_"], "to": query["to"], "prescriptions": rows}
+        """The patient's scheduled doses over [from, to), overall and per prescription:
+        taken on time, early or late (outside `on_time_window_minutes` before or after
+        their time), skipped, missed, or not due yet. `percentage` is taken / due,
+        `on_time_percentage` on time / due; `due` excludes doses still open."""
+        report = _adherence(query, patient_id)
+        return {
+            "patient": {"id": report.patient_id, "name": report.patient_name},
+            # The period as instants, also when it was asked for by dates.
+            "from_": report.start,
+            "to": report.end,
+            "period": {
+                "from_": report.period_start,
+                "to": report.period_end,
+                "timezone": report.timezone,
+            },
+            "on_time_window_minutes": report.on_time_window_minutes,
+            "overall": report.overall,
+            "prescriptions": report.prescriptions,
+        }
 
 
 @blp.route("/patients/<uuid:patient_id>/adherence.csv")
 class AdherenceCsv(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(AdherenceQuery, location="query")
-    @blp.response(200, content_type="text/csv", description="One row per prescription.")
+    @blp.doc(operationId="get_adherence_csv")
+    @query_args(blp, AdherenceCsvQuery)
+    @blp.response(
+        200,
+        content_type="text/csv",
+        description="Every row starts with the patient and the period. `detail=prescriptions`: "
+        "a row per prescription, then the `overall` row; `detail=doses`: a row per dose.",
+    )
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> Response:
-        """The adherence table as CSV, for the clinician's records."""
-        rows = _adherence(query, patient_id)
+        """The adherence report as CSV, for the clinician's records (columns in the README,
+        "Adherence")."""
+        report = _adherence(query, patient_id)
+        per_dose = query["detail"] == "doses"
+        text = adherence_csv.doses_csv(report) if per_dose else adherence_csv.summary_csv(report)
         day = ctx().clock().date().isoformat()
+        name = (
+            f"adherence-doses-{patient_id}-{day}" if per_dose else f"adherence-{patient_id}-{day}"
+        )
         return Response(
-            adherence.adherence_csv(rows),
+            text,
             mimetype="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="adherence-{patient_id}-{day}.csv"'
-            },
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )

@@ -14,13 +14,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import fields
 
+from service.api import examples
 from service.api.context import (
     ping_database,
     release_heads,
     release_revisions,
     schema_revisions,
 )
-from service.api.docs import PUBLIC, errors
+from service.api.docs import PUBLIC, VERSION, errors
 from service.web.schemas.common import StrictSchema
 
 blp = Blueprint("health", __name__, description="Health")
@@ -28,11 +29,17 @@ blp = Blueprint("health", __name__, description="Health")
 RETRY = {"Retry-After": "5"}
 
 
-class LiveSchema(StrictSchema):
+class StatusSchema(StrictSchema):
     status = fields.String(required=True, metadata={"example": "ok"})
 
 
-class HealthSchema(LiveSchema):
+class LiveSchema(StatusSchema):
+    version = fields.String(
+        required=True, metadata={"description": "The release serving (the package's version)."}
+    )
+
+
+class HealthSchema(StatusSchema):
     database = fields.String(required=True, metadata={"example": "ok"})
 
 
@@ -42,17 +49,19 @@ class ReadySchema(HealthSchema):
 
 @blp.route("/livez")
 class Live(MethodView):
+    @blp.doc(operationId="check_liveness")
     @blp.doc(**PUBLIC)
-    @blp.response(200, LiveSchema)
+    @blp.response(200, LiveSchema, example=examples.response("check_liveness"))
     def get(self) -> dict[str, Any]:
         """200 while the process serves requests; it does not touch the database."""
-        return {"status": "ok"}
+        return {"status": "ok", "version": VERSION}
 
 
 @blp.route("/readyz")
 class Ready(MethodView):
+    @blp.doc(operationId="check_readiness")
     @blp.doc(**PUBLIC)
-    @blp.response(200, ReadySchema)
+    @blp.response(200, ReadySchema, example=examples.response("check_readiness"))
     @errors(blp, 503)
     def get(self) -> dict[str, Any]:
         """200 when the database answers and is migrated to this release's schema
@@ -74,8 +83,9 @@ class Ready(MethodView):
 
 @blp.route("/healthz")
 class Health(MethodView):
+    @blp.doc(operationId="check_health")
     @blp.doc(**PUBLIC)
-    @blp.response(200, HealthSchema)
+    @blp.response(200, HealthSchema, example=examples.response("check_health"))
     @errors(blp, 503)
     def get(self) -> dict[str, Any]:
         """200 when the service can reach its database, 503 otherwise."""

@@ -8,8 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.usecases import outbox_view
 from service.usecases.outbox_view import MessageDetails
 from service.web.schemas.common import PageQuery
@@ -27,8 +30,11 @@ blp = Blueprint(
 class PatientNotifications(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, MessageDetailsSchema(many=True))
+    @blp.doc(operationId="list_patient_notifications")
+    @query_args(blp, PageQuery)
+    @list_response(
+        blp, MessageDetailsSchema, example=examples.response("list_patient_notifications")
+    )
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[MessageDetails]:
         """Messages about the patient, to them or to their care team, newest first,
@@ -47,7 +53,8 @@ class PatientNotifications(MethodView):
 class PatientNotification(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, MessageDetailsSchema)
+    @blp.doc(operationId="get_patient_notification")
+    @blp.response(200, MessageDetailsSchema, example=examples.response("get_patient_notification"))
     @errors(blp, 401, 404)
     def get(self, patient_id: uuid.UUID, ref: str) -> MessageDetails:
         """One message about the patient by its reference (as an administrator sees it

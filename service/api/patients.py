@@ -8,8 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.usecases import patients
 from service.usecases.patients import CareTeamEntry, EnrolmentRecord, PatientRecord
 from service.web.schemas.patients import (
@@ -29,8 +32,9 @@ blp = Blueprint("patients", __name__, url_prefix="/v1/patients", description="Pa
 class Patients(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PatientQuery, location="query")
-    @blp.response(200, PatientSchema(many=True))
+    @blp.doc(operationId="list_patients")
+    @query_args(blp, PatientQuery)
+    @list_response(blp, PatientSchema, example=examples.response("list_patients"))
     @errors(blp, *AUTH)
     def get(self, query: dict[str, Any]) -> list[PatientRecord]:
         """The caller's patients, by name; `q` finds them by name or e-mail.
@@ -40,8 +44,9 @@ class Patients(MethodView):
         """
         return patients.list_patients(**ctx().args(), **query)
 
-    @blp.arguments(PatientCreateSchema)
-    @blp.response(202, EnrolmentCreatedSchema)
+    @blp.doc(operationId="enrol_patient")
+    @blp.arguments(PatientCreateSchema, example=examples.request("enrol_patient"))
+    @blp.response(202, EnrolmentCreatedSchema, example=examples.response("enrol_patient"))
     @errors(blp, *AUTH, 403)
     def post(self, body: dict[str, Any]) -> EnrolmentRecord:
         """Enrol a patient by e-mail (clinicians); the answer carries a one-time code.
@@ -58,14 +63,16 @@ class Patients(MethodView):
 class PatientView(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, PatientSchema)
+    @blp.doc(operationId="get_patient")
+    @blp.response(200, PatientSchema, example=examples.response("get_patient"))
     @errors(blp, *AUTH, 404)
     def get(self, patient_id: uuid.UUID) -> PatientRecord:
         """One patient's record."""
         return patients.get_patient(**ctx().args(), patient_id=patient_id)
 
-    @blp.arguments(PatientUpdateSchema)
-    @blp.response(200, PatientSchema)
+    @blp.doc(operationId="update_patient")
+    @blp.arguments(PatientUpdateSchema, example=examples.request("update_patient"))
+    @blp.response(200, PatientSchema, example=examples.response("update_patient"))
     @errors(blp, *AUTH, 403, 404, 409)
     def patch(self, body: dict[str, Any], patient_id: uuid.UUID) -> PatientRecord:
         """Change a patient's record: patients only `name` and `timezone`, administrators
@@ -77,14 +84,20 @@ class PatientView(MethodView):
 class CareTeam(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, CareTeamEntrySchema(many=True))
+    @blp.doc(operationId="list_care_team")
+    @list_response(
+        blp, CareTeamEntrySchema, example=examples.response("list_care_team"), paged=False
+    )
     @errors(blp, *AUTH, 404)
     def get(self, patient_id: uuid.UUID) -> list[CareTeamEntry]:
         """The clinicians on the patient's care team."""
         return patients.get_care_team(**ctx().args(), patient_id=patient_id)
 
-    @blp.arguments(CareTeamAddSchema)
-    @blp.response(201, CareTeamEntrySchema(many=True))
+    @blp.doc(operationId="add_care_team_member")
+    @blp.arguments(CareTeamAddSchema, example=examples.request("add_care_team_member"))
+    @blp.response(
+        201, CareTeamEntrySchema(many=True), example=examples.response("add_care_team_member")
+    )
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> list[CareTeamEntry]:
         """Add a clinician to the care team (administrators)."""
@@ -97,7 +110,10 @@ class CareTeam(MethodView):
 class CareTeamMember(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, CareTeamEntrySchema(many=True))
+    @blp.doc(operationId="remove_care_team_member")
+    @blp.response(
+        200, CareTeamEntrySchema(many=True), example=examples.response("remove_care_team_member")
+    )
     @errors(blp, *AUTH, 403, 404, 409)
     def delete(self, patient_id: uuid.UUID, clinician_id: uuid.UUID) -> list[CareTeamEntry]:
         """End a clinician's membership (administrators); the history is kept."""

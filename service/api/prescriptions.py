@@ -8,9 +8,12 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
 from service.api.preconditions import ETAG_HEADER, IF_MATCH, etag, if_match
+from service.api.queries import query_args
 from service.domain.prescriptions import Action, Status
 from service.usecases import prescriptions as rx
 from service.usecases.prescriptions import PrescriptionRecord
@@ -42,8 +45,9 @@ blp = Blueprint(
 class Prescriptions(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PrescriptionQuery, location="query")
-    @blp.response(200, PrescriptionSchema(many=True))
+    @blp.doc(operationId="list_prescriptions")
+    @query_args(blp, PrescriptionQuery)
+    @list_response(blp, PrescriptionSchema, example=examples.response("list_prescriptions"))
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[PrescriptionRecord]:
         """The patient's prescriptions (current versions), optionally by status."""
@@ -56,8 +60,14 @@ class Prescriptions(MethodView):
             offset=query["offset"],
         )
 
-    @blp.arguments(PrescriptionCreateSchema)
-    @blp.response(201, PrescriptionSchema, headers=ETAG_HEADER)
+    @blp.doc(operationId="create_prescription")
+    @blp.arguments(PrescriptionCreateSchema, example=examples.request("create_prescription"))
+    @blp.response(
+        201,
+        PrescriptionSchema,
+        headers=ETAG_HEADER,
+        example=examples.response("create_prescription"),
+    )
     @blp.alt_response(
         409,
         schema=InteractionConflictSchema,
@@ -90,7 +100,10 @@ class Prescriptions(MethodView):
 class PrescriptionView(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, PrescriptionSchema, headers=ETAG_HEADER)
+    @blp.doc(operationId="get_prescription")
+    @blp.response(
+        200, PrescriptionSchema, headers=ETAG_HEADER, example=examples.response("get_prescription")
+    )
     @errors(blp, *AUTH, 404)
     def get(self, patient_id: uuid.UUID, rx_id: uuid.UUID) -> Versioned:
         """The current version of a prescription; its `ETag` goes in `If-Match` of a change."""
@@ -101,8 +114,14 @@ class PrescriptionView(MethodView):
         )
         return rec, etag(rec.version)
 
-    @blp.arguments(PrescriptionUpdateSchema)
-    @blp.response(200, PrescriptionSchema, headers=ETAG_HEADER)
+    @blp.doc(operationId="revise_prescription")
+    @blp.arguments(PrescriptionUpdateSchema, example=examples.request("revise_prescription"))
+    @blp.response(
+        200,
+        PrescriptionSchema,
+        headers=ETAG_HEADER,
+        example=examples.response("revise_prescription"),
+    )
     @blp.doc(parameters=[IF_MATCH])
     @blp.alt_response(
         409,
@@ -138,8 +157,9 @@ class PrescriptionView(MethodView):
 class Versions(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, PrescriptionSchema(many=True))
+    @blp.doc(operationId="list_prescription_versions")
+    @query_args(blp, PageQuery)
+    @list_response(blp, PrescriptionSchema, example=examples.response("list_prescription_versions"))
     @errors(blp, *AUTH, 404)
     def get(
         self, query: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
@@ -162,8 +182,14 @@ def _status_view(action: Action, summary: str) -> type[MethodView]:
     class StatusChange(MethodView):
         decorators = [require_auth]
 
-        @blp.arguments(schema)
-        @blp.response(200, PrescriptionSchema, headers=ETAG_HEADER)
+        @blp.doc(operationId=f"{action.value}_prescription")
+        @blp.arguments(schema, example=examples.request(f"{action.value}_prescription"))
+        @blp.response(
+            200,
+            PrescriptionSchema,
+            headers=ETAG_HEADER,
+            example=examples.response(f"{action.value}_prescription"),
+        )
         @blp.doc(parameters=[IF_MATCH])
         @blp.alt_response(
             409,

@@ -9,8 +9,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.usecases import record
 from service.usecases.record import ConditionView, FindingView, ProductView
 from service.web.schemas.common import PageQuery
@@ -37,8 +40,9 @@ blp = Blueprint(
 class Conditions(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, ConditionSchema(many=True))
+    @blp.doc(operationId="list_conditions")
+    @query_args(blp, PageQuery)
+    @list_response(blp, ConditionSchema, example=examples.response("list_conditions"))
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[ConditionView]:
         """The patient's coded conditions in force."""
@@ -49,8 +53,9 @@ class Conditions(MethodView):
             offset=query["offset"],
         )
 
-    @blp.arguments(ConditionCreateSchema)
-    @blp.response(201, ConditionSchema)
+    @blp.doc(operationId="add_condition")
+    @blp.arguments(ConditionCreateSchema, example=examples.request("add_condition"))
+    @blp.response(201, ConditionSchema, example=examples.response("add_condition"))
     @errors(blp, *AUTH, 403, 404)
     def post(self, body: dict[str, Any], patient_id: uuid.UUID) -> ConditionView:
         """Record a condition (care team); one of the same code is replaced and kept.
@@ -73,8 +78,9 @@ class Conditions(MethodView):
 class EndCondition(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(EndSchema)
-    @blp.response(200, ConditionSchema)
+    @blp.doc(operationId="end_condition")
+    @blp.arguments(EndSchema, example=examples.request("end_condition"))
+    @blp.response(200, ConditionSchema, example=examples.response("end_condition"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(
         self, body: dict[str, Any], patient_id: uuid.UUID, condition_id: uuid.UUID
@@ -94,8 +100,9 @@ class EndCondition(MethodView):
 class Products(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, ProductSchema(many=True))
+    @blp.doc(operationId="list_reported_products")
+    @query_args(blp, PageQuery)
+    @list_response(blp, ProductSchema, example=examples.response("list_reported_products"))
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[ProductView]:
         """What the patient takes without a prescription, as they or the care team report it."""
@@ -106,8 +113,9 @@ class Products(MethodView):
             offset=query["offset"],
         )
 
-    @blp.arguments(ProductCreateSchema)
-    @blp.response(201, ProductSchema)
+    @blp.doc(operationId="add_reported_product")
+    @blp.arguments(ProductCreateSchema, example=examples.request("add_reported_product"))
+    @blp.response(201, ProductSchema, example=examples.response("add_reported_product"))
     @blp.alt_response(
         422,
         schema=UnresolvedDrugSchema,
@@ -137,7 +145,8 @@ class Products(MethodView):
 class EndProduct(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, ProductSchema)
+    @blp.doc(operationId="end_reported_product")
+    @blp.response(200, ProductSchema, example=examples.response("end_reported_product"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, patient_id: uuid.UUID, product_id: uuid.UUID) -> ProductView:
         """Record that the patient no longer takes it; it stays on record."""
@@ -154,8 +163,9 @@ class EndProduct(MethodView):
 class Findings(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, PatientFindingSchema(many=True))
+    @blp.doc(operationId="list_findings")
+    @query_args(blp, PageQuery)
+    @list_response(blp, PatientFindingSchema, example=examples.response("list_findings"))
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[FindingView]:
         """Current findings of the whole record, most severe first.
@@ -176,8 +186,9 @@ class Findings(MethodView):
 class Acknowledge(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(AcknowledgeSchema)
-    @blp.response(200, PatientFindingSchema)
+    @blp.doc(operationId="acknowledge_finding")
+    @blp.arguments(AcknowledgeSchema, example=examples.request("acknowledge_finding"))
+    @blp.response(200, PatientFindingSchema, example=examples.response("acknowledge_finding"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], patient_id: uuid.UUID, finding_id: str) -> FindingView:
         """Acknowledge a current finding with a reason (a clinician on the care team)."""

@@ -8,9 +8,11 @@ from service.api import (
     admin,
     audit,
     auth,
+    changes,
     devices,
     doses,
     health,
+    idempotency,
     interactions,
     notifications,
     patients,
@@ -19,9 +21,12 @@ from service.api import (
     tapers,
     users,
 )
+from service.web.schemas import notifications as notification_schemas
 
 
 def register(api: Api) -> None:
+    # Before any blueprint: the spec plugin documents Idempotency-Key as operations register.
+    idempotency.document(api.spec)
     for module in (
         health,
         auth,
@@ -36,5 +41,9 @@ def register(api: Api) -> None:
         notifications,
         audit,
         admin,
+        changes,
+        idempotency,
     ):
         api.register_blueprint(module.blp)
+    # What push notifications carry: documented components, not operations.
+    notification_schemas.register(api.spec)

@@ -10,8 +10,11 @@ from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.domain.taper.status import PlanChange
 from service.usecases import taper_finding, taper_plans, taper_symptoms, tapers
 from service.usecases.taper_chart_links import (
@@ -48,8 +51,9 @@ TOKEN_OR_LINK: dict[str, Any] = {"security": [{"bearerAuth": []}, {}]}
 class Preview(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(TaperSettingsSchema)
-    @blp.response(200, TaperPreviewSchema)
+    @blp.doc(operationId="preview_taper_plan")
+    @blp.arguments(TaperSettingsSchema, example=examples.request("preview_taper_plan"))
+    @blp.response(200, TaperPreviewSchema, example=examples.response("preview_taper_plan"))
     @errors(blp, *AUTH, 403)
     def post(self, body: dict[str, Any]) -> TaperPreview:
         """Generate a taper plan to review (clinicians; nothing is stored).
@@ -69,8 +73,9 @@ class Preview(MethodView):
 class PlansOfPrescription(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, TaperPlanSchema(many=True))
+    @blp.doc(operationId="list_prescription_taper_plans")
+    @query_args(blp, PageQuery)
+    @list_response(blp, TaperPlanSchema, example=examples.response("list_prescription_taper_plans"))
     @errors(blp, *AUTH, 404)
     def get(
         self, query: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID
@@ -85,8 +90,9 @@ class PlansOfPrescription(MethodView):
             offset=query["offset"],
         )
 
-    @blp.arguments(TaperCreateSchema)
-    @blp.response(201, TaperPlanSchema)
+    @blp.doc(operationId="draft_taper_plan")
+    @blp.arguments(TaperCreateSchema, example=examples.request("draft_taper_plan"))
+    @blp.response(201, TaperPlanSchema, example=examples.response("draft_taper_plan"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], patient_id: uuid.UUID, rx_id: uuid.UUID) -> TaperPlanView:
         """Draft a taper plan for an active prescription (clinicians on the care team),
@@ -110,8 +116,9 @@ class PlansOfPrescription(MethodView):
 class PlansOfPatient(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, TaperPlanSchema(many=True))
+    @blp.doc(operationId="list_patient_taper_plans")
+    @query_args(blp, PageQuery)
+    @list_response(blp, TaperPlanSchema, example=examples.response("list_patient_taper_plans"))
     @errors(blp, *AUTH, 404)
     def get(self, query: dict[str, Any], patient_id: uuid.UUID) -> list[TaperPlanView]:
         """The patient's taper plans, of every prescription, newest first (the patient
@@ -125,8 +132,9 @@ class PlansOfPatient(MethodView):
 class MyPlans(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, TaperPlanSchema(many=True))
+    @blp.doc(operationId="list_my_taper_plans")
+    @query_args(blp, PageQuery)
+    @list_response(blp, TaperPlanSchema, example=examples.response("list_my_taper_plans"))
     @errors(blp, *AUTH, 403)
     def get(self, query: dict[str, Any]) -> list[TaperPlanView]:
         """The signed-in patient's own taper plans, newest first (403 for staff)."""
@@ -139,7 +147,8 @@ class MyPlans(MethodView):
 class Plan(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, TaperPlanSchema)
+    @blp.doc(operationId="get_taper_plan")
+    @blp.response(200, TaperPlanSchema, example=examples.response("get_taper_plan"))
     @errors(blp, 401, 404)
     def get(self, plan_id: uuid.UUID) -> TaperPlanView:
         """The plan as it stands, with every version (the patient and the care team)."""
@@ -152,8 +161,9 @@ def _chart(plan_id: uuid.UUID) -> str:
 
 @blp.route("/taper-plans/<uuid:plan_id>/chart.svg")
 class Chart(MethodView):
+    @blp.doc(operationId="get_taper_chart")
     @blp.doc(**TOKEN_OR_LINK)
-    @blp.arguments(ChartLinkQuery, location="query")
+    @query_args(blp, ChartLinkQuery)
     @blp.response(200, content_type="image/svg+xml", description="A standalone SVG (no scripts).")
     @errors(blp, 401, 403, 404, 422)
     def get(self, query: dict[str, Any], plan_id: uuid.UUID) -> Response:
@@ -183,7 +193,8 @@ class Chart(MethodView):
 class ChartLinksOfPlan(MethodView):
     decorators = [require_auth]
 
-    @blp.response(201, ChartLinkSchema)
+    @blp.doc(operationId="create_taper_chart_link")
+    @blp.response(201, ChartLinkSchema, example=examples.response("create_taper_chart_link"))
     @errors(blp, 401, 404)
     def post(self, plan_id: uuid.UUID) -> dict[str, Any]:
         """A link to the plan's chart that needs no Authorization header, for an
@@ -209,8 +220,9 @@ class ChartLinksOfPlan(MethodView):
 class Approve(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(ApproveSchema)
-    @blp.response(200, TaperPlanSchema)
+    @blp.doc(operationId="approve_taper_plan")
+    @blp.arguments(ApproveSchema, example=examples.request("approve_taper_plan"))
+    @blp.response(200, TaperPlanSchema, example=examples.response("approve_taper_plan"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
         """Approve a draft. Every step flagged `exceeds_cap_needs_approval` must be
@@ -231,8 +243,9 @@ class Approve(MethodView):
 class Extend(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(ExtendSchema)
-    @blp.response(200, TaperPlanSchema)
+    @blp.doc(operationId="extend_taper_step")
+    @blp.arguments(ExtendSchema, example=examples.request("extend_taper_step"))
+    @blp.response(200, TaperPlanSchema, example=examples.response("extend_taper_step"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
         """Hold the current step `days` longer; later steps move with it. Once the
@@ -249,8 +262,9 @@ class Extend(MethodView):
 class StepBack(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(StepBackSchema)
-    @blp.response(200, TaperPlanSchema)
+    @blp.doc(operationId="step_back_taper_plan")
+    @blp.arguments(StepBackSchema, example=examples.request("step_back_taper_plan"))
+    @blp.response(200, TaperPlanSchema, example=examples.response("step_back_taper_plan"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
         """Go back to the last tolerated dose (the step before the current one) from
@@ -270,7 +284,8 @@ class StepBack(MethodView):
 class SymptomReports(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, SymptomReportsSchema)
+    @blp.doc(operationId="list_symptom_reports")
+    @blp.response(200, SymptomReportsSchema, example=examples.response("list_symptom_reports"))
     @errors(blp, 401, 404)
     def get(self, plan_id: uuid.UUID) -> taper_symptoms.SymptomReports:
         """The plan's withdrawal scale (items to rate), its threshold and the
@@ -278,8 +293,9 @@ class SymptomReports(MethodView):
         c = ctx()
         return taper_symptoms.list_symptom_reports(**c.args(), kb=c.kb, plan_id=plan_id)
 
-    @blp.arguments(SymptomReportInSchema)
-    @blp.response(201, SymptomReportSchema)
+    @blp.doc(operationId="report_symptoms")
+    @blp.arguments(SymptomReportInSchema, example=examples.request("report_symptoms"))
+    @blp.response(201, SymptomReportSchema, example=examples.response("report_symptoms"))
     @errors(blp, *AUTH, 404, 409)
     def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> SymptomReportView:
         """Report withdrawal symptoms on the plan's short scale (CIWA-B items for
@@ -307,8 +323,9 @@ def _reasoned(change: PlanChange, summary: str) -> type[MethodView]:
     class Change(MethodView):
         decorators = [require_auth]
 
-        @blp.arguments(ReasonSchema)
-        @blp.response(200, TaperPlanSchema)
+        @blp.doc(operationId=f"{change.value}_taper_plan")
+        @blp.arguments(ReasonSchema, example=examples.request(f"{change.value}_taper_plan"))
+        @blp.response(200, TaperPlanSchema, example=examples.response(f"{change.value}_taper_plan"))
         @errors(blp, *AUTH, 403, 404, 409)
         def post(self, body: dict[str, Any], plan_id: uuid.UUID) -> TaperPlanView:
             return act(

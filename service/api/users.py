@@ -8,8 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from service.api import examples
 from service.api.context import ctx, require_auth
 from service.api.docs import AUTH, errors
+from service.api.lists import list_response
+from service.api.queries import query_args
 from service.domain.accounts import Role
 from service.usecases import password_resets, users
 from service.web.schemas.auth import ResetCodeSchema
@@ -22,8 +25,9 @@ blp = Blueprint("users", __name__, url_prefix="/v1/users", description="Staff ac
 class Users(MethodView):
     decorators = [require_auth]
 
-    @blp.arguments(UserQuery, location="query")
-    @blp.response(200, UserSchema(many=True))
+    @blp.doc(operationId="list_staff_users")
+    @query_args(blp, UserQuery)
+    @list_response(blp, UserSchema, example=examples.response("list_staff_users"))
     @errors(blp, *AUTH, 403)
     def get(self, query: dict[str, Any]) -> list[users.StaffUser]:
         """List admins and clinicians (administrators only)."""
@@ -32,8 +36,9 @@ class Users(MethodView):
             **ctx().args_without_clock(), role=role, limit=query["limit"], offset=query["offset"]
         )
 
-    @blp.arguments(UserCreateSchema)
-    @blp.response(201, UserSchema)
+    @blp.doc(operationId="create_staff_user")
+    @blp.arguments(UserCreateSchema, example=examples.request("create_staff_user"))
+    @blp.response(201, UserSchema, example=examples.response("create_staff_user"))
     @errors(blp, *AUTH, 403, 409)
     def post(self, body: dict[str, Any]) -> users.StaffUser:
         """Create an admin or clinician account (administrators only)."""
@@ -52,7 +57,8 @@ class Users(MethodView):
 class UserPasswordReset(MethodView):
     decorators = [require_auth]
 
-    @blp.response(201, ResetCodeSchema)
+    @blp.doc(operationId="issue_staff_password_reset")
+    @blp.response(201, ResetCodeSchema, example=examples.response("issue_staff_password_reset"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, user_id: uuid.UUID) -> password_resets.ResetCode:
         """Issue a one-time password-reset code for an account (administrators only);
@@ -65,7 +71,8 @@ class UserPasswordReset(MethodView):
 class Deactivate(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, UserSchema)
+    @blp.doc(operationId="deactivate_staff_user")
+    @blp.response(200, UserSchema, example=examples.response("deactivate_staff_user"))
     @errors(blp, *AUTH, 403, 404, 409)
     def post(self, user_id: uuid.UUID) -> users.StaffUser:
         """Switch an account off (administrators only): it cannot log in, and every
@@ -77,7 +84,8 @@ class Deactivate(MethodView):
 class Reactivate(MethodView):
     decorators = [require_auth]
 
-    @blp.response(200, UserSchema)
+    @blp.doc(operationId="reactivate_staff_user")
+    @blp.response(200, UserSchema, example=examples.response("reactivate_staff_user"))
     @errors(blp, *AUTH, 403, 404)
     def post(self, user_id: uuid.UUID) -> users.StaffUser:
         """Switch an account back on (administrators only); its owner logs in again:

@@ -15,8 +15,10 @@ from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
 from service.db.engine import begin_writing
+from service.db.paging import count_rows
 from service.db.tables import AuditAnchor, AuditEvent, Patient, User
 from service.domain.audit_chain import Head, chain_of, extend
+from service.domain.pages import Page
 
 AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 _INSERT_AUDIT = insert(AUDIT_EVENTS)
@@ -114,16 +116,11 @@ class AuditRepository:
 
     def list_for_patient(
         self, patient_id: uuid.UUID, *, limit: int, offset: int, newest_first: bool = False
-    ) -> list[AuditEvent]:
+    ) -> Page[AuditEvent]:
         order = col(AuditEvent.id).desc() if newest_first else col(AuditEvent.id)
-        query = (
-            orm_select(AuditEvent)
-            .where(AuditEvent.patient_id == patient_id)
-            .order_by(order)
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(self._s.exec(query))
+        query = orm_select(AuditEvent).where(AuditEvent.patient_id == patient_id).order_by(order)
+        rows = list(self._s.exec(query.limit(limit).offset(offset)))
+        return Page(rows, total=count_rows(self._s, query))
 
 
 class AuditChainRepository:

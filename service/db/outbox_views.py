@@ -11,7 +11,9 @@ from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
 from service.db.outbox_rows import OUTBOX, in_flight
+from service.db.paging import count_rows
 from service.db.tables import Notification
+from service.domain.pages import Page
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class OutboxViews:
 
     def operational_page(
         self, *, status: str | None, limit: int, offset: int
-    ) -> list[OperationalRow]:
+    ) -> Page[OperationalRow]:
         """Newest first, with only the columns of the delivery lifecycle: what a
         message is about (kind, patient, recipient, dose, due time, payload) is not
         even read."""
@@ -57,7 +59,7 @@ class OutboxViews:
         if status is not None:
             query = query.where(o.c.status == status)
         rows = self._s.connection().execute(query.limit(limit).offset(offset)).all()
-        return [OperationalRow(*r) for r in rows]
+        return Page((OperationalRow(*r) for r in rows), total=count_rows(self._s, query))
 
     def operational_row(self, message_id: int) -> OperationalRow | None:
         row = self._s.connection().execute(select(*_OPERATIONAL).where(OUTBOX.c.id == message_id))
@@ -104,7 +106,7 @@ class OutboxViews:
         recipient_id: uuid.UUID | None,
         limit: int,
         offset: int,
-    ) -> list[Notification]:
+    ) -> Page[Notification]:
         """Messages about one patient (to them or to their care team; to
         `recipient_id` only, when given), newest first."""
         query = (
@@ -114,4 +116,5 @@ class OutboxViews:
         )
         if recipient_id is not None:
             query = query.where(col(Notification.recipient_id) == recipient_id)
-        return list(self._s.exec(query.limit(limit).offset(offset)))
+        rows = list(self._s.exec(query.limit(limit).offset(offset)))
+        return Page(rows, total=count_rows(self._s, query))

@@ -9,7 +9,9 @@ from collections.abc import Collection, Iterable
 from sqlmodel import Session, col, select
 
 from service.db.engine import begin_writing
+from service.db.paging import count_rows
 from service.db.tables import Prescription, PrescriptionFinding, PrescriptionVersion
+from service.domain.pages import Page
 from service.domain.prescriptions import Status
 
 # A prescription joined to the version that holds its terms now.
@@ -67,18 +69,17 @@ class PrescriptionRepository:
 
     def list_current(
         self, *, patient_id: uuid.UUID, status: str | None, limit: int, offset: int
-    ) -> list[tuple[Prescription, PrescriptionVersion]]:
+    ) -> Page[tuple[Prescription, PrescriptionVersion]]:
         query = (
             select(Prescription, PrescriptionVersion)
             .join(PrescriptionVersion, _CURRENT_VERSION)
             .where(Prescription.patient_id == patient_id)
             .order_by(col(Prescription.created_at), col(Prescription.id))
-            .limit(limit)
-            .offset(offset)
         )
         if status is not None:
             query = query.where(Prescription.status == status)
-        return [(rx, v) for rx, v in self._s.exec(query)]
+        rows = [(rx, v) for rx, v in self._s.exec(query.limit(limit).offset(offset))]
+        return Page(rows, total=count_rows(self._s, query))
 
     def regimen(self, patient_id: uuid.UUID) -> list[tuple[Prescription, PrescriptionVersion]]:
         """Current versions of every prescription not discontinued (paused ones resume)."""
@@ -144,12 +145,11 @@ class PrescriptionRepository:
 
     def versions(
         self, rx_id: uuid.UUID, *, limit: int | None = None, offset: int = 0
-    ) -> list[PrescriptionVersion]:
+    ) -> Page[PrescriptionVersion]:
         query = (
             select(PrescriptionVersion)
             .where(PrescriptionVersion.prescription_id == rx_id)
             .order_by(col(PrescriptionVersion.version))
-            .offset(offset)
-            .limit(limit)
         )
-        return list(self._s.exec(query))
+        rows = list(self._s.exec(query.offset(offset).limit(limit)))
+        return Page(rows, total=count_rows(self._s, query))

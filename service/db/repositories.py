@@ -17,8 +17,10 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from service.db.engine import begin_writing
+from service.db.paging import count_rows
 from service.db.prescriptions import PrescriptionRepository
 from service.db.tables import AuthToken, CareTeamMember, Enrolment, Patient, User
+from service.domain.pages import Page
 
 # Statements that run on every request, built once: building one anew, and working
 # out its cache key, was a noticeable share of a request's CPU.
@@ -66,15 +68,14 @@ class UserRepository:
     def by_email(self, email: str) -> User | None:
         return self._s.exec(select(User).where(User.email == email.lower())).first()
 
-    def list_by_role(self, *, roles: Sequence[str], limit: int, offset: int) -> list[User]:
+    def list_by_role(self, *, roles: Sequence[str], limit: int, offset: int) -> Page[User]:
         query = (
             select(User)
             .where(col(User.role).in_(roles))
             .order_by(col(User.created_at), col(User.id))
-            .limit(limit)
-            .offset(offset)
         )
-        return list(self._s.exec(query))
+        rows = list(self._s.exec(query.limit(limit).offset(offset)))
+        return Page(rows, total=count_rows(self._s, query))
 
 
 class PatientRepository:
@@ -94,6 +95,19 @@ class PatientRepository:
         without loading the whole record (the app's home screen, every request)."""
         found = self._s.connection().execute(_PATIENT_TIMEZONE, {"patient_id": patient_id})
         return found.scalar_one_or_none()
+
+    def notification_settings(
+        self, patient_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[str, str]]:
+        """(locale, notification_privacy) of each patient, for writing notifications."""
+        if not patient_ids:
+            return {}
+        rows = self._s.connection().execute(
+            core_select(
+                col(Patient.id), col(Patient.locale), col(Patient.notification_privacy)
+            ).where(col(Patient.id).in_(list(patient_ids)))
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     def lock(self, patient_id: uuid.UUID) -> None:
         """Serialise care-team changes for one patient."""
@@ -130,7 +144,7 @@ class PatientRepository:
         limit: int,
         offset: int,
         search: str | None = None,
-    ) -> list[tuple[Patient, User]]:
+    ) -> Page[tuple[Patient, User]]:
         """Patients by name: all of them, or those on `clinician_id`'s care team; with
         `search` (lower case), only those whose name or e-mail contains it."""
         query = select(Patient, User).join(User, col(User.id) == col(Patient.user_id))
@@ -148,8 +162,9 @@ class PatientRepository:
                 CareTeamMember.clinician_id == clinician_id,
                 col(CareTeamMember.removed_at).is_(None),
             )
-        query = query.order_by(col(User.name), col(Patient.id)).limit(limit).offset(offset)
-        return [(p, u) for p, u in self._s.exec(query)]
+        query = query.order_by(col(User.name), col(Patient.id))
+        rows = [(p, u) for p, u in self._s.exec(query.limit(limit).offset(offset))]
+        return Page(rows, total=count_rows(self._s, query))
 
     def care_teams(self, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
         """The active clinicians of several patients, in one query."""
@@ -206,15 +221,14 @@ class PatientRepository:
             query = query.with_for_update()
         return self._s.exec(query).first()
 
-    def enrolments(self, clinician_id: uuid.UUID, *, limit: int, offset: int) -> list[Enrolment]:
+    def enrolments(self, clinician_id: uuid.UUID, *, limit: int, offset: int) -> Page[Enrolment]:
         query = (
             select(Enrolment)
             .where(Enrolment.clinician_id == clinician_id)
             .order_by(col(Enrolment.created_at).desc(), col(Enrolment.id))
-            .limit(limit)
-            .offset(offset)
         )
-        return list(self._s.exec(query))
+        rows = list(self._s.exec(query.limit(limit).offset(offset)))
+        return Page(rows, total=count_rows(self._s, query))
 
 
 @dataclass(frozen=True, kw_only=True)

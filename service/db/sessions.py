@@ -9,7 +9,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from service.db.engine import begin_writing
+from service.db.paging import count_rows
 from service.db.tables import AccountNotice, AuthSession, AuthToken, PasswordReset, RefreshToken
+from service.domain.pages import Page
 
 
 class SessionRepository:
@@ -115,12 +117,11 @@ class SessionRepository:
         self._s.add(notice)
         self._s.flush()
 
-    def notices(self, user_id: uuid.UUID, *, limit: int, offset: int) -> list[AccountNotice]:
+    def notices(self, user_id: uuid.UUID, *, limit: int, offset: int) -> Page[AccountNotice]:
         query = (
             select(AccountNotice)
             .where(AccountNotice.user_id == user_id)
             .order_by(col(AccountNotice.created_at).desc(), col(AccountNotice.id).desc())
-            .limit(limit)
-            .offset(offset)
         )
-        return list(self._s.exec(query))
+        rows = list(self._s.exec(query.limit(limit).offset(offset)))
+        return Page(rows, total=count_rows(self._s, query))

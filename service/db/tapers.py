@@ -14,8 +14,10 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from service.db.batch import in_batch
 from service.db.engine import begin_writing
+from service.db.paging import count_rows
 from service.db.tables import TaperPlan, TaperPlanVersion, TaperStepRecord, TaperSymptomReport
 from service.domain import taper
+from service.domain.pages import Page
 from service.domain.taper.status import OPEN, UNDER_WAY, PlanStatus
 
 _PLANS: Table = TaperPlan.__table__  # type: ignore[attr-defined]
@@ -90,17 +92,14 @@ class TaperRepository:
         prescription_id: uuid.UUID | None = None,
         limit: int,
         offset: int,
-    ) -> list[TaperPlan]:
+    ) -> Page[TaperPlan]:
         """The patient's plans (of one prescription, if given), newest first."""
         query = select(TaperPlan).where(TaperPlan.patient_id == patient_id)
         if prescription_id is not None:
             query = query.where(TaperPlan.prescription_id == prescription_id)
-        query = (
-            query.order_by(col(TaperPlan.created_at).desc(), col(TaperPlan.id).desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(self._s.exec(query))
+        query = query.order_by(col(TaperPlan.created_at).desc(), col(TaperPlan.id).desc())
+        rows = list(self._s.exec(query.limit(limit).offset(offset)))
+        return Page(rows, total=count_rows(self._s, query))
 
     def versions_of(
         self, plan_ids: Collection[uuid.UUID]

@@ -10,6 +10,7 @@ from typing import Any
 from service.db.tables import AuditEvent
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction, AuditOutcome
+from service.domain.pages import Page
 from service.usecases.access import load_readable_patient
 from service.usecases.context import Caller, Clock, jsonable
 from service.usecases.ports import Audited
@@ -201,7 +202,7 @@ def list_patient_audit(
     limit: int,
     offset: int,
     newest_first: bool = False,
-) -> list[AuditEntry]:
+) -> Page[AuditEntry]:
     """The care team reads a patient's audit trail (oldest first, or newest first);
     the read itself is audited."""
     with uow:
@@ -209,7 +210,7 @@ def list_patient_audit(
         rows = uow.audit.list_for_patient(
             patient_id, limit=limit, offset=offset, newest_first=newest_first
         )
-        entries = [AuditEntry.of(row) for row in rows]
+        entries = rows.map(AuditEntry.of)
         record_read(
             uow,
             caller=caller,

@@ -20,9 +20,10 @@ from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.dose_views import DoseView, dose_view
-from service.usecases.errors import Forbidden, NotFound, ValidationFailed
+from service.usecases.errors import Forbidden, NotFound
 from service.usecases.planning import TAPER_UNIT, plan, taper_calendars
 from service.usecases.reminders import ReminderPolicy, dose_event_id
+from service.usecases.windows import Bound, local_window
 
 MAX_WINDOW = dt.timedelta(days=31)
 
@@ -33,21 +34,6 @@ class _Patient:
 
     id: uuid.UUID
     timezone: str
-
-
-def _check_window(start: dt.datetime, end: dt.datetime) -> None:
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValidationFailed(
-            "Give instants with a UTC offset.",
-            errors={"from": ["Include an offset, e.g. Z."], "to": ["Include an offset."]},
-        )
-    if end <= start:
-        raise ValidationFailed("The window is empty.", errors={"to": ["Must be after from."]})
-    if end - start > MAX_WINDOW:
-        raise ValidationFailed(
-            "The window is too long.",
-            errors={"to": [f"At most {MAX_WINDOW.days} days after from."]},
-        )
 
 
 def _projected(
@@ -113,17 +99,18 @@ def list_doses(
     kb: KnowledgeBase,
     policy: ReminderPolicy,
     patient_id: uuid.UUID,
-    start: dt.datetime,
-    end: dt.datetime,
+    start: Bound,
+    end: Bound,
 ) -> list[DoseView]:
-    """Doses in [start, end): recorded and planned ones from the database (planning
-    the patient's horizon first, so every dose the app can act on has its row),
-    and, beyond the horizon, the doses the current terms will plan."""
-    _check_window(start, end)
+    """Doses in [start, end) (dates are whole local days, service.usecases.windows):
+    recorded and planned ones from the database (planning the patient's horizon
+    first, so every dose the app can act on has its row), and, beyond the horizon,
+    the doses the current terms will plan."""
     now = clock()
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
         patient = _Patient(id=ctx.patient.id, timezone=ctx.patient.timezone)
+        start, end = local_window(start, end, timezone=patient.timezone, longest=MAX_WINDOW)
         return _doses_between(
             uow, caller, clock, kb, policy, patient, now=now, start=start, end=end
         )

@@ -7,6 +7,7 @@ from typing import Any
 from service.db.uow import UnitOfWork
 from service.domain.catalog import Drug, Product
 from service.domain.interactions import KnowledgeBase
+from service.domain.pages import Page
 from service.usecases.errors import NotFound
 from service.usecases.interactions import knowledge_base_version
 from service.usecases.screening import describe
@@ -24,8 +25,11 @@ def _summary(kb: KnowledgeBase, entry: Drug | Product) -> dict[str, Any]:
     }
 
 
-def search_drugs(*, kb: KnowledgeBase, query: str, limit: int) -> list[dict[str, Any]]:
-    return [_summary(kb, e) for e in kb.catalog.search(query, limit=limit)]
+def search_drugs(*, kb: KnowledgeBase, query: str, limit: int) -> Page[dict[str, Any]]:
+    """The best `limit` matches, and how many entries match in all (the catalog is
+    searched whole: the first `limit` of every match are the best `limit`)."""
+    every = kb.catalog.search(query, limit=len(kb.catalog.drugs) + len(kb.catalog.products))
+    return Page((_summary(kb, e) for e in every[:limit]), total=len(every))
 
 
 def get_drug(*, uow: UnitOfWork, kb: KnowledgeBase, drug_id: str) -> dict[str, Any]:

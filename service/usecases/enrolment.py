@@ -12,6 +12,7 @@ from service.db.tables import Enrolment, Patient, User
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Principal, Role, client_group, may_accept_invitation
 from service.domain.audit import AuditAction
+from service.domain.pages import Page
 from service.usecases.audit import record
 from service.usecases.care_team import join_by_consent
 from service.usecases.context import Caller, Clock
@@ -229,7 +230,7 @@ def _accept(
 
 def list_enrolments(
     *, uow: UnitOfWork, caller: Caller, clock: Clock, limit: int, offset: int
-) -> list[EnrolmentRecord]:
+) -> Page[EnrolmentRecord]:
     """A clinician's enrolments, newest first: pending ones read alike whatever the
     e-mail; an accepted one names its patient."""
     who = caller.require()
@@ -238,4 +239,4 @@ def list_enrolments(
     now = clock()
     with uow:
         rows = uow.patients.enrolments(who.user_id, limit=limit, offset=offset)
-        return [enrolment_record(e, now=now) for e in rows]
+        return rows.map(lambda e: enrolment_record(e, now=now))

@@ -28,6 +28,7 @@ from service.db.uow import UnitOfWork
 from service.domain.accounts import Principal, Role
 from service.domain.audit import AuditAction
 from service.domain.messages import IN_FLIGHT, MessageStatus
+from service.domain.pages import Page
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
@@ -130,13 +131,13 @@ def list_operational(
     status: str | None,
     limit: int,
     offset: int,
-) -> list[OperationalMessage]:
+) -> Page[OperationalMessage]:
     """The outbox for administrators, newest first (dead letters: status=failed)."""
     _require_admin(caller)
     with uow:
         rows = uow.outbox.operational_page(status=status, limit=limit, offset=offset)
         _audit_operations_read(uow, caller=caller, clock=clock, subtype="outbox.list")
-    return [_operational(r, refs) for r in rows]
+    return rows.map(lambda r: _operational(r, refs))
 
 
 def find_operational(
@@ -253,19 +254,16 @@ def messages_about(
     patient_id: uuid.UUID,
     limit: int,
     offset: int,
-) -> list[MessageDetails]:
+) -> Page[MessageDetails]:
     """Messages about the patient, newest first: to them, or to their care team
     (the patient sees those sent to them)."""
     who = caller.require()
     with uow:
         load_readable_patient(uow, caller=caller, patient_id=patient_id)
         recipient = who.user_id if who.role is Role.PATIENT else None
-        details = [
-            _details(m, refs, who)
-            for m in uow.outbox.messages_about(
-                patient_id, recipient_id=recipient, limit=limit, offset=offset
-            )
-        ]
+        details = uow.outbox.messages_about(
+            patient_id, recipient_id=recipient, limit=limit, offset=offset
+        ).map(lambda m: _details(m, refs, who))
         record_read(
             uow,
             caller=caller,

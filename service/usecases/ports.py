@@ -21,6 +21,7 @@ from service.db.tables import (
     PrescriptionVersion,
     User,
 )
+from service.domain.pages import Page
 
 
 class Work(Protocol):
@@ -67,11 +68,11 @@ class Prescriptions(Protocol):
 
     def versions(
         self, rx_id: uuid.UUID, *, limit: int | None = None, offset: int = 0
-    ) -> list[PrescriptionVersion]: ...
+    ) -> Page[PrescriptionVersion]: ...
 
     def list_current(
         self, *, patient_id: uuid.UUID, status: str | None, limit: int, offset: int
-    ) -> list[tuple[Prescription, PrescriptionVersion]]: ...
+    ) -> Page[tuple[Prescription, PrescriptionVersion]]: ...
 
     def findings(
         self, rx_ids: Collection[uuid.UUID]

@@ -11,6 +11,7 @@ from service.db.tables import AccountNotice, AuthSession, AuthToken, RefreshToke
 from service.db.uow import UnitOfWork
 from service.domain.accounts import LoginBackoff, NoticeKind, Role, SessionEnd
 from service.domain.audit import AuditAction, AuditOutcome
+from service.domain.pages import Page
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Unauthenticated
@@ -226,11 +227,11 @@ def logout_all(*, uow: UnitOfWork, caller: Caller, clock: Clock) -> None:
         uow.commit()
 
 
-def list_notices(*, uow: UnitOfWork, caller: Caller, limit: int, offset: int) -> list[Notice]:
+def list_notices(*, uow: UnitOfWork, caller: Caller, limit: int, offset: int) -> Page[Notice]:
     """What the caller has been told about their account, newest first."""
     who = caller.require()
     with uow:
-        return [_notice(n) for n in uow.sessions.notices(who.user_id, limit=limit, offset=offset)]
+        return uow.sessions.notices(who.user_id, limit=limit, offset=offset).map(_notice)
 
 
 def _notice(row: AccountNotice) -> Notice:

@@ -10,6 +10,7 @@ from service.db.tables import User
 from service.db.uow import UnitOfWork
 from service.domain.accounts import STAFF_ROLES, Role, SessionEnd
 from service.domain.audit import AuditAction
+from service.domain.pages import Page
 from service.usecases.audit import record
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -115,13 +116,11 @@ def create_staff_user(
 
 def list_staff(
     *, uow: UnitOfWork, caller: Caller, role: Role | None, limit: int, offset: int
-) -> list[StaffUser]:
+) -> Page[StaffUser]:
     _require_admin(caller)
     roles = [role.value] if role else [r.value for r in STAFF_ROLES]
     with uow:
-        return [
-            _staff_user(u) for u in uow.users.list_by_role(roles=roles, limit=limit, offset=offset)
-        ]
+        return uow.users.list_by_role(roles=roles, limit=limit, offset=offset).map(_staff_user)
 
 
 def get_me(*, uow: UnitOfWork, caller: Caller) -> Me:

@@ -11,13 +11,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from service import create_app
+from service.api.docs import VERSION
 from service.db.migrate import current_heads, upgrade
 from tests.conftest import settings_for
 
 
 def test_live_and_ready_on_a_migrated_database(client: FlaskClient) -> None:
     live = client.get("/livez")
-    assert (live.status_code, live.json) == (200, {"status": "ok"})
+    assert (live.status_code, live.json) == (200, {"status": "ok", "version": VERSION})
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.json
     assert ready.json == {"status": "ok", "database": "ok", "schema": current_heads()[0]}

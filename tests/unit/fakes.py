@@ -20,6 +20,7 @@ from service.db.tables import (
     PrescriptionVersion,
     User,
 )
+from service.domain.pages import Page, sliced
 
 
 class FakeAuditLog:
@@ -91,23 +92,24 @@ class FakePrescriptions:
 
     def versions(
         self, rx_id: uuid.UUID, *, limit: int | None = None, offset: int = 0
-    ) -> list[PrescriptionVersion]:
+    ) -> Page[PrescriptionVersion]:
         mine = sorted(
             (v for (rx, _), v in self.versions_by_number.items() if rx == rx_id),
             key=lambda v: v.version,
         )
-        return mine[offset : None if limit is None else offset + limit]
+        return sliced(mine, limit=len(mine) if limit is None else limit, offset=offset)
 
     def list_current(
         self, *, patient_id: uuid.UUID, status: str | None, limit: int, offset: int
-    ) -> list[tuple[Prescription, PrescriptionVersion]]:
+    ) -> Page[tuple[Prescription, PrescriptionVersion]]:
         mine = sorted(
             (rx for rx in self.rows.values() if rx.patient_id == patient_id),
             key=lambda rx: (rx.created_at, rx.id),
         )
         chosen = [rx for rx in mine if status is None or rx.status == status]
-        page = chosen[offset : offset + limit]
-        return [(rx, self.versions_by_number[(rx.id, rx.current_version)]) for rx in page]
+        return sliced(chosen, limit=limit, offset=offset).map(
+            lambda rx: (rx, self.versions_by_number[(rx.id, rx.current_version)])
+        )
 
     def findings(self, rx_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[PrescriptionFinding]]:
         return {

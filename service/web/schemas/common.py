@@ -84,6 +84,55 @@ class Instant(fields.AwareDateTime):
         return instant
 
 
+# A plain calendar date, and an instant whose "+" offset a client left unencoded in a
+# query string (where "+" decodes to a space): "2026-12-05T08:00:00 01:00" can only
+# have meant +01:00, since a negative offset keeps its "-".
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_UNENCODED_PLUS = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})")
+
+
+class InstantOrDate(fields.DateTime):
+    """A window's bound: an instant with an offset, or a plain date that the use case
+    reads in the patient's time zone (README, "Conventions")."""
+
+    # Longer than any ISO 8601 instant with microseconds and an offset.
+    MAX_LENGTH = 40
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Either form: a generator should offer a string, not a date-time only.
+        metadata = {"format": "date-or-date-time", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+        self._instant = Instant()
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    def _deserialize(  # type: ignore[override]
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dt.datetime | dt.date:
+        if not isinstance(value, str) or len(value) > self.MAX_LENGTH:
+            raise ma.ValidationError("Not a valid date or instant.")
+        if _DATE.fullmatch(value):
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                raise ma.ValidationError("Not a valid date.") from None
+            if not EARLIEST_START <= day <= LATEST_DATE:
+                raise ma.ValidationError(f"Must be between {EARLIEST_START} and {LATEST_DATE}.")
+            return day
+        repaired = _UNENCODED_PLUS.fullmatch(value)
+        raw = f"{repaired[1]}+{repaired[2]}" if repaired else value
+        try:
+            return self._instant.deserialize(raw)
+        except ma.ValidationError as exc:
+            if any(str(m).startswith("Must be between") for m in exc.messages):
+                raise
+            raise ma.ValidationError(
+                "Not a valid date or instant: give a date (2026-12-05) or an instant with "
+                "an offset (2026-12-05T08:00:00Z, or +01:00 sent as %2B01:00)."
+            ) from None
+
+
 class Number(fields.Float):
     """A JSON number: strings and booleans are refused rather than converted."""
 

@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 
 from service.domain.doses import LISTED
 from service.usecases.devices import PLATFORMS
-from service.web.schemas.common import Instant, StrictSchema, text
+from service.web.schemas.common import Instant, InstantOrDate, StrictSchema, text
 
 
 class DoseAmountSchema(StrictSchema):
@@ -34,22 +34,46 @@ class DoseEventSchema(StrictSchema):
     skip_reason = fields.String(allow_none=True, required=True)
     snoozed_until = fields.AwareDateTime(allow_none=True, required=True)
     logged_at = fields.AwareDateTime(allow_none=True, required=True)
+    instructions = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The prescription's current instructions, as the prescriber wrote "
+            "them; null when there are none.",
+            "example": "Take with food.",
+        },
+    )
+
+
+_FROM = (
+    "Start (inclusive): an instant with an offset (2026-12-05T08:00:00Z), or a date "
+    "(2026-12-05), the start of that day where the patient lives."
+)
+_TO = (
+    "End (exclusive): an instant with an offset, or a date, the end of that day where the "
+    "patient lives (from=to=2026-12-05 is that whole day); at most %d days after from."
+)
 
 
 class WindowQuery(StrictSchema):
-    from_ = Instant(
-        required=True,
-        data_key="from",
-        metadata={"description": "Start (inclusive), ISO 8601 with an offset."},
+    from_ = InstantOrDate(
+        required=True, data_key="from", metadata={"description": _FROM, "example": "2026-12-05"}
     )
-    to = Instant(
-        required=True, metadata={"description": "End (exclusive); at most 31 days after from."}
-    )
+    to = InstantOrDate(required=True, metadata={"description": _TO % 31, "example": "2026-12-05"})
 
 
 class AdherenceQuery(WindowQuery):
-    to = Instant(
-        required=True, metadata={"description": "End (exclusive); at most 366 days after from."}
+    to = InstantOrDate(required=True, metadata={"description": _TO % 366, "example": "2026-12-31"})
+
+
+class AdherenceCsvQuery(AdherenceQuery):
+    detail = fields.String(
+        load_default="prescriptions",
+        validate=validate.OneOf(["prescriptions", "doses"]),
+        metadata={
+            "description": "`prescriptions` (default): a row per prescription and an "
+            "`overall` row; `doses`: a row per scheduled dose."
+        },
     )
 
 
@@ -83,24 +107,63 @@ class TooSoonSchema(StrictSchema):
     )
 
 
-class AdherenceRowSchema(StrictSchema):
-    prescription_id = fields.UUID(required=True)
-    drug = fields.String(required=True)
-    on_time = fields.Integer(required=True)
-    late = fields.Integer(required=True)
+class AdherenceFiguresSchema(StrictSchema):
+    on_time = fields.Integer(
+        required=True, metadata={"description": "Taken within the on-time window, either side."}
+    )
+    early = fields.Integer(
+        required=True, metadata={"description": "Taken more than the window before its time."}
+    )
+    late = fields.Integer(
+        required=True, metadata={"description": "Taken more than the window after its time."}
+    )
     skipped = fields.Integer(required=True)
     missed = fields.Integer(required=True)
-    pending = fields.Integer(required=True)
+    pending = fields.Integer(
+        required=True, metadata={"description": "Not logged yet and not yet missed; not due."}
+    )
+    taken = fields.Integer(required=True, metadata={"description": "on_time + early + late."})
+    due = fields.Integer(required=True, metadata={"description": "taken + skipped + missed."})
     percentage = fields.Float(
         allow_none=True,
         required=True,
-        metadata={"description": "(on time + late) / (on time + late + skipped + missed)."},
+        metadata={"description": "Adherence: taken / due, in percent (null when nothing is due)."},
+    )
+    on_time_percentage = fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={"description": "on_time / due, in percent (null when nothing is due)."},
     )
 
 
+class AdherenceRowSchema(AdherenceFiguresSchema):
+    prescription_id = fields.UUID(required=True)
+    drug = fields.String(required=True)
+
+
+class AdherencePatientSchema(StrictSchema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+
+
+class AdherencePeriodSchema(StrictSchema):
+    from_ = fields.AwareDateTime(
+        required=True, data_key="from", metadata={"description": "With the patient's offset."}
+    )
+    to = fields.AwareDateTime(required=True, metadata={"description": "Exclusive."})
+    timezone = fields.String(required=True, metadata={"description": "The patient's IANA zone."})
+
+
 class AdherenceSchema(StrictSchema):
+    patient = fields.Nested(AdherencePatientSchema, required=True)
     from_ = fields.AwareDateTime(required=True, data_key="from")
     to = fields.AwareDateTime(required=True)
+    period = fields.Nested(AdherencePeriodSchema, required=True)
+    on_time_window_minutes = fields.Integer(
+        required=True,
+        metadata={"description": "A dose taken within this many minutes of its time is on time."},
+    )
+    overall = fields.Nested(AdherenceFiguresSchema, required=True)
     prescriptions = fields.List(fields.Nested(AdherenceRowSchema), required=True)
 
 
