@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from typing import Any
 
 from apispec import APISpec, BasePlugin
 from flask import Response, g, request
 from flask_smorest import Blueprint
 
-from service.api.context import RequestUnitOfWork, bearer_token, runtime
+from service.api.context import RequestUnitOfWork, bearer_token, ctx, runtime
 from service.api.errors import error_response, handle_use_case_error
 from service.usecases import auth
 from service.usecases import idempotency as keys
@@ -64,6 +65,29 @@ def _caller_id() -> Any:
     return g.principal.user_id
 
 
+def _replay_if_allowed(answer: keys.Answer) -> Response:
+    """The first answer again, if the caller may still read the patient it concerns."""
+    args = request.view_args or {}
+
+    def named(name: str) -> Any:
+        value = args.get(name)
+        return value if isinstance(value, uuid.UUID) else None
+
+    r = runtime()
+    try:
+        keys.recheck(
+            uow=RequestUnitOfWork(r.db),
+            caller=ctx().caller,
+            clock=r.clock,
+            patient_id=named("patient_id"),
+            dose_id=named("dose_id"),
+            plan_id=named("plan_id"),
+        )
+    except UseCaseError as error:
+        return handle_use_case_error(error)
+    return _replay(answer)
+
+
 def _replay(answer: keys.Answer) -> Response:
     response = Response(answer.body, status=answer.status)
     for name, value in answer.headers.items():
@@ -92,6 +116,7 @@ def claim_key() -> Response | None:
         operation=f"POST {openapi_path(rule.rule)}",
         key=key,
         fingerprint=keys.fingerprint(
+            secret_key=r.settings.secret_key,
             path=request.path,
             query=request.query_string.decode("latin-1"),
             body=request.get_data(cache=True),
@@ -113,7 +138,7 @@ def claim_key() -> Response | None:
         return handle_use_case_error(error)
     if answer is not None:
         transaction.close_transaction(commit=True)
-        return _replay(answer)
+        return _replay_if_allowed(answer)
     setattr(g, _SCOPE, scope)
     return None
 
@@ -147,9 +172,15 @@ def keep_answer(response: Response) -> Response:
     except UseCaseError as error:
         transaction.close_transaction(commit=False)
         return handle_use_case_error(error)
-    except Exception:
-        log.exception("could not keep the answer to a keyed request")
+    except Exception as exc:
         transaction.close_transaction(commit=False)
+        if transaction.database_error(exc):
+            # Nothing of the request was kept: as any database outage, 503 to retry.
+            log.warning("could not keep the answer to a keyed request: %s", type(exc).__name__)
+            return error_response(
+                503, "The database is unavailable; retry shortly.", None, {"Retry-After": "1"}
+            )
+        log.exception("could not keep the answer to a keyed request")
         return error_response(500, "An unexpected error occurred; it has been logged.")
     return response
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import uuid
@@ -45,7 +46,11 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from service.usecases.errors import Conflict, ValidationFailed
+from service.db.uow import UnitOfWork
+from service.usecases.access import load_readable_patient
+from service.usecases.audit import record_read
+from service.usecases.context import Caller, Clock
+from service.usecases.errors import Conflict, NotFound, ValidationFailed
 
 HEADER = "Idempotency-Key"
 FIELD = f"header.{HEADER}"
@@ -109,20 +114,65 @@ def parse_key(raw: str) -> str:
     return key
 
 
-def fingerprint(*, path: str, query: str, body: bytes) -> str:
+def fingerprint(*, secret_key: str, path: str, query: str, body: bytes) -> str:
     """What makes two requests the same: the path (with its ids), the query and the
-    body (as canonical JSON when it is JSON, so spacing and key order do not count)."""
+    body (as canonical JSON when it is JSON, so spacing and key order do not count).
+    Keyed with a key derived from the secret key: a body can carry a password or a
+    one-time code, and a plain digest in the table would let anyone who reads it test
+    guesses offline."""
     try:
         canonical = json.dumps(
             json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
     except ValueError:
         canonical = body
-    digest = hashlib.sha256()
+    key = hashlib.sha256(b"medtrack idempotency fingerprint\n" + secret_key.encode()).digest()
+    digest = hmac.new(key, digestmod=hashlib.sha256)
     for part in (path.encode(), query.encode(), canonical):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def recheck(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    patient_id: uuid.UUID | None = None,
+    dose_id: uuid.UUID | None = None,
+    plan_id: uuid.UUID | None = None,
+) -> None:
+    """A retry is answered from its key only while the caller may still read the
+    patient the first request named (by the URL's patient, dose or plan): a clinician
+    taken off the care team gets the 404 anyone else gets, audited as a refusal. A
+    replay the caller may have is audited as a read of that patient's record, since it
+    hands their data out again. A request that names no patient (the caller's own
+    devices or invitations, staff accounts, an enrolment) needs only the caller, whom
+    the key is scoped to."""
+    with uow:
+        target = patient_id
+        if target is None and dose_id is not None:
+            event = uow.doses.event(dose_id)
+            if event is None:
+                raise NotFound(f"No dose {dose_id}.")
+            target = event.patient_id
+        if target is None and plan_id is not None:
+            plan = uow.tapers.get(plan_id)
+            if plan is None:
+                raise NotFound(f"No taper plan {plan_id}.")
+            target = plan.patient_id
+        if target is None:
+            return
+        load_readable_patient(uow, caller=caller, patient_id=target)
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="idempotency.replay",
+            entity_type="Patient",
+            patient_id=target,
+        )
 
 
 class Sealer:

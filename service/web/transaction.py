@@ -43,3 +43,8 @@ def close_transaction(*, commit: bool) -> None:
         transaction.commit()
     except SQLAlchemyError as exc:
         raise Unavailable("The database is unavailable; retry shortly.") from exc
+
+
+def database_error(exc: BaseException) -> bool:
+    """Whether `exc` is the database failing (an outage, a lost connection)."""
+    return isinstance(exc, SQLAlchemyError)

@@ -15,9 +15,10 @@ from sqlmodel import col
 
 from service.api.idempotency import NOT_CREATING
 from service.config import Settings
-from service.db.tables import DoseEvent, IdempotencyKey
+from service.db.tables import AuditEvent, DoseEvent, IdempotencyKey
 from service.db.uow import Database
 from service.usecases import doses as dose_usecases
+from service.usecases.idempotency import fingerprint
 from tests.api.test_doses_api import prn_body, setup_patient
 from tests.conftest import Account, Builders, FrozenClock, is_postgres, settings_for
 
@@ -257,3 +258,58 @@ def test_every_creating_post_takes_the_header(make: Builders) -> None:
     assert "/v1/patients/{patient_id}/prescriptions/{rx_id}/prn-doses" in covered
     assert "/v1/doses/{dose_id}/taken" in covered
     assert len(covered) >= 25
+
+
+def audit_subtypes(database: Database, patient: Account) -> list[str]:
+    query = (
+        select(AuditEvent.subtype)
+        .where(col(AuditEvent.patient_id) == patient.patient_id)
+        .order_by(col(AuditEvent.id))
+    )
+    with database.engine.connect() as conn:
+        return [str(s) for s in conn.execute(query).scalars()]
+
+
+def test_a_replay_is_audited_and_refused_once_the_caller_may_no_longer_read_the_patient(
+    make: Builders, clock: FrozenClock, database: Database
+) -> None:
+    doc, pat = setup_patient(make, clock, "2026-06-10T08:00:00Z")
+    url = f"/v1/patients/{pat.patient_id}/conditions"
+    body = {"code": "substance-use-disorder"}
+    key = str(uuid.uuid4())
+    first = make.client.post(url, json=body, headers=keyed(doc, key))
+    assert first.status_code == 201, first.get_json()
+    again = make.client.post(url, json=body, headers=keyed(doc, key))
+    assert again.headers["Idempotent-Replayed"] == "true"
+    # Handing the record out again is a read of it, in the patient's trail.
+    assert audit_subtypes(database, pat)[-1] == "idempotency.replay"
+
+    # The clinician leaves the care team: the key no longer reaches the patient.
+    admin, other = make.admin(), make.clinician()
+    team = f"/v1/patients/{pat.patient_id}/care-team"
+    added = make.client.post(team, json={"clinician_id": str(other.id)}, headers=admin.headers)
+    assert added.status_code == 201, added.get_json()
+    removed = make.client.delete(f"{team}/{doc.id}", headers=admin.headers)
+    assert removed.status_code == 200, removed.get_json()
+    refused = make.client.post(url, json=body, headers=keyed(doc, key))
+    assert refused.status_code == 404, refused.get_json()
+    assert "Idempotent-Replayed" not in refused.headers
+    assert audit_subtypes(database, pat)[-1] == "access.denied"
+
+
+def test_the_stored_fingerprint_is_keyed_with_the_secret(
+    make: Builders, clock: FrozenClock, database: Database, settings: Settings
+) -> None:
+    doc, pat = setup_patient(make, clock, "2026-06-10T08:00:00Z")
+    url = prn_url(make, doc, pat)
+    key = str(uuid.uuid4())
+    assert make.client.post(url, json={}, headers=keyed(pat, key)).status_code == 201
+    with database.engine.connect() as conn:
+        stored = conn.execute(
+            select(IdempotencyKey.fingerprint).where(col(IdempotencyKey.key) == key)
+        ).scalar_one()
+    path = url
+    plain = fingerprint(secret_key="", path=path, query="", body=b"{}")
+    secret = settings.secret_key
+    assert stored == fingerprint(secret_key=secret, path=path, query="", body=b"{}")
+    assert stored != plain
