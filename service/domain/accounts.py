@@ -40,6 +40,9 @@ STAFF_ROLES = (Role.ADMIN, Role.CLINICIAN)
 # team's to edit.
 PATIENT_EDITABLE_FIELDS = frozenset({"name", "timezone", "locale", "notification_privacy"})
 ADMIN_EDITABLE_FIELDS = frozenset({"email"})
+# How the patient is told (language, what a notification shows) is the patient's own
+# choice: not the care team's, whose change would put drug names on their lock screen.
+PATIENT_ONLY_FIELDS = frozenset({"locale", "notification_privacy"})
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 MAX_ALLERGIES = 100
 
@@ -96,7 +99,7 @@ def forbidden_patient_fields(who: Principal, fields: Collection[str]) -> list[st
         return sorted(set(fields) - PATIENT_EDITABLE_FIELDS)
     if who.role is Role.ADMIN:
         return sorted(set(fields) - ADMIN_EDITABLE_FIELDS)
-    return sorted(set(fields) & ADMIN_EDITABLE_FIELDS)
+    return sorted(set(fields) & (ADMIN_EDITABLE_FIELDS | PATIENT_ONLY_FIELDS))
 
 
 def may_issue_password_reset(

@@ -59,3 +59,18 @@ def test_a_patient_cannot_set_another_patients_settings(make: Builders) -> None:
     assert r.status_code in (403, 404)
     after = make.client.get(f"/v1/patients/{other.patient_id}", headers=doc.headers).json
     assert after["notification_privacy"] == "discreet"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("notification_privacy", "detailed"), ("locale", "es")]
+)
+def test_how_the_patient_is_told_is_theirs_not_the_care_teams(
+    make: Builders, field: str, value: str
+) -> None:
+    doc = make.clinician()
+    pat = make.patient(doc)
+    r = _patch(make, doc.headers, pat.patient_id, {field: value})
+    assert r.status_code == 403, r.get_json()
+    assert field in r.json["errors"]
+    after = make.client.get(f"/v1/patients/{pat.patient_id}", headers=pat.headers).json
+    assert (after["locale"], after["notification_privacy"]) == ("en", "discreet")
