@@ -76,8 +76,12 @@ def configure_logging(level: str | int) -> None:
 
 
 def redacted_url(url: str) -> str:
-    """A database URL fit for a log line: any password replaced by `***`."""
+    """A database URL fit for a log line: any password replaced by `***`, whether in
+    the user part or a query parameter (`?password=`, `?sslpassword=`, `?passfile=`)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return "(a database URL that does not parse)"
+    secret = {k: "***" for k in parsed.query if "pass" in k.lower()}
+    shown = parsed.update_query_dict(secret).render_as_string(hide_password=True)
+    return shown.replace("%2A%2A%2A", "***")
