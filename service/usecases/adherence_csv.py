@@ -60,7 +60,8 @@ DOSE_COLUMNS = (
 
 def safe_cell(text: str) -> str:
     """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    first = text.lstrip(" ")[:1]
+    return "'" + text if first in ("=", "+", "-", "@") or text[:1] in ("\t", "\r") else text
 
 
 def _context(report: AdherenceReport) -> list[Any]:

@@ -60,8 +60,8 @@ def _generic(kind: str, locale: str) -> tuple[str, str] | None:
             gettext(locale, "Open the app to see what to do."),
         ),
         MessageKind.CARE_TEAM: (
-            gettext(locale, "Missed doses"),
-            gettext(locale, "A patient has missed doses. Open the app to see who."),
+            gettext(locale, "Missed or skipped doses"),
+            gettext(locale, "A patient has missed or skipped doses. Open the app to see who."),
         ),
         MessageKind.TAPER_SYMPTOMS: (
             gettext(locale, "Withdrawal symptoms reported"),
@@ -81,9 +81,10 @@ def _generic(kind: str, locale: str) -> tuple[str, str] | None:
     return texts.get(kind)
 
 
-# Fields of stored data that name no drug, dose or symptom: kept under discreet.
+# Fields of stored data that name no drug, class of drug, dose or symptom: kept under
+# discreet (a care-team row's `reason`, "withdrawal-risk", would name a class).
 DISCREET_FIELDS = frozenset(
-    {"reason", "severity", "status", "change", "version", "step_index", "scheduled_at"}
+    {"severity", "status", "change", "version", "step_index", "scheduled_at"}
 )
 
 

@@ -95,7 +95,10 @@ class StoredNotificationDataSchema(StrictSchema):
     change = fields.String(metadata={"description": "taper-changed: what the clinician did."})
     status = fields.String(metadata={"description": "The plan's or the dose's status."})
     reason = fields.String(
-        metadata={"description": "missed-dose-care-team: withdrawal-risk or missed-in-a-row."}
+        metadata={
+            "description": "Stored with a care-team alert (withdrawal-risk or "
+            "missed-in-a-row) for the console; never sent, care-team pushes being discreet."
+        }
     )
     severity = fields.String()
     scheduled_at = fields.AwareDateTime()
