@@ -253,18 +253,7 @@ class DoseRepository:
             )
         )
         rows = self._s.connection().execute(stmt).all()
-        missed = [
-            Missed(
-                id=r[0],
-                prescription_id=r[1],
-                patient_id=r[2],
-                drug=r[3],
-                scheduled_at=r[4],
-                timezone=r[5],
-                withdrawal_risk=r[6],
-            )
-            for r in rows
-        ]
+        missed = [_missed(r) for r in rows]
         missed.sort(key=lambda m: (m.scheduled_at, str(m.id)))
         return missed
 
@@ -319,18 +308,7 @@ class DoseRepository:
             )
             .order_by(e.c.scheduled_at, e.c.id)
         )
-        return [
-            Missed(
-                id=r[0],
-                prescription_id=r[1],
-                patient_id=r[2],
-                drug=r[3],
-                scheduled_at=r[4],
-                timezone=r[5],
-                withdrawal_risk=r[6],
-            )
-            for r in self._s.connection().execute(query)
-        ]
+        return [_missed(r) for r in self._s.connection().execute(query)]
 
     def mark_care_team_notified(self, ids: Collection[uuid.UUID], *, now: dt.datetime) -> None:
         if ids:
@@ -340,3 +318,16 @@ class DoseRepository:
                 .where(in_batch(connection, EVENTS.c.id, ids))
                 .values(care_team_notified_at=now, updated_at=now)
             )
+
+
+def _missed(r: Any) -> Missed:
+    """A row of (id, prescription, patient, drug, scheduled_at, zone, withdrawal risk)."""
+    return Missed(
+        id=r[0],
+        prescription_id=r[1],
+        patient_id=r[2],
+        drug=r[3],
+        scheduled_at=r[4],
+        timezone=r[5],
+        withdrawal_risk=r[6],
+    )
