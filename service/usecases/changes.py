@@ -17,9 +17,10 @@ the plan, the finding) and `op`: `upsert` (fetch it again), or `remove` for a fi
 no longer in force. An entity changed several times within a page is listed once,
 at its last change. Clinician-only entries (interaction checks, reads, refusals,
 the care team, notifications) are never listed; the app reads what changed through
-the patient's own views. Doses planned, reminded or marked missed by the scheduler
-are not audited changes and are not listed: `GET /v1/me/doses/today` (with its
-ETag) shows them.
+the patient's own views. A dose the scheduler marks missed is audited under the
+patient (service/usecases/followups.py) and so listed; the doses it plans ahead, and
+their reminders, follow from the prescriptions listed and are not audited changes:
+`GET /v1/me/doses/today` (with its ETag) shows them.
 
 The cursor is signed with the secret key and names the patient, so a cursor that
 was altered, or that belongs to another patient, is refused (400).

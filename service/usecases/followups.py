@@ -13,10 +13,12 @@ from typing import Any
 from service.db.doses import Missed
 from service.db.outbox import queued
 from service.db.uow import UnitOfWork
+from service.domain.audit import AuditAction
 from service.domain.doses import DoseStatus
 from service.domain.messages import MessageKind
 from service.domain.prescriptions import Status
-from service.usecases.context import Clock
+from service.usecases.audit import record
+from service.usecases.context import SCHEDULER, Clock
 from service.usecases.reminders import ReminderPolicy
 
 
@@ -98,6 +100,22 @@ def _gaps(
     not alert old ones."""
     mark = now - policy.missed_after
     missed = uow.doses.mark_missed(scheduled_before=mark, now=now)
+    # A change of the patient's record like any other: in their audit trail, and so in
+    # what their app syncs (service/usecases/changes.py). By patient, so that two
+    # schedulers take the patients' chain locks in one order and never wait on each
+    # other in a cycle.
+    for m in sorted(missed, key=lambda m: (str(m.patient_id), m.scheduled_at, str(m.id))):
+        record(
+            uow,
+            caller=SCHEDULER,
+            now=now,
+            action=AuditAction.UPDATE,
+            subtype="dose.missed",
+            entity_type="DoseEvent",
+            entity_id=m.id,
+            patient_id=m.patient_id,
+            after={"status": DoseStatus.MISSED.value},
+        )
     skipped = uow.doses.skipped_not_notified(
         scheduled_after=mark - policy.catch_up, scheduled_before=mark
     )

@@ -4,6 +4,7 @@ reads, paged with has_more, with a cursor nobody can alter."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
@@ -12,7 +13,9 @@ from flask import Flask
 
 from service.config import Settings
 from service.db.changes import ChangesRepository
-from service.db.uow import UnitOfWork
+from service.db.uow import Database, UnitOfWork
+from service.usecases.followups import follow_up_missed
+from service.usecases.reminders import DEFAULT_POLICY
 from tests.api.test_taper_plans import create, setup
 from tests.conftest import Account, Builders, FrozenClock, settings_for
 
@@ -192,3 +195,20 @@ def test_a_change_committed_while_the_app_reads_is_not_skipped(
         ("dose", dose["id"], "upsert"),
         ("prescription", rx["id"], "upsert"),
     ]
+
+
+def test_a_dose_the_scheduler_marks_missed_is_listed(
+    make: Builders, clock: FrozenClock, database: Database
+) -> None:
+    _, pat, _ = setup(make, clock)
+    today = make.client.get("/v1/me/doses/today", headers=pat.headers).get_json()
+    pending = [d for d in today["doses"] if d["status"] in ("pending", "reminded")]
+    assert pending
+    cursor = sync(make, pat)["next_cursor"]
+    latest = max(dt.datetime.fromisoformat(d["scheduled_at"]) for d in pending)
+    clock.now = latest + DEFAULT_POLICY.missed_after + dt.timedelta(minutes=1)
+    summary = follow_up_missed(uow=database.uow(), clock=clock, policy=DEFAULT_POLICY)
+    assert summary.missed >= len(pending)
+    page = sync(make, pat, cursor)
+    assert {("dose", d["id"], "upsert") for d in pending} <= set(listed(page))
+    assert {c["type"] for c in page["changes"]} == {"dose"}
