@@ -82,7 +82,7 @@ from bench.common import (
     verdict,
     warm,
 )
-from bench.noop import NoopNotifier
+from bench.noop import NoopNotifier, canonical
 from bench.receiver import Receiver
 from bench.seeding import (
     PRESCRIPTIONS_PER_PATIENT,
@@ -515,22 +515,22 @@ def _receiver_process(
     out: multiprocessing.Queue[Any],
 ) -> None:
     """The webhook receiver, answering 200 to every well-signed POST, until `stop`; then
-    (requests, distinct keys, bad signatures) on `out`."""
+    (reminders carried, distinct reminders, bad signatures) on `out`: a POST carries
+    each dose of one patient due at its instant."""
     receiver = Receiver(secret=secret).start()
     url_out.put(receiver.url)
     stop.wait()
     receiver.stop()
     deliveries = receiver.deliveries()
-    out.put(
-        (len(deliveries), len({d.key for d in deliveries}), sum(not d.signed for d in deliveries))
-    )
+    carried = [f"{d.kind}:{dose}" for d in deliveries for dose in (d.dose_ids or (d.key,))]
+    out.put((len(carried), len(set(carried)), sum(not d.signed for d in deliveries)))
 
 
 @contextlib.contextmanager
 def receiver() -> Iterator[tuple[str, Callable[[], tuple[int, int, int]]]]:
     """The receiver in a process of its own (so it takes no CPU from the dispatcher's
-    interpreter); yields its URL and a function that stops it and returns (requests,
-    distinct keys, bad signatures)."""
+    interpreter); yields its URL and a function that stops it and returns (reminders
+    carried, distinct reminders, bad signatures)."""
     ctx = multiprocessing.get_context("spawn")
     url_q: multiprocessing.Queue[Any] = ctx.Queue()
     out: multiprocessing.Queue[Any] = ctx.Queue()
@@ -564,7 +564,7 @@ def drain_webhook(db: Database, n: int) -> Run:
         requests, distinct, bad = finish()
     run.reminders = n
     if requests != n or distinct != n:
-        run.problems.append(f"receiver: {requests:,} requests, {distinct:,} distinct keys")
+        run.problems.append(f"receiver: {requests:,} reminders carried, {distinct:,} distinct")
     if bad:
         run.problems.append(f"receiver: {bad} bad signatures")
     return run
@@ -626,9 +626,10 @@ def run_steady(db: Database, kb: KnowledgeBase, due: dict[str, float], cadence: 
         thread.join(timeout=60)
         jobs.release()
     run.sent = len(notifier.sends)
-    run.lateness_ms = [(t - due[k]) * 1000 for k, t in notifier.sends if k in due]
+    due_by_key = {canonical(k): t for k, t in due.items()}
+    run.lateness_ms = [(t - due_by_key[k]) * 1000 for k, t in notifier.sends if k in due_by_key]
     run.problems.extend(verify_keys(notifier.keys, len(due), f"steady every {cadence:g} s"))
-    unknown = len(set(notifier.keys) - set(due))
+    unknown = len(set(notifier.keys) - set(due_by_key))
     if unknown:
         run.problems.append(f"steady: {unknown} sends of reminders that were not queued")
     return run
