@@ -10,15 +10,13 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
 
 from flask import Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.db.migrate import current_heads, known_revisions
-from service.usecases import auth
-from service.usecases.errors import Unauthenticated, Unavailable
+from service.usecases.errors import Unavailable
+from service.web.bearer import bearer_token, require_auth
 from service.web.context import (
     EXTENSION,
     Acting,
@@ -46,7 +44,6 @@ __all__ = [
 ]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_MAX_TOKEN_LENGTH = 4096
 
 
 def assign_request_id() -> None:
@@ -66,32 +63,6 @@ def echo_request_id(response: Response) -> Response:
     if client_id:
         response.headers["X-Client-Request-ID"] = client_id
     return response
-
-
-def bearer_token() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_LENGTH:
-        raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
-    return token
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def require_auth(view: F) -> F:
-    """Resolve the bearer token to a principal before the view runs (401 otherwise)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        r = runtime()
-        g.principal = auth.authenticate(
-            uow=RequestUnitOfWork(r.db), clock=r.clock, tokens=r.tokens, token=bearer_token()
-        )
-        return view(*args, **kwargs)
-
-    return cast(F, wrapper)
 
 
 _UNREACHABLE = "The database is unreachable."

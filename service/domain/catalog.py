@@ -122,6 +122,9 @@ class Drug:
     taper_floor_source: str | None = None
     # None where no label source was found: the patient is told to ask a pharmacist.
     missed_dose: MissedDoseAdvice | None = None
+    # The RxNorm concept (RxCUI) of the ingredient, where a public source confirms it
+    # (service/knowledge/data/codes/); None otherwise, and the drug is coded by ATC and text.
+    rxcui: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,6 +204,16 @@ class Catalog:
             yield d.id, (d.id, d.name, *d.brands, *d.synonyms)
         for p in self.products.values():
             yield p.id, (p.id, p.name, *p.brands, *p.synonyms)
+
+    def by_rxcui(self, rxcui: str) -> Drug | None:
+        """The ingredient with this RxNorm code, or None."""
+        return next((d for d in self.drugs.values() if d.rxcui == rxcui), None)
+
+    def by_atc(self, atc: str) -> Drug | None:
+        """The ingredient with this ATC code, or None (a code shared by no other
+        ingredient; ATC codes are unique to an ingredient in the catalog's data)."""
+        code = atc.strip().upper()
+        return next((d for d in self.drugs.values() if d.atc == code), None)
 
     def ingredients_of(self, entry_id: str) -> tuple[str, ...]:
         if entry_id in self.drugs:

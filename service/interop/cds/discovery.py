@@ -1,0 +1,1 @@
+"""CDS Hooks: discovery (being built)."""

@@ -1,0 +1,1 @@
+"""CDS Hooks: feedback (being built)."""

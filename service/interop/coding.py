@@ -1,0 +1,83 @@
+"""Medications as FHIR CodeableConcepts, both ways: a catalog entry coded by RxNorm
+(where the catalog has the ingredient's RxCUI), ATC and text; and an EHR's concept
+resolved to a catalog entry by the first of its codes the catalog knows, else by
+its text, through the same name resolution as the JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.domain.catalog import Catalog, Resolved
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ATC = "http://www.whocc.no/atc"
+
+
+def medication_concept(catalog: Catalog, entry_id: str | None, text: str) -> dict[str, Any]:
+    """The concept for a prescription's drug: its codes where the catalog entry is an
+    ingredient with codes, and always the text as written."""
+    codings: list[dict[str, Any]] = []
+    drug = catalog.drugs.get(entry_id) if entry_id else None
+    if drug is not None:
+        if drug.rxcui:
+            codings.append({"system": RXNORM, "code": drug.rxcui, "display": drug.name})
+        if drug.atc:
+            codings.append({"system": ATC, "code": drug.atc, "display": drug.name})
+    concept: dict[str, Any] = {"text": text}
+    if codings:
+        concept = {"coding": codings, "text": text}
+    return concept
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What an EHR's concept resolved to (`resolved`), or the codes and text that did
+    not resolve (`unknown`, as "system|code" or the text)."""
+
+    resolved: Resolved | None
+    unknown: tuple[str, ...] = ()
+
+
+def _codings(concept: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    codings = concept.get("coding")
+    if not isinstance(codings, list):
+        return ()
+    return [c for c in codings if isinstance(c, Mapping)]
+
+
+def resolve_concept(catalog: Catalog, concept: Mapping[str, Any]) -> Resolution:
+    """The catalog entry a concept names: an RxNorm ingredient code, an ATC code, then
+    a coding's display or the concept's text read as a drug name."""
+    unknown: list[str] = []
+    names: list[str] = []
+    for coding in _codings(concept):
+        system, code = coding.get("system"), coding.get("code")
+        drug = None
+        if isinstance(code, str) and system == RXNORM:
+            drug = catalog.by_rxcui(code.strip())
+        elif isinstance(code, str) and system == ATC:
+            drug = catalog.by_atc(code)
+        if drug is not None:
+            return Resolution(
+                Resolved(
+                    input=str(code),
+                    entry_id=drug.id,
+                    name=drug.name,
+                    ingredients=(drug.id,),
+                )
+            )
+        if isinstance(code, str):
+            unknown.append(f"{system or ''}|{code}")
+        display = coding.get("display")
+        if isinstance(display, str) and display.strip():
+            names.append(display)
+    text = concept.get("text")
+    if isinstance(text, str) and text.strip():
+        names.insert(0, text)
+    for name in names:
+        found = catalog.resolve(name)
+        if found is not None:
+            return Resolution(found)
+    return Resolution(None, tuple(unknown) + tuple(names))

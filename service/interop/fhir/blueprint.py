@@ -1,0 +1,8 @@
+"""The FHIR API's blueprint; each resource's module adds its routes to it."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+PREFIX = "/fhir/R4"
+bp = Blueprint("fhir", __name__, url_prefix=PREFIX)

@@ -1,0 +1,1 @@
+"""FHIR: everything (being built)."""

@@ -1,0 +1,1 @@
+"""FHIR: imports (being built)."""

@@ -1,0 +1,1 @@
+"""FHIR: metadata (being built)."""
