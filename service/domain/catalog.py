@@ -184,6 +184,8 @@ class Catalog:
     sources: Mapping[str, Source]
     _names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _class_names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _rxcui: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _atc: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def withdrawal_risks(self, ingredients: Iterable[str]) -> list[Drug]:
         """The ingredients, among these, that must be tapered rather than stopped."""
@@ -198,6 +200,12 @@ class Catalog:
         for c in self.classes.values():
             for name in (c.id, c.name, *c.aliases):
                 self._class_names.setdefault(normalize(name), c.id)
+        for d in self.drugs.values():
+            if d.rxcui:
+                self._rxcui[d.rxcui] = d.id
+            if d.atc:
+                # An ATC code two ingredients share names neither: None, not a guess.
+                self._atc[d.atc] = None if d.atc in self._atc else d.id
 
     def entry_names(self) -> Iterable[tuple[str, tuple[str, ...]]]:
         for d in self.drugs.values():
@@ -206,14 +214,15 @@ class Catalog:
             yield p.id, (p.id, p.name, *p.brands, *p.synonyms)
 
     def by_rxcui(self, rxcui: str) -> Drug | None:
-        """The ingredient with this RxNorm code, or None."""
-        return next((d for d in self.drugs.values() if d.rxcui == rxcui), None)
+        """The ingredient with this RxNorm ingredient code, or None."""
+        drug_id = self._rxcui.get(rxcui.strip())
+        return self.drugs[drug_id] if drug_id else None
 
     def by_atc(self, atc: str) -> Drug | None:
-        """The ingredient with this ATC code, or None (a code shared by no other
-        ingredient; ATC codes are unique to an ingredient in the catalog's data)."""
-        code = atc.strip().upper()
-        return next((d for d in self.drugs.values() if d.atc == code), None)
+        """The ingredient with this ATC code, or None, also when two ingredients of
+        the catalog share the code."""
+        drug_id = self._atc.get(atc.strip().upper())
+        return self.drugs[drug_id] if drug_id else None
 
     def ingredients_of(self, entry_id: str) -> tuple[str, ...]:
         if entry_id in self.drugs:

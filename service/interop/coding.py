@@ -1,15 +1,20 @@
 """Medications as FHIR CodeableConcepts, both ways: a catalog entry coded by RxNorm
 (where the catalog has the ingredient's RxCUI), ATC and text; and an EHR's concept
 resolved to a catalog entry by the first of its codes the catalog knows, else by
-its text, through the same name resolution as the JSON API."""
+its text or a coding's display, through the same name resolution as the JSON API,
+reading an RxNorm clinical-drug name ("sertraline 50 MG Oral Tablet") as its
+ingredients. A code the catalog does not know (an RxNorm clinical-drug code, say)
+is not an error while the text resolves."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from service.domain.catalog import Catalog, Resolved
+from service.domain.drug_names import clinical_drug_name
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
@@ -77,7 +82,21 @@ def resolve_concept(catalog: Catalog, concept: Mapping[str, Any]) -> Resolution:
     if isinstance(text, str) and text.strip():
         names.insert(0, text)
     for name in names:
-        found = catalog.resolve(name)
+        found = resolve_name(catalog, name)
         if found is not None:
             return Resolution(found)
     return Resolution(None, tuple(unknown) + tuple(names))
+
+
+def resolve_name(catalog: Catalog, name: str) -> Resolved | None:
+    """A drug name as the JSON API reads it; else, for an RxNorm clinical-drug name,
+    its ingredients together (a combination resolves to its product), then its brand."""
+    found = catalog.resolve(name)
+    parsed = clinical_drug_name(name) if found is None else None
+    if parsed is not None:
+        found = catalog.resolve(" / ".join(parsed.ingredients))
+        if found is None and parsed.brand:
+            found = catalog.resolve(parsed.brand)
+        if found is not None:
+            found = dataclasses.replace(found, input=name)
+    return found

@@ -25,6 +25,7 @@ from service.knowledge.catalog import (
     read_products,
     read_sources,
 )
+from service.knowledge.codes import read_rxnorm, with_rxnorm
 from service.knowledge.formulations import FORMS, OCCUPANCY_TOLERANCE_PCT, UNITS
 from service.knowledge.limits import LIMIT_UNITS, read_limits
 from service.knowledge.reading import KnowledgeBaseError, Problems
@@ -53,6 +54,7 @@ def load_from(root: Path) -> KnowledgeBase:
     sources = read_sources(root, problems)
     classes, members = read_classes(root, sources, problems)
     drugs, files = read_drugs(root, classes, members, sources, problems)
+    drugs = with_rxnorm(drugs, read_rxnorm(root, drugs, sources, problems))
     products = read_products(root, drugs, problems)
     check_names(drugs, products, files, problems)
     rules = read_rules(root, drugs, classes, sources, problems)
