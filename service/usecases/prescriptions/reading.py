@@ -6,19 +6,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
+from typing import Protocol
 
 from service.domain.pages import Page
 from service.domain.prescriptions import Status
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
-from service.usecases.ports import PrescriptionReading
+from service.usecases.errors import NotFound
+from service.usecases.ports import PatientAccess, PrescriptionReading
 from service.usecases.prescriptions.versions import load_prescription, record_of
 from service.usecases.prescriptions.views import (
     PrescriptionRecord,
     prescription_record,
     shown_to,
 )
+
+
+class _Owners(Protocol):
+    def patient_of(self, rx_id: uuid.UUID) -> uuid.UUID | None: ...
+
+
+class PrescriptionLocating(PatientAccess, Protocol):
+    """Enough to find whose a prescription is, then check the caller may read them."""
+
+    @property
+    def prescriptions(self) -> _Owners: ...
 
 
 def _plan_ids(
@@ -125,3 +138,22 @@ def list_versions(
             entity_id=rx_id,
         )
         return records
+
+
+def patient_of_prescription(
+    *, uow: PrescriptionLocating, caller: Caller, rx_id: uuid.UUID
+) -> uuid.UUID:
+    """The patient whose prescription `rx_id` is, for a caller who may read that
+    patient's prescriptions: for addresses that name a prescription alone (FHIR's
+    MedicationRequest/<id>). Anyone else gets NotFound, as for a prescription that
+    does not exist, carrying the patient for the audit of the refusal; the read
+    itself is audited by the use case that reads the prescription next."""
+    with uow:
+        patient_id = uow.prescriptions.patient_of(rx_id)
+        if patient_id is None:
+            raise NotFound(f"No prescription {rx_id}.")
+        try:
+            load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        except NotFound:
+            raise NotFound(f"No prescription {rx_id}.", patient_id=patient_id) from None
+        return patient_id
