@@ -7,6 +7,7 @@ variable (MEDTRACK_ and the field's name in capitals) is read and bounded.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+
+import jwt
 
 DEV_SECRET_KEY = "medtrack-development-secret-do-not-use-in-production"  # noqa: S105
 ENVIRONMENTS = ("development", "test", "production")
@@ -69,6 +72,67 @@ def _origins(variable: str, raw: str) -> tuple[str, ...]:
                 f"(scheme, host, optional port; comma-separated), got {origin!r}"
             )
     return tuple(o.lower() for o in origins)
+
+
+@dataclass(frozen=True)
+class CdsClient:
+    """An EHR trusted to call the CDS Hooks service: the `iss` of its JWTs, the public
+    keys (a JWK Set's `keys`) that verify them, and the identifier system its
+    `context.patientId` belongs to, which links its patients to medtrack's."""
+
+    iss: str
+    keys: tuple[dict[str, Any], ...]
+    patient_system: str | None = None
+
+
+_CDS_CLIENT_FIELDS = frozenset({"iss", "jwks", "patient_system"})
+_CDS_KEY_TYPES = frozenset({"EC", "RSA"})
+
+
+def _cds_client(variable: str, i: int, entry: object) -> CdsClient:
+    where = f"{variable}[{i}]"
+    if not isinstance(entry, dict):
+        raise SettingsError(f"{where} must be an object with iss and jwks")
+    unknown = sorted(set(entry) - _CDS_CLIENT_FIELDS)
+    if unknown:
+        raise SettingsError(f"{where} has unknown fields: {', '.join(unknown)}")
+    iss, jwks, system = entry.get("iss"), entry.get("jwks"), entry.get("patient_system")
+    if not isinstance(iss, str) or not iss.strip() or len(iss) > 255:
+        raise SettingsError(f"{where}.iss must be the issuer's URI (1 to 255 characters)")
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise SettingsError(f'{where}.jwks must be a JWK Set: {{"keys": [ ...public keys... ]}}')
+    for k, key in enumerate(keys):
+        if not isinstance(key, dict) or key.get("kty") not in _CDS_KEY_TYPES:
+            raise SettingsError(f"{where}.jwks.keys[{k}] must be an EC or RSA public key (kty)")
+        if not isinstance(key.get("kid"), str) or not key["kid"]:
+            raise SettingsError(f"{where}.jwks.keys[{k}] must have a kid")
+        if "d" in key:
+            raise SettingsError(f"{where}.jwks.keys[{k}] is a private key: give the public key")
+        try:
+            jwt.PyJWK(key)
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError) as exc:
+            raise SettingsError(f"{where}.jwks.keys[{k}] is not a usable key: {exc}") from exc
+    if system is not None and (
+        not isinstance(system, str) or not system.strip() or len(system) > 255
+    ):
+        raise SettingsError(f"{where}.patient_system must be an identifier system URI")
+    return CdsClient(iss=iss, keys=tuple(keys), patient_system=system)
+
+
+def _cds_clients(variable: str, raw: str) -> tuple[CdsClient, ...]:
+    """A JSON list of the EHRs trusted to call the CDS Hooks service."""
+    try:
+        entries = json.loads(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{variable} must be JSON: {exc}") from exc
+    if not isinstance(entries, list):
+        raise SettingsError(f'{variable} must be a JSON list of {{"iss", "jwks"}} objects')
+    clients = tuple(_cds_client(variable, i, e) for i, e in enumerate(entries))
+    issuers = [c.iss for c in clients]
+    if len(set(issuers)) != len(issuers):
+        raise SettingsError(f"{variable} names an issuer twice")
+    return clients
 
 
 def text(default: str, *, secret: bool = False, normalise: Callable[[str], str] = str) -> str:
@@ -172,6 +236,10 @@ class Settings:
     retry_base_seconds: int = whole(10, low=1, high=3600)
     retry_max_seconds: int = whole(900, low=1, high=86400)
     on_time_minutes: int = whole(60, low=1, high=720)
+    # The EHRs trusted to call the CDS Hooks service (docs/interop.md): a JSON list of
+    # {"iss", "jwks": {"keys": [...]}, "patient_system"}. None in development lets
+    # unauthenticated calls from loopback through, logged as such.
+    cds_clients: tuple[CdsClient, ...] = field(default=(), metadata={_READ: _cds_clients})
 
     @property
     def activation_ttl(self) -> dt.timedelta:

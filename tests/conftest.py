@@ -39,7 +39,8 @@ TABLES = (
     "care_team_members, auth_tokens, login_failures, patients, users, "
     "imported_interactions, interaction_imports, notifications, dose_events, devices, "
     "taper_symptom_reports, taper_step_records, taper_plan_versions, taper_plans, "
-    "worklist_marks, idempotency_keys"
+    "worklist_marks, idempotency_keys, cds_feedback, cds_cards, cds_token_uses, "
+    "patient_identifiers"
 )
 PASSWORD = "correct horse battery staple"
 APPEND_ONLY = (

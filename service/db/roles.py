@@ -33,7 +33,7 @@ APPEND_ONLY = (
 )
 # Tables whose rows are short-lived counters or replay records, not clinical or
 # account records.
-DELETABLE = ("login_failures", "idempotency_keys")
+DELETABLE = ("login_failures", "idempotency_keys", "cds_token_uses")
 READ_ONLY = ("alembic_version",)
 _FORBIDDEN_ON_APPEND_ONLY = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "REFERENCES")
 

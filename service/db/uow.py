@@ -14,6 +14,7 @@ from service.db.audit import AuditChainRepository, AuditRepository
 from service.db.devices import DeviceRepository
 from service.db.doses import DoseRepository
 from service.db.engine import begin_writing, make_engine, make_session_factory
+from service.db.interop import InteropRepository
 from service.db.knowledge import KnowledgeRepository
 from service.db.outbox import OutboxRepository
 from service.db.planning import PlanningRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
     tapers: TaperRepository
     record: RecordRepository
     worklist: WorklistRepository
+    interop: InteropRepository
     login_throttle: LoginThrottle
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
@@ -87,6 +89,7 @@ class UnitOfWork:
         self.tapers = TaperRepository(session)
         self.record = RecordRepository(session)
         self.worklist = WorklistRepository(session)
+        self.interop = InteropRepository(session)
         self.login_throttle = self._db.login_throttle(session)
         return self
 

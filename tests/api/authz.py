@@ -35,6 +35,7 @@ WRITTEN_TABLES = (
     "reported_products",
     "patient_findings",
     "password_resets",
+    "patient_identifiers",
 )
 # Rows a denied request could change in place (status, removal, record fields).
 WATCHED_TABLES = (*WRITTEN_TABLES, "patients", "users")
@@ -213,6 +214,10 @@ def _new_dose(w: World) -> dict[str, Any]:
     return {"dose": {"amount": 20, "unit": "mg"}, "reason": "titrate"}
 
 
+def _identifier(w: World) -> dict[str, Any]:
+    return {"system": "https://ehr.example.org/mrn", "value": f"MRN-{w.patient.patient_id}"}
+
+
 ENDPOINTS = [
     Endpoint("GET", P, 200, 200, 200),
     Endpoint("PATCH", P, 403, 200, 403, body=lambda w: {"allergies": ["penicillin"]}),
@@ -246,6 +251,8 @@ ENDPOINTS = [
     Endpoint("GET", f"{P}/notifications", 200, 200, 404),
     Endpoint("GET", f"{P}/notifications/<string:ref>", 200, 200, 404),
     Endpoint("POST", f"{P}/password-reset", 403, 201, 201),
+    Endpoint("GET", f"{P}/identifiers", 200, 200, 200),
+    Endpoint("POST", f"{P}/identifiers", 403, 201, 201, body=_identifier),
 ]
 ENDPOINT_IDS = [e.id for e in ENDPOINTS]
 

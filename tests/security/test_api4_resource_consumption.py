@@ -35,6 +35,7 @@ UNPAGED = {
     "/v1/patients/<uuid:patient_id>/care-team": "at most MAX_CARE_TEAM clinicians",
     "/v1/patients/<uuid:patient_id>/care-team/<uuid:clinician_id>": "the team left (DELETE)",
     "/v1/patients/<uuid:patient_id>/doses": "a window of at most 31 days",
+    "/v1/patients/<uuid:patient_id>/identifiers": "at most MAX_IDENTIFIERS per patient",
 }
 
 

@@ -21,6 +21,7 @@ from service.db.tables.audit import AuditAnchor, AuditEvent
 from service.db.tables.columns import UTCDateTime
 from service.db.tables.doses import Device, DoseEvent, Notification
 from service.db.tables.idempotency import IdempotencyKey
+from service.db.tables.interop import CdsCard, CdsFeedback, CdsTokenUse, PatientIdentifier
 from service.db.tables.knowledge import ImportedInteraction, InteractionImport
 from service.db.tables.record import (
     PatientCondition,
@@ -45,6 +46,9 @@ __all__ = [
     "AuthSession",
     "AuthToken",
     "CareTeamMember",
+    "CdsCard",
+    "CdsFeedback",
+    "CdsTokenUse",
     "Device",
     "DoseEvent",
     "Enrolment",
@@ -57,6 +61,7 @@ __all__ = [
     "Patient",
     "PatientCondition",
     "PatientFinding",
+    "PatientIdentifier",
     "Prescription",
     "PrescriptionFinding",
     "PrescriptionVersion",

@@ -6,11 +6,12 @@ from __future__ import annotations
 from flask import Flask
 
 from service.config import Settings
-from service.interop.cds import routes
+from service.interop.cds import errors, routes
 from service.interop.cds.blueprint import PREFIX, bp
 
 __all__ = ["PREFIX", "bp", "install"]
 
+errors.register(bp)
 routes.load()
 
 
