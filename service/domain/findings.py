@@ -25,6 +25,15 @@ class Kind(enum.StrEnum):
     PARTIAL_SCREENING = "partial-screening"
 
 
+class Answer(enum.StrEnum):
+    """How a clinician answered a finding: read and accepted it (a major finding's
+    acknowledgement), or went ahead against it (the prescriber's override, with a
+    reason)."""
+
+    ACKNOWLEDGED = "acknowledged"
+    OVERRIDDEN = "overridden"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Item:
     """A drug in the check: as entered, its ingredients, and its prescription if any."""

@@ -22,6 +22,7 @@ from service.db.tables import Patient, PatientFinding
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.dose_checks import dose_range_findings
+from service.domain.findings import Answer
 from service.domain.interactions import Finding, KnowledgeBase, by_severity, check
 from service.domain.messages import MessageKind
 from service.domain.severity import Severity
@@ -46,6 +47,7 @@ class Answered:
 
     by: uuid.UUID
     reason: str
+    answer: Answer = Answer.ACKNOWLEDGED
 
 
 def current_findings(
@@ -141,6 +143,7 @@ def _row(
         acknowledged_by=answer.by if answer else None,
         acknowledged_at=now if answer else None,
         acknowledged_reason=answer.reason if answer else None,
+        acknowledged_as=answer.answer.value if answer else None,
     )
 
 

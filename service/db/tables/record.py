@@ -180,4 +180,6 @@ class PatientFinding(SQLModel, table=True):
     acknowledged_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     acknowledged_at: dt.datetime | None = utc_column(nullable=True)
     acknowledged_reason: str | None = Field(default=None, max_length=2000)
+    # domain.findings.Answer; null for answers given before it was recorded.
+    acknowledged_as: str | None = Field(default=None, max_length=16)
     care_team_notified_at: dt.datetime | None = utc_column(nullable=True)

@@ -12,6 +12,7 @@ from service.db.tables import Patient, Prescription, PrescriptionFinding, Prescr
 from service.db.uow import UnitOfWork
 from service.domain.audit import AuditAction
 from service.domain.catalog import Resolved
+from service.domain.findings import Answer
 from service.domain.interactions import Finding, Item, Kind, KnowledgeBase
 from service.domain.prescriptions import PrescriptionTerms
 from service.usecases.audit import record
@@ -147,7 +148,9 @@ def answers(
         for f in screening.acknowledged(findings)
     }
     for f in screening.overridden(findings):
-        answered[f.id] = Answered(by=by, reason=screening.override_reason or "Overridden.")
+        answered[f.id] = Answered(
+            by=by, reason=screening.override_reason or "Overridden.", answer=Answer.OVERRIDDEN
+        )
     return answered
 
 

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import replace
 
 from service.db.uow import UnitOfWork
+from service.domain.findings import Answer
 from service.domain.pages import Page, sliced
 from service.domain.severity import Severity
 from service.usecases.access import load_readable_patient, load_writable_patient
@@ -85,6 +86,7 @@ def acknowledge_finding(
         row.acknowledged_by = caller.require().user_id
         row.acknowledged_at = now
         row.acknowledged_reason = reason
+        row.acknowledged_as = Answer.ACKNOWLEDGED.value
         uow.record.touch([row])
         after = finding_view(row)
         audit_change(

@@ -50,6 +50,9 @@ class FindingView:
     acknowledged_by: uuid.UUID | None
     acknowledged_at: dt.datetime | None
     acknowledged_reason: str | None
+    # domain.findings.Answer's value; None while unanswered, or for an answer given
+    # before the kind was recorded.
+    acknowledged_as: str | None
     care_team_notified_at: dt.datetime | None
 
 
@@ -94,5 +97,6 @@ def finding_view(r: PatientFinding) -> FindingView:
         acknowledged_by=r.acknowledged_by,
         acknowledged_at=r.acknowledged_at,
         acknowledged_reason=r.acknowledged_reason,
+        acknowledged_as=r.acknowledged_as,
         care_team_notified_at=r.care_team_notified_at,
     )

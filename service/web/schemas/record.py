@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from service.domain.conditions import CHILD_PUGH_CLASSES, MAX_EGFR, Condition, ConditionCode
+from service.domain.findings import Answer
 from service.web.schemas.common import Flag, Number, StrictSchema, text
 from service.web.schemas.interactions import FindingSchema
 
@@ -120,6 +121,16 @@ class PatientFindingSchema(StrictSchema):
     acknowledged_at = fields.AwareDateTime(allow_none=True, required=True)
     acknowledged_reason = fields.String(
         allow_none=True, required=True, metadata={"description": "Null for patients."}
+    )
+    acknowledged_as = fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf([a.value for a in Answer]),
+        metadata={
+            "description": "How it was answered: `acknowledged` (read and accepted) or "
+            "`overridden` (prescribed against it, with a reason); null while unanswered, "
+            "and for answers given before this was recorded."
+        },
     )
     care_team_notified_at = fields.AwareDateTime(allow_none=True, required=True)
 
