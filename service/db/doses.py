@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, case, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
@@ -17,6 +17,7 @@ from service.db.batch import in_batch
 from service.db.engine import begin_writing
 from service.db.tables import DoseEvent, Prescription, PrescriptionVersion
 from service.domain.doses import OPEN, DoseAction, DoseStatus, dose_transition
+from service.domain.pages import Page
 
 EVENTS: Table = DoseEvent.__table__  # type: ignore[attr-defined]
 PRESCRIPTIONS: Table = Prescription.__table__  # type: ignore[attr-defined]
@@ -161,6 +162,46 @@ class DoseRepository:
             _ROWS_BETWEEN, {"patient_id": patient_id, "start": start, "end": end}
         )
         return [DoseRow._make(r) for r in found]
+
+    def outcomes(
+        self,
+        *,
+        patient_id: uuid.UUID,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        missed_before: dt.datetime,
+        limit: int,
+        offset: int,
+    ) -> Page[DoseRow]:
+        """The doses with an outcome: taken, skipped, missed, and open ones scheduled
+        before `missed_before` (shown missed); by when they happened (taken: when
+        taken, else when due), in [start, end), oldest first."""
+        e = EVENTS
+        effective = func.coalesce(e.c.taken_at, e.c.scheduled_at)
+        done = (DoseStatus.TAKEN, DoseStatus.SKIPPED, DoseStatus.MISSED)
+        where = [
+            e.c.patient_id == patient_id,
+            or_(
+                e.c.status.in_(done),
+                e.c.status.in_(OPEN) & (e.c.scheduled_at <= missed_before),
+            ),
+        ]
+        if start is not None:
+            where.append(effective >= start)
+        if end is not None:
+            where.append(effective < end)
+        connection = self._s.connection()
+        total = connection.execute(select(func.count()).select_from(e).where(*where)).scalar()
+        query = (
+            select(*(e.c[name] for name in DoseRow._fields[:-1]), VERSIONS.c.instructions)
+            .select_from(_CURRENT_VERSION)
+            .where(*where)
+            .order_by(effective, e.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = [DoseRow._make(r) for r in connection.execute(query)]
+        return Page(rows, total=int(total or 0))
 
     def instructions(self, rx_id: uuid.UUID) -> str | None:
         """The prescription's current instructions, for a dose shown on its own."""
