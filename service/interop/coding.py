@@ -38,11 +38,13 @@ def medication_concept(catalog: Catalog, entry_id: str | None, text: str) -> dic
 
 @dataclass(frozen=True)
 class Resolution:
-    """What an EHR's concept resolved to (`resolved`), or the codes and text that did
-    not resolve (`unknown`, as "system|code" or the text)."""
+    """What an EHR's concept resolved to (`resolved`); else what did not resolve
+    (`unknown`: "system|code" or a name), or, when its codes and names name different
+    drugs (`conflict`), each of them and what it named."""
 
     resolved: Resolved | None
     unknown: tuple[str, ...] = ()
+    conflict: bool = False
 
 
 def _codings(concept: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
@@ -52,28 +54,36 @@ def _codings(concept: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
     return [c for c in codings if isinstance(c, Mapping)]
 
 
+def _by_code(catalog: Catalog, system: Any, code: Any) -> Resolved | None:
+    if not isinstance(code, str):
+        return None
+    drug = None
+    if system == RXNORM:
+        drug = catalog.by_rxcui(code.strip())
+    elif system == ATC:
+        drug = catalog.by_atc(code)
+    if drug is None:
+        return None
+    return Resolved(input=code, entry_id=drug.id, name=drug.name, ingredients=(drug.id,))
+
+
 def resolve_concept(catalog: Catalog, concept: Mapping[str, Any]) -> Resolution:
-    """The catalog entry a concept names: an RxNorm ingredient code, an ATC code, then
-    a coding's display or the concept's text read as a drug name."""
+    """The catalog entry a concept names, read from every part of it: each RxNorm
+    ingredient or ATC code, the text and each coding's display read as a drug name.
+
+    Every part that resolves must name the same ingredients: an order coded as one
+    drug and labelled as another is refused (a conflict), never checked as whichever
+    part came first, since that would screen a drug other than the one ordered. Parts
+    that resolve to nothing are ignored when another part resolves."""
+    found: list[tuple[str, Resolved]] = []
     unknown: list[str] = []
     names: list[str] = []
     for coding in _codings(concept):
         system, code = coding.get("system"), coding.get("code")
-        drug = None
-        if isinstance(code, str) and system == RXNORM:
-            drug = catalog.by_rxcui(code.strip())
-        elif isinstance(code, str) and system == ATC:
-            drug = catalog.by_atc(code)
-        if drug is not None:
-            return Resolution(
-                Resolved(
-                    input=str(code),
-                    entry_id=drug.id,
-                    name=drug.name,
-                    ingredients=(drug.id,),
-                )
-            )
-        if isinstance(code, str):
+        by_code = _by_code(catalog, system, code)
+        if by_code is not None:
+            found.append((f"{system}|{code}", by_code))
+        elif isinstance(code, str):
             unknown.append(f"{system or ''}|{code}")
         display = coding.get("display")
         if isinstance(display, str) and display.strip():
@@ -82,10 +92,17 @@ def resolve_concept(catalog: Catalog, concept: Mapping[str, Any]) -> Resolution:
     if isinstance(text, str) and text.strip():
         names.insert(0, text)
     for name in names:
-        found = resolve_name(catalog, name)
-        if found is not None:
-            return Resolution(found)
-    return Resolution(None, tuple(unknown) + tuple(names))
+        by_name = resolve_name(catalog, name)
+        if by_name is None:
+            unknown.append(name)
+        else:
+            found.append((name, by_name))
+    if not found:
+        return Resolution(None, tuple(unknown))
+    if len({frozenset(r.ingredients) for _, r in found}) > 1:
+        return Resolution(None, tuple(f"{part} ({r.name})" for part, r in found), conflict=True)
+    # A code before a name: it says the most precisely what was meant.
+    return Resolution(found[0][1])
 
 
 def resolve_name(catalog: Catalog, name: str) -> Resolved | None:

@@ -88,3 +88,20 @@ def test_every_declared_interaction_and_operation_is_routed(app: Flask) -> None:
         for op, _definition in cap.operations:
             wanted = "$" + op.removeprefix("$")
             assert any(wanted in rule for _method, rule in served), f"{name} {op} is not routed"
+
+
+def test_every_route_is_declared(app: Flask) -> None:
+    """The other way round (OWASP API9, inventory): nothing is served under /fhir/R4
+    that the statement does not list, so an EHR (or an auditor) sees the whole API."""
+    declared = {("GET", f"{BASE}/metadata")}
+    for name, cap in capabilities.RESOURCES.items():
+        for interaction in cap.interactions:
+            if interaction in ROUTE_OF:
+                method, pattern = ROUTE_OF[interaction]
+                declared.add((method, pattern.format(base=BASE, type=name)))
+        for op, _definition in cap.operations:
+            declared.add(("GET", f"{BASE}/{name}/<>/${op.removeprefix('$')}"))
+    if "transaction" in capabilities.SYSTEM_INTERACTIONS:
+        declared.add(("POST", BASE))
+    served = {(m, rule) for m, rule in routes(app) if m not in ("HEAD", "OPTIONS")}
+    assert served - declared == set(), "served but not in the CapabilityStatement"

@@ -31,6 +31,27 @@ def test_an_rxnorm_ingredient_code_resolves_whatever_the_text(catalog: Catalog) 
     assert resolved(catalog, coding=coding, text="something else") == ("sertraline",)
 
 
+def test_parts_naming_different_drugs_are_a_conflict_never_the_first_part(
+    catalog: Catalog,
+) -> None:
+    sertraline = {"system": RXNORM, "code": "36437"}
+    for concept in (
+        {"coding": [sertraline], "text": "phenelzine"},
+        {"coding": [sertraline, {"system": ATC, "code": "N06AF03"}]},
+        {
+            "coding": [{"system": RXNORM, "code": "1", "display": "Phenelzine 15 MG Oral Tablet"}],
+            "text": "sertraline",
+        },
+    ):
+        found = resolve_concept(catalog, concept)
+        assert (found.resolved, found.conflict) == (None, True), concept
+        assert any("phenelzine" in part.lower() for part in found.unknown), found
+        assert any("sertraline" in part.lower() for part in found.unknown), found
+    # A display in another language, say, that resolves to nothing does not conflict.
+    agreeing = {"coding": [{**sertraline, "display": "Sertralin-ratiopharm"}], "text": "Zoloft"}
+    assert resolved(catalog, **agreeing) == ("sertraline",)
+
+
 def test_an_atc_code_resolves_in_any_case(catalog: Catalog) -> None:
     assert resolved(catalog, coding=[{"system": ATC, "code": "n06ab10"}]) == ("escitalopram",)
 

@@ -12,9 +12,8 @@ from typing import Any
 from flask import Response
 
 from service.interop.fhir import responses, search
-from service.interop.fhir.blueprint import bp
+from service.interop.fhir.blueprint import AGENT, bp
 from service.interop.fhir.medication_requests import (
-    AGENT,
     catalog_of,
     names_of,
     plan_of,

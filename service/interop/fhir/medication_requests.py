@@ -19,16 +19,15 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import Response, request
+from flask import Response
 
 from service.domain.catalog import Catalog
 from service.domain.prescriptions import Status
 from service.domain.taper.status import UNDER_WAY, PlanStatus
 from service.interop import coding
 from service.interop.fhir import capabilities, dosage, extensions, responses, search
-from service.interop.fhir.blueprint import bp
+from service.interop.fhir.blueprint import AGENT, bp
 from service.interop.fhir.capabilities import SearchParam
 from service.usecases import patients, taper_finding, taper_reporting
 from service.usecases.prescriptions import reading
@@ -37,7 +36,6 @@ from service.usecases.taper_reporting import TaperPlanView
 from service.web.bearer import require_auth
 from service.web.context import ctx
 
-AGENT = "fhir"
 STATUS_OF = {
     Status.ACTIVE.value: "active",
     Status.PAUSED.value: "on-hold",
@@ -220,15 +218,7 @@ def search_patient(
 
 def for_patient(patient_id: uuid.UUID) -> list[dict[str, Any]]:
     """The patient's prescriptions (every status) in their $everything."""
-    found, total = search_patient(patient_id, None, search.MAX_COUNT, 0)
-    offset = len(found)
-    while offset < total:
-        more, total = search_patient(patient_id, None, search.MAX_COUNT, offset)
-        if not more:
-            break
-        found.extend(more)
-        offset += len(more)
-    return found
+    return search.every_page(lambda limit, offset: search_patient(patient_id, None, limit, offset))
 
 
 @bp.get("/MedicationRequest/<uuid:rx_id>")
@@ -253,11 +243,7 @@ def search_medication_requests() -> Response:
     status = search.token("status", tuple(STATUS_OF.values()))
     limit, offset = search.paging()
     found, total = search_patient(patient_id, status, limit, offset)
-    links = []
-    if offset + limit < total:
-        query = request.args.to_dict()
-        query.update(_count=str(limit), _offset=str(offset + limit))
-        links.append(("next", f"{request.base_url}?{urlencode(query)}"))
+    links = search.page_links(offset, limit, total)
     return responses.resource(responses.searchset(found, total=total, links=links))
 
 

@@ -10,13 +10,12 @@ from typing import Any
 from flask import Response
 
 from service.interop.fhir import capabilities, extensions, responses, search
-from service.interop.fhir.blueprint import bp
+from service.interop.fhir.blueprint import AGENT, bp
 from service.usecases import patients
 from service.usecases.patient_records import PatientRecord
 from service.web.bearer import require_auth
 from service.web.context import ctx
 
-AGENT = "fhir"
 # The patient's IANA time zone: the zone of the wall times in their dosage
 # instructions' timing.repeat.timeOfDay.
 TIMEZONE_EXTENSION = extensions.structure("patient-timezone")

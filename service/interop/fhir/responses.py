@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from service.domain.errors import DomainValidationError
+from service.interop.fhir.blueprint import AGENT, PREFIX
 from service.usecases.errors import RateLimited, Unauthenticated, Unavailable, UseCaseError
 from service.web.context import ctx
 from service.web.refusals import audit_refusal, status_of
@@ -57,8 +58,6 @@ def resource(body: Mapping[str, Any], status: int = 200, **headers: str) -> Resp
 
 def base_url() -> str:
     """This server's FHIR base, as the client reached it (…/fhir/R4)."""
-    from service.interop.fhir.blueprint import PREFIX
-
     return request.host_url.rstrip("/") + PREFIX
 
 
@@ -144,7 +143,7 @@ def handle_use_case_error(error: UseCaseError) -> Response:
     status = status_of(error)
     if status in (403, 404):
         try:
-            audit_refusal(status, error, ctx("fhir"))
+            audit_refusal(status, error, ctx(AGENT))
         except Unavailable as exc:
             return handle_use_case_error(exc)
         except Exception:
