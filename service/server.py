@@ -151,7 +151,8 @@ def serving_line(settings: Settings, *, urls: list[str], workers: int, threads: 
     """What the API process says once it listens: where, what, how, and on which
     database (without its password)."""
     return (
-        f"serving {', '.join(urls)} (API /v1/, console /console/, docs /docs) "
+        f"serving {', '.join(urls)} (API /v1/, console /console/, FHIR /fhir/R4, "
+        "CDS Hooks /cds-services, docs /docs) "
         f"with gunicorn, {workers} workers x {threads} threads, "
         f"on {redacted_url(settings.database_url)}"
     )

@@ -1,7 +1,8 @@
 """Cross-origin requests from browser apps on the origins in MEDTRACK_CORS_ORIGINS.
 
-Only the JSON API (and its description) answers them; the console is same-origin,
-with a session cookie, and never does. An origin not listed gets no
+The JSON API (and its description), the FHIR API and the CDS Hooks service answer
+them (an EHR's web client or the CDS Hooks sandbox calls from the browser); the
+console is same-origin, with a session cookie, and never does. An origin not listed gets no
 Access-Control-Allow-Origin, so the browser keeps the answer from the page. Tokens
 travel in the Authorization header, never in cookies, so credentials are not allowed.
 """
@@ -24,8 +25,12 @@ EXPOSE_HEADERS = (
 MAX_AGE_SECONDS = "600"
 
 
+# The paths served to other origins: every entrypoint that takes a bearer token.
+CROSS_ORIGIN_PREFIXES = ("/v1/", "/fhir/R4/", "/cds-services")
+
+
 def _served_cross_origin(path: str) -> bool:
-    return path.startswith("/v1/") or path == "/openapi.json"
+    return path.startswith(CROSS_ORIGIN_PREFIXES) or path == "/openapi.json"
 
 
 def _allowed_origin(origins: frozenset[str]) -> str | None:

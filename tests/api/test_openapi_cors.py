@@ -67,6 +67,18 @@ def test_another_origin_is_refused(cors_client: FlaskClient) -> None:
     assert "Access-Control-Allow-Origin" not in r.headers
 
 
+def test_the_fhir_api_and_cds_hooks_answer_listed_origins(cors_client: FlaskClient) -> None:
+    """An EHR's web client reads FHIR, and the CDS Hooks sandbox calls the service, from
+    the browser: the listed origins may, others may not."""
+    for path in ("/fhir/R4/metadata", "/cds-services"):
+        r = cors_client.options(path, headers=PREFLIGHT)
+        assert r.headers["Access-Control-Allow-Origin"] == APP_ORIGIN, path
+        r = cors_client.get(path, headers={"Origin": APP_ORIGIN})
+        assert r.headers["Access-Control-Allow-Origin"] == APP_ORIGIN, path
+        r = cors_client.get(path, headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in r.headers, path
+
+
 def test_the_console_never_answers_cross_origin(cors_client: FlaskClient) -> None:
     r = cors_client.get("/console/login", headers={"Origin": APP_ORIGIN})
     assert "Access-Control-Allow-Origin" not in r.headers

@@ -105,7 +105,8 @@ def test_start_up_says_one_line_per_process(
     assert start_up[0] == (
         "INFO",
         "medtrack.api",
-        f"serving http://127.0.0.1:{port} (API /v1/, console /console/, docs /docs) "
+        f"serving http://127.0.0.1:{port} (API /v1/, console /console/, FHIR /fhir/R4, "
+        "CDS Hooks /cds-services, docs /docs) "
         f"with gunicorn, 2 workers x 4 threads, on {url}",
     )
     level, name, text = start_up[1]
@@ -127,6 +128,7 @@ def test_the_serving_line_never_shows_a_password() -> None:
     line = serving_line(settings, urls=["http://0.0.0.0:8080"], workers=3, threads=2)
     assert "s3cret" not in line
     assert line == (
-        "serving http://0.0.0.0:8080 (API /v1/, console /console/, docs /docs) with gunicorn, "
+        "serving http://0.0.0.0:8080 (API /v1/, console /console/, FHIR /fhir/R4, "
+        "CDS Hooks /cds-services, docs /docs) with gunicorn, "
         "3 workers x 2 threads, on postgresql://medtrack:***@db.internal:5432/medtrack"
     )

@@ -116,12 +116,18 @@ def assert_error(r: TestResponse, status: int) -> dict[str, Any]:
     return body
 
 
+# Entrypoints beside the JSON API, each with its own description and error shape: the
+# console's pages take a session cookie (tests/console/test_console_routes.py); the FHIR
+# API answers OperationOutcomes and is described by its CapabilityStatement, the CDS
+# Hooks service by its discovery document (tests/interop/).
+OTHER_ENTRYPOINTS = ("/console", "/fhir/", "/cds-services")
+
+
 def routes(app: Flask) -> Iterator[tuple[str, str]]:
     """(method, rule) for every route of the JSON API and its docs, HEAD and OPTIONS
-    aside. The console's pages (/console) take a session cookie, not a token: their
-    access rules are tested route by route in tests/console/test_console_routes.py."""
+    aside."""
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/console"):
+        if rule.rule.startswith(OTHER_ENTRYPOINTS):
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield method, rule.rule
