@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, or_, tuple_
 from sqlmodel import Session, col, select
 
+from service.db.outbox_rows import insert_for
 from service.db.tables import CdsCard, CdsFeedback, CdsTokenUse, PatientIdentifier
 
 
@@ -83,8 +84,13 @@ class InteropRepository:
         """Record a JWT id as used; False if it was used before and has not expired.
         Expired ids are forgotten first: a token past its expiry is refused anyway."""
         self._s.execute(delete(CdsTokenUse).where(col(CdsTokenUse.expires_at) <= now))
-        if self._s.get(CdsTokenUse, (issuer, jti)) is not None:
-            return False
-        self._s.add(CdsTokenUse(issuer=issuer, jti=jti, expires_at=expires_at))
-        self._s.flush()
-        return True
+        # One statement: of two calls with one id at once, on any replica, the
+        # second inserts nothing (rather than failing on the key) and is refused.
+        table = CdsTokenUse.__table__  # type: ignore[attr-defined]
+        inserted = self._s.execute(
+            insert_for(self._s)(table)
+            .values(issuer=issuer, jti=jti, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["issuer", "jti"])
+            .returning(table.c.jti)
+        ).all()
+        return bool(inserted)

@@ -22,6 +22,10 @@ from service.usecases.interactions import knowledge_base_version
 from service.usecases.screening import describe
 
 PREVIEW_ENDPOINT = "/v1/taper-plans/preview"
+# How grave stopping a withdrawal-risk drug at once is: what /v1 refuses unless the
+# prescriber gives a reason, and what an EHR's order entry shows as critical.
+SEVERITY = Severity.CONTRAINDICATED
+
 SOURCES = (
     "fda-2020-benzodiazepine-boxed-warning",
     "asam-2025-benzodiazepine-tapering",
@@ -39,7 +43,7 @@ def _finding(
     return {
         "id": "A" + digest.hexdigest()[:15],
         "kind": Kind.ABRUPT_STOP.value,
-        "severity": Severity.CONTRAINDICATED.value,
+        "severity": SEVERITY.value,
         "drugs": [
             {
                 "input": v.drug,

@@ -108,9 +108,16 @@ def _item(m: Medication) -> Item:
 
 
 def _linked(uow: UnitOfWork, call: HookCall) -> tuple[Patient | None, bool]:
-    pairs = list(call.identifiers)
-    if call.patient_system and call.ehr_patient:
-        pairs.insert(0, (call.patient_system, call.ehr_patient))
+    """The medtrack patient the call is about: only through an identifier under the
+    calling client's own identifier system (its `patient_system`), never another's,
+    so that one EHR cannot look up a patient another EHR linked. A client without a
+    system links no one."""
+    system = call.patient_system
+    if not system:
+        return None, False
+    pairs = [(s, v) for s, v in call.identifiers if s == system]
+    if call.ehr_patient:
+        pairs.insert(0, (system, call.ehr_patient))
     found = uow.interop.linked_patients(pairs)
     if len(found) != 1:
         return None, len(found) > 1
@@ -125,9 +132,10 @@ def _stop_risk(
     patient: Patient | None,
     now: dt.datetime,
 ) -> StopRisk | None:
-    """The abrupt-stop rule for a draft that stops a drug: only a withdrawal-risk drug
-    the patient takes (when their medications are known), and not one an approved
-    taper plan already governs."""
+    """The abrupt-stop rule for a draft that stops a drug: a withdrawal-risk drug the
+    patient takes (when their medications are known), with the guard /v1 applies to
+    discontinuing it, whether or not a taper of it is under way (stopping mid-taper
+    is as abrupt as stopping before one)."""
     assert draft.resolved is not None
     risky = kb.catalog.withdrawal_risks(draft.resolved.ingredients)
     ingredients = set(draft.resolved.ingredients)
@@ -137,12 +145,9 @@ def _stop_risk(
         return None
     if patient is None:
         return StopRisk(draft=draft, drug=risky[0])
-    tapered = {plan.prescription_id for plan, _ in uow.tapers.under_way(patient.id)}
     for rx, version in uow.prescriptions.regimen(patient.id):
         if not ingredients & set(version.ingredients or ()):
             continue
-        if rx.id in tapered:
-            return None
         terms = version.terms()
         today = now.astimezone(zoneinfo.ZoneInfo(patient.timezone)).date()
         return StopRisk(

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from service.config import Settings, SettingsError
-from tests.conftest import settings_for
+from tests.conftest import FrozenClock, settings_for
 from tests.interop.cds_helpers import (
     BASE,
     CLIENTS,
@@ -91,6 +91,23 @@ def test_a_jti_authorises_one_call(client: FlaskClient) -> None:
     assert "used before" in r.get_json()["message"]
 
 
+def test_a_spent_jti_stays_spent_until_the_token_is_refused_as_expired(
+    client: FlaskClient, clock: FrozenClock
+) -> None:
+    headers = {"Authorization": f"Bearer {token(now=clock(), lifetime=10)}"}
+    assert client.post(SERVICE, json=BODY, headers=headers).status_code == 200
+    # Past its expiry, inside the clock leeway: still accepted as a token, so it must
+    # still be known as spent.
+    clock.advance(seconds=40)
+    r = client.post(SERVICE, json=BODY, headers=headers)
+    assert r.status_code == 401
+    assert "used before" in r.get_json()["message"]
+    clock.advance(seconds=60)
+    r = client.post(SERVICE, json=BODY, headers=headers)
+    assert r.status_code == 401
+    assert "expired" in r.get_json()["message"]
+
+
 def test_without_a_token_the_call_is_refused(client: FlaskClient) -> None:
     assert client.post(SERVICE, json=BODY).status_code == 401
 
@@ -112,6 +129,23 @@ def test_development_accepts_loopback_without_clients_and_logs_it(
         (line,) = [m for m in caplog.messages if "without a JWT" in m]
         assert "127.0.0.1" in line
         r = c.post(SERVICE, json=BODY, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+        assert r.status_code == 401
+        # Through a proxy on this machine, the peer is loopback but the caller is not.
+        for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+            r = c.post(
+                SERVICE,
+                json=BODY,
+                headers={header: "127.0.0.1"},
+                environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            )
+            assert r.status_code == 401, header
+
+
+def test_development_behind_a_trusted_proxy_requires_a_token(database_url: str) -> None:
+    """With a proxy trusted, the address is the one the proxy was told: a caller
+    could name 127.0.0.1 itself."""
+    for c in _app(database_url, env="development", trusted_proxies=1):
+        r = c.post(SERVICE, json=BODY, environ_base={"REMOTE_ADDR": "127.0.0.1"})
         assert r.status_code == 401
 
 

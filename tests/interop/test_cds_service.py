@@ -151,22 +151,34 @@ def test_a_linked_patient_is_checked_against_medtrack_s_record(
 
 
 def test_a_linked_patient_is_found_by_the_prefetched_patient_s_identifier(
-    make: Builders,
+    make: Builders, database: Database
 ) -> None:
     doc = make.clinician()
-    _linked(make, doc, "sertraline", "MRN-2")
+    linked = _linked(make, doc, "sertraline", "MRN-2")
     patient = {
         "resourceType": "Patient",
         "id": "x9",
         "identifier": [{"system": MRN, "value": "MRN-2"}],
     }
-    r = make.client.post(
-        SERVICE,
-        json=call([med_request("d", "tramadol")], patient_id="x9", patient=patient),
-        headers=auth(iss="https://ehr-rs.example.org"),
-    )
+    body = call([med_request("d", "tramadol")], patient_id="x9", patient=patient)
+    # The client whose identifier system it is: linked through the prefetched Patient.
+    r = make.client.post(SERVICE, json=body, headers=auth())
     (card,) = assert_cds_response(r.get_json())
     assert card["indicator"] == "warning"
+    assert "prescribed, in medtrack's record" in card["detail"]
+    # Another EHR sending the same identifier (another system's, not its own) links no
+    # one: it cannot look up a patient the first EHR linked.
+    r = make.client.post(SERVICE, json=body, headers=auth(iss="https://ehr-rs.example.org"))
+    cards = assert_cds_response(r.get_json())
+    assert all("medtrack's record" not in c["detail"] for c in cards), cards
+    with database.engine.connect() as conn:
+        audit = conn.execute(
+            text("SELECT patient_id FROM audit_events WHERE subtype = 'cds.check' ORDER BY id")
+        ).all()
+    assert [None if p is None else uuid.UUID(str(p)) for (p,) in audit] == [
+        linked.patient_id,
+        None,
+    ]
 
 
 def test_stopping_a_withdrawal_risk_drug_offers_a_taper_with_the_planner(
@@ -179,7 +191,8 @@ def test_stopping_a_withdrawal_risk_drug_offers_a_taper_with_the_planner(
     stop = med_request("stop-1", "Diazepam 5 MG Oral Tablet", status="stopped")
     cards = post(make.client, call([stop], patient_id="MRN-3", hook="order-sign"))
     (card,) = cards
-    assert card["indicator"] == "warning"
+    # Stopping it at once is what /v1 refuses without a reason: critical here too.
+    assert card["indicator"] == "critical"
     assert "taper" in card["summary"].lower()
     assert card["links"] == [
         {
@@ -197,7 +210,7 @@ def test_stopping_an_unlinked_patient_s_benzodiazepine_still_warns(client: Flask
     current = med_request("c", "diazepam", status="active")
     stop = med_request("stop-2", "diazepam", status="cancelled")
     (card,) = post(client, call([stop], current=[current]))
-    assert card["indicator"] == "warning"
+    assert card["indicator"] == "critical"
     assert "links" not in card
 
 
@@ -207,6 +220,35 @@ def test_a_malformed_call_is_400_naming_the_field(client: FlaskClient) -> None:
     r = client.post(SERVICE, json=body, headers=auth())
     assert r.status_code == 400
     assert "context.draftOrders" in r.get_json()["errors"]
+
+
+def test_malformed_elements_are_never_a_500(client: FlaskClient) -> None:
+    """Elements of the wrong type: the call is refused naming them (400), or the
+    medication they describe could not be checked, and a card says so."""
+    junk: list[tuple[str, Any]] = [
+        ("coding", 5),
+        ("coding", [5, None]),
+        ("contained", 5),
+        ("medicationCodeableConcept", "tramadol"),
+    ]
+    for element, value in junk:
+        draft = {**med_request("d", "tramadol"), element: value}
+        r = client.post(SERVICE, json=call([draft]), headers=auth())
+        assert r.status_code in (200, 400), (element, r.get_json())
+        if element == "coding":
+            draft = med_request("d", "tramadol")
+            draft["medicationCodeableConcept"]["coding"] = value
+            r = client.post(SERVICE, json=call([draft]), headers=auth())
+            assert r.status_code == 200, r.get_json()
+            # The drug is still read from its text; what could not be checked is said.
+            (card,) = assert_cds_response(r.get_json())
+            assert "checked these orders only in part" in card["summary"]
+    patient = {"resourceType": "Patient", "id": "x", "identifier": 5}
+    r = client.post(
+        SERVICE, json=call([med_request("d", "tramadol")], patient=patient), headers=auth()
+    )
+    assert r.status_code == 400
+    assert "prefetch.patient.identifier" in r.get_json()["errors"]
 
 
 def test_the_longest_ids_a_call_may_carry_are_stored(client: FlaskClient) -> None:

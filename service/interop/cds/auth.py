@@ -115,8 +115,18 @@ def verify(
     return Client(iss=client.iss, patient_system=client.patient_system), jti, expires
 
 
-def _loopback(address: str | None) -> bool:
+# Headers a proxy adds: a call that came through one did not start on this machine,
+# whatever address the proxy (or the header itself) makes it appear to come from.
+_FORWARDING = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
+
+
+def _from_this_machine(settings: Settings) -> bool:
+    """Whether the call came from this machine itself: a loopback peer, with no
+    proxy in between (none trusted, no forwarding header)."""
+    if settings.trusted_proxies or any(h in request.headers for h in _FORWARDING):
+        return False
     try:
+        address = request.remote_addr
         return address is not None and ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
@@ -130,7 +140,7 @@ def authenticate(c: RequestContext, *, audiences: Sequence[str]) -> Client:
         if (
             settings.env == "development"
             and not settings.cds_clients
-            and _loopback(request.remote_addr)
+            and _from_this_machine(settings)
         ):
             log.warning(
                 "CDS Hooks call without a JWT accepted from %s: development, no "
@@ -142,7 +152,9 @@ def authenticate(c: RequestContext, *, audiences: Sequence[str]) -> Client:
     client, jti, expires = verify(
         token, audiences=audiences, clients=settings.cds_clients, now=c.clock()
     )
+    # Kept as long as the token could still be accepted (its expiry and the leeway),
+    # so that it is refused as spent until it is refused as expired.
     cds_feedback.use_token(
-        uow=c.uow(), clock=c.clock, issuer=client.iss, jti=jti, expires_at=expires
+        uow=c.uow(), clock=c.clock, issuer=client.iss, jti=jti, expires_at=expires + LEEWAY
     )
     return client

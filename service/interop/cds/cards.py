@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from service.interop.fhir.extensions import code_system
+from service.usecases import abrupt_stop
 from service.usecases.cds import Assessment, IssuedCard, StopRisk
 
 INDICATOR = {"contraindicated": "critical", "major": "warning", "moderate": "info", "minor": "info"}
@@ -148,7 +149,7 @@ def stop_card(
     body: dict[str, Any] = {
         "summary": clip(f"Stopping {name} abruptly risks withdrawal: plan a taper instead"),
         "detail": "\n\n".join(parts),
-        "indicator": "warning",
+        "indicator": INDICATOR[abrupt_stop.SEVERITY.value],
         "source": _source(a.knowledge_base_version, "abrupt-stop", "medtrack abrupt-stop guard"),
         "overrideReasons": _override_reasons(),
     }

@@ -60,6 +60,12 @@ def _resources(bundle: Mapping[str, Any], where: str) -> list[Mapping[str, Any]]
     return found
 
 
+def _list(value: Any) -> list[Any]:
+    """A list element as a list; anything else as none. A medication whose elements
+    are malformed then resolves to nothing, and its card says it could not be checked."""
+    return value if isinstance(value, list) else []
+
+
 def _concept(resource: Mapping[str, Any]) -> Mapping[str, Any]:
     """The medication's concept: inline, a contained Medication's code, or the
     reference's display as text."""
@@ -70,7 +76,7 @@ def _concept(resource: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(reference, Mapping):
         return {}
     ref = reference.get("reference")
-    for contained in resource.get("contained") or ():
+    for contained in _list(resource.get("contained")):
         if (
             isinstance(contained, Mapping)
             and isinstance(ref, str)
@@ -85,7 +91,7 @@ def _concept(resource: Mapping[str, Any]) -> Mapping[str, Any]:
 def _text(concept: Mapping[str, Any], fallback: str) -> str:
     if isinstance(concept.get("text"), str) and concept["text"].strip():
         return str(concept["text"])
-    for coding in concept.get("coding") or ():
+    for coding in _list(concept.get("coding")):
         if isinstance(coding, Mapping) and isinstance(coding.get("display"), str):
             return str(coding["display"])
     return fallback
@@ -108,8 +114,11 @@ def medication(catalog: Catalog, resource: Mapping[str, Any]) -> Medication:
 def _identifiers(patient: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
     if patient is None or patient.get("resourceType") != "Patient":
         return ()
+    identifiers = patient.get("identifier") or []
+    if not isinstance(identifiers, list):
+        raise _bad("prefetch.patient.identifier", "Must be a list of Identifiers.")
     pairs = []
-    for identifier in patient.get("identifier") or ():
+    for identifier in identifiers:
         if isinstance(identifier, Mapping):
             system, value = identifier.get("system"), identifier.get("value")
             if isinstance(system, str) and isinstance(value, str):
