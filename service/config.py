@@ -135,6 +135,22 @@ def _cds_clients(variable: str, raw: str) -> tuple[CdsClient, ...]:
     return clients
 
 
+# The address clients reach the service at: scheme, host, optional port and path.
+_PUBLIC_URL = re.compile(
+    r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?"
+)
+
+
+def _public_url(variable: str, raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if not _PUBLIC_URL.fullmatch(url):
+        raise SettingsError(
+            f"{variable} must be the URL clients reach the service at, such as "
+            f"https://medtrack.example.org (no query), got {raw!r}"
+        )
+    return url
+
+
 def text(default: str, *, secret: bool = False, normalise: Callable[[str], str] = str) -> str:
     """A string setting; an empty variable keeps the default."""
     return field(
@@ -240,6 +256,10 @@ class Settings:
     # {"iss", "jwks": {"keys": [...]}, "patient_system"}. None in development lets
     # unauthenticated calls from loopback through, logged as such.
     cds_clients: tuple[CdsClient, ...] = field(default=(), metadata={_READ: _cds_clients})
+    # The URL clients reach the service at (behind a proxy, the proxy's): a CDS Hooks
+    # JWT's audience is checked against it, and links in cards start with it. Unset,
+    # the request's own URL is used; in production, with CDS clients, it must be set.
+    public_url: str | None = field(default=None, metadata={_READ: _public_url})
 
     @property
     def activation_ttl(self) -> dt.timedelta:
@@ -287,6 +307,11 @@ class Settings:
             # The webhook carries patients' reminders and is signed, not encrypted.
             raise SettingsError(
                 "MEDTRACK_WEBHOOK_URL must be an https:// URL when MEDTRACK_ENV=production"
+            )
+        if self.env == "production" and self.cds_clients and not self.public_url:
+            raise SettingsError(
+                "MEDTRACK_PUBLIC_URL must be set when MEDTRACK_CDS_CLIENTS is, with "
+                "MEDTRACK_ENV=production: a CDS Hooks JWT's audience is checked against it"
             )
         if self.env == "production" and (
             self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32

@@ -108,6 +108,32 @@ def test_a_spent_jti_stays_spent_until_the_token_is_refused_as_expired(
     assert "expired" in r.get_json()["message"]
 
 
+def test_the_audience_is_the_configured_public_url_not_the_host_header(
+    database_url: str,
+) -> None:
+    public = "https://medtrack.example.org/clinic"
+    for c in _app(database_url, env="production", cds_clients=CLIENTS, public_url=public):
+        meant = f"{public}/cds-services/medtrack-medication-safety"
+        r = c.post(SERVICE, json=BODY, headers=auth(aud=meant))
+        assert r.status_code == 200, r.get_json()
+        # A token made out to another service, sent with that service's Host header.
+        elsewhere = "http://evil.example/cds-services/medtrack-medication-safety"
+        r = c.post(SERVICE, json=BODY, headers={**auth(aud=elsewhere), "Host": "evil.example"})
+        assert r.status_code == 401
+
+
+def test_production_with_cds_clients_needs_the_public_url() -> None:
+    production = {"env": "production", "secret_key": "k" * 40, "cds_clients": CLIENTS}
+    with pytest.raises(SettingsError, match="MEDTRACK_PUBLIC_URL must be set"):
+        Settings(**production)  # type: ignore[arg-type]
+    assert Settings(**production, public_url="https://m.example").public_url  # type: ignore[arg-type]
+    assert Settings.from_env({"MEDTRACK_PUBLIC_URL": "https://m.example/"}).public_url == (
+        "https://m.example"
+    )
+    with pytest.raises(SettingsError, match="MEDTRACK_PUBLIC_URL"):
+        Settings.from_env({"MEDTRACK_PUBLIC_URL": "medtrack.example.org?x=1"})
+
+
 def test_without_a_token_the_call_is_refused(client: FlaskClient) -> None:
     assert client.post(SERVICE, json=BODY).status_code == 401
 

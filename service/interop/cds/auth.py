@@ -132,6 +132,18 @@ def _from_this_machine(settings: Settings) -> bool:
         return False
 
 
+def public_url(settings: Settings) -> str:
+    """The service's address as its clients reach it, ending in a slash: the
+    configured MEDTRACK_PUBLIC_URL, else the request's own (whose Host header the
+    caller chooses, which is why production with CDS clients requires the setting)."""
+    return settings.public_url + "/" if settings.public_url else request.host_url
+
+
+def audience(settings: Settings, path: str) -> str:
+    """The URL a JWT for `path` (an absolute path here) must name as its audience."""
+    return public_url(settings) + path.lstrip("/")
+
+
 def authenticate(c: RequestContext, *, audiences: Sequence[str]) -> Client:
     """The calling CDS client, or Unauthenticated (401). A token's jti is spent here."""
     settings: Settings = c.settings

@@ -88,8 +88,8 @@ def _item(raw: Any, i: int) -> cds_feedback.Feedback:
 @bp.post(f"/{SERVICE_ID}/feedback")
 def feedback() -> ResponseReturnValue:
     c = ctx(cds.AGENT)
-    service_url = request.base_url.removesuffix("/feedback")
-    client = auth.authenticate(c, audiences=[request.base_url, service_url])
+    here = auth.audience(c.settings, request.path)
+    client = auth.authenticate(c, audiences=[here, here.removesuffix("/feedback")])
     body = request.get_json(silent=True)
     items = body.get("feedback") if isinstance(body, Mapping) else None
     if not isinstance(items, list) or not items or len(items) > MAX_ITEMS:

@@ -18,14 +18,14 @@ from service.web.context import ctx
 @bp.post(f"/{SERVICE_ID}")
 def medication_safety() -> ResponseReturnValue:
     c = ctx(cds.AGENT)
-    client = auth.authenticate(c, audiences=[request.base_url])
+    client = auth.authenticate(c, audiences=[auth.audience(c.settings, request.path)])
     call = read_call(
         c.kb.catalog,
         request.get_json(silent=True),
         client=client.iss,
         patient_system=client.patient_system,
     )
-    base_url = request.host_url
+    base_url = auth.public_url(c.settings)
     issued = cds.check_orders(
         **c.args(), kb=c.kb, call=call, render=lambda a: cards.render(a, base_url)
     )
