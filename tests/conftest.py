@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import secrets
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from service import create_app
 from service.config import Settings
@@ -134,6 +136,20 @@ def app(settings: Settings, clock: FrozenClock) -> Iterator[Flask]:
     application.extensions["medtrack"] = replace(services, clock=clock)
     yield application
     services.db.dispose()
+
+
+@pytest.fixture
+def base_url(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP (werkzeug, threaded) on a free port, for clients
+    that speak HTTP themselves: a generated client, a FHIR client library."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -23,20 +23,15 @@ from service.domain.errors import DomainValidationError
 from service.usecases.errors import (
     InteractionConflict,
     PreconditionFailed,
-    RateLimited,
     TooSoon,
-    Unauthenticated,
-    Unavailable,
     UnresolvedDrug,
     UseCaseError,
 )
+from service.web import refusals
 from service.web.messages import flatten
-from service.web.refusals import audit_refusal, status_of
+from service.web.refusals import RETRY_AFTER_SECONDS
 
 log = logging.getLogger("medtrack.api")
-
-# How long a client waits before retrying a request a backing service could not serve.
-RETRY_AFTER_SECONDS = "5"
 
 
 class ErrorSchema(ma.Schema):
@@ -110,22 +105,10 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_use_case_error(error: UseCaseError) -> Response:
-    status = status_of(error)
-    if status in (403, 404):
-        try:
-            audit_refusal(status, error, ctx())
-        except Unavailable as exc:
-            return handle_use_case_error(exc)
-        except Exception:
-            log.exception("could not record a refused request in the audit trail")
-            return error_response(500, "The request could not be recorded; it has been logged.")
-    headers: dict[str, str] = {}
-    if isinstance(error, RateLimited):
-        headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, Unavailable):
-        headers["Retry-After"] = RETRY_AFTER_SECONDS
-    if isinstance(error, Unauthenticated):
-        headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
+    answered = refusals.answer(error, ctx())
+    if answered.error is None:
+        return error_response(answered.status, answered.message)
+    error, status, headers = answered.error, answered.status, dict(answered.headers)
     if isinstance(error, PreconditionFailed):
         headers["ETag"] = f'"{error.current_version}"'
     extra: dict[str, Any] | None = None

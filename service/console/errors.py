@@ -3,19 +3,14 @@ clinician reads, and the same audit entries for a refused request."""
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from service.console.session import console_ctx
-from service.usecases.errors import RateLimited, Unauthenticated, Unavailable, UseCaseError
-from service.web.refusals import audit_refusal, status_of
-
-log = logging.getLogger("medtrack.console")
-RETRY_AFTER_SECONDS = "5"
+from service.usecases.errors import Unauthenticated, UseCaseError
+from service.web import refusals
 
 
 def page(status: int, message: str, errors: dict[str, list[str]] | None = None) -> tuple[str, int]:
@@ -25,27 +20,14 @@ def page(status: int, message: str, errors: dict[str, list[str]] | None = None) 
 
 
 def use_case_error(error: UseCaseError) -> ResponseReturnValue:
-    status = status_of(error)
     if isinstance(error, Unauthenticated):
         if request.headers.get("HX-Request"):
             # htmx follows this header with a full page load of the sign-in page.
             return "", 401, {"HX-Redirect": url_for("console.login")}
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-    if status in (403, 404):
-        try:
-            audit_refusal(status, error, console_ctx())
-        except Unavailable as exc:
-            return use_case_error(exc)
-        except Exception:
-            log.exception("could not record a refused request in the audit trail")
-            return page(500, "The request could not be recorded; it has been logged.")
-    body, code = page(status, error.message, error.errors)
-    headers: dict[str, str] = {}
-    if isinstance(error, RateLimited):
-        headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, Unavailable):
-        headers["Retry-After"] = RETRY_AFTER_SECONDS
-    return body, code, headers
+    answered = refusals.answer(error, console_ctx())
+    body, code = page(answered.status, answered.message, dict(answered.errors))
+    return body, code, answered.headers
 
 
 def csrf_error(error: CSRFError) -> ResponseReturnValue:

@@ -3,7 +3,10 @@ for every HTTP entrypoint alike."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from flask import g, request
 
@@ -20,6 +23,11 @@ from service.usecases.errors import (
     ValidationFailed,
 )
 from service.web.context import RequestContext
+
+log = logging.getLogger("medtrack.web")
+
+# How long a client waits before retrying a request a backing service could not serve.
+RETRY_AFTER_SECONDS = "5"
 
 STATUS_OF: dict[type[UseCaseError], int] = {
     NotFound: 404,
@@ -68,3 +76,40 @@ def audit_refusal(status: int, error: UseCaseError, context: RequestContext) -> 
         target=refusal_target(error),
         description=f"{status} {request.method} {request.path}",
     )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How an HTTP entrypoint answers a use-case error, in its own shape: the status,
+    the message, field errors and headers. `error` is the error answered, or None
+    when the answer is instead the failure to record a refusal."""
+
+    status: int
+    message: str
+    errors: Mapping[str, list[str]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    error: UseCaseError | None = None
+
+
+def answer(error: UseCaseError, context: RequestContext) -> Answer:
+    """The answer to a use-case error, for every HTTP entrypoint alike. A refusal (403,
+    404) is recorded first; one that cannot be recorded is answered as that failure
+    (503 when the database did not answer, else 500), so that no attempt on a record
+    goes unrecorded."""
+    status = status_of(error)
+    if status in (403, 404):
+        try:
+            audit_refusal(status, error, context)
+        except Unavailable as exc:
+            return answer(exc, context)
+        except Exception:
+            log.exception("could not record a refused request in the audit trail")
+            return Answer(500, "The request could not be recorded; it has been logged.")
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
+    return Answer(status, error.message, dict(error.errors or {}), headers, error)

@@ -14,15 +14,12 @@ import importlib
 import shutil
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 from service.config import Settings
 from tests.api.test_taper_plans import approval, taper
@@ -67,18 +64,6 @@ def generated(tmp_path: Path) -> Iterator[Any]:
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m == PACKAGE or m.startswith(f"{PACKAGE}.")]:
             del sys.modules[name]
-
-
-@pytest.fixture
-def base_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def _module(name: str) -> Any:

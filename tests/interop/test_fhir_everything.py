@@ -7,9 +7,7 @@ each entry too, and carries the taper as one dosageInstruction per step. Then SM
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +16,6 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from service.db.uow import Database
 from service.usecases import demo
@@ -172,17 +169,6 @@ def test_the_operation_is_declared(client: FlaskClient) -> None:
         "name": "everything",
         "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
     } in [{k: op[k] for k in ("name", "definition")} for op in patient.get("operation", ())]
-
-
-@pytest.fixture
-def base_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
 
 
 def test_fhirclient_reads_everything_over_http(base_url: str, alex: Demo) -> None:

@@ -22,7 +22,6 @@ from service.interop.fhir import search
 from service.interop.fhir.blueprint import AGENT, bp
 from service.interop.fhir.capabilities import SearchParam, declare
 from service.interop.fhir.extensions import code_system, identifier_system
-from service.interop.fhir.responses import resource, searchset
 from service.usecases.audit import AuditEntry, list_patient_audit
 from service.web.bearer import require_auth
 from service.web.context import ctx
@@ -118,9 +117,4 @@ def for_patient(patient_id: uuid.UUID) -> list[dict[str, Any]]:
 @require_auth
 def search_audit_events() -> Response:
     """`AuditEvent?patient=<id>`: the patient's audit trail, oldest first."""
-    search.allow({"patient"})
-    patient_id = search.reference_id("patient", "Patient")
-    assert patient_id is not None
-    limit, offset = search.paging()
-    found, total = _read(patient_id, limit, offset)
-    return resource(searchset(found, total=total, links=search.page_links(offset, limit, total)))
+    return search.by_patient(_read)

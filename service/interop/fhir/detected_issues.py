@@ -29,7 +29,6 @@ from service.interop.fhir import search
 from service.interop.fhir.blueprint import AGENT, bp
 from service.interop.fhir.capabilities import SearchParam, declare
 from service.interop.fhir.extensions import code_system, identifier_system, structure
-from service.interop.fhir.responses import resource, searchset
 from service.usecases.prescriptions import PrescriptionRecord
 from service.usecases.record.findings import list_findings
 from service.usecases.record.views import FindingView
@@ -200,9 +199,4 @@ def for_patient(patient_id: uuid.UUID) -> list[dict[str, Any]]:
 @require_auth
 def search_detected_issues() -> Response:
     """`DetectedIssue?patient=<id>`: most severe first."""
-    search.allow({"patient"})
-    patient_id = search.reference_id("patient", "Patient")
-    assert patient_id is not None
-    limit, offset = search.paging()
-    found, total = _read(patient_id, limit, offset)
-    return resource(searchset(found, total=total, links=search.page_links(offset, limit, total)))
+    return search.by_patient(_read)

@@ -14,14 +14,13 @@ from werkzeug.exceptions import HTTPException
 
 from service.domain.errors import DomainValidationError
 from service.interop.fhir.blueprint import AGENT, PREFIX
-from service.usecases.errors import RateLimited, Unauthenticated, Unavailable, UseCaseError
+from service.usecases.errors import UseCaseError
+from service.web import refusals
 from service.web.context import ctx
-from service.web.refusals import audit_refusal, status_of
 
 log = logging.getLogger("medtrack.fhir")
 
 FHIR_JSON = "application/fhir+json"
-RETRY_AFTER_SECONDS = "5"
 
 # The OperationOutcome issue type of each status (FHIR R4 value set "IssueType").
 _ISSUE_CODE = {
@@ -140,23 +139,10 @@ def failure(
 
 
 def handle_use_case_error(error: UseCaseError) -> Response:
-    status = status_of(error)
-    if status in (403, 404):
-        try:
-            audit_refusal(status, error, ctx(AGENT))
-        except Unavailable as exc:
-            return handle_use_case_error(exc)
-        except Exception:
-            log.exception("could not record a refused request in the audit trail")
-            return failure(500, "The request could not be recorded; it has been logged.")
-    headers: dict[str, str] = {}
-    if isinstance(error, RateLimited):
-        headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, Unavailable):
-        headers["Retry-After"] = RETRY_AFTER_SECONDS
-    if isinstance(error, Unauthenticated):
-        headers["WWW-Authenticate"] = 'Bearer realm="medtrack"'
-    return failure(status, error.message, error.errors, headers)
+    """The API's answer to a use-case error (service.web.refusals), as an
+    OperationOutcome."""
+    answered = refusals.answer(error, ctx(AGENT))
+    return failure(answered.status, answered.message, answered.errors, answered.headers)
 
 
 _DEFAULT_MESSAGES = {

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import request
+from flask import Response, request
 from werkzeug.exceptions import BadRequest
+
+from service.interop.fhir.responses import resource, searchset
 
 # Parameters any search takes: the answer format, and paging.
 COMMON = frozenset({"_format", "_count", "_offset"})
@@ -186,3 +188,14 @@ def every_page(read: Callable[[int, int], Page]) -> list[dict[str, Any]]:
         out.extend(found)
         if not found or len(out) >= total:
             return out
+
+
+def by_patient(read: Callable[[uuid.UUID, int, int], Page]) -> Response:
+    """A search by `patient` alone, paged: `read(patient_id, limit, offset)` gives a
+    page of resources and the total, answered as a searchset."""
+    allow({"patient"})
+    patient_id = reference_id("patient", "Patient")
+    assert patient_id is not None
+    limit, offset = paging()
+    found, total = read(patient_id, limit, offset)
+    return resource(searchset(found, total=total, links=page_links(offset, limit, total)))
