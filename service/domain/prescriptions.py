@@ -90,6 +90,12 @@ MAX_TIMES_PER_DAY = 24
 MAX_EVERY_N_DAYS = 365
 MAX_PRN_DOSES_PER_DAY = 24
 MAX_PRN_INTERVAL_HOURS = Decimal(72)
+# How much a prescription's words may hold, whichever door they come through (the
+# JSON API's schemas, the console's forms, a FHIR MedicationRequest).
+MAX_DRUG_LENGTH = 200
+MAX_TEXT_LENGTH = 2000  # instructions, reasons, an override's or an unlisted drug's why
+MAX_ACKNOWLEDGED = 100  # findings acknowledged at once
+MAX_FINDING_ID_LENGTH = 32
 # Prescriptions outside this window are almost certainly typing mistakes.
 EARLIEST_START = dt.date(2000, 1, 1)
 LATEST_DATE = dt.date(2100, 12, 31)

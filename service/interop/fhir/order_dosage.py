@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from service.domain.prescriptions import (
+    MAX_TEXT_LENGTH,
     WEEKDAYS,
     Dose,
     PrescriptionTerms,
@@ -38,7 +39,6 @@ from service.interop.fhir.elements import (
     whole,
 )
 
-_MAX_INSTRUCTIONS = 2000
 _DOSAGE_READ = frozenset(
     {"sequence", "text", "patientInstruction", "timing", "asNeededBoolean", "route"}
     | {"doseAndRate", "maxDosePerPeriod"}
@@ -279,6 +279,6 @@ def _instructions(d: Mapping[str, Any], p: Problems, at: str) -> str | None:
         if name in d and not isinstance(d[name], str):
             fail(p, f"{at}.{name}", "Must be text.")
     value = d.get("patientInstruction")
-    if isinstance(value, str) and len(value) > _MAX_INSTRUCTIONS:
-        fail(p, f"{at}.patientInstruction", f"At most {_MAX_INSTRUCTIONS} characters.")
+    if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+        fail(p, f"{at}.patientInstruction", f"At most {MAX_TEXT_LENGTH} characters.")
     return value.strip() or None if isinstance(value, str) else None

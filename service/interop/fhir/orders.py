@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.catalog import Catalog
-from service.domain.prescriptions import PrescriptionTerms
+from service.domain.prescriptions import (
+    MAX_ACKNOWLEDGED,
+    MAX_DRUG_LENGTH,
+    MAX_FINDING_ID_LENGTH,
+    MAX_TEXT_LENGTH,
+    PrescriptionTerms,
+)
 from service.interop.coding import resolve_concept
 from service.interop.fhir import elements, extensions
 from service.interop.fhir.elements import Problems, Refused, Stop, codings, is_object
@@ -49,10 +55,6 @@ _ACCEPTED = frozenset({"id", "meta", "text", "identifier", "requester"})
 _STATUSES = ("active",)
 _INTENTS = ("order", "original-order")
 _REFERENCE = re.compile(r"^Patient/([0-9a-fA-F-]{36})$")
-_MAX_REASON = 2000
-_MAX_DRUG = 200
-_MAX_ACKNOWLEDGED = 100
-_MAX_KEY = 32
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,8 +166,8 @@ def _drug(concept: Any, catalog: Catalog, p: Problems) -> str | None:
         text = elements.text(concept.get("text"), p, f"{here}.text")
     except Stop:
         return None
-    if text is not None and len(text) > _MAX_DRUG:
-        p.add(f"{here}.text", f"At most {_MAX_DRUG} characters.")
+    if text is not None and len(text) > MAX_DRUG_LENGTH:
+        p.add(f"{here}.text", f"At most {MAX_DRUG_LENGTH} characters.")
         return None
     found = resolve_concept(catalog, concept)
     if found.conflict:
@@ -223,16 +225,17 @@ def _screening(value: Any, p: Problems) -> Screening:
             p.add(f"{here}.valueString", "Must not be blank.")
         elif url == OVERRIDE:
             reasons.append(text)
-        elif len(text) > _MAX_KEY:
-            p.add(f"{here}.valueString", f"A finding key has at most {_MAX_KEY} characters.")
+        elif len(text) > MAX_FINDING_ID_LENGTH:
+            most = f"A finding key has at most {MAX_FINDING_ID_LENGTH} characters."
+            p.add(f"{here}.valueString", most)
         else:
             acknowledged.append(text)
     if len(reasons) > 1:
         p.add("extension", "Give at most one override extension.")
-    if reasons and len(reasons[0]) > _MAX_REASON:
-        p.add("extension", f"The override reason has at most {_MAX_REASON} characters.")
-    if len(acknowledged) > _MAX_ACKNOWLEDGED:
-        p.add("extension", f"Acknowledge at most {_MAX_ACKNOWLEDGED} findings.")
+    if reasons and len(reasons[0]) > MAX_TEXT_LENGTH:
+        p.add("extension", f"The override reason has at most {MAX_TEXT_LENGTH} characters.")
+    if len(acknowledged) > MAX_ACKNOWLEDGED:
+        p.add("extension", f"Acknowledge at most {MAX_ACKNOWLEDGED} findings.")
     return Screening(
         override_reason=reasons[0] if reasons else None, acknowledge=frozenset(acknowledged)
     )

@@ -9,8 +9,12 @@ from marshmallow import fields, validate
 
 from service.domain.prescriptions import (
     DOSE_UNITS,
+    MAX_ACKNOWLEDGED,
+    MAX_DRUG_LENGTH,
     MAX_EVERY_N_DAYS,
+    MAX_FINDING_ID_LENGTH,
     MAX_PRN_DOSES_PER_DAY,
+    MAX_TEXT_LENGTH,
     MAX_TIMES_PER_DAY,
     ROUTES,
     WEEKDAYS,
@@ -111,7 +115,9 @@ class ScheduleSchema(StrictSchema):
 
 class OverrideSchema(StrictSchema):
     reason = text(
-        max_length=2000, required=True, metadata={"description": "Why the findings are overridden."}
+        max_length=MAX_TEXT_LENGTH,
+        required=True,
+        metadata={"description": "Why the findings are overridden."},
     )
 
     @ma.validates("reason")
@@ -130,9 +136,9 @@ def override_field() -> fields.Nested:
 
 def acknowledge_field() -> fields.List[str]:
     return fields.List(
-        text(max_length=32),
+        text(max_length=MAX_FINDING_ID_LENGTH),
         load_default=list,
-        validate=validate.Length(max=100),
+        validate=validate.Length(max=MAX_ACKNOWLEDGED),
         metadata={"description": "Ids of the major findings the prescriber has read (audited)."},
     )
 
@@ -147,13 +153,15 @@ def answers(data: dict[str, Any]) -> Screening:
 
 
 class PrescriptionCreateSchema(StrictSchema):
-    drug = text(max_length=200, required=True, metadata={"example": "escitalopram"})
+    drug = text(max_length=MAX_DRUG_LENGTH, required=True, metadata={"example": "escitalopram"})
     dose = fields.Nested(DoseSchema, required=True)
     route = fields.String(required=True, validate=validate.OneOf(ROUTES))
     schedule = fields.Nested(ScheduleSchema, required=True)
     start_date = fields.Date(required=True)
     end_date = fields.Date(allow_none=True, load_default=None)
-    instructions = text(max_length=2000, min_length=0, allow_none=True, load_default=None)
+    instructions = text(
+        max_length=MAX_TEXT_LENGTH, min_length=0, allow_none=True, load_default=None
+    )
     override = override_field()
     acknowledge = acknowledge_field()
     confirm_unlisted = Flag(
@@ -167,7 +175,7 @@ class PrescriptionCreateSchema(StrictSchema):
         },
     )
     unlisted_reason = text(
-        max_length=2000,
+        max_length=MAX_TEXT_LENGTH,
         load_default=None,
         metadata={"description": "Why an unlisted drug is prescribed (with confirm_unlisted)."},
     )
@@ -185,14 +193,14 @@ class PrescriptionCreateSchema(StrictSchema):
 class PrescriptionUpdateSchema(StrictSchema):
     """Fields to change; `dose` and `schedule` are replaced whole."""
 
-    drug = text(max_length=200)
+    drug = text(max_length=MAX_DRUG_LENGTH)
     dose = fields.Nested(DoseSchema)
     route = fields.String(validate=validate.OneOf(ROUTES))
     schedule = fields.Nested(ScheduleSchema)
     start_date = fields.Date()
     end_date = fields.Date(allow_none=True)
-    instructions = text(max_length=2000, min_length=0, allow_none=True)
-    reason = text(max_length=2000, metadata={"description": "Why the change (audited)."})
+    instructions = text(max_length=MAX_TEXT_LENGTH, min_length=0, allow_none=True)
+    reason = text(max_length=MAX_TEXT_LENGTH, metadata={"description": "Why the change (audited)."})
     abrupt_stop_reason = abrupt_stop_reason()
     override = override_field()
     acknowledge = acknowledge_field()
