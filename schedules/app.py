@@ -32,6 +32,7 @@ from service.usecases.dispatch import dispatch_due, queue_due_messages, release_
 from service.usecases.followups import follow_up_missed
 from service.usecases.pauses import resume_due_pauses
 from service.usecases.planning import materialise_doses
+from service.usecases.refills import check_refills
 from service.usecases.reminders import ReminderPolicy
 from service.usecases.rescreening import rescreen_due
 from service.usecases.taper_steps import advance_taper_plans
@@ -46,6 +47,7 @@ DISPATCH = "dispatch-messages"
 ADVANCE_TAPERS = "advance-taper-plans"
 RESUME_PAUSES = "resume-paused-prescriptions"
 RESCREEN = "rescreen-records"
+REFILLS = "check-refills"
 ANCHOR_AUDIT = "anchor-audit-trail"
 
 
@@ -104,6 +106,13 @@ class Jobs:
         screened = rescreen_due(uow=self.database.uow(), clock=self.clock, kb=self.kb)
         if screened:
             log.info("records screened again: %d", screened)
+
+    def refills(self) -> None:
+        queued = check_refills(
+            uow=self.database.uow(), clock=self.clock, kb=self.kb, policy=self.policy
+        )
+        if queued:
+            log.info("refill reminders queued: %d", queued)
 
     def anchor_audit(self) -> None:
         anchor(uow=self.database.uow(), clock=self.clock)
@@ -182,6 +191,7 @@ def _periodic(jobs: Jobs, *, dispatch_seconds: float) -> list[Periodic]:
         Periodic(RESUME_PAUSES, jobs.resume_pauses, every=60, grace=60),
         # Not part of run_once: a sweep of whole records, not a dose or message job.
         Periodic(RESCREEN, jobs.rescreen, every=300, grace=300),
+        Periodic(REFILLS, jobs.refills, every=300, grace=300),
         Periodic(ANCHOR_AUDIT, jobs.anchor_audit, every=600, grace=600),
         Periodic(MATERIALISE, jobs.materialise, every=300, grace=300),
     ]

@@ -252,6 +252,10 @@ class Settings:
     retry_base_seconds: int = whole(10, low=1, high=3600)
     retry_max_seconds: int = whole(900, low=1, high=86400)
     on_time_minutes: int = whole(60, low=1, high=720)
+    # Refills (README, "Supply and refills"): a refill is due when a formulation lasts
+    # fewer days than this, or than the second for a withdrawal-risk drug.
+    refill_days: int = whole(7, low=1, high=90)
+    refill_days_withdrawal: int = whole(10, low=1, high=90)
     # The EHRs trusted to call the CDS Hooks service (docs/interop.md): a JSON list of
     # {"iss", "jwks": {"keys": [...]}, "patient_system"}. None in development lets
     # unauthenticated calls from loopback through, logged as such.

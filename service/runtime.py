@@ -63,6 +63,8 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
         retry_base=dt.timedelta(seconds=settings.retry_base_seconds),
         retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
         on_time=dt.timedelta(minutes=settings.on_time_minutes),
+        refill_days=settings.refill_days,
+        refill_days_withdrawal=settings.refill_days_withdrawal,
     )
 
 

@@ -42,7 +42,7 @@ TABLES = (
     "imported_interactions, interaction_imports, notifications, dose_events, devices, "
     "taper_symptom_reports, taper_step_records, taper_plan_versions, taper_plans, "
     "worklist_marks, idempotency_keys, cds_feedback, cds_cards, cds_token_uses, "
-    "patient_identifiers"
+    "patient_identifiers, supply_entries"
 )
 PASSWORD = "correct horse battery staple"
 APPEND_ONLY = (
@@ -54,6 +54,7 @@ APPEND_ONLY = (
     "taper_step_records",
     "taper_symptom_reports",
     "worklist_marks",
+    "supply_entries",
 )
 
 

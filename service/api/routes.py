@@ -19,6 +19,7 @@ from service.api import (
     patients,
     prescriptions,
     record,
+    supplies,
     tapers,
     users,
 )
@@ -40,6 +41,7 @@ def register(api: Api) -> None:
         doses,
         devices,
         tapers,
+        supplies,
         notifications,
         audit,
         admin,

@@ -29,6 +29,7 @@ APPEND_ONLY = (
     "taper_plan_versions",
     "taper_step_records",
     "taper_symptom_reports",
+    "supply_entries",
     "worklist_marks",
 )
 # Tables whose rows are short-lived counters or replay records, not clinical or

@@ -28,6 +28,7 @@ from service.db.repositories import (
     schema_revisions,
 )
 from service.db.sessions import SessionRepository
+from service.db.supply import SupplyRepository
 from service.db.tapers import TaperRepository
 from service.db.throttle import DatabaseLoginThrottle, LoginThrottle, RedisLoginThrottle
 from service.db.worklist import WorklistRepository
@@ -50,6 +51,7 @@ class UnitOfWork:
     record: RecordRepository
     worklist: WorklistRepository
     interop: InteropRepository
+    supply: SupplyRepository
     login_throttle: LoginThrottle
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
@@ -90,6 +92,7 @@ class UnitOfWork:
         self.record = RecordRepository(session)
         self.worklist = WorklistRepository(session)
         self.interop = InteropRepository(session)
+        self.supply = SupplyRepository(session)
         self.login_throttle = self._db.login_throttle(session)
         return self
 

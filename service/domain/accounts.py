@@ -89,6 +89,16 @@ def can_write_clinical(who: Principal, *, care_team: Collection[uuid.UUID]) -> b
     return who.role is Role.CLINICIAN and who.user_id in care_team
 
 
+def can_record_supply(
+    who: Principal, *, patient_id: uuid.UUID, care_team: Collection[uuid.UUID]
+) -> bool:
+    """A dispense or a count of what is left: the patient, who has the medicine in
+    hand, or a clinician on the care team (docs/clinical.md, "Supply and refills")."""
+    if who.role is Role.PATIENT:
+        return who.patient_id == patient_id
+    return can_write_clinical(who, care_team=care_team)
+
+
 def forbidden_patient_fields(who: Principal, fields: Collection[str]) -> list[str]:
     """The fields of a patient update that this caller may not set.
 

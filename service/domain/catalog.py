@@ -53,10 +53,16 @@ class DrugClass:
 
 @dataclass(frozen=True, kw_only=True)
 class Formulation:
+    """A product form and its strengths. A liquid may list the bottle volumes (mL,
+    ascending) it is dispensed in and the source that gives them, so that a dispensing
+    table rounds a liquid up to whole bottles (docs/clinical.md, "Bottle sizes")."""
+
     form: str
     strengths: tuple[Decimal, ...]
     unit: str
     scored: bool = False
+    bottles_ml: tuple[Decimal, ...] = ()
+    bottles_source: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,6 +38,11 @@ class MessageKind(enum.StrEnum):
     REGIMEN_FINDING = "regimen-finding-care-team"
     # To a device's owner: another account tried to register it.
     DEVICE_TAKEN = "device-taken"
+    # A formulation's supply lasts fewer days than the refill threshold: to the
+    # patient and, for a withdrawal-risk drug, the care team (docs/clinical.md,
+    # "Supply and refills").
+    REFILL_DUE = "refill-due"
+    REFILL_DUE_CARE_TEAM = "refill-due-care-team"
 
 
 # Messages about one dose to its patient: written when they are sent, from the dose
@@ -54,6 +59,7 @@ CARE_TEAM_KINDS: tuple[MessageKind, ...] = (
     MessageKind.TAPER_SYMPTOMS,
     MessageKind.TAPER_RED_FLAG,
     MessageKind.REGIMEN_FINDING,
+    MessageKind.REFILL_DUE_CARE_TEAM,
 )
 
 # Rows a dispatcher may still act on (the partial index covers them).

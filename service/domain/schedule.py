@@ -118,7 +118,7 @@ def candidate_days(
         day += _ONE_DAY
 
 
-def _is_dose_day(schedule: Schedule, start_date: dt.date, day: dt.date) -> bool:
+def is_dose_day(schedule: Schedule, start_date: dt.date, day: dt.date) -> bool:
     """Every-N-days counts from start_date, so a restart re-anchors the cycle."""
     if (day - start_date).days % schedule.every_n_days:
         return False
@@ -173,7 +173,7 @@ def dose_instants(
         window_start=window_start,
         window_end=window_end,
     )
-    dose_days = (day for day in days if _is_dose_day(schedule, start_date, day))
+    dose_days = (day for day in days if is_dose_day(schedule, start_date, day))
     found: list[DoseInstant] = []
     for day, slot, at in _resolved_slots(dose_days, sorted(schedule.times), zone, window_start):
         if at >= window_end:

@@ -132,7 +132,7 @@ def read_drugs(
                 own_classes=own,
                 classes=_closure((*own, *extra.get(did, ())), classes),
                 withdrawal_risk=body.get("withdrawal_risk"),
-                formulations=read_formulations(where, body.get("formulations"), problems),
+                formulations=read_formulations(where, body.get("formulations"), problems, sources),
                 occupancy=read_occupancy(where, body.get("occupancy"), sources, problems),
                 taper_floor_mg=floor_mg,
                 taper_floor_source=floor_source,

@@ -10,6 +10,9 @@ from typing import Any
 from service.domain.catalog import Formulation, Occupancy, OccupancyAnchor, Source
 from service.knowledge.reading import Problems, check_sources, to_decimal
 
+# The forms a pharmacy dispenses by the bottle (docs/clinical.md, "Bottle sizes").
+BOTTLED_FORMS = frozenset(["oral-solution", "oral-suspension", "oral-concentrate"])
+
 FORMS = frozenset(
     [
         "tablet",
@@ -56,7 +59,14 @@ UNITS = frozenset(
 )
 
 
-def read_formulations(where: str, raw: Any, problems: Problems) -> tuple[Formulation, ...]:
+def read_formulations(
+    where: str,
+    raw: Any,
+    problems: Problems,
+    sources: Mapping[str, Source] | None = None,
+) -> tuple[Formulation, ...]:
+    """A drug's formulations. A bottle source is checked against `sources` when they
+    are given; without them only its presence is."""
     out: list[Formulation] = []
     for f in raw or ():
         if f.get("form") not in FORMS:
@@ -70,15 +80,69 @@ def read_formulations(where: str, raw: Any, problems: Problems) -> tuple[Formula
             continue
         if not strengths or any(s <= 0 for s in strengths):
             problems.add(where, "a formulation needs positive strengths")
+        bottles, bottles_source = read_bottles(where, f, sources, problems)
         out.append(
             Formulation(
                 form=str(f.get("form")),
                 strengths=strengths,
                 unit=str(f.get("unit")),
                 scored=bool(f.get("scored", False)),
+                bottles_ml=bottles,
+                bottles_source=bottles_source,
             )
         )
     return tuple(out)
+
+
+def read_bottles(
+    where: str, f: Mapping[str, Any], sources: Mapping[str, Source] | None, problems: Problems
+) -> tuple[tuple[Decimal, ...], str | None]:
+    """`bottles_ml: [<mL>, ...]` with `bottles_source: <source id>`: the bottle volumes a
+    liquid is dispensed in, ascending, and the label or pack listing that gives them.
+    Either key without the other is refused: a size is never shipped without its source."""
+    raw, source = f.get("bottles_ml"), f.get("bottles_source")
+    if raw is None and source is None:
+        return (), None
+    where = f"{where} {f.get('form')} bottles"
+    if f.get("form") not in BOTTLED_FORMS:
+        problems.add(where, "only an oral solution, suspension or concentrate comes in bottles")
+        return (), None
+    if not raw:
+        problems.add(where, "a bottles_source needs bottles_ml (the bottle volumes in mL)")
+        return (), None
+    if not isinstance(source, str) or not source:
+        problems.add(where, "bottles_ml need a bottles_source (a source id)")
+        return (), None
+    if sources is not None:
+        check_sources(where, (source,), sources, problems)
+    sizes = _bottle_sizes(where, raw, problems)
+    return (sizes, source) if sizes else ((), None)
+
+
+def _bottle_sizes(where: str, raw: Any, problems: Problems) -> tuple[Decimal, ...]:
+    """Positive, finite, distinct volumes in mL, sorted; nothing when any is not."""
+    if not isinstance(raw, list):
+        problems.add(where, f"bottles_ml must be a list of volumes in mL, not {raw!r}")
+        return ()
+    sizes: list[Decimal] = []
+    for value in raw:
+        size = _volume(value)
+        if size is None:
+            problems.add(where, f"a bottle volume must be a positive number of mL, not {value!r}")
+            return ()
+        sizes.append(size)
+    if len(set(sizes)) != len(sizes):
+        problems.add(where, f"bottles_ml lists a volume twice: {raw!r}")
+        return ()
+    return tuple(sorted(sizes))
+
+
+def _volume(value: Any) -> Decimal | None:
+    """A YAML number (not a string, not a boolean) as a positive, finite Decimal, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    size = to_decimal(value)
+    return size if size.is_finite() and size > 0 else None
 
 
 # How far, in percentage points, the model may pass from a published anchor.

@@ -42,6 +42,11 @@ class ReminderPolicy:
     retry_max: dt.timedelta = dt.timedelta(minutes=15)
     # A dose logged within this long of its time counts as taken on time.
     on_time: dt.timedelta = dt.timedelta(minutes=60)
+    # A refill is due when a formulation lasts fewer days than this; longer for a
+    # withdrawal-risk drug, whose running out is an abrupt stop (docs/clinical.md,
+    # "Supply and refills").
+    refill_days: int = 7
+    refill_days_withdrawal: int = 10
 
 
 DEFAULT_POLICY = ReminderPolicy()

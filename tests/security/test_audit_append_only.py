@@ -27,6 +27,7 @@ APPEND_ONLY = (
     "taper_plan_versions",
     "taper_step_records",
     "taper_symptom_reports",
+    "supply_entries",
 )
 
 

@@ -31,6 +31,7 @@ from service.db.tables.record import (
     PrescriptionVersion,
     ReportedProduct,
 )
+from service.db.tables.supply import SupplyEntry
 from service.db.tables.tapers import (
     TaperPlan,
     TaperPlanVersion,
@@ -67,6 +68,7 @@ __all__ = [
     "PrescriptionVersion",
     "RefreshToken",
     "ReportedProduct",
+    "SupplyEntry",
     "TaperPlan",
     "TaperPlanVersion",
     "TaperStepRecord",

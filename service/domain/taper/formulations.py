@@ -82,13 +82,7 @@ def default_formulations(formulations: Iterable[Formulation]) -> tuple[TaperForm
     only when a plain tablet is scored;
     other forms (injections, patches, inhalers...) cannot make an oral daily dose.
     """
-    found: dict[str, TaperFormulation] = {}
-    for f in formulations:
-        for made in _from_catalog(f):
-            kept = found.get(made.label)
-            if kept is None or _divisor(made) > _divisor(kept):
-                found[made.label] = made
-    tablets, liquids = canonical(tuple(found.values()))
+    tablets, liquids = canonical(offered(formulations))
     immediate = [t for t in tablets if t.form not in EXTENDED_FORMS]
     for forms in IMMEDIATE_SOLIDS:
         chosen = tuple(t for t in immediate if t.form in forms)
@@ -97,6 +91,19 @@ def default_formulations(formulations: Iterable[Formulation]) -> tuple[TaperForm
     if liquids:
         return liquids[:1]
     return tuple(t for t in tablets if t.form in EXTENDED_FORMS)
+
+
+def offered(formulations: Iterable[Formulation]) -> tuple[TaperFormulation, ...]:
+    """Every tablet, capsule and oral liquid strength the catalog lists for a drug, as
+    a taper would name it (a scored plain tablet halves), in canonical order."""
+    found: dict[str, TaperFormulation] = {}
+    for f in formulations:
+        for made in _from_catalog(f):
+            kept = found.get(made.label)
+            if kept is None or _divisor(made) > _divisor(kept):
+                found[made.label] = made
+    tablets, liquids = canonical(tuple(found.values()))
+    return (*tablets, *liquids)
 
 
 def _from_catalog(f: Formulation) -> list[TaperFormulation]:

@@ -1,0 +1,216 @@
+"""Recording what a patient has of a prescribed drug: a dispense adds to it, a count
+says what is left (docs/clinical.md, "Supply and refills"). The patient and the care
+team's clinicians record; every entry is kept, audited, and never changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from decimal import Decimal
+
+from service.db.tables import Patient, Prescription, SupplyEntry
+from service.db.tapers import PlanTerms
+from service.db.uow import UnitOfWork
+from service.domain.accounts import can_record_supply
+from service.domain.audit import AuditAction
+from service.domain.errors import Problems
+from service.domain.interactions import KnowledgeBase
+from service.domain.prescriptions import PrescriptionTerms, Status
+from service.domain.supply.stock import (
+    EntryKind,
+    check_dispensed_on,
+    check_quantity,
+    choose,
+    unit_of,
+)
+from service.domain.supply.use import parse_label, plan_labels
+from service.domain.taper.formulations import TaperFormulation, offered
+from service.usecases.access import load_readable_patient
+from service.usecases.audit import record, record_read
+from service.usecases.context import Caller, Clock
+from service.usecases.errors import Conflict, Forbidden
+from service.usecases.prescriptions.versions import load_prescription
+from service.usecases.reminders import withdrawal_risk
+
+# A prescription's entries over years of refills: a bound on the unpaged list.
+MAX_LISTED = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyEntryView:
+    id: uuid.UUID
+    prescription_id: uuid.UUID
+    kind: str
+    formulation: str
+    unit: str
+    quantity: Decimal
+    dispensed_on: dt.date | None
+    effective_at: dt.datetime
+    recorded_by: uuid.UUID
+    recorded_at: dt.datetime
+
+
+def entry_view(e: SupplyEntry) -> SupplyEntryView:
+    return SupplyEntryView(
+        id=e.id,
+        prescription_id=e.prescription_id,
+        kind=e.kind,
+        formulation=e.formulation,
+        unit=e.unit,
+        quantity=e.quantity,
+        dispensed_on=e.dispensed_on,
+        effective_at=e.effective_at,
+        recorded_by=e.recorded_by,
+        recorded_at=e.recorded_at,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subject:
+    """A prescription as supply sees it: its terms, the formulations it may be
+    supplied in, its taper plan under way, and the patient's zone."""
+
+    patient: Patient
+    rx: Prescription
+    terms: PrescriptionTerms
+    drug: str
+    choices: tuple[TaperFormulation, ...]
+    plan: PlanTerms | None
+    zone: zoneinfo.ZoneInfo
+    withdrawal_risk: bool
+
+    def paused_on(self) -> dt.date | None:
+        if self.plan is None or self.plan.paused_at is None:
+            return None
+        return self.plan.paused_at.astimezone(self.zone).date()
+
+
+def subject_of(uow: UnitOfWork, kb: KnowledgeBase, patient: Patient, rx: Prescription) -> Subject:
+    """What supply needs of `rx`: the catalog's tablets, capsules and oral liquids of
+    its one ingredient, and any other formulation its taper plan names."""
+    version = uow.prescriptions.version(rx.id, rx.current_version)
+    terms = version.terms()
+    ingredients = tuple(version.ingredients or ())
+    drug = kb.catalog.drugs.get(ingredients[0]) if len(ingredients) == 1 else None
+    choices = list(offered(drug.formulations)) if drug is not None else []
+    plan = uow.tapers.plans_under_way([rx.id]).get(rx.id)
+    if plan is not None:
+        known = {f.label for f in choices}
+        for label in plan_labels(plan.plan):
+            parsed = parse_label(label)
+            if label not in known and parsed is not None:
+                choices.append(parsed)
+    return Subject(
+        patient=patient,
+        rx=rx,
+        terms=terms,
+        drug=version.drug_name or terms.drug,
+        choices=tuple(choices),
+        plan=plan,
+        zone=zoneinfo.ZoneInfo(patient.timezone),
+        withdrawal_risk=withdrawal_risk(kb, ingredients),
+    )
+
+
+def _may_record(caller: Caller, patient: Patient, care_team: list[uuid.UUID]) -> None:
+    if not can_record_supply(caller.require(), patient_id=patient.id, care_team=care_team):
+        raise Forbidden(
+            "Only the patient or a clinician on the care team records supply.",
+            patient_id=patient.id,
+        )
+
+
+def record_supply(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    kb: KnowledgeBase,
+    patient_id: uuid.UUID,
+    rx_id: uuid.UUID,
+    kind: EntryKind,
+    formulation: str,
+    quantity: Decimal,
+    dispensed_on: dt.date | None = None,
+) -> SupplyEntryView:
+    """Record a dispense (`dispensed_on`, default today) or a count of what is left."""
+    with uow:
+        ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        _may_record(caller, ctx.patient, ctx.care_team)
+        rx = load_prescription(uow, patient_id, rx_id, lock=True)
+        if rx.status == Status.DISCONTINUED:
+            raise Conflict("The prescription is discontinued: its supply is no longer counted.")
+        subject = subject_of(uow, kb, ctx.patient, rx)
+        now = clock()
+        today = now.astimezone(subject.zone).date()
+        problems = Problems()
+        chosen = choose(formulation, subject.choices, subject.drug, problems)
+        if chosen is not None:
+            check_quantity(quantity, chosen, problems, allow_zero=kind is EntryKind.COUNTED)
+        on = dispensed_on or today if kind is EntryKind.DISPENSED else None
+        if on is not None:
+            check_dispensed_on(on, today=today, problems=problems)
+        problems.raise_if_any()
+        assert chosen is not None
+        effective = (
+            dt.datetime.combine(on, dt.time(), tzinfo=subject.zone).astimezone(dt.UTC)
+            if on is not None
+            else now
+        )
+        entry = uow.supply.add(
+            SupplyEntry(
+                patient_id=patient_id,
+                prescription_id=rx_id,
+                kind=kind.value,
+                formulation=chosen.label,
+                unit=unit_of(chosen),
+                quantity=quantity,
+                dispensed_on=on,
+                effective_at=min(effective, now),
+                recorded_by=caller.require().user_id,
+                recorded_at=now,
+            )
+        )
+        view = entry_view(entry)
+        record(
+            uow,
+            caller=caller,
+            now=now,
+            action=AuditAction.CREATE,
+            subtype=f"supply.{kind.value}",
+            entity_type="Prescription",
+            entity_id=rx_id,
+            patient_id=patient_id,
+            after={
+                "entry_id": str(entry.id),
+                "kind": kind.value,
+                "formulation": chosen.label,
+                "quantity": str(quantity),
+                "unit": entry.unit,
+                "dispensed_on": on.isoformat() if on else None,
+            },
+        )
+        uow.commit()
+        return view
+
+
+def list_supplies(
+    *, uow: UnitOfWork, caller: Caller, clock: Clock, patient_id: uuid.UUID, rx_id: uuid.UUID
+) -> list[SupplyEntryView]:
+    """The prescription's dispenses and counts, oldest first."""
+    with uow:
+        load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        load_prescription(uow, patient_id, rx_id)
+        rows = [entry_view(e) for e in uow.supply.entries(rx_id)[-MAX_LISTED:]]
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="supply.read",
+            entity_type="Prescription",
+            entity_id=rx_id,
+            patient_id=patient_id,
+        )
+        return rows

@@ -1,0 +1,231 @@
+"""How long a prescription's supply lasts along its plan, and the refill reminders
+that follow (docs/clinical.md, "Supply and refills").
+
+On hand is worked out when asked, from the entries and the doses taken since: a dose
+logged through any door (the app, the console, FHIR, a correction) draws down supply
+without that door knowing of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from service.db.supply import DoseTaken
+from service.db.tables import SupplyEntry
+from service.db.uow import UnitOfWork
+from service.domain.interactions import KnowledgeBase
+from service.domain.prescriptions import Dose
+from service.domain.supply.breakdown import (
+    PlanDays,
+    Terms,
+    daily_use,
+    dose_use,
+    plan_days,
+    planned_dose_use,
+    rate,
+)
+from service.domain.supply.forecast import Outlook, forecast, refill_due
+from service.domain.supply.stock import Draw, Entry, EntryKind, on_hand, unit_of
+from service.domain.supply.use import Use, added, plan_labels
+from service.domain.taper.formulations import TaperFormulation
+from service.usecases.access import load_readable_patient
+from service.usecases.audit import record_read
+from service.usecases.context import Caller, Clock
+from service.usecases.prescriptions.versions import load_prescription
+from service.usecases.reminders import ReminderPolicy
+from service.usecases.supply import Subject, subject_of
+
+# As-needed drugs forecast from the use of the last four weeks.
+RATE_DAYS = 28
+# How far a forecast without an end looks; one with an end looks to it, at most ten
+# years (the longest plan the planner makes).
+OPEN_HORIZON_DAYS = 366
+MAX_HORIZON_DAYS = 3653
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormulationSupply:
+    outlook: Outlook
+    unit: str
+    tracked: bool
+    refill_due: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyForecast:
+    prescription_id: uuid.UUID
+    drug: str
+    today: dt.date
+    basis: str
+    taper_plan_status: str | None
+    refill_threshold_days: int
+    formulations: tuple[FormulationSupply, ...]
+
+
+def threshold(subject: Subject, policy: ReminderPolicy) -> int:
+    return policy.refill_days_withdrawal if subject.withdrawal_risk else policy.refill_days
+
+
+def _entries(rows: Sequence[SupplyEntry]) -> list[Entry]:
+    return [
+        Entry(
+            kind=EntryKind(r.kind),
+            formulation=r.formulation,
+            quantity=r.quantity,
+            at=r.effective_at,
+        )
+        for r in rows
+    ]
+
+
+class _Uses:
+    """What each logged or open dose of a prescription takes of each formulation."""
+
+    def __init__(self, days: PlanDays | None, tracked: Sequence[TaperFormulation]) -> None:
+        self._days = days
+        self._tracked = tuple(tracked)
+
+    def of(self, d: DoseTaken) -> Use:
+        if self._days is not None and d.dose_unit == "mg" and not d.prn and d.slot:
+            local = d.scheduled_at.astimezone(_zone(d.timezone))
+            found = planned_dose_use(
+                self._days, local.date(), dt.time.fromisoformat(d.slot), d.dose_amount
+            )
+            if found is not None:
+                return found
+        return dose_use(Dose(amount=d.dose_amount, unit=d.dose_unit), self._tracked) or {}
+
+
+def _zone(name: str) -> dt.tzinfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def outlook_of(
+    uow: UnitOfWork, subject: Subject, *, now: dt.datetime, horizon_days: int | None = None
+) -> tuple[str, list[tuple[Outlook, str, bool]]]:
+    """The basis of the forecast (taper, schedule or as-needed) and each formulation's
+    outlook with its unit and whether any supply of it is recorded."""
+    rows = uow.supply.entries(subject.rx.id)
+    entries = _entries(rows)
+    recorded = list(dict.fromkeys(e.formulation for e in entries))
+    by_label = {f.label: f for f in subject.choices}
+    tracked = [by_label[k] for k in recorded if k in by_label]
+    days = None
+    if subject.plan is not None:
+        days = plan_days(
+            subject.plan.plan, status=subject.plan.status, paused_on=subject.paused_on()
+        )
+    uses = _Uses(days, tracked or subject.choices)
+    draws: list[Draw] = []
+    if entries:
+        since = min(e.at for e in entries)
+        for d in uow.supply.taken_since(subject.rx.id, since):
+            at = d.taken_at or d.scheduled_at
+            draws.extend(Draw(formulation=k, quantity=q, at=at) for k, q in uses.of(d).items())
+    held = on_hand(entries, draws)
+    today = now.astimezone(subject.zone).date()
+    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=subject.zone)
+    left_today = added(
+        uses.of(d)
+        for d in uow.supply.open_between(
+            subject.rx.id, now - dt.timedelta(days=1), midnight.astimezone(dt.UTC)
+        )
+        if d.scheduled_at.astimezone(subject.zone).date() == today
+    )
+    as_needed = subject.terms.schedule.as_needed and days is None
+    recent = None
+    if as_needed:
+        start = now - dt.timedelta(days=RATE_DAYS)
+        used = added({x.formulation: x.quantity} for x in draws if x.at >= start)
+        recent = rate(used, RATE_DAYS)
+    terms = subject.terms
+    use_on = daily_use(
+        Terms(
+            dose=terms.dose,
+            schedule=terms.schedule,
+            start_date=terms.start_date,
+            end_date=terms.end_date,
+        ),
+        tracked or subject.choices,
+        days,
+        as_needed_rate=recent,
+    )
+    ends_on = days.ends_on if days is not None else terms.end_date
+    if horizon_days is None:
+        horizon_days = MAX_HORIZON_DAYS if ends_on is not None else OPEN_HORIZON_DAYS
+    labels = list(recorded)
+    if days is not None and subject.plan is not None:
+        labels += [
+            k for k in plan_labels(subject.plan.plan) if k not in labels and _ahead(days, k, today)
+        ]
+    found = forecast(
+        held,
+        today=today,
+        left_today=left_today,
+        use_on=use_on,
+        ends_on=ends_on,
+        horizon_days=horizon_days,
+        labels=labels,
+    )
+    basis = "taper" if days is not None else ("as-needed" if as_needed else "schedule")
+    units = {k: unit_of(by_label[k]) if k in by_label else "tablet" for k in labels}
+    return basis, [(o, units[o.formulation], o.formulation in recorded) for o in found]
+
+
+def _ahead(days: PlanDays, label: str, today: dt.date) -> bool:
+    """Whether a step from today on uses the formulation."""
+    return any(
+        step.end_date >= today
+        and any(c.formulation == label for a in step.administrations for c in a.components)
+        for step in days.steps
+    )
+
+
+def supply_forecast(
+    *,
+    uow: UnitOfWork,
+    caller: Caller,
+    clock: Clock,
+    kb: KnowledgeBase,
+    policy: ReminderPolicy,
+    patient_id: uuid.UUID,
+    rx_id: uuid.UUID,
+) -> SupplyForecast:
+    """Each formulation's on hand, daily use, run-out date and shortfall."""
+    with uow:
+        ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
+        rx = load_prescription(uow, patient_id, rx_id)
+        subject = subject_of(uow, kb, ctx.patient, rx)
+        now = clock()
+        basis, found = outlook_of(uow, subject, now=now)
+        days = threshold(subject, policy)
+        record_read(
+            uow,
+            caller=caller,
+            clock=clock,
+            subtype="supply.forecast",
+            entity_type="Prescription",
+            entity_id=rx_id,
+            patient_id=patient_id,
+        )
+        return SupplyForecast(
+            prescription_id=rx_id,
+            drug=subject.drug,
+            today=now.astimezone(subject.zone).date(),
+            basis=basis,
+            taper_plan_status=subject.plan.status.value if subject.plan else None,
+            refill_threshold_days=days,
+            formulations=tuple(
+                FormulationSupply(
+                    outlook=o,
+                    unit=unit,
+                    tracked=tracked,
+                    refill_due=tracked and refill_due(o, threshold_days=days),
+                )
+                for o, unit, tracked in found
+            ),
+        )
