@@ -22,13 +22,24 @@ import uuid
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from service import knowledge
 from service.db.uow import UnitOfWork
 from service.domain.accounts import Principal, Role
 from service.domain.interactions import KnowledgeBase
+from service.domain.supply.stock import EntryKind
 from service.domain.timezones import is_valid_timezone
-from service.usecases import auth, doses, followups, patients, prescriptions, record, users
+from service.usecases import (
+    auth,
+    doses,
+    followups,
+    patients,
+    prescriptions,
+    record,
+    supply,
+    users,
+)
 from service.usecases.auth import LoginPolicy
 from service.usecases.context import SYSTEM, Caller, Clock
 from service.usecases.demo_regimens import alexs_regimen, alexs_taper, sams_regimen
@@ -53,6 +64,7 @@ REGISTERED = {0: (2, dt.time(7, 0)), 1: (7, dt.time(9, 0))}
 JORDAN_REGISTERED = (4, dt.time(10, 0))
 SKIP_REASON = "Felt too drowsy to take it."
 DRINKS = ("alcohol", "2-3 glasses of wine most evenings")
+DISPENSED = ("tablet 5 mg", Decimal(30))
 TAPER_STARTS_IN = dt.timedelta(days=7)
 # A dose before now is logged taken this long after its time (never in the future).
 TAKEN_AFTER = dt.timedelta(minutes=10)
@@ -237,6 +249,20 @@ def _alex(
     """The regimen's doses logged (the first diazepam dose skipped, yesterday's last
     missed), alcohol reported, and a diazepam taper drafted to start in a week."""
     midnight = dt.datetime.combine(demo.today(tz), dt.time(0), zoneinfo.ZoneInfo(tz))
+    # A month's tablets dispensed when the regimen began: the doses since draw them
+    # down, and the chart shows a refill coming due before the taper starts.
+    supply.record_supply(
+        uow=demo.uow(),
+        caller=alex,
+        clock=demo.clock,
+        kb=demo.kb,
+        patient_id=patient_id,
+        rx_id=diazepam,
+        kind=EntryKind.DISPENSED,
+        formulation=DISPENSED[0],
+        quantity=DISPENSED[1],
+        dispensed_on=since.astimezone(zoneinfo.ZoneInfo(tz)).date(),
+    )
     first, *_, yesterdays_last = [
         d.id
         for d in _doses(demo, alex, patient_id, since=since, until=midnight)
