@@ -52,7 +52,9 @@ def bottle_sizes(formulations: Iterable[Formulation]) -> dict[str, tuple[Decimal
     return out
 
 
-def _formulations(kb: KnowledgeBase, drug: str, plan: TaperPlan) -> tuple[TaperFormulation, ...]:
+def plan_formulations(
+    kb: KnowledgeBase, drug: str, plan: TaperPlan
+) -> tuple[TaperFormulation, ...]:
     """The plan's formulations, as the catalog describes them where it lists them."""
     entry = kb.catalog.drugs.get(drug)
     known = {f.label: f for f in offered(entry.formulations)} if entry is not None else {}
@@ -87,7 +89,7 @@ def taper_dispensing(
         entry = kb.catalog.drugs.get(plan.drug)
         table = dispensing(
             steps,
-            _formulations(kb, plan.drug, steps),
+            plan_formulations(kb, plan.drug, steps),
             period_days=period_days,
             bottles=bottle_sizes(entry.formulations) if entry is not None else {},
         )

@@ -80,6 +80,9 @@ class Subject:
     plan: PlanTerms | None
     zone: zoneinfo.ZoneInfo
     withdrawal_risk: bool
+    # A paused prescription takes nothing until it resumes (never, without a date).
+    paused: bool = False
+    resume_on: dt.date | None = None
 
     def paused_on(self) -> dt.date | None:
         if self.plan is None or self.plan.paused_at is None:
@@ -111,6 +114,8 @@ def subject_of(uow: UnitOfWork, kb: KnowledgeBase, patient: Patient, rx: Prescri
         plan=plan,
         zone=zoneinfo.ZoneInfo(patient.timezone),
         withdrawal_risk=withdrawal_risk(kb, ingredients),
+        paused=rx.status == Status.PAUSED,
+        resume_on=version.resume_on,
     )
 
 

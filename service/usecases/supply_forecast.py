@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from service.db.supply import DoseTaken
@@ -121,8 +121,11 @@ def outlook_of(
         )
     uses = _Uses(days, tracked or subject.choices)
     draws: list[Draw] = []
+    as_needed = subject.terms.schedule.as_needed and days is None
     if entries:
-        since = min(e.at for e in entries)
+        since = _draws_from(entries)
+        if as_needed:
+            since = min(since, now - dt.timedelta(days=RATE_DAYS))
         for d in uow.supply.taken_since(subject.rx.id, since):
             at = d.taken_at or d.scheduled_at
             draws.extend(Draw(formulation=k, quantity=q, at=at) for k, q in uses.of(d).items())
@@ -136,7 +139,6 @@ def outlook_of(
         )
         if d.scheduled_at.astimezone(subject.zone).date() == today
     )
-    as_needed = subject.terms.schedule.as_needed and days is None
     recent = None
     if as_needed:
         start = now - dt.timedelta(days=RATE_DAYS)
@@ -154,6 +156,8 @@ def outlook_of(
         days,
         as_needed_rate=recent,
     )
+    if subject.paused:
+        use_on = _resumed(use_on, subject.resume_on)
     ends_on = days.ends_on if days is not None else terms.end_date
     if horizon_days is None:
         horizon_days = MAX_HORIZON_DAYS if ends_on is not None else OPEN_HORIZON_DAYS
@@ -174,6 +178,25 @@ def outlook_of(
     basis = "taper" if days is not None else ("as-needed" if as_needed else "schedule")
     units = {k: unit_of(by_label[k]) if k in by_label else "tablet" for k in labels}
     return basis, [(o, units[o.formulation], o.formulation in recorded) for o in found]
+
+
+def _resumed(use_on: Callable[[dt.date], Use], on: dt.date | None) -> Callable[[dt.date], Use]:
+    """A paused prescription's use: nothing before it resumes."""
+
+    def paused(day: dt.date) -> Use:
+        return use_on(day) if on is not None and day >= on else {}
+
+    return paused
+
+
+def _draws_from(entries: Sequence[Entry]) -> dt.datetime:
+    """From when taken doses matter: a count sets on hand, so only the doses after each
+    formulation's last count (or, never counted, its first entry) draw it down."""
+    start: dict[str, dt.datetime] = {}
+    for e in sorted(entries, key=lambda e: e.at):
+        if e.formulation not in start or e.kind is EntryKind.COUNTED:
+            start[e.formulation] = e.at
+    return min(start.values())
 
 
 def _ahead(days: PlanDays, label: str, today: dt.date) -> bool:

@@ -1,7 +1,8 @@
 """A MedicationRequest's versions: `_history` (a history Bundle, newest first) and
 `_history/<n>` (vread). Every change of a prescription is a version; the taper
-plan in progress stands in the version in force (the newest) only, as it does in a
-read, so that reading the newest version gives what a read gives."""
+plan in progress and the dispenseRequest stand in the version in force (the newest)
+only, as they do in a read, so that reading the newest version gives what a read
+gives."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from service.interop.fhir.medication_requests import (
     names_of,
     plan_of,
     resource_of,
+    supply_of,
 )
 from service.usecases.prescriptions import reading
 from service.web.bearer import require_auth
@@ -35,9 +37,16 @@ def _versions(rx_id: uuid.UUID) -> list[dict[str, Any]]:
     if not records:
         return []
     plan, names, catalog = plan_of(records[0]), names_of(patient_id), catalog_of()
+    supply = supply_of(patient_id, records[:1]).get(records[0].id)
     newest = records[0].version
     return [
-        resource_of(r, catalog=catalog, plan=plan if r.version == newest else None, names=names)
+        resource_of(
+            r,
+            catalog=catalog,
+            plan=plan if r.version == newest else None,
+            names=names,
+            supply=supply if r.version == newest else None,
+        )
         for r in records
     ]
 

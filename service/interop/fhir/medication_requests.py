@@ -1,7 +1,8 @@
 """FHIR MedicationRequest: each prescription, read through the prescription use cases
 (the access rule and read audit of /v1), its medication coded by RxNorm, ATC and
-text, its schedule as Dosage (service.interop.fhir.dosage), and a taper plan under
-way (approved, active or paused) as one sequenced dosage instruction per step.
+text, its schedule as Dosage (service.interop.fhir.dosage), a taper plan under
+way (approved, active or paused) as one sequenced dosage instruction per step, and
+its supply as `dispenseRequest` (service.interop.fhir.dispense).
 
 Status: medtrack's `active` is FHIR `active`, `paused` is `on-hold` and
 `discontinued` is `stopped` (FHIR R4 value set medicationrequest-status); the
@@ -26,12 +27,13 @@ from service.domain.catalog import Catalog
 from service.domain.prescriptions import Status
 from service.domain.taper.status import UNDER_WAY, PlanStatus
 from service.interop import coding
-from service.interop.fhir import capabilities, dosage, extensions, responses, search
+from service.interop.fhir import capabilities, dispense, dosage, extensions, responses, search
 from service.interop.fhir.blueprint import AGENT, bp
 from service.interop.fhir.capabilities import SearchParam
-from service.usecases import patients, taper_finding, taper_reporting
+from service.usecases import patients, supply_fhir, taper_finding, taper_reporting
 from service.usecases.prescriptions import reading
 from service.usecases.prescriptions.views import PrescriptionRecord
+from service.usecases.supply_fhir import DispenseFacts
 from service.usecases.taper_reporting import TaperPlanView
 from service.web.bearer import require_auth
 from service.web.context import ctx
@@ -122,11 +124,13 @@ def resource_of(
     catalog: Catalog,
     plan: TaperPlanView | None = None,
     names: Mapping[uuid.UUID, str] | None = None,
+    supply: DispenseFacts | None = None,
 ) -> dict[str, Any]:
     """One version of a prescription as a FHIR MedicationRequest. `plan` is its taper
     plan in progress, if the caller has read it: under way, its steps are the dosage
     instructions; a draft is contained as a proposal (status draft, intent plan).
-    `names` gives the display of the version's author (the care team's names)."""
+    `names` gives the display of the version's author (the care team's names);
+    `supply` what its dispenseRequest says."""
     medication = coding.medication_concept(catalog, rec.drug_id, rec.drug)
     requester: dict[str, Any] = {
         "identifier": {
@@ -151,6 +155,8 @@ def resource_of(
         "requester": requester,
         "dosageInstruction": _dosage_instructions(rec, plan),
     }
+    if supply is not None:
+        body["dispenseRequest"] = dispense.dispense_request(supply)
     why = rec.abrupt_stop_reason or rec.reason
     if rec.status != Status.ACTIVE.value and why:
         body["statusReason"] = {"text": why}
@@ -174,6 +180,18 @@ def names_of(patient_id: uuid.UUID) -> dict[uuid.UUID, str]:
     """The care team's names, for the display of who wrote each version."""
     team = patients.get_care_team(**ctx(AGENT).args(), patient_id=patient_id)
     return {member.clinician_id: member.name for member in team}
+
+
+def supply_of(
+    patient_id: uuid.UUID, records: Sequence[PrescriptionRecord]
+) -> dict[uuid.UUID, DispenseFacts]:
+    """What the dispenseRequest of each of these prescriptions says, in one read."""
+    if not records:
+        return {}
+    context = ctx(AGENT)
+    return supply_fhir.dispense_facts(
+        **context.args(), kb=context.kb, patient_id=patient_id, rx_ids=[r.id for r in records]
+    )
 
 
 def plan_of(rec: PrescriptionRecord) -> TaperPlanView | None:
@@ -207,10 +225,16 @@ def search_patient(
         offset=offset,
     )
     records = list(page)
-    plans = _plans_of(patient_id, records)
+    plans, supply = _plans_of(patient_id, records), supply_of(patient_id, records)
     catalog, names = catalog_of(), names_of(patient_id)
     found = [
-        resource_of(r, catalog=catalog, plan=plans.get(r.taper_plan_id), names=names)
+        resource_of(
+            r,
+            catalog=catalog,
+            plan=plans.get(r.taper_plan_id),
+            names=names,
+            supply=supply.get(r.id),
+        )
         for r in records
     ]
     return found, page.total
@@ -230,7 +254,13 @@ def read_medication_request(rx_id: uuid.UUID) -> Response:
         uow=args["uow"], caller=args["caller"], rx_id=rx_id
     )
     rec = reading.get_prescription(**ctx(AGENT).args(), patient_id=patient_id, rx_id=rx_id)
-    body = resource_of(rec, catalog=catalog_of(), plan=plan_of(rec), names=names_of(patient_id))
+    body = resource_of(
+        rec,
+        catalog=catalog_of(),
+        plan=plan_of(rec),
+        names=names_of(patient_id),
+        supply=supply_of(patient_id, [rec]).get(rec.id),
+    )
     return responses.resource(body, ETag=f'W/"{rec.version}"')
 
 
