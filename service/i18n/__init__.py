@@ -13,11 +13,13 @@ fresh clone needs no build step; English is the code's own text.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gettext as _gettext
 import io
 from pathlib import Path
 
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -73,3 +75,10 @@ def ngettext(locale: str | None, singular: str, plural: str, n: int, /, **params
     placeholder."""
     chosen = translations(negotiate(locale)).ngettext(singular, plural, n)
     return chosen % {"n": n, **params}
+
+
+def format_day(locale: str | None, day: dt.date, /) -> str:
+    """A date as the patient's language writes it in a sentence, weekday first, so a
+    patient can plan around it: "Wednesday, December 16, 2026", "miércoles, 16 de
+    diciembre de 2026" (CLDR's full date pattern, from Babel)."""
+    return format_date(day, format="full", locale=negotiate(locale))

@@ -15,7 +15,8 @@ Privacy (the patient's `notification_privacy`, service.domain.accounts):
   symptom (why, when, how severe), and gets a generic title and body.
 - `detailed`: the drugs and doses are named, amounts are JSON numbers
   (`{"amount": 2, "unit": "mg"}`), and a follow-up carries each drug's missed-dose
-  advice from the catalog, with its source.
+  advice from the catalog, with its source. A refill reminder is written when it is
+  sent, in the patient's language, from its data (drug, formulation, run-out date).
 
 Care-team kinds go to clinicians' phones, whose lock screens the patient did not
 choose: they are always written discreetly (the console and the app show the rest).
@@ -36,7 +37,7 @@ from service.db.doses import EventFacts
 from service.db.outbox import Claimed
 from service.domain.messages import CARE_TEAM_KINDS, MessageKind
 from service.domain.prescriptions import plain_amount
-from service.i18n import DEFAULT_LOCALE, gettext
+from service.i18n import DEFAULT_LOCALE, format_day, gettext
 from service.notify.base import Device, Message
 
 # A drug's missed-dose advice, `{"text", "source"}` (service.usecases.missed_doses).
@@ -77,15 +78,33 @@ def _generic(kind: str, locale: str) -> tuple[str, str] | None:
             gettext(locale, "New regimen finding"),
             gettext(locale, "A patient's regimen has a new finding. Open the app to review it."),
         ),
+        MessageKind.REFILL_DUE: (
+            gettext(locale, "Time to ask for a refill"),
+            gettext(locale, "Open the app to see which medicine."),
+        ),
+        MessageKind.REFILL_DUE_CARE_TEAM: (
+            gettext(locale, "A patient's supply is running low"),
+            gettext(
+                locale,
+                "A patient's withdrawal-risk medicine runs out soon. Open the app to see who.",
+            ),
+        ),
     }
     return texts.get(kind)
 
 
 # Fields of stored data that name no drug, class of drug, dose or symptom: kept under
-# discreet (a care-team row's `reason`, "withdrawal-risk", would name a class).
+# discreet (a care-team row's `reason`, "withdrawal-risk", would name a class). A refill
+# reminder's run-out date and days left say when, as `scheduled_at` does; its
+# `threshold_days` is not kept (10 is the withdrawal-risk threshold: it names the
+# class), nor are `formulation` (a strength) and `on_hand` (an amount of it).
 DISCREET_FIELDS = frozenset(
     {"severity", "status", "change", "version", "step_index", "scheduled_at"}
+    | {"runs_out_on", "days_left"}
 )
+
+# Amounts stored as text that go out as JSON numbers under detailed (besides `*_mg`).
+NUMERIC_FIELDS = frozenset({"on_hand"})
 
 
 def device(d: DeviceFacts) -> Device:
@@ -232,6 +251,8 @@ def stored_message(
     shown = detailed and c.kind not in CARE_TEAM_KINDS
     if shown:
         data = {key: _numeric(key, value) for key, value in data.items()}
+        if c.kind == MessageKind.REFILL_DUE:
+            title, body = _refill_words(data, locale) or (title, body)
     else:
         data = {k: v for k, v in data.items() if _discreet_field(k)}
         # Clinicians have no language setting: the patient's is not theirs.
@@ -256,9 +277,29 @@ def _discreet_field(key: str) -> bool:
     return (key.endswith("_id") and key != "patient_id") or key in DISCREET_FIELDS
 
 
+def _refill_words(data: Mapping[str, Any], locale: str) -> tuple[str, str] | None:
+    """A detailed refill reminder in the patient's language: the stored title and body
+    are English, so they are written again from the data; None (the stored words are
+    sent) for a row whose data lacks the drug or the date."""
+    drug, formulation, runs_out = data.get("drug"), data.get("formulation"), data.get("runs_out_on")
+    if not drug or not formulation or not runs_out:
+        return None
+    day = format_day(locale, dt.date.fromisoformat(str(runs_out)))
+    return (
+        gettext(locale, "Time to refill your %(drug)s", drug=drug),
+        gettext(
+            locale,
+            "Your %(drug)s (%(formulation)s) runs out on %(day)s. Ask for a refill now.",
+            drug=drug,
+            formulation=formulation,
+            day=day,
+        ),
+    )
+
+
 def _numeric(key: str, value: Any) -> Any:
     """Amounts stored as text ("daily_dose_mg": "7.5") go out as numbers."""
-    if key.endswith("_mg") and isinstance(value, str):
+    if (key.endswith("_mg") or key in NUMERIC_FIELDS) and isinstance(value, str):
         try:
             return number(value)
         except (InvalidOperation, ValueError):

@@ -11,6 +11,7 @@ the next one.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import uuid
 from typing import Any
@@ -68,7 +69,7 @@ def _check(
     team = uow.patients.care_teams([patient.id])[patient.id] if subject.withdrawal_risk else []
     rows = []
     for o in due:
-        key = f"{rx_id}:{o.formulation}:{episodes.get(o.formulation, 'none')}"
+        key = f"{rx_id}:{_digest(o.formulation)}:{episodes.get(o.formulation, 'none')}"
         payload = _payload(subject, o, days)
         rows.append(
             queued(
@@ -101,6 +102,13 @@ def _check(
     return added
 
 
+def _digest(formulation: str) -> str:
+    """The formulation in a message key, which every channel carries (the webhook's
+    Idempotency-Key, the notification id): a digest, since its strength would tell a
+    lock screen what a discreet message does not."""
+    return hashlib.sha256(formulation.encode()).hexdigest()[:16]
+
+
 def _episodes(uow: UnitOfWork, rx_id: uuid.UUID) -> dict[str, str]:
     """The last dispense of each formulation: a shortfall after it is a new one."""
     last: dict[str, str] = {}
@@ -117,6 +125,7 @@ def _payload(subject: Subject, o: Outlook, days: int) -> dict[str, Any]:
         "body": f"{subject.drug} {o.formulation} runs out on {runs_out}; ask for a refill now.",
         "data": {
             "prescription_id": str(subject.rx.id),
+            "drug": subject.drug,
             "formulation": o.formulation,
             "runs_out_on": runs_out,
             "days_left": o.days_left,

@@ -44,6 +44,24 @@ STORED: dict[str, dict[str, Any]] = {
         "daily_dose_mg": "5",
     },
     MessageKind.DEVICE_TAKEN: {"device_id": str(uuid.uuid4())},
+    MessageKind.REFILL_DUE: {
+        "prescription_id": str(uuid.uuid4()),
+        "drug": "diazepam",
+        "formulation": "tablet 5 mg",
+        "runs_out_on": "2026-06-20",
+        "days_left": 9,
+        "threshold_days": 10,
+        "on_hand": "18",
+    },
+    MessageKind.REFILL_DUE_CARE_TEAM: {
+        "prescription_id": str(uuid.uuid4()),
+        "drug": "diazepam",
+        "formulation": "tablet 5 mg",
+        "runs_out_on": "2026-06-20",
+        "days_left": 9,
+        "threshold_days": 10,
+        "on_hand": "18",
+    },
     MessageKind.CARE_TEAM: {
         "dose_id": str(uuid.uuid4()),
         "prescription_id": str(uuid.uuid4()),
@@ -156,7 +174,12 @@ def test_stored_messages_validate_and_care_team_ones_are_always_discreet(
     sent = _validate(message)
     text = json.dumps(sent)
     assert str(PATIENT) not in text
-    patients = (MessageKind.TAPER_STEP, MessageKind.TAPER_CHANGED, MessageKind.DEVICE_TAKEN)
+    patients = (
+        MessageKind.TAPER_STEP,
+        MessageKind.TAPER_CHANGED,
+        MessageKind.DEVICE_TAKEN,
+        MessageKind.REFILL_DUE,
+    )
     shown = detailed and kind in patients
     assert ("diazepam" in text) == shown
     if shown and "daily_dose_mg" in STORED[kind]:

@@ -77,10 +77,11 @@ class DoseNotificationDataSchema(StrictSchema):
 
 
 class StoredNotificationDataSchema(StrictSchema):
-    """`data` of the other kinds: taper-step and taper-changed (to the patient),
-    device-taken (to a device's owner), missed-dose-care-team,
-    taper-symptoms-care-team, taper-red-flag-care-team and regimen-finding-care-team
-    (to the care team, always discreet). Ids are present when the kind has them."""
+    """`data` of the other kinds: taper-step, taper-changed and refill-due (to the
+    patient), device-taken (to a device's owner), missed-dose-care-team,
+    taper-symptoms-care-team, taper-red-flag-care-team, regimen-finding-care-team and
+    refill-due-care-team (to the care team, always discreet). Ids are present when the
+    kind has them."""
 
     notification_id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(_STORED_KINDS))
@@ -104,6 +105,30 @@ class StoredNotificationDataSchema(StrictSchema):
     scheduled_at = fields.AwareDateTime()
     daily_dose_mg = fields.Float(metadata={"description": _DETAILED})
     start_date = fields.Date(metadata={"description": _DETAILED})
+    runs_out_on = fields.Date(
+        metadata={
+            "description": "refill-due and refill-due-care-team: the first local date the "
+            "formulation cannot cover in full (discreet: a date names no drug)."
+        }
+    )
+    days_left = fields.Integer(
+        metadata={"description": "refill-due and refill-due-care-team: days until runs_out_on."}
+    )
+    drug = fields.String(metadata={"description": f"refill-due: the drug's name. {_DETAILED}"})
+    formulation = fields.String(
+        metadata={"description": f"refill-due: as a taper plan names it. {_DETAILED}"}
+    )
+    on_hand = fields.Float(
+        metadata={
+            "description": f"refill-due: tablets, or mL of a liquid, when queued. {_DETAILED}"
+        }
+    )
+    threshold_days = fields.Integer(
+        metadata={
+            "description": "refill-due: the threshold crossed, in days (not discreet: "
+            f"the withdrawal-risk drugs' own threshold would name their class). {_DETAILED}"
+        }
+    )
 
 
 class NotificationSchema(StrictSchema):
