@@ -60,6 +60,8 @@ BY_ID = [
     ByIdRoute("POST", f"{PLAN}/cancel", _reason),
     ByIdRoute("GET", f"{PLAN}/symptom-reports"),
     ByIdRoute("POST", f"{PLAN}/symptom-reports", lambda w: {"items": {}}),
+    ByIdRoute("GET", f"{PLAN}/dispensing"),
+    ByIdRoute("GET", f"{PLAN}/dispensing.csv"),
     ByIdRoute("DELETE", "/v1/me/devices/<uuid:device_id>"),
 ]
 

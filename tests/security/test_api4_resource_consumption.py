@@ -36,6 +36,9 @@ UNPAGED = {
     "/v1/patients/<uuid:patient_id>/care-team/<uuid:clinician_id>": "the team left (DELETE)",
     "/v1/patients/<uuid:patient_id>/doses": "a window of at most 31 days",
     "/v1/patients/<uuid:patient_id>/identifiers": "at most MAX_IDENTIFIERS per patient",
+    "/v1/patients/<uuid:patient_id>/prescriptions/<uuid:rx_id>/supplies": (
+        "the last MAX_LISTED entries of a prescription"
+    ),
 }
 
 

@@ -15,7 +15,7 @@ from service.domain.supply.dispensing import (
     MIN_PERIOD_DAYS,
 )
 from service.domain.supply.stock import MAX_ML
-from service.web.schemas.common import Number, StrictSchema, text, whole_number
+from service.web.schemas.common import Number, StrictSchema, text
 
 _FORMULATION = {
     "description": "As a taper plan's components name it: `tablet 10 mg`, `oral-solution 1 mg/mL`.",
@@ -66,7 +66,7 @@ class SupplyEntrySchema(StrictSchema):
 
 
 class UseChangeSchema(StrictSchema):
-    on = fields.Date(required=True)
+    starts_on = fields.Date(required=True)
     daily_use = fields.Float(required=True)
 
 
@@ -117,7 +117,9 @@ class SupplyForecastSchema(StrictSchema):
 
 
 class DispensingQuery(StrictSchema):
-    period_days = whole_number(
+    # A query string is text: fields.Integer reads "28" (and refuses "28.5"), where
+    # whole_number's strict integer, for JSON bodies, would refuse every value.
+    period_days = fields.Integer(
         load_default=DEFAULT_PERIOD_DAYS,
         validate=validate.Range(min=MIN_PERIOD_DAYS, max=MAX_PERIOD_DAYS),
         metadata={"description": "The length of each period, from the plan's start."},
