@@ -129,7 +129,9 @@ def forecast_out(f: SupplyForecast) -> dict[str, Any]:
                 "runs_out_before_plan_ends": s.outlook.runs_out_before_plan_ends,
                 "shortfall": s.outlook.shortfall,
                 "refill_due": s.refill_due,
-                "use_changes": [{"starts_on": c.on, "daily_use": c.daily_use} for c in s.outlook.changes],
+                "use_changes": [
+                    {"starts_on": c.on, "daily_use": c.daily_use} for c in s.outlook.changes
+                ],
             }
             for s in f.formulations
         ],

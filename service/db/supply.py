@@ -73,11 +73,11 @@ class SupplyRepository:
     def open_between(
         self, prescription_id: uuid.UUID, start: dt.datetime, end: dt.datetime
     ) -> list[DoseTaken]:
-        """The doses still to be taken, planned in [start, end)."""
+        """The doses still to be taken, planned in (start, end)."""
         query = select(*_DOSE_COLUMNS).where(
             col(DoseEvent.prescription_id) == prescription_id,
             col(DoseEvent.status).in_(OPEN),
-            col(DoseEvent.scheduled_at) >= start,
+            col(DoseEvent.scheduled_at) > start,
             col(DoseEvent.scheduled_at) < end,
         )
         return [DoseTaken(*r) for r in self._s.connection().execute(query)]

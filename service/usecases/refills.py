@@ -61,8 +61,12 @@ def _check(
         return 0
     subject = subject_of(uow, kb, patient, rx)
     days = threshold(subject, policy)
-    _, found = outlook_of(uow, subject, now=now, horizon_days=days)
-    due = [o for o, _, tracked in found if tracked and refill_due(o, threshold_days=days)]
+    _, found = outlook_of(
+        uow, subject, now=now, missed_after=policy.missed_after, horizon_days=days
+    )
+    # Every prescription checked has supply recorded, so a formulation the plan needs
+    # soon that nobody has recorded is due as well (docs/clinical.md, "Supply and refills").
+    due = [o for o, _, _ in found if refill_due(o, threshold_days=days)]
     if not due:
         return 0
     episodes = _episodes(uow, rx_id)

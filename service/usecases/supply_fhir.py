@@ -29,6 +29,7 @@ from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.dispensing import bottle_sizes, plan_formulations
 from service.usecases.prescriptions.versions import load_prescription
+from service.usecases.reminders import ReminderPolicy
 from service.usecases.supply import Subject, subject_of
 from service.usecases.supply_forecast import outlook_of
 
@@ -101,18 +102,29 @@ def _scheduled_use(subject: Subject, label: str, tracked: Collection[str]) -> tu
 
 
 def _use(
-    uow: UnitOfWork, subject: Subject, label: str, tracked: Collection[str], now: dt.datetime
+    uow: UnitOfWork,
+    subject: Subject,
+    label: str,
+    tracked: Collection[str],
+    now: dt.datetime,
+    policy: ReminderPolicy,
 ) -> tuple[Decimal, int]:
     """The prescription's use of `label` over a number of days: its schedule's over a
     cycle, or for an as-needed drug the forecast's recent rate over one day."""
     if not subject.terms.schedule.as_needed:
         return _scheduled_use(subject, label, tracked)
-    _, found = outlook_of(uow, subject, now=now)
+    _, found = outlook_of(uow, subject, now=now, missed_after=policy.missed_after)
     return next((o.daily_use for o, _, _ in found if o.formulation == label), Decimal(0)), 1
 
 
 def supply_facts(
-    uow: UnitOfWork, kb: KnowledgeBase, patient: Patient, rx_id: uuid.UUID, *, now: dt.datetime
+    uow: UnitOfWork,
+    kb: KnowledgeBase,
+    patient: Patient,
+    rx_id: uuid.UUID,
+    *,
+    now: dt.datetime,
+    policy: ReminderPolicy,
 ) -> DispenseFacts | None:
     """The latest dispense of a prescription without a plan under way, and the whole
     days it lasts (none said when the daily use is nothing or cannot be told, or the
@@ -122,7 +134,7 @@ def supply_facts(
     if latest is None or latest.patient_id != patient.id:
         return None
     subject = subject_of(uow, kb, patient, load_prescription(uow, patient.id, rx_id))
-    used, over = _use(uow, subject, latest.formulation, {r.formulation for r in rows}, now)
+    used, over = _use(uow, subject, latest.formulation, {r.formulation for r in rows}, now, policy)
     # Exact: Decimal's integer division is the whole part of the true quotient.
     days = int(latest.quantity * over // used) if used > 0 else 0
     amount = Amount(formulation=latest.formulation, unit=latest.unit, quantity=latest.quantity)
@@ -135,6 +147,7 @@ def _facts_of(
     patient: Patient,
     rx_ids: Sequence[uuid.UUID],
     now: dt.datetime,
+    policy: ReminderPolicy,
 ) -> dict[uuid.UUID, DispenseFacts]:
     plans = uow.tapers.plans_under_way(rx_ids)
     found: dict[uuid.UUID, DispenseFacts] = {}
@@ -145,7 +158,7 @@ def _facts_of(
             if plan is not None and plan.patient_id == patient.id:
                 facts = plan_facts(kb, plan.drug, plans[rx_id])
         else:
-            facts = supply_facts(uow, kb, patient, rx_id, now=now)
+            facts = supply_facts(uow, kb, patient, rx_id, now=now, policy=policy)
         if facts is not None:
             found[rx_id] = facts
     return found
@@ -157,6 +170,7 @@ def dispense_facts(
     caller: Caller,
     clock: Clock,
     kb: KnowledgeBase,
+    policy: ReminderPolicy,
     patient_id: uuid.UUID,
     rx_ids: Sequence[uuid.UUID],
 ) -> dict[uuid.UUID, DispenseFacts]:
@@ -165,7 +179,7 @@ def dispense_facts(
     read of supply is audited when it tells anything."""
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
-        found = _facts_of(uow, kb, ctx.patient, rx_ids, clock())
+        found = _facts_of(uow, kb, ctx.patient, rx_ids, clock(), policy)
         if found:
             record_read(
                 uow,

@@ -9,6 +9,7 @@ without that door knowing of it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 import zoneinfo
 from collections.abc import Callable, Sequence
@@ -105,10 +106,17 @@ def _zone(name: str) -> dt.tzinfo:
 
 
 def outlook_of(
-    uow: UnitOfWork, subject: Subject, *, now: dt.datetime, horizon_days: int | None = None
+    uow: UnitOfWork,
+    subject: Subject,
+    *,
+    now: dt.datetime,
+    missed_after: dt.timedelta,
+    horizon_days: int | None = None,
 ) -> tuple[str, list[tuple[Outlook, str, bool]]]:
     """The basis of the forecast (taper, schedule or as-needed) and each formulation's
-    outlook with its unit and whether any supply of it is recorded."""
+    outlook with its unit and whether any supply of it is recorded. A dose still open
+    `missed_after` its time is missed, whether or not the follow-up job has marked it
+    yet, and takes nothing more today."""
     rows = uow.supply.entries(subject.rx.id)
     entries = _entries(rows)
     recorded = list(dict.fromkeys(e.formulation for e in entries))
@@ -135,15 +143,15 @@ def outlook_of(
     left_today = added(
         uses.of(d)
         for d in uow.supply.open_between(
-            subject.rx.id, now - dt.timedelta(days=1), midnight.astimezone(dt.UTC)
+            subject.rx.id, now - missed_after, midnight.astimezone(dt.UTC)
         )
         if d.scheduled_at.astimezone(subject.zone).date() == today
     )
     recent = None
     if as_needed:
-        start = now - dt.timedelta(days=RATE_DAYS)
+        start, observed = _rate_window(subject, now)
         used = added({x.formulation: x.quantity} for x in draws if x.at >= start)
-        recent = rate(used, RATE_DAYS)
+        recent = rate(used, observed)
     terms = subject.terms
     use_on = daily_use(
         Terms(
@@ -178,6 +186,16 @@ def outlook_of(
     basis = "taper" if days is not None else ("as-needed" if as_needed else "schedule")
     units = {k: unit_of(by_label[k]) if k in by_label else "tablet" for k in labels}
     return basis, [(o, units[o.formulation], o.formulation in recorded) for o in found]
+
+
+def _rate_window(subject: Subject, now: dt.datetime) -> tuple[dt.datetime, int]:
+    """Where an as-needed rate is taken from, and over how many days: the last
+    RATE_DAYS, or the days since the prescription started when fewer (a drug started
+    on Monday is not averaged over four weeks); a day begun counts, at least one."""
+    started = dt.datetime.combine(subject.terms.start_date, dt.time(), tzinfo=subject.zone)
+    start = max(now - dt.timedelta(days=RATE_DAYS), started)
+    days = math.ceil((now - start) / dt.timedelta(days=1))
+    return start, min(max(days, 1), RATE_DAYS)
 
 
 def _resumed(use_on: Callable[[dt.date], Use], on: dt.date | None) -> Callable[[dt.date], Use]:
@@ -224,7 +242,7 @@ def supply_forecast(
         rx = load_prescription(uow, patient_id, rx_id)
         subject = subject_of(uow, kb, ctx.patient, rx)
         now = clock()
-        basis, found = outlook_of(uow, subject, now=now)
+        basis, found = outlook_of(uow, subject, now=now, missed_after=policy.missed_after)
         days = threshold(subject, policy)
         record_read(
             uow,
@@ -235,6 +253,9 @@ def supply_forecast(
             entity_id=rx_id,
             patient_id=patient_id,
         )
+        # Once any supply is recorded, a formulation the plan needs soon that nobody has
+        # recorded is due too: the liquid of the last steps has to be dispensed in time.
+        counting = any(tracked for _, _, tracked in found)
         return SupplyForecast(
             prescription_id=rx_id,
             drug=subject.drug,
@@ -247,7 +268,7 @@ def supply_forecast(
                     outlook=o,
                     unit=unit,
                     tracked=tracked,
-                    refill_due=tracked and refill_due(o, threshold_days=days),
+                    refill_due=counting and refill_due(o, threshold_days=days),
                 )
                 for o, unit, tracked in found
             ),

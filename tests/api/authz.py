@@ -36,6 +36,7 @@ WRITTEN_TABLES = (
     "patient_findings",
     "password_resets",
     "patient_identifiers",
+    "supply_entries",
 )
 # Rows a denied request could change in place (status, removal, record fields).
 WATCHED_TABLES = (*WRITTEN_TABLES, "patients", "users")
@@ -214,6 +215,14 @@ def _new_dose(w: World) -> dict[str, Any]:
     return {"dose": {"amount": 20, "unit": "mg"}, "reason": "titrate"}
 
 
+def _dispense(w: World) -> dict[str, Any]:
+    return {"formulation": "tablet 10 mg", "quantity": 30}
+
+
+def _count(w: World) -> dict[str, Any]:
+    return {"formulation": "tablet 10 mg", "quantity": 14}
+
+
 def _identifier(w: World) -> dict[str, Any]:
     return {"system": "https://ehr.example.org/mrn", "value": f"MRN-{w.patient.patient_id}"}
 
@@ -238,6 +247,10 @@ ENDPOINTS = [
     Endpoint("GET", f"{P}/adherence", 200, 200, 404, query=WINDOW),
     Endpoint("GET", f"{P}/adherence.csv", 200, 200, 404, query=WINDOW, json=False),
     Endpoint("POST", f"{RX}/taper-plans", 403, 201, 404, body=_taper),
+    Endpoint("GET", f"{RX}/supplies", 200, 200, 404),
+    Endpoint("POST", f"{RX}/supplies", 201, 201, 404, body=_dispense),
+    Endpoint("POST", f"{RX}/supplies/count", 201, 201, 404, body=_count),
+    Endpoint("GET", f"{RX}/supply", 200, 200, 404),
     Endpoint("GET", f"{RX}/taper-plans", 200, 200, 404),
     Endpoint("GET", f"{P}/taper-plans", 200, 200, 404),
     Endpoint("GET", f"{P}/conditions", 200, 200, 404),

@@ -190,7 +190,11 @@ def supply_of(
         return {}
     context = ctx(AGENT)
     return supply_fhir.dispense_facts(
-        **context.args(), kb=context.kb, patient_id=patient_id, rx_ids=[r.id for r in records]
+        **context.args(),
+        kb=context.kb,
+        policy=context.reminders,
+        patient_id=patient_id,
+        rx_ids=[r.id for r in records],
     )
 
 
