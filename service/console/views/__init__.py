@@ -4,11 +4,24 @@ from service.console.views import (
     admin,
     auth,
     chart,
+    dispensing,
     patients,
     prescribe,
+    supply,
     tapers,
     tapers_plan,
     worklist,
 )
 
-__all__ = ["admin", "auth", "chart", "patients", "prescribe", "tapers", "tapers_plan", "worklist"]
+__all__ = [
+    "admin",
+    "auth",
+    "chart",
+    "dispensing",
+    "patients",
+    "prescribe",
+    "supply",
+    "tapers",
+    "tapers_plan",
+    "worklist",
+]

@@ -2,7 +2,8 @@
 findings, the week's doses, adherence over the last 90 days, the taper plans and the
 audit trail. Each part is read through the use case the JSON API reads it with, so
 each read is checked and audited there: a clinician outside the care team, or an
-administrator, meets the use cases' 404."""
+administrator, meets the use cases' 404. Each current prescription carries its
+Supply panel (views/supply_panel.py), whose forms post to views/supply.py."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from service.console import svg
 from service.console.blueprint import bp
 from service.console.filters import amount
 from service.console.session import console_ctx, signed_in
+from service.console.views import supply_panel
 from service.domain.audit import AuditAction, AuditOutcome
 from service.domain.conditions import age_on
 from service.domain.prescriptions import Status
@@ -215,11 +217,12 @@ def _page_parts(c: RequestContext, patient_id: uuid.UUID) -> dict[str, Any]:
     plans = taper_finding.list_patient_taper_plans(
         **c.args(), patient_id=patient_id, limit=MAX_PAGE, offset=0
     )
+    current = [r for r in regimen if r.status != Status.DISCONTINUED]
     return {
         "patient": patient,
         **_summary(c, patient),
         "names": _names(c, patient),
-        "current": [r for r in regimen if r.status != Status.DISCONTINUED],
+        "current": current,
         "stopped": [r for r in regimen if r.status == Status.DISCONTINUED],
         "active": Status.ACTIVE.value,
         "versions": versions,
@@ -229,6 +232,7 @@ def _page_parts(c: RequestContext, patient_id: uuid.UUID) -> dict[str, Any]:
         "strips": strips,
         "on_time_window_minutes": c.reminders.on_time // dt.timedelta(minutes=1),
         "plans": plans,
+        "supply": supply_panel.panels(c, current),
         "trail": _trail(c, patient_id),
     }
 
@@ -255,4 +259,11 @@ def patient_chart(patient_id: uuid.UUID) -> ResponseReturnValue:
         else:
             part = {"trail": _trail(c, patient_id), "names": _names(c, patient)}
         return render_template(f"chart/_{target}.html", patient=patient, **part, **_common())
-    return render_template("chart/chart.html", **_page_parts(c, patient_id), **_common())
+    return chart_page(patient_id)
+
+
+def chart_page(patient_id: uuid.UUID, status: int = 200, **refused: Any) -> ResponseReturnValue:
+    """The whole chart, with `refused` (the supply form tried, its message and errors,
+    what was typed) beside that form."""
+    parts = _page_parts(console_ctx(), patient_id)
+    return render_template("chart/chart.html", **parts, **_common(), refused=refused), status

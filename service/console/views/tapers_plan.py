@@ -1,6 +1,7 @@
-"""A taper plan's page: its chart and steps, the symptom reports beside them, and the
-clinician's changes (approve, pause, resume, extend, step back, cancel), each calling
-the use case the JSON API calls, with the body the API would receive."""
+"""A taper plan's page: its chart and steps, the symptom reports beside them, the
+dispensing table (views/dispensing.py), and the clinician's changes (approve, pause,
+resume, extend, step back, cancel), each calling the use case the JSON API calls,
+with the body the API would receive."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from marshmallow import Schema, ValidationError, validate
 from service.console.blueprint import bp
 from service.console.forms import field_errors
 from service.console.session import console_ctx, signed_in
+from service.console.views.dispensing import dispensing_parts
 from service.console.views.tapers_form import approve_body, change_body
 from service.console.views.tapers_steps import NOTE_NAMES, StepWords, svg
 from service.domain.taper import Note, Step, TaperPlan
@@ -179,6 +181,7 @@ def plan_page(
         "words": StepWords(notes=plan.notes, approved=plan.approved_steps),
         "refused": refused,
         "limits": _limits(),
+        **dispensing_parts(c, patient_id, plan_id),
     }
     return render_template("tapers/plan.html", section="patients", **context), status
 
