@@ -163,12 +163,13 @@ class Jobs:
     def run_once(self) -> None:
         """Every job once, in the order a catch-up needs: start the taper steps
         that came due (they change doses), plan, settle the past, queue what is
-        due, send it."""
+        due, check supply for refills, send it."""
         self.advance_tapers()
         self.resume_pauses()
         self.materialise()
         self.follow_up()
         self.queue()
+        self.refills()
         self.dispatch()
 
     def release(self) -> None:
@@ -189,9 +190,9 @@ def _periodic(jobs: Jobs, *, dispatch_seconds: float) -> list[Periodic]:
         Periodic(FOLLOW_UP, jobs.follow_up, every=60, grace=60),
         Periodic(ADVANCE_TAPERS, jobs.advance_tapers, every=60, grace=60),
         Periodic(RESUME_PAUSES, jobs.resume_pauses, every=60, grace=60),
+        Periodic(REFILLS, jobs.refills, every=300, grace=300),
         # Not part of run_once: a sweep of whole records, not a dose or message job.
         Periodic(RESCREEN, jobs.rescreen, every=300, grace=300),
-        Periodic(REFILLS, jobs.refills, every=300, grace=300),
         Periodic(ANCHOR_AUDIT, jobs.anchor_audit, every=600, grace=600),
         Periodic(MATERIALISE, jobs.materialise, every=300, grace=300),
     ]

@@ -116,6 +116,7 @@ def forecast_out(f: SupplyForecast) -> dict[str, Any]:
         "basis": f.basis,
         "taper_plan_status": f.taper_plan_status,
         "refill_threshold_days": f.refill_threshold_days,
+        "use_unknown": f.use_unknown,
         "formulations": [
             {
                 "formulation": s.outlook.formulation,
@@ -183,7 +184,7 @@ class Dispensing(MethodView):
     @blp.doc(operationId="get_taper_dispensing")
     @query_args(blp, DispensingQuery)
     @blp.response(200, DispensingSchema, example=examples.response("get_taper_dispensing"))
-    @errors(blp, *AUTH, 404)
+    @errors(blp, *AUTH, 404, 409)
     def get(self, query: dict[str, Any], plan_id: uuid.UUID) -> dict[str, Any]:
         """For each period from the plan's start: the whole tablets of each strength and
         the mL of each liquid (in whole bottles where the catalog lists their sizes)
@@ -204,12 +205,12 @@ class DispensingCsv(MethodView):
         description="Columns: period, start, end, formulation, unit, needed, carried_in, "
         "dispense, bottles, left_over; the last rows are the totals.",
     )
-    @errors(blp, *AUTH, 404)
+    @errors(blp, *AUTH, 404, 409)
     def get(self, query: dict[str, Any], plan_id: uuid.UUID) -> Response:
         """The dispensing table as CSV, for the pharmacy."""
         view = _dispensing(plan_id, query)
         return Response(
             dispensing.dispensing_csv(view),
             mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="dispensing-{plan_id}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{dispensing.csv_name(view)}"'},
         )

@@ -26,8 +26,10 @@ from service.domain.supply.dispensing import (
 from service.domain.supply.use import parse_label, plan_labels
 from service.domain.taper import TaperPlan
 from service.domain.taper.formulations import Liquid, TaperFormulation, offered
+from service.domain.taper.status import PlanStatus
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
+from service.usecases.errors import Conflict
 from service.usecases.taper_reporting import readable_plan
 
 
@@ -84,6 +86,8 @@ def taper_dispensing(
         problems.raise_if_any()
     with uow:
         plan, _ = readable_plan(uow, caller, plan_id)
+        if plan.status == PlanStatus.CANCELLED:
+            raise Conflict("The plan was cancelled: nothing is dispensed for it.")
         version = uow.tapers.versions(plan.id)[-1]
         steps = TaperPlan.from_json(version.plan)
         entry = kb.catalog.drugs.get(plan.drug)
@@ -111,6 +115,12 @@ def taper_dispensing(
             plan_version=version.version,
             table=table,
         )
+
+
+def csv_name(view: DispensingView) -> str:
+    """The CSV's file name, naming the plan, its version and its status (a pharmacy
+    can tell a draft's table from an approved plan's)."""
+    return f"dispensing-{view.plan_id}-v{view.plan_version}-{view.status}.csv"
 
 
 def dispensing_csv(view: DispensingView) -> str:

@@ -3,9 +3,10 @@ plan, the patient is told (`refill-due`) and, for a withdrawal-risk drug, the ca
 team too (`refill-due-care-team`); docs/clinical.md, "Supply and refills".
 
 Once per shortfall: a message's key names the prescription, the formulation and the
-last dispense of it, so the same shortfall queues it once whichever scheduler replica
-finds it first (the outbox ignores a key queued already), and a new dispense opens
-the next one.
+entry its current supply began with (the last dispense, or a count that found more
+than the estimate), so the same shortfall queues it once whichever scheduler replica
+finds it first (the outbox ignores a key queued already), and a refill opens the
+next one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from service.db.uow import UnitOfWork
 from service.domain.interactions import KnowledgeBase
 from service.domain.messages import MessageKind
 from service.domain.supply.forecast import Outlook, refill_due
-from service.domain.supply.stock import EntryKind
 from service.usecases.context import Clock
 from service.usecases.reminders import ReminderPolicy
 from service.usecases.supply import Subject, subject_of
@@ -61,19 +61,16 @@ def _check(
         return 0
     subject = subject_of(uow, kb, patient, rx)
     days = threshold(subject, policy)
-    _, found = outlook_of(
-        uow, subject, now=now, missed_after=policy.missed_after, horizon_days=days
-    )
+    seen = outlook_of(uow, subject, now=now, missed_after=policy.missed_after, horizon_days=days)
     # Every prescription checked has supply recorded, so a formulation the plan needs
     # soon that nobody has recorded is due as well (docs/clinical.md, "Supply and refills").
-    due = [o for o, _, _ in found if refill_due(o, threshold_days=days)]
+    due = [o for o, _, _ in seen.found if refill_due(o, threshold_days=days)]
     if not due:
         return 0
-    episodes = _episodes(uow, rx_id)
     team = uow.patients.care_teams([patient.id])[patient.id] if subject.withdrawal_risk else []
     rows = []
     for o in due:
-        key = f"{rx_id}:{_digest(o.formulation)}:{episodes.get(o.formulation, 'none')}"
+        key = f"{rx_id}:{_digest(o.formulation)}:{seen.began.get(o.formulation, 'none')}"
         payload = _payload(subject, o, days)
         rows.append(
             queued(
@@ -111,15 +108,6 @@ def _digest(formulation: str) -> str:
     Idempotency-Key, the notification id): a digest, since its strength would tell a
     lock screen what a discreet message does not."""
     return hashlib.sha256(formulation.encode()).hexdigest()[:16]
-
-
-def _episodes(uow: UnitOfWork, rx_id: uuid.UUID) -> dict[str, str]:
-    """The last dispense of each formulation: a shortfall after it is a new one."""
-    last: dict[str, str] = {}
-    for e in uow.supply.entries(rx_id):
-        if e.kind == EntryKind.DISPENSED:
-            last[e.formulation] = str(e.id)
-    return last
 
 
 def _payload(subject: Subject, o: Outlook, days: int) -> dict[str, Any]:

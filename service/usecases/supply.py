@@ -159,11 +159,9 @@ def record_supply(
             check_dispensed_on(on, today=today, problems=problems)
         problems.raise_if_any()
         assert chosen is not None
-        effective = (
-            dt.datetime.combine(on, dt.time(), tzinfo=subject.zone).astimezone(dt.UTC)
-            if on is not None
-            else now
-        )
+        effective = now if on is None else _dispensed_from(uow, rx_id, chosen.label, on, subject)
+        if quantity == 0:
+            quantity = Decimal(0)
         entry = uow.supply.add(
             SupplyEntry(
                 patient_id=patient_id,
@@ -199,6 +197,23 @@ def record_supply(
         )
         uow.commit()
         return view
+
+
+def _dispensed_from(
+    uow: UnitOfWork, rx_id: uuid.UUID, label: str, on: dt.date, subject: Subject
+) -> dt.datetime:
+    """When a dispense counts from: the start of its local date, but after a count of
+    the same formulation made that date (the count was of what was left before it)."""
+    midnight = dt.datetime.combine(on, dt.time(), tzinfo=subject.zone).astimezone(dt.UTC)
+    counted = [
+        e.effective_at
+        for e in uow.supply.entries(rx_id)
+        if e.formulation == label
+        and e.kind == EntryKind.COUNTED
+        and e.effective_at >= midnight
+        and e.effective_at.astimezone(subject.zone).date() == on
+    ]
+    return max([midnight, *counted])
 
 
 def list_supplies(

@@ -113,8 +113,8 @@ def _use(
     cycle, or for an as-needed drug the forecast's recent rate over one day."""
     if not subject.terms.schedule.as_needed:
         return _scheduled_use(subject, label, tracked)
-    _, found = outlook_of(uow, subject, now=now, missed_after=policy.missed_after)
-    return next((o.daily_use for o, _, _ in found if o.formulation == label), Decimal(0)), 1
+    seen = outlook_of(uow, subject, now=now, missed_after=policy.missed_after)
+    return next((o.daily_use for o, _, _ in seen.found if o.formulation == label), Decimal(0)), 1
 
 
 def supply_facts(

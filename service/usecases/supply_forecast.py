@@ -19,7 +19,7 @@ from service.db.supply import DoseTaken
 from service.db.tables import SupplyEntry
 from service.db.uow import UnitOfWork
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import Dose
+from service.domain.prescriptions import Dose, Status
 from service.domain.supply.breakdown import (
     PlanDays,
     Terms,
@@ -30,9 +30,10 @@ from service.domain.supply.breakdown import (
     rate,
 )
 from service.domain.supply.forecast import Outlook, forecast, refill_due
-from service.domain.supply.stock import Draw, Entry, EntryKind, on_hand, unit_of
+from service.domain.supply.stock import Draw, Entry, EntryKind, ledger, unit_of
 from service.domain.supply.use import Use, added, plan_labels
 from service.domain.taper.formulations import TaperFormulation
+from service.domain.taper.status import PlanStatus
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
@@ -64,6 +65,7 @@ class SupplyForecast:
     basis: str
     taper_plan_status: str | None
     refill_threshold_days: int
+    use_unknown: bool
     formulations: tuple[FormulationSupply, ...]
 
 
@@ -78,17 +80,26 @@ def _entries(rows: Sequence[SupplyEntry]) -> list[Entry]:
             formulation=r.formulation,
             quantity=r.quantity,
             at=r.effective_at,
+            ref=str(r.id),
         )
         for r in rows
     ]
 
 
 class _Uses:
-    """What each logged or open dose of a prescription takes of each formulation."""
+    """What each logged or open dose of a prescription takes of each formulation: the
+    plan's components on the dates it governs, else the dose made from the
+    formulations on hand or, when they cannot make it, from any it may be supplied in."""
 
-    def __init__(self, days: PlanDays | None, tracked: Sequence[TaperFormulation]) -> None:
+    def __init__(
+        self,
+        days: PlanDays | None,
+        tracked: Sequence[TaperFormulation],
+        choices: Sequence[TaperFormulation],
+    ) -> None:
         self._days = days
         self._tracked = tuple(tracked)
+        self._choices = tuple(choices)
 
     def of(self, d: DoseTaken) -> Use:
         if self._days is not None and d.dose_unit == "mg" and not d.prn and d.slot:
@@ -98,11 +109,31 @@ class _Uses:
             )
             if found is not None:
                 return found
-        return dose_use(Dose(amount=d.dose_amount, unit=d.dose_unit), self._tracked) or {}
+        return self.dose(Dose(amount=d.dose_amount, unit=d.dose_unit)) or {}
+
+    def dose(self, dose: Dose) -> Use | None:
+        return dose_use(dose, self._tracked) or dose_use(dose, self._choices)
+
+    def making(self, dose: Dose) -> tuple[TaperFormulation, ...]:
+        """The formulations a dose of the terms is made from."""
+        return self._tracked if dose_use(dose, self._tracked) else self._choices
 
 
 def _zone(name: str) -> dt.tzinfo:
     return zoneinfo.ZoneInfo(name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outlooks:
+    """A prescription's forecast: its basis (taper, schedule or as-needed), each
+    formulation's outlook with its unit and whether supply of it is recorded, the
+    entry each formulation's current supply began with, and whether the daily use
+    could not be told (the dose cannot be made from the formulations)."""
+
+    basis: str
+    found: list[tuple[Outlook, str, bool]]
+    began: dict[str, str]
+    use_unknown: bool
 
 
 def outlook_of(
@@ -112,11 +143,11 @@ def outlook_of(
     now: dt.datetime,
     missed_after: dt.timedelta,
     horizon_days: int | None = None,
-) -> tuple[str, list[tuple[Outlook, str, bool]]]:
-    """The basis of the forecast (taper, schedule or as-needed) and each formulation's
-    outlook with its unit and whether any supply of it is recorded. A dose still open
-    `missed_after` its time is missed, whether or not the follow-up job has marked it
-    yet, and takes nothing more today."""
+) -> Outlooks:
+    """The forecast of a prescription's supply. A dose still open `missed_after` its
+    time is missed, whether or not the follow-up job has marked it yet, and takes
+    nothing more today. A discontinued prescription takes nothing; a paused one
+    nothing until it resumes; a paused plan holds its step with no end in sight."""
     rows = uow.supply.entries(subject.rx.id)
     entries = _entries(rows)
     recorded = list(dict.fromkeys(e.formulation for e in entries))
@@ -127,7 +158,7 @@ def outlook_of(
         days = plan_days(
             subject.plan.plan, status=subject.plan.status, paused_on=subject.paused_on()
         )
-    uses = _Uses(days, tracked or subject.choices)
+    uses = _Uses(days, tracked, subject.choices)
     draws: list[Draw] = []
     as_needed = subject.terms.schedule.as_needed and days is None
     if entries:
@@ -137,7 +168,7 @@ def outlook_of(
         for d in uow.supply.taken_since(subject.rx.id, since):
             at = d.taken_at or d.scheduled_at
             draws.extend(Draw(formulation=k, quantity=q, at=at) for k, q in uses.of(d).items())
-    held = on_hand(entries, draws)
+    stock = ledger(entries, draws)
     today = now.astimezone(subject.zone).date()
     midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=subject.zone)
     left_today = added(
@@ -160,13 +191,16 @@ def outlook_of(
             start_date=terms.start_date,
             end_date=terms.end_date,
         ),
-        tracked or subject.choices,
+        uses.making(terms.dose),
         days,
         as_needed_rate=recent,
     )
-    if subject.paused:
-        use_on = _resumed(use_on, subject.resume_on)
-    ends_on = days.ends_on if days is not None else terms.end_date
+    stopped = subject.rx.status == Status.DISCONTINUED
+    if stopped or subject.paused:
+        use_on = _resumed(use_on, None if stopped else subject.resume_on)
+        left_today = {}
+    held_plan = subject.plan is not None and subject.plan.status == PlanStatus.PAUSED
+    ends_on = None if held_plan else (days.ends_on if days is not None else terms.end_date)
     if horizon_days is None:
         horizon_days = MAX_HORIZON_DAYS if ends_on is not None else OPEN_HORIZON_DAYS
     labels = list(recorded)
@@ -175,7 +209,7 @@ def outlook_of(
             k for k in plan_labels(subject.plan.plan) if k not in labels and _ahead(days, k, today)
         ]
     found = forecast(
-        held,
+        stock.held,
         today=today,
         left_today=left_today,
         use_on=use_on,
@@ -185,7 +219,13 @@ def outlook_of(
     )
     basis = "taper" if days is not None else ("as-needed" if as_needed else "schedule")
     units = {k: unit_of(by_label[k]) if k in by_label else "tablet" for k in labels}
-    return basis, [(o, units[o.formulation], o.formulation in recorded) for o in found]
+    unknown = not (as_needed or stopped) and days is None and uses.dose(terms.dose) is None
+    return Outlooks(
+        basis=basis,
+        found=[(o, units[o.formulation], o.formulation in recorded) for o in found],
+        began=stock.began,
+        use_unknown=unknown and bool(recorded),
+    )
 
 
 def _rate_window(subject: Subject, now: dt.datetime) -> tuple[dt.datetime, int]:
@@ -209,11 +249,18 @@ def _resumed(use_on: Callable[[dt.date], Use], on: dt.date | None) -> Callable[[
 
 def _draws_from(entries: Sequence[Entry]) -> dt.datetime:
     """From when taken doses matter: a count sets on hand, so only the doses after each
-    formulation's last count (or, never counted, its first entry) draw it down."""
+    formulation's count before its last (or, counted once or never, its first entry)
+    draw it down; the one before the last tells whether the last found more than
+    the estimate."""
     start: dict[str, dt.datetime] = {}
+    counts: dict[str, list[dt.datetime]] = {}
     for e in sorted(entries, key=lambda e: e.at):
-        if e.formulation not in start or e.kind is EntryKind.COUNTED:
-            start[e.formulation] = e.at
+        start.setdefault(e.formulation, e.at)
+        if e.kind is EntryKind.COUNTED:
+            counts.setdefault(e.formulation, []).append(e.at)
+    for label, seen in counts.items():
+        if len(seen) >= 2:
+            start[label] = seen[-2]
     return min(start.values())
 
 
@@ -242,7 +289,7 @@ def supply_forecast(
         rx = load_prescription(uow, patient_id, rx_id)
         subject = subject_of(uow, kb, ctx.patient, rx)
         now = clock()
-        basis, found = outlook_of(uow, subject, now=now, missed_after=policy.missed_after)
+        seen = outlook_of(uow, subject, now=now, missed_after=policy.missed_after)
         days = threshold(subject, policy)
         record_read(
             uow,
@@ -255,14 +302,15 @@ def supply_forecast(
         )
         # Once any supply is recorded, a formulation the plan needs soon that nobody has
         # recorded is due too: the liquid of the last steps has to be dispensed in time.
-        counting = any(tracked for _, _, tracked in found)
+        counting = any(tracked for _, _, tracked in seen.found)
         return SupplyForecast(
             prescription_id=rx_id,
             drug=subject.drug,
             today=now.astimezone(subject.zone).date(),
-            basis=basis,
+            basis=seen.basis,
             taper_plan_status=subject.plan.status.value if subject.plan else None,
             refill_threshold_days=days,
+            use_unknown=seen.use_unknown,
             formulations=tuple(
                 FormulationSupply(
                     outlook=o,
@@ -270,6 +318,6 @@ def supply_forecast(
                     tracked=tracked,
                     refill_due=counting and refill_due(o, threshold_days=days),
                 )
-                for o, unit, tracked in found
+                for o, unit, tracked in seen.found
             ),
         )

@@ -351,11 +351,13 @@ def test_the_plan_page_shows_the_dispensing_table_and_csv_the_api_gives(
     r = console.get(csv_url)
     assert r.status_code == 200
     assert r.mimetype == "text/csv"
-    assert r.headers["Content-Disposition"] == f'attachment; filename="dispensing-{plan["id"]}.csv"'
     api_csv = make.client.get(
         f"/v1/taper-plans/{plan['id']}/dispensing.csv?period_days={period_days}",
         headers=doc.headers,
     )
+    name = f"dispensing-{plan['id']}-v{api['plan_version']}-{api['status']}.csv"
+    assert r.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert api_csv.headers["Content-Disposition"] == r.headers["Content-Disposition"]
     assert r.get_data(as_text=True) == api_csv.get_data(as_text=True)
 
 

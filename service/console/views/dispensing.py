@@ -14,8 +14,13 @@ from flask.typing import ResponseReturnValue
 from service.console.blueprint import bp
 from service.console.session import console_ctx, signed_in
 from service.domain.supply.dispensing import DEFAULT_PERIOD_DAYS
-from service.usecases.dispensing import DispensingView, dispensing_csv, taper_dispensing
-from service.usecases.errors import NotFound
+from service.usecases.dispensing import (
+    DispensingView,
+    csv_name,
+    dispensing_csv,
+    taper_dispensing,
+)
+from service.usecases.errors import Conflict, NotFound
 from service.web.context import RequestContext
 
 __all__ = ["dispensing_csv_download", "dispensing_fragment", "dispensing_parts"]
@@ -49,8 +54,14 @@ def dispensing_parts(
 ) -> dict[str, Any]:
     """What tapers/_dispensing.html shows: the table in the period asked for."""
     period_days = asked_period()
+    try:
+        table: DispensingView | None = _table(c, patient_id, plan_id, period_days)
+        refused = None
+    except Conflict as exc:
+        table, refused = None, str(exc)
     return {
-        "dispensing": _table(c, patient_id, plan_id, period_days),
+        "dispensing": table,
+        "dispensing_refused": refused,
         "periods": PERIODS,
         "period_days": period_days,
     }
@@ -83,5 +94,5 @@ def dispensing_csv_download(patient_id: uuid.UUID, plan_id: uuid.UUID) -> Respon
     return Response(
         dispensing_csv(view),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="dispensing-{plan_id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{csv_name(view)}"'},
     )

@@ -41,6 +41,8 @@ class Entry:
     formulation: str
     quantity: Decimal
     at: dt.datetime
+    # The entry's id, naming the supply it begins (see `ledger`).
+    ref: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,25 +59,45 @@ def unit_of(f: TaperFormulation) -> str:
     return ML if isinstance(f, Liquid) else TABLET
 
 
-def on_hand(entries: Iterable[Entry], draws: Iterable[Draw]) -> dict[str, Decimal]:
-    """On hand now of each formulation with at least one entry, from its entries and
-    the doses taken since the first of them. At one instant a draw comes before a
-    count: a count says what is left after the doses taken so far."""
-    events: list[tuple[dt.datetime, int, str, Decimal]] = []
+@dataclass(frozen=True, kw_only=True)
+class Stock:
+    """On hand of each formulation with at least one entry, and the entry that began
+    its current supply: the last dispense, or the last count that found more than
+    the estimate (a refill recorded as a count). A new one begins a new shortfall."""
+
+    held: dict[str, Decimal]
+    began: dict[str, str]
+
+
+def ledger(entries: Iterable[Entry], draws: Iterable[Draw]) -> Stock:
+    """Walk the entries and the doses taken since the first of them. At one instant a
+    draw comes before a count, and a count before a dispense: a count says what is
+    left after the doses taken so far, and a dispense recorded with it adds to it."""
+    events: list[tuple[dt.datetime, int, str, Decimal, str]] = []
     for e in entries:
-        events.append((e.at, 1 if e.kind is EntryKind.COUNTED else 2, e.formulation, e.quantity))
+        order = 1 if e.kind is EntryKind.COUNTED else 2
+        events.append((e.at, order, e.formulation, e.quantity, e.ref))
     for d in draws:
-        events.append((d.at, 0, d.formulation, d.quantity))
+        events.append((d.at, 0, d.formulation, d.quantity, ""))
     events.sort(key=lambda e: (e[0], e[1]))
     held: dict[str, Decimal] = {}
-    for _, order, label, quantity in events:
+    began: dict[str, str] = {}
+    for _, order, label, quantity, ref in events:
         if order == 1:
+            if label not in held or quantity > held[label]:
+                began[label] = ref
             held[label] = quantity
         elif order == 2:
             held[label] = held.get(label, Decimal(0)) + quantity
+            began[label] = ref
         elif label in held:
             held[label] = max(Decimal(0), held[label] - quantity)
-    return held
+    return Stock(held=held, began=began)
+
+
+def on_hand(entries: Iterable[Entry], draws: Iterable[Draw]) -> dict[str, Decimal]:
+    """On hand now of each formulation with at least one entry (see `ledger`)."""
+    return ledger(entries, draws).held
 
 
 def check_quantity(

@@ -113,6 +113,13 @@ class SupplyForecastSchema(StrictSchema):
     )
     taper_plan_status = fields.String(allow_none=True, required=True)
     refill_threshold_days = fields.Integer(required=True)
+    use_unknown = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "True when the dose cannot be made from the formulations it may "
+            "be supplied in: taken doses draw nothing and no run-out date can be told."
+        },
+    )
     formulations = fields.List(fields.Nested(FormulationSupplySchema), required=True)
 
 
