@@ -41,6 +41,7 @@ def _record(
     return supply.record_supply(
         **c.args(),
         kb=c.kb,
+        policy=c.reminders,
         patient_id=patient_id,
         rx_id=rx_id,
         kind=kind,

@@ -256,6 +256,7 @@ def _alex(
         caller=alex,
         clock=demo.clock,
         kb=demo.kb,
+        policy=demo.reminders,
         patient_id=patient_id,
         rx_id=diazepam,
         kind=EntryKind.DISPENSED,

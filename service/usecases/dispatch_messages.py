@@ -86,7 +86,7 @@ def _generic(kind: str, locale: str) -> tuple[str, str] | None:
             gettext(locale, "A patient's supply is running low"),
             gettext(
                 locale,
-                "A patient's withdrawal-risk medicine runs out soon. Open the app to see who.",
+                "A patient's medicine runs out soon. Open the app to see who.",
             ),
         ),
     }
@@ -98,9 +98,10 @@ def _generic(kind: str, locale: str) -> tuple[str, str] | None:
 # reminder's run-out date and days left say when, as `scheduled_at` does; its
 # `threshold_days` is not kept (10 is the withdrawal-risk threshold: it names the
 # class), nor are `formulation` (a strength) and `on_hand` (an amount of it).
+# A refill's run-out date and days left stay out too: the first reminder comes at
+# the threshold, which differs for withdrawal-risk drugs and so would name a class.
 DISCREET_FIELDS = frozenset(
     {"severity", "status", "change", "version", "step_index", "scheduled_at"}
-    | {"runs_out_on", "days_left"}
 )
 
 # Amounts stored as text that go out as JSON numbers under detailed (besides `*_mg`).

@@ -2,9 +2,9 @@
 plan, the patient is told (`refill-due`) and, for a withdrawal-risk drug, the care
 team too (`refill-due-care-team`); docs/clinical.md, "Supply and refills".
 
-Once per shortfall: a message's key names the prescription, the formulation and the
-entry its current supply began with (the last dispense, or a count that found more
-than the estimate), so the same shortfall queues it once whichever scheduler replica
+Once per shortfall: a message's key names the prescription and the entry the
+formulation's current supply began with (the last dispense, or a count that opened a
+supply), so the same shortfall queues it once whichever scheduler replica
 finds it first (the outbox ignores a key queued already), and a refill opens the
 next one.
 """
@@ -12,7 +12,6 @@ next one.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import uuid
 from typing import Any
@@ -22,10 +21,11 @@ from service.db.uow import UnitOfWork
 from service.domain.interactions import KnowledgeBase
 from service.domain.messages import MessageKind
 from service.domain.supply.forecast import Outlook, refill_due
+from service.domain.supply.use import plan_labels
 from service.usecases.context import Clock
 from service.usecases.reminders import ReminderPolicy
-from service.usecases.supply import Subject, subject_of
 from service.usecases.supply_forecast import outlook_of, threshold
+from service.usecases.supply_subject import Subject, subject_of
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,11 @@ def _check(
     due = [o for o, _, _ in seen.found if refill_due(o, threshold_days=days)]
     if not due:
         return 0
+    labels = plan_labels(subject.plan.plan) if subject.plan is not None else []
     team = uow.patients.care_teams([patient.id])[patient.id] if subject.withdrawal_risk else []
     rows = []
     for o in due:
-        key = f"{rx_id}:{_digest(o.formulation)}:{seen.began.get(o.formulation, 'none')}"
+        key = f"{rx_id}:{_supply_of(seen.began, o.formulation, labels)}"
         payload = _payload(subject, o, days)
         rows.append(
             queued(
@@ -103,11 +104,14 @@ def _check(
     return added
 
 
-def _digest(formulation: str) -> str:
-    """The formulation in a message key, which every channel carries (the webhook's
-    Idempotency-Key, the notification id): a digest, since its strength would tell a
-    lock screen what a discreet message does not."""
-    return hashlib.sha256(formulation.encode()).hexdigest()[:16]
+def _supply_of(began: dict[str, str], formulation: str, labels: list[str]) -> str:
+    """What a message key names the shortfall by: the entry that began the
+    formulation's supply (its id says nothing of the drug or strength, and every
+    channel carries the key); for one the plan needs that nobody has recorded, its
+    place among the plan's formulations."""
+    if formulation in began:
+        return began[formulation]
+    return f"needed-{labels.index(formulation) if formulation in labels else 0}"
 
 
 def _payload(subject: Subject, o: Outlook, days: int) -> dict[str, Any]:

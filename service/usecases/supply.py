@@ -6,33 +6,32 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 
-from service.db.tables import Patient, Prescription, SupplyEntry
-from service.db.tapers import PlanTerms
+from service.db.tables import Patient, SupplyEntry
 from service.db.uow import UnitOfWork
 from service.domain.accounts import can_record_supply
 from service.domain.audit import AuditAction
 from service.domain.errors import Problems
 from service.domain.interactions import KnowledgeBase
-from service.domain.prescriptions import PrescriptionTerms, Status
+from service.domain.prescriptions import Status
 from service.domain.supply.stock import (
     EntryKind,
     check_dispensed_on,
     check_quantity,
     choose,
+    opens_supply,
     unit_of,
 )
-from service.domain.supply.use import parse_label, plan_labels
-from service.domain.taper.formulations import TaperFormulation, offered
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record, record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.errors import Conflict, Forbidden
 from service.usecases.prescriptions.versions import load_prescription
-from service.usecases.reminders import withdrawal_risk
+from service.usecases.reminders import ReminderPolicy
+from service.usecases.supply_forecast import outlook_of, threshold
+from service.usecases.supply_subject import Subject, subject_of
 
 # A prescription's entries over years of refills: a bound on the unpaged list.
 MAX_LISTED = 500
@@ -67,58 +66,6 @@ def entry_view(e: SupplyEntry) -> SupplyEntryView:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Subject:
-    """A prescription as supply sees it: its terms, the formulations it may be
-    supplied in, its taper plan under way, and the patient's zone."""
-
-    patient: Patient
-    rx: Prescription
-    terms: PrescriptionTerms
-    drug: str
-    choices: tuple[TaperFormulation, ...]
-    plan: PlanTerms | None
-    zone: zoneinfo.ZoneInfo
-    withdrawal_risk: bool
-    # A paused prescription takes nothing until it resumes (never, without a date).
-    paused: bool = False
-    resume_on: dt.date | None = None
-
-    def paused_on(self) -> dt.date | None:
-        if self.plan is None or self.plan.paused_at is None:
-            return None
-        return self.plan.paused_at.astimezone(self.zone).date()
-
-
-def subject_of(uow: UnitOfWork, kb: KnowledgeBase, patient: Patient, rx: Prescription) -> Subject:
-    """What supply needs of `rx`: the catalog's tablets, capsules and oral liquids of
-    its one ingredient, and any other formulation its taper plan names."""
-    version = uow.prescriptions.version(rx.id, rx.current_version)
-    terms = version.terms()
-    ingredients = tuple(version.ingredients or ())
-    drug = kb.catalog.drugs.get(ingredients[0]) if len(ingredients) == 1 else None
-    choices = list(offered(drug.formulations)) if drug is not None else []
-    plan = uow.tapers.plans_under_way([rx.id]).get(rx.id)
-    if plan is not None:
-        known = {f.label for f in choices}
-        for label in plan_labels(plan.plan):
-            parsed = parse_label(label)
-            if label not in known and parsed is not None:
-                choices.append(parsed)
-    return Subject(
-        patient=patient,
-        rx=rx,
-        terms=terms,
-        drug=version.drug_name or terms.drug,
-        choices=tuple(choices),
-        plan=plan,
-        zone=zoneinfo.ZoneInfo(patient.timezone),
-        withdrawal_risk=withdrawal_risk(kb, ingredients),
-        paused=rx.status == Status.PAUSED,
-        resume_on=version.resume_on,
-    )
-
-
 def _may_record(caller: Caller, patient: Patient, care_team: list[uuid.UUID]) -> None:
     if not can_record_supply(caller.require(), patient_id=patient.id, care_team=care_team):
         raise Forbidden(
@@ -133,6 +80,7 @@ def record_supply(
     caller: Caller,
     clock: Clock,
     kb: KnowledgeBase,
+    policy: ReminderPolicy,
     patient_id: uuid.UUID,
     rx_id: uuid.UUID,
     kind: EntryKind,
@@ -140,7 +88,9 @@ def record_supply(
     quantity: Decimal,
     dispensed_on: dt.date | None = None,
 ) -> SupplyEntryView:
-    """Record a dispense (`dispensed_on`, default today) or a count of what is left."""
+    """Record a dispense (`dispensed_on`, default today) or a count of what is left;
+    a count that finds a refill's worth more than the estimate opens a new supply
+    (service.domain.supply.stock, `opens_supply`)."""
     with uow:
         ctx = load_readable_patient(uow, caller=caller, patient_id=patient_id)
         _may_record(caller, ctx.patient, ctx.care_team)
@@ -162,6 +112,9 @@ def record_supply(
         effective = now if on is None else _dispensed_from(uow, rx_id, chosen.label, on, subject)
         if quantity == 0:
             quantity = Decimal(0)
+        opens = kind is EntryKind.DISPENSED or _opens(
+            uow, subject, chosen.label, quantity, now, policy
+        )
         entry = uow.supply.add(
             SupplyEntry(
                 patient_id=patient_id,
@@ -174,6 +127,7 @@ def record_supply(
                 effective_at=min(effective, now),
                 recorded_by=caller.require().user_id,
                 recorded_at=now,
+                opens_supply=opens,
             )
         )
         view = entry_view(entry)
@@ -193,10 +147,27 @@ def record_supply(
                 "quantity": str(quantity),
                 "unit": entry.unit,
                 "dispensed_on": on.isoformat() if on else None,
+                "opens_supply": opens,
             },
         )
         uow.commit()
         return view
+
+
+def _opens(
+    uow: UnitOfWork,
+    subject: Subject,
+    label: str,
+    counted: Decimal,
+    now: dt.datetime,
+    policy: ReminderPolicy,
+) -> bool:
+    """Whether a count opens a new supply, against the estimate just before it."""
+    seen = outlook_of(uow, subject, now=now, missed_after=policy.missed_after, horizon_days=0)
+    mine = [(o, tracked) for o, _, tracked in seen.found if o.formulation == label]
+    estimate = mine[0][0].on_hand if mine and mine[0][1] else None
+    use = mine[0][0].daily_use if mine else Decimal(0)
+    return opens_supply(counted, estimate, daily_use=use, threshold_days=threshold(subject, policy))
 
 
 def _dispensed_from(

@@ -11,7 +11,7 @@ from service.domain.interactions import KnowledgeBase
 from service.usecases.access import load_readable_patient
 from service.usecases.context import Caller
 from service.usecases.prescriptions.versions import load_prescription
-from service.usecases.supply import subject_of
+from service.usecases.supply_subject import subject_of
 
 
 def supply_choices(

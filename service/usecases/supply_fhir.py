@@ -24,14 +24,15 @@ from service.domain.interactions import KnowledgeBase
 from service.domain.supply.breakdown import Terms, daily_use
 from service.domain.supply.dispensing import DEFAULT_PERIOD_DAYS, dispensing
 from service.domain.supply.stock import EntryKind
+from service.domain.taper.status import PlanStatus
 from service.usecases.access import load_readable_patient
 from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.dispensing import bottle_sizes, plan_formulations
 from service.usecases.prescriptions.versions import load_prescription
 from service.usecases.reminders import ReminderPolicy
-from service.usecases.supply import Subject, subject_of
 from service.usecases.supply_forecast import outlook_of
+from service.usecases.supply_subject import Subject, subject_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +51,7 @@ class DispenseFacts:
 
     amounts: tuple[Amount, ...]
     days: int | None
-    validity: tuple[dt.date, dt.date] | None = None
+    validity: tuple[dt.date, dt.date | None] | None = None
 
 
 def plan_facts(kb: KnowledgeBase, drug: str, terms: PlanTerms) -> DispenseFacts | None:
@@ -77,6 +78,9 @@ def plan_facts(kb: KnowledgeBase, drug: str, terms: PlanTerms) -> DispenseFacts 
             Amount(formulation=t.formulation, unit=t.unit, quantity=t.dispense)
             for t in table.totals
         )
+    if terms.status == PlanStatus.PAUSED:
+        # Held at a step until it resumes, when its later dates move: no end yet.
+        return DispenseFacts(amounts=amounts, days=None, validity=(start, None))
     return DispenseFacts(amounts=amounts, days=(end - start).days + 1, validity=(start, end))
 
 

@@ -39,7 +39,7 @@ from service.usecases.audit import record_read
 from service.usecases.context import Caller, Clock
 from service.usecases.prescriptions.versions import load_prescription
 from service.usecases.reminders import ReminderPolicy
-from service.usecases.supply import Subject, subject_of
+from service.usecases.supply_subject import Subject, subject_of
 
 # As-needed drugs forecast from the use of the last four weeks.
 RATE_DAYS = 28
@@ -81,6 +81,7 @@ def _entries(rows: Sequence[SupplyEntry]) -> list[Entry]:
             quantity=r.quantity,
             at=r.effective_at,
             ref=str(r.id),
+            opens=r.opens_supply,
         )
         for r in rows
     ]
@@ -219,7 +220,8 @@ def outlook_of(
     )
     basis = "taper" if days is not None else ("as-needed" if as_needed else "schedule")
     units = {k: unit_of(by_label[k]) if k in by_label else "tablet" for k in labels}
-    unknown = not (as_needed or stopped) and days is None and uses.dose(terms.dose) is None
+    by_terms = days is None or days.step_on(today) is None
+    unknown = not (as_needed or stopped) and by_terms and uses.dose(terms.dose) is None
     return Outlooks(
         basis=basis,
         found=[(o, units[o.formulation], o.formulation in recorded) for o in found],

@@ -20,6 +20,7 @@ from tests.api.test_supply import (
     of,
     once_daily,
     rx_url,
+    take_due,
 )
 from tests.api.test_taper_plans import act, create, setup
 from tests.api.test_taper_running import at_london, kb, running  # noqa: F401
@@ -192,3 +193,58 @@ def test_a_count_of_minus_zero_is_zero(make: Builders, clock: FrozenClock) -> No
     r = count(make, pat, pat, rx, formulation="tablet 10 mg", quantity=-0.0)
     assert r.status_code == 201, r.get_json()
     assert str(r.get_json()["quantity"]) in ("0", "0.0")
+
+
+def test_a_refill_recorded_as_a_count_survives_the_routine_count_after_it(
+    make: Builders,
+    clock: FrozenClock,
+    database: Database,
+    kb: KnowledgeBase,  # noqa: F811
+) -> None:
+    # One 5 mg tablet a day, taken: 60 dispensed, reminded at 8 left; 30 more collected
+    # and recorded as a count of 38; a routine count three days on is no refill, nor a
+    # recount a tablet above the estimate, and the next shortfall (of the counted
+    # supply) is told again.
+    _doc, pat, rx = once_daily(make, clock, drug="diazepam", amount=5)
+    jobs = jobs_for(database, kb, clock)
+    start = dt.date(2026, 6, 10)
+    assert dispense(make, pat, pat, rx, formulation="tablet 5 mg", quantity=60).status_code == 201
+
+    def day(n: int) -> None:
+        clock.now = at_london((start + dt.timedelta(days=n)).isoformat(), "08:30")
+        jobs.materialise()
+        take_due(make, pat, rx, (start + dt.timedelta(days=n)).isoformat())
+        jobs.refills()
+
+    for n in range(1, 53):
+        day(n)
+    assert refill_messages(database) == [("refill-due", 1), ("refill-due-care-team", 1)]
+    estimate = of(forecast(make, pat, pat, rx), "tablet 5 mg")["on_hand"]
+    assert (
+        count(make, pat, pat, rx, formulation="tablet 5 mg", quantity=estimate + 30).status_code
+        == 201
+    )
+    for n in range(53, 56):
+        day(n)
+    assert (
+        count(make, pat, pat, rx, formulation="tablet 5 mg", quantity=estimate + 28).status_code
+        == 201
+    )
+    # A recount a tablet above the estimate is no refill either.
+    mine = of(forecast(make, pat, pat, rx), "tablet 5 mg")["on_hand"]
+    assert (
+        count(make, pat, pat, rx, formulation="tablet 5 mg", quantity=mine + 1).status_code == 201
+    )
+    for n in range(56, 86):
+        day(n)
+    assert refill_messages(database) == [("refill-due", 2), ("refill-due-care-team", 2)]
+    with database.engine.connect() as conn:
+        opened = conn.execute(
+            text("SELECT kind, opens_supply FROM supply_entries ORDER BY recorded_at")
+        ).all()
+    assert [(k, bool(o)) for k, o in opened] == [
+        ("dispensed", True),
+        ("counted", True),
+        ("counted", False),
+        ("counted", False),
+    ]

@@ -139,6 +139,16 @@ def test_an_approved_taper_dispenses_the_total_of_its_table_over_its_days(
     assert Decimal(str(total["dispense"])) >= Decimal(str(total["needed"])) > 0
 
 
+def test_a_paused_taper_says_no_end_and_no_duration(make: Builders, clock: FrozenClock) -> None:
+    doc, pat, rx = setup(make, clock)
+    plan = approved(make, doc, pat, rx)
+    assert act(make, doc, plan, "pause", reason="a hard week").status_code == 200
+    request = request_of(make, doc, rx)["dispenseRequest"]
+    assert request["validityPeriod"] == {"start": plan["steps"][0]["start_date"]}
+    assert "expectedSupplyDuration" not in request
+    assert request["quantity"]["code"] == "{tbl}"
+
+
 def test_a_plan_of_tablets_and_a_liquid_gives_each_total_and_no_single_quantity(
     make: Builders, clock: FrozenClock
 ) -> None:

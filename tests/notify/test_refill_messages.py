@@ -38,7 +38,7 @@ PAYLOAD: dict[str, Any] = {
     },
 }
 # What names the drug, its strength or the amount on hand, or the class (the threshold).
-SECRETS = ("diazepam", "5 mg", '"32"', "threshold", str(PATIENT))
+SECRETS = ("diazepam", "5 mg", '"32"', "threshold", "days_left", "runs_out_on", str(PATIENT))
 
 
 def _claim(kind: str, payload: dict[str, Any] = PAYLOAD) -> Claimed:
@@ -79,8 +79,6 @@ def _discreet_data(kind: str) -> dict[str, Any]:
         "notification_id": KEY,
         "kind": kind,
         "prescription_id": RX,
-        "runs_out_on": "2026-07-05",
-        "days_left": 9,
     }
 
 
@@ -137,9 +135,7 @@ def test_the_care_team_s_refill_reminder_is_discreet_and_in_english(detailed: bo
     message = stored_message(_claim(kind), (), locale="es", detailed=detailed)
     sent = _sent(message)
     assert sent["title"] == "A patient's supply is running low"
-    assert sent["body"] == (
-        "A patient's withdrawal-risk medicine runs out soon. Open the app to see who."
-    )
+    assert sent["body"] == ("A patient's medicine runs out soon. Open the app to see who.")
     assert sent["data"] == _discreet_data(kind)
     assert not message.detailed
     text = json.dumps(sent, ensure_ascii=False)

@@ -95,6 +95,7 @@ def record_supply_form(patient_id: uuid.UUID, kind: str) -> ResponseReturnValue:
         entry = record_supply(
             **c.args(),
             kb=c.kb,
+            policy=c.reminders,
             patient_id=patient_id,
             rx_id=rx_id,
             kind=entry_kind,

@@ -36,3 +36,6 @@ class SupplyEntry(SQLModel, table=True):
     effective_at: dt.datetime = utc_column()
     recorded_by: UUID = Field(foreign_key="users.id")
     recorded_at: dt.datetime = utc_column()
+    # A dispense, or a count that found a refill's worth more than the estimate: the
+    # supply it begins is a new one, whose shortfall is told anew.
+    opens_supply: bool = False

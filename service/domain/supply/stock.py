@@ -43,6 +43,8 @@ class Entry:
     at: dt.datetime
     # The entry's id, naming the supply it begins (see `ledger`).
     ref: str = ""
+    # A count that found a refill's worth more than the estimate (`opens_supply`).
+    opens: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,8 +64,8 @@ def unit_of(f: TaperFormulation) -> str:
 @dataclass(frozen=True, kw_only=True)
 class Stock:
     """On hand of each formulation with at least one entry, and the entry that began
-    its current supply: the last dispense, or the last count that found more than
-    the estimate (a refill recorded as a count). A new one begins a new shortfall."""
+    its current supply: the last dispense, or the last count that opened one (a refill
+    recorded as a count). A new one begins a new shortfall."""
 
     held: dict[str, Decimal]
     began: dict[str, str]
@@ -73,26 +75,39 @@ def ledger(entries: Iterable[Entry], draws: Iterable[Draw]) -> Stock:
     """Walk the entries and the doses taken since the first of them. At one instant a
     draw comes before a count, and a count before a dispense: a count says what is
     left after the doses taken so far, and a dispense recorded with it adds to it."""
-    events: list[tuple[dt.datetime, int, str, Decimal, str]] = []
+    events: list[tuple[dt.datetime, int, Entry | Draw]] = []
     for e in entries:
-        order = 1 if e.kind is EntryKind.COUNTED else 2
-        events.append((e.at, order, e.formulation, e.quantity, e.ref))
-    for d in draws:
-        events.append((d.at, 0, d.formulation, d.quantity, ""))
+        events.append((e.at, 1 if e.kind is EntryKind.COUNTED else 2, e))
+    events.extend((d.at, 0, d) for d in draws)
     events.sort(key=lambda e: (e[0], e[1]))
     held: dict[str, Decimal] = {}
     began: dict[str, str] = {}
-    for _, order, label, quantity, ref in events:
-        if order == 1:
-            if label not in held or quantity > held[label]:
-                began[label] = ref
-            held[label] = quantity
-        elif order == 2:
-            held[label] = held.get(label, Decimal(0)) + quantity
-            began[label] = ref
-        elif label in held:
-            held[label] = max(Decimal(0), held[label] - quantity)
+    for _, _, x in events:
+        label = x.formulation
+        if isinstance(x, Draw):
+            if label in held:
+                held[label] = max(Decimal(0), held[label] - x.quantity)
+            continue
+        if x.kind is EntryKind.COUNTED:
+            held[label] = x.quantity
+        else:
+            held[label] = held.get(label, Decimal(0)) + x.quantity
+        if x.kind is EntryKind.DISPENSED or x.opens or label not in began:
+            began[label] = x.ref
     return Stock(held=held, began=began)
+
+
+def opens_supply(
+    counted: Decimal, estimate: Decimal | None, *, daily_use: Decimal, threshold_days: int
+) -> bool:
+    """Whether a count is a refill recorded as a count: the first of a formulation, or
+    more than the estimate by at least the refill threshold's days of use (by any
+    amount when nothing is used). A recount a little above the estimate is not: it
+    does not end a shortfall, and would only tell it again."""
+    if estimate is None:
+        return True
+    margin = daily_use * threshold_days
+    return counted - estimate >= margin if margin > 0 else counted > estimate
 
 
 def on_hand(entries: Iterable[Entry], draws: Iterable[Draw]) -> dict[str, Decimal]:

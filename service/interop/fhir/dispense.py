@@ -1,7 +1,8 @@
 """A prescription's supply as the MedicationRequest's `dispenseRequest` (FHIR R4
 MedicationRequest.dispenseRequest; docs/interop.md, "Dispense request").
 
-Under a taper plan under way: `validityPeriod` the plan's first to last day,
+Under a taper plan under way: `validityPeriod` the plan's first to last day (a paused
+plan's without an end, nor a duration: its later dates move when it resumes),
 `expectedSupplyDuration` its days, and `quantity` the total its dispensing table
 gives over the plan. FHIR has one quantity per request: a plan that takes several
 formulations (two strengths, tablets and a liquid) gives each one's total in the
@@ -57,7 +58,10 @@ def dispense_request(facts: DispenseFacts) -> dict[str, Any]:
         out["extension"] = [_per_formulation(a) for a in facts.amounts]
     if facts.validity is not None:
         start, end = facts.validity
-        out["validityPeriod"] = {"start": start.isoformat(), "end": end.isoformat()}
+        period = {"start": start.isoformat()}
+        if end is not None:
+            period["end"] = end.isoformat()
+        out["validityPeriod"] = period
     if len(facts.amounts) == 1:
         out["quantity"] = supply_quantity(facts.amounts[0])
     if facts.days is not None:

@@ -108,11 +108,14 @@ class StoredNotificationDataSchema(StrictSchema):
     runs_out_on = fields.Date(
         metadata={
             "description": "refill-due and refill-due-care-team: the first local date the "
-            "formulation cannot cover in full (discreet: a date names no drug)."
+            f"formulation cannot cover in full. {_DETAILED}"
         }
     )
     days_left = fields.Integer(
-        metadata={"description": "refill-due and refill-due-care-team: days until runs_out_on."}
+        metadata={
+            "description": "refill-due and refill-due-care-team: days until runs_out_on. "
+            + _DETAILED
+        }
     )
     drug = fields.String(metadata={"description": f"refill-due: the drug's name. {_DETAILED}"})
     formulation = fields.String(

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("effective_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recorded_by", sa.Uuid(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("opens_supply", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["patient_id"], ["patients.id"]),
         sa.ForeignKeyConstraint(["prescription_id"], ["prescriptions.id"]),
         sa.ForeignKeyConstraint(["recorded_by"], ["users.id"]),
