@@ -9,15 +9,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from service.domain.taper.status import PlanStatus
+from service.domain.taper.status import UNDER_WAY
 from service.usecases.prescriptions import PrescriptionRecord
 from service.usecases.supply_choices import supply_choices
 from service.usecases.supply_forecast import RATE_DAYS, SupplyForecast, supply_forecast
 from service.web.context import RequestContext
-
-# A plan under way draws on supply, recorded or not: its need is worth showing before
-# anything is dispensed.
-UNDER_WAY = frozenset(s.value for s in (PlanStatus.APPROVED, PlanStatus.ACTIVE, PlanStatus.PAUSED))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +40,8 @@ def panel(c: RequestContext, r: PrescriptionRecord) -> Panel:
         **c.args(), kb=c.kb, policy=c.reminders, patient_id=r.patient_id, rx_id=r.id
     )
     recorded = any(s.tracked for s in found.formulations)
+    # A plan under way draws on supply, recorded or not: its need is worth showing
+    # before anything is dispensed.
     return Panel(
         forecast=found,
         figures=recorded or found.taper_plan_status in UNDER_WAY,
