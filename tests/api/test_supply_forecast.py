@@ -96,7 +96,7 @@ def test_a_taper_s_lower_next_step_makes_supply_last_longer_than_today_s_dose_sa
 
     later = of(body, "tablet 2 mg")
     assert (later["tracked"], later["on_hand"], later["daily_use"]) == (False, 0, 0)
-    assert later["refill_due"] is False, "nothing recorded: no reminder"
+    assert later["refill_due"] is False, "needed 18 days ahead: not yet due"
     assert later["runs_out_on"] == steps[2]["start_date"] == "2026-07-13"
     assert later["use_changes"][0] == {"starts_on": "2026-07-13", "daily_use": 2}
     expected = sum(tablets_a_day(s, "tablet 2 mg") * s["days"] for s in steps)
