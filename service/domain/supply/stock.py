@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -160,7 +160,3 @@ def choose(
             f"catalog lists none for {drug}.",
         )
     return None
-
-
-def labelled(choices: Iterable[TaperFormulation]) -> Mapping[str, TaperFormulation]:
-    return {f.label: f for f in choices}
